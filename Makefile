@@ -1,0 +1,40 @@
+# Thin wrapper over the CMake presets. `make run` and `make test` are the two documented entry points.
+PRESET ?= default
+BUILD_DIR := build/$(PRESET)
+JOBS ?= $(shell nproc)
+
+.PHONY: deps test-deps configure build run test format format-check bench clean
+
+deps:
+	@bash packaging/install-deps.sh
+
+test-deps:
+	@bash packaging/install-deps.sh --test
+	@bash test/e2e/install-npm.sh
+
+configure: deps
+	@test -f $(BUILD_DIR)/build.ninja || cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+# Starts the platform on the embedded PostgreSQL; Ctrl-C stops it and everything it started.
+run: build
+	@ARCHESTRA_PLUGINS_DIR=$${ARCHESTRA_PLUGINS_DIR:-$(CURDIR)/$(BUILD_DIR)/plugins-out} \
+	 ARCHESTRA_UI_DIR=$${ARCHESTRA_UI_DIR:-$(CURDIR)/$(BUILD_DIR)/ui-out} \
+	 exec $(BUILD_DIR)/core/archestra-platform
+
+test: test-deps build
+	@ctest --preset $(PRESET)
+
+format:
+	@git ls-files '*.h' '*.cpp' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.h' '*.cpp' | xargs clang-format --dry-run --Werror
+
+bench: build
+	@bash test/bench/run.sh
+
+clean:
+	@rm -rf build
