@@ -1,0 +1,316 @@
+// Anthropic messages adapter: request/response views, blocked shapes, stream assembly and error bodies.
+#include "core/proxy/adapters/AdapterSupport.h"
+#include "core/proxy/adapters/ProviderAdapter.h"
+
+#include <Poco/Exception.h>
+
+#include <map>
+
+namespace archestra::proxy {
+namespace {
+
+using nlohmann::json;
+using namespace detail;
+
+std::string blocksText(const json& content) {
+    if (content.is_string()) return content.get<std::string>();
+    return joinTextBlocks(content);
+}
+
+void readUsage(const json& usage, Usage& out) {
+    if (!usage.is_object()) return;
+    if (usage.contains("input_tokens") && usage["input_tokens"].is_number())
+        out.inputTokens = usage["input_tokens"].get<std::int64_t>();
+    if (usage.contains("output_tokens") && usage["output_tokens"].is_number())
+        out.outputTokens = usage["output_tokens"].get<std::int64_t>();
+}
+
+class AnthropicStreamAssembler final : public StreamAssembler {
+  public:
+    StreamAction feed(const SseEvent& event) override {
+        json data = event.hasData ? json::parse(event.data, nullptr, false) : json();
+        std::string type = data.is_object() ? data.value("type", event.event) : event.event;
+        bool startsHold = false;
+        int index = data.is_object() ? data.value("index", -1) : -1;
+        if (type == "message_start" && data.contains("message")) {
+            const json& message = data["message"];
+            _msg.id = message.value("id", "");
+            _msg.model = message.value("model", "");
+            if (message.contains("usage")) readUsage(message["usage"], _msg.usage);
+        } else if (type == "content_block_start" && data.contains("content_block")) {
+            const json& block = data["content_block"];
+            std::string blockType = block.value("type", "");
+            _blockTypes[index] = blockType;
+            if (blockType == "tool_use") {
+                ToolCall& call = _calls[index];
+                call.id = block.value("id", "");
+                call.name = block.value("name", "");
+                // A start block may already carry the whole input (no deltas follow then).
+                if (block.contains("input") && block["input"].is_object() && !block["input"].empty())
+                    call.argumentsRaw = compact(block["input"]);
+                startsHold = true;
+            } else if (blockType == "text") {
+                _msg.text += block.value("text", "");
+            }
+        } else if (type == "content_block_delta" && data.contains("delta")) {
+            const json& delta = data["delta"];
+            std::string deltaType = delta.value("type", "");
+            if (deltaType == "text_delta") {
+                _msg.text += delta.value("text", "");
+            } else if (deltaType == "thinking_delta") {
+                _msg.thinking += delta.value("thinking", "");
+            } else if (deltaType == "input_json_delta" && _calls.count(index)) {
+                _calls[index].argumentsRaw += delta.value("partial_json", "");
+            }
+        } else if (type == "message_delta") {
+            if (data.contains("delta") && data["delta"].contains("stop_reason") &&
+                data["delta"]["stop_reason"].is_string())
+                _msg.finishReason = data["delta"]["stop_reason"].get<std::string>();
+            if (data.contains("usage")) readUsage(data["usage"], _msg.usage);
+            if (_holding) _finishHeld = true;
+        } else if (type == "message_stop") {
+            _complete = true;
+        }
+        if (!_holding && !startsHold) return StreamAction::Pass;
+        _holding = true;
+        _held.push_back(event);
+        return StreamAction::Hold;
+    }
+
+    bool readyToRelease() const override { return _holding && (_finishHeld || _complete); }
+    bool complete() const override { return _complete; }
+    bool holding() const override { return _holding; }
+
+    const ResponseView& message() const override {
+        _msg.toolCalls.clear();
+        for (const auto& [index, call] : _calls) {
+            ToolCall copy = call;
+            finalizeArguments(copy, true);
+            _msg.toolCalls.push_back(std::move(copy));
+        }
+        return _msg;
+    }
+
+    // A blocked tool_use block becomes a text block at the same index, so indices stay contiguous and no
+    // index is reused; content_block_stop is kept as is.
+    std::string release(const std::vector<BlockedCall>& blocked) override {
+        std::map<int, const BlockedCall*> blockedByIndex;
+        for (const auto& [index, call] : _calls) {
+            if (const BlockedCall* block = findBlocked(blocked, call.id)) blockedByIndex[index] = block;
+        }
+        bool allBlocked = !blockedByIndex.empty() && blockedByIndex.size() + _allowedCalls == _calls.size();
+        std::string out;
+        for (const auto& event : _held) {
+            if (blockedByIndex.empty()) {
+                out += event.raw;
+                continue;
+            }
+            json data = event.hasData ? json::parse(event.data, nullptr, false) : json();
+            std::string type = data.is_object() ? data.value("type", event.event) : event.event;
+            int index = data.is_object() ? data.value("index", -1) : -1;
+            std::string_view eol = sseLineEnding(event.raw);
+            auto block = blockedByIndex.find(index);
+            bool blockedEvent = block != blockedByIndex.end() &&
+                                (type == "content_block_start" || type == "content_block_delta");
+            if (blockedEvent && type == "content_block_start") {
+                json start = {{"type", "content_block_start"},
+                              {"index", index},
+                              {"content_block", {{"type", "text"}, {"text", ""}}}};
+                json delta = {{"type", "content_block_delta"},
+                              {"index", index},
+                              {"delta", {{"type", "text_delta"}, {"text", block->second->contentMessage}}}};
+                out += formatSseEvent("content_block_start", compact(start), eol);
+                out += formatSseEvent("content_block_delta", compact(delta), eol);
+            } else if (blockedEvent) {
+                // input_json_delta of a blocked call: dropped.
+            } else if (type == "message_delta" && allBlocked && data.contains("delta") &&
+                       data["delta"].value("stop_reason", json()) == "tool_use") {
+                data["delta"]["stop_reason"] = "end_turn";
+                out += formatSseEvent(event.event.empty() ? type : event.event, compact(data), eol);
+            } else {
+                out += event.raw;
+            }
+        }
+        _allowedCalls = _calls.size() - blockedByIndex.size();
+        _held.clear();
+        _holding = false;
+        _finishHeld = false;
+        return out;
+    }
+
+  private:
+    mutable ResponseView _msg;
+    std::map<int, ToolCall> _calls;  // keyed by content block index
+    std::map<int, std::string> _blockTypes;
+    std::size_t _allowedCalls = 0;
+    bool _holding = false;
+    bool _finishHeld = false;
+    bool _complete = false;
+    std::vector<SseEvent> _held;
+};
+
+json errorObject(ProxyErrorKind kind, std::string_view message) {
+    std::string type = "api_error";
+    switch (kind) {
+        case ProxyErrorKind::BadRequest:
+            type = "invalid_request_error";
+            break;
+        case ProxyErrorKind::LimitExceeded:
+            type = "rate_limit_error";
+            break;
+        case ProxyErrorKind::UpstreamTimeout:
+            type = "timeout_error";
+            break;
+        default:
+            break;
+    }
+    return {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
+}
+
+class AnthropicAdapter final : public ProviderAdapter {
+  public:
+    Provider provider() const override { return Provider::Anthropic; }
+
+    RequestView parseRequest(const json& body, const RouteInfo&) const override {
+        if (!body.is_object()) badRequest("anthropic", "body must be a JSON object");
+        if (!body.contains("messages") || !body["messages"].is_array())
+            badRequest("anthropic", "messages must be an array");
+        RequestView view;
+        if (body.contains("model") && body["model"].is_string())
+            view.model = body["model"].get<std::string>();
+        view.stream = body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>();
+        if (body.contains("tools") && body["tools"].is_array()) {
+            view.hasTools = !body["tools"].empty();
+            for (const auto& tool : body["tools"]) {
+                if (!tool.is_object()) continue;
+                // Server tools (web_search_..., bash_..., ...) run at Anthropic, not in the agent: not
+                // discovered.
+                if (tool.contains("type") && !tool["type"].is_null() && tool["type"] != "custom") continue;
+                DeclaredTool declared{tool.value("name", ""), tool.value("description", ""),
+                                      tool.contains("input_schema") ? tool["input_schema"] : json::object()};
+                if (!declared.name.empty()) view.tools.push_back(std::move(declared));
+            }
+        }
+        if (body.contains("system")) view.text += "system: " + blocksText(body["system"]) + "\n";
+        const json& messages = body["messages"];
+        for (const auto& message : messages) {
+            if (!message.is_object() || !message.contains("content") || !message["content"].is_array())
+                continue;
+            for (const auto& block : message["content"]) {
+                if (block.is_object() && block.value("type", "") == "tool_use")
+                    view.toolCallNames[block.value("id", "")] = block.value("name", "");
+            }
+        }
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            const json& message = messages[i];
+            if (!message.is_object())
+                badRequest("anthropic", "messages[" + std::to_string(i) + "] must be an object");
+            std::string role = message.value("role", "");
+            const json content = message.contains("content") ? message["content"] : json("");
+            view.text += role + ": " + blocksText(content) + "\n";
+            if (role != "user" || !content.is_array()) continue;
+            for (std::size_t p = 0; p < content.size(); ++p) {
+                const json& block = content[p];
+                if (!block.is_object() || block.value("type", "") != "tool_result") continue;
+                ToolResult result;
+                result.toolCallId = block.value("tool_use_id", "");
+                auto name = view.toolCallNames.find(result.toolCallId);
+                if (name != view.toolCallNames.end()) result.toolName = name->second;
+                result.content =
+                    parseMaybeJson(block.contains("content") ? blocksText(block["content"]) : "");
+                result.location = {i, p};
+                view.toolResults.push_back(std::move(result));
+            }
+        }
+        return view;
+    }
+
+    json rewriteToolResult(const json& body, const ToolResultLocation& location,
+                           const json& content) const override {
+        json copy = body;
+        json* block = nullptr;
+        if (copy.contains("messages") && location.messageIndex < copy["messages"].size()) {
+            json& message = copy["messages"][location.messageIndex];
+            if (message.contains("content") && message["content"].is_array() &&
+                location.partIndex < message["content"].size())
+                block = &message["content"][location.partIndex];
+        }
+        if (!block || !block->is_object() || block->value("type", "") != "tool_result") {
+            throw Poco::InvalidArgumentException("anthropic rewriteToolResult",
+                                                 "messages[" + std::to_string(location.messageIndex) +
+                                                     "].content[" + std::to_string(location.partIndex) +
+                                                     "] is not a tool_result");
+        }
+        (*block)["content"] = content.is_string() ? content : json(compact(content));
+        return copy;
+    }
+
+    ResponseView parseResponse(const json& body) const override {
+        ResponseView view;
+        view.id = body.value("id", "");
+        view.model = body.value("model", "");
+        if (body.contains("stop_reason") && body["stop_reason"].is_string())
+            view.finishReason = body["stop_reason"].get<std::string>();
+        if (body.contains("usage")) readUsage(body["usage"], view.usage);
+        if (!body.contains("content") || !body["content"].is_array()) return view;
+        for (const auto& block : body["content"]) {
+            std::string type = block.value("type", "");
+            if (type == "text") {
+                view.text += block.value("text", "");
+            } else if (type == "thinking") {
+                view.thinking += block.value("thinking", "");
+            } else if (type == "tool_use") {
+                ToolCall call;
+                call.id = block.value("id", "");
+                call.name = block.value("name", "");
+                call.arguments = block.contains("input") ? block["input"] : json::object();
+                call.argumentsRaw = compact(call.arguments);
+                call.argumentsValid = true;
+                view.toolCalls.push_back(std::move(call));
+            }
+        }
+        return view;
+    }
+
+    // Blocked tool_use blocks become text blocks in place; stop_reason turns to "end_turn" only when no
+    // tool_use is left, so the SDK never waits for tool results that will not come.
+    json blockResponse(const json& body, const std::vector<BlockedCall>& blocked) const override {
+        json copy = body;
+        if (!copy.contains("content") || !copy["content"].is_array()) return copy;
+        bool anyBlocked = false;
+        bool toolUseLeft = false;
+        for (auto& block : copy["content"]) {
+            if (block.value("type", "") != "tool_use") continue;
+            if (const BlockedCall* call = findBlocked(blocked, block.value("id", ""))) {
+                block = json{{"type", "text"}, {"text", call->contentMessage}, {"citations", nullptr}};
+                anyBlocked = true;
+            } else {
+                toolUseLeft = true;
+            }
+        }
+        if (anyBlocked && !toolUseLeft && copy.value("stop_reason", json()) == "tool_use")
+            copy["stop_reason"] = "end_turn";
+        return copy;
+    }
+
+    std::unique_ptr<StreamAssembler> newStreamAssembler() const override {
+        return std::make_unique<AnthropicStreamAssembler>();
+    }
+
+    std::string errorBody(ProxyErrorKind kind, std::string_view message) const override {
+        return compact(errorObject(kind, message));
+    }
+
+    std::string sseError(ProxyErrorKind kind, std::string_view message) const override {
+        return formatSseEvent("error", compact(errorObject(kind, message)));
+    }
+};
+
+}  // namespace
+
+const ProviderAdapter& anthropicAdapter() {
+    static const AnthropicAdapter adapter;
+    return adapter;
+}
+
+}  // namespace archestra::proxy

@@ -1,0 +1,436 @@
+// OpenAI chat.completions adapter: request/response views, blocked shapes, stream assembly and error bodies.
+#include "core/proxy/adapters/AdapterSupport.h"
+#include "core/proxy/adapters/ProviderAdapter.h"
+
+#include <Poco/Exception.h>
+
+#include <algorithm>
+#include <map>
+
+namespace archestra::proxy {
+namespace {
+
+using nlohmann::json;
+using namespace detail;
+
+std::string contentText(const json& content) {
+    if (content.is_string()) return content.get<std::string>();
+    return joinTextBlocks(content);
+}
+
+void readToolCall(const json& entry, ToolCall& call) {
+    call.id = entry.value("id", "");
+    if (entry.value("type", "function") == "custom" && entry.contains("custom")) {
+        const json& custom = entry["custom"];
+        call.name = custom.value("name", "");
+        call.argumentsRaw = custom.value("input", "");
+        // Custom tools take free text, never JSON.
+        call.arguments = call.argumentsRaw;
+        call.argumentsValid = true;
+        return;
+    }
+    const json& function = entry.contains("function") ? entry["function"] : json::object();
+    call.name = function.value("name", "");
+    call.argumentsRaw = function.contains("arguments") && function["arguments"].is_string()
+                            ? function["arguments"].get<std::string>()
+                            : std::string();
+    finalizeArguments(call, false);
+}
+
+class OpenAiStreamAssembler final : public StreamAssembler {
+  public:
+    StreamAction feed(const SseEvent& event) override {
+        bool holdThis = _holding;
+        bool finish = false;
+        if (event.hasData && event.data == "[DONE]") {
+            _complete = true;
+        } else if (event.hasData) {
+            json chunk = json::parse(event.data, nullptr, false);
+            if (chunk.is_object()) {
+                if (!_metaSeen && chunk.contains("id")) {
+                    _metaSeen = true;
+                    for (const char* key :
+                         {"id", "object", "created", "model", "service_tier", "system_fingerprint"}) {
+                        if (chunk.contains(key)) _meta[key] = chunk[key];
+                    }
+                    _usageKey = chunk.contains("usage");
+                    _msg.id = chunk.value("id", "");
+                    _msg.model = chunk.value("model", "");
+                }
+                readUsage(chunk);
+                if (chunk.contains("choices") && chunk["choices"].is_array()) {
+                    for (const auto& choice : chunk["choices"]) {
+                        if (choice.value("index", 0) != 0)
+                            continue;  // n > 1: only the first choice is assembled
+                        if (readChoice(choice)) holdThis = true;
+                        if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
+                            _msg.finishReason = choice["finish_reason"].get<std::string>();
+                            finish = true;
+                        }
+                    }
+                }
+            }
+        }
+        if (!holdThis) return StreamAction::Pass;
+        _holding = true;
+        _held.push_back(event);
+        if (finish) _finishHeld = true;
+        return StreamAction::Hold;
+    }
+
+    bool readyToRelease() const override { return _holding && (_finishHeld || _complete); }
+    bool complete() const override { return _complete; }
+    bool holding() const override { return _holding; }
+
+    const ResponseView& message() const override {
+        _msg.toolCalls.clear();
+        for (const auto& [index, call] : _calls) {
+            ToolCall copy = call;
+            finalizeArguments(copy, false);
+            _msg.toolCalls.push_back(std::move(copy));
+        }
+        return _msg;
+    }
+
+    std::string release(const std::vector<BlockedCall>& blocked) override {
+        std::string out;
+        // New contiguous indices for the calls that stay; blocked calls disappear.
+        std::map<int, int> newIndex;
+        std::string content;
+        std::string refusal;
+        int next = _releasedCalls;
+        bool anyBlocked = false;
+        for (const auto& [index, call] : _calls) {
+            if (index < _firstUnreleasedIndex) continue;
+            if (const BlockedCall* block = findBlocked(blocked, call.id)) {
+                anyBlocked = true;
+                content += block->contentMessage;
+                refusal += block->refusalMessage;
+            } else {
+                newIndex[index] = next++;
+            }
+        }
+        bool allBlocked = anyBlocked && next == 0;
+        bool refusalSent = !anyBlocked;
+        for (const auto& event : _held) {
+            json chunk = event.hasData && event.data != "[DONE]" ? json::parse(event.data, nullptr, false)
+                                                                 : json(nullptr);
+            bool isFinishOrEnd = !chunk.is_object() || !hasToolDeltas(chunk);
+            if (!refusalSent && isFinishOrEnd && (event.hasData)) {
+                out += refusalChunk(content, allBlocked ? refusal : std::string(), sseLineEnding(event.raw));
+                refusalSent = true;
+            }
+            if (!anyBlocked || !chunk.is_object()) {
+                out += event.raw;
+                continue;
+            }
+            bool changed = false;
+            bool drop = false;
+            for (auto& choice : chunk["choices"]) {
+                if (choice.value("index", 0) != 0) continue;
+                json& delta = choice["delta"];
+                if (delta.is_object() && delta.contains("tool_calls") && delta["tool_calls"].is_array()) {
+                    json kept = json::array();
+                    for (std::size_t i = 0; i < delta["tool_calls"].size(); ++i) {
+                        json entry = delta["tool_calls"][i];
+                        int index = entry.value("index", static_cast<int>(i));
+                        auto it = newIndex.find(index);
+                        if (it == newIndex.end()) {
+                            changed = true;
+                            continue;
+                        }
+                        if (it->second != index) {
+                            entry["index"] = it->second;
+                            changed = true;
+                        }
+                        kept.push_back(std::move(entry));
+                    }
+                    if (kept.empty()) {
+                        delta.erase("tool_calls");
+                        bool hasFinish =
+                            choice.contains("finish_reason") && !choice["finish_reason"].is_null();
+                        bool hasUsage = chunk.contains("usage") && !chunk["usage"].is_null();
+                        bool hasText = delta.contains("content") && delta["content"].is_string() &&
+                                       !delta["content"].get<std::string>().empty();
+                        drop = !hasFinish && !hasUsage && !hasText && !delta.contains("role");
+                    } else {
+                        delta["tool_calls"] = std::move(kept);
+                    }
+                }
+                if (allBlocked && choice.value("finish_reason", json()) == "tool_calls") {
+                    choice["finish_reason"] = "stop";
+                    changed = true;
+                }
+            }
+            if (drop) continue;
+            if (!changed) {
+                out += event.raw;
+                continue;
+            }
+            std::string_view eol = sseLineEnding(event.raw);
+            out += formatSseEvent(event.event, compact(chunk), eol);
+        }
+        if (!refusalSent) out += refusalChunk(content, allBlocked ? refusal : std::string(), "\n");
+        _releasedCalls = next;
+        _firstUnreleasedIndex = _calls.empty() ? 0 : _calls.rbegin()->first + 1;
+        _held.clear();
+        _holding = false;
+        _finishHeld = false;
+        return out;
+    }
+
+  private:
+    static bool hasToolDeltas(const json& chunk) {
+        if (!chunk.contains("choices") || !chunk["choices"].is_array()) return false;
+        for (const auto& choice : chunk["choices"]) {
+            if (choice.contains("delta") && choice["delta"].is_object() &&
+                choice["delta"].contains("tool_calls"))
+                return true;
+        }
+        return false;
+    }
+
+    void readUsage(const json& chunk) {
+        if (!chunk.contains("usage") || !chunk["usage"].is_object()) return;
+        const json& usage = chunk["usage"];
+        if (usage.contains("prompt_tokens"))
+            _msg.usage.inputTokens = usage["prompt_tokens"].get<std::int64_t>();
+        if (usage.contains("completion_tokens"))
+            _msg.usage.outputTokens = usage["completion_tokens"].get<std::int64_t>();
+    }
+
+    // Returns true when the choice carries tool-call deltas.
+    bool readChoice(const json& choice) {
+        if (!choice.contains("delta") || !choice["delta"].is_object()) return false;
+        const json& delta = choice["delta"];
+        if (delta.contains("content") && delta["content"].is_string())
+            _msg.text += delta["content"].get<std::string>();
+        if (!delta.contains("tool_calls") || !delta["tool_calls"].is_array()) return false;
+        for (std::size_t i = 0; i < delta["tool_calls"].size(); ++i) {
+            const json& entry = delta["tool_calls"][i];
+            int index = entry.value("index", static_cast<int>(i));
+            ToolCall& call = _calls[index];
+            if (entry.contains("id") && entry["id"].is_string()) call.id = entry["id"].get<std::string>();
+            if (entry.contains("function") && entry["function"].is_object()) {
+                const json& function = entry["function"];
+                if (function.contains("name") && function["name"].is_string())
+                    call.name += function["name"].get<std::string>();
+                if (function.contains("arguments") && function["arguments"].is_string())
+                    call.argumentsRaw += function["arguments"].get<std::string>();
+            }
+        }
+        return true;
+    }
+
+    std::string refusalChunk(const std::string& content, const std::string& refusal,
+                             std::string_view eol) const {
+        json chunk = json::object();
+        for (const char* key : {"id", "object", "created", "model", "service_tier", "system_fingerprint"}) {
+            if (_meta.contains(key)) chunk[key] = _meta[key];
+        }
+        if (!chunk.contains("object")) chunk["object"] = "chat.completion.chunk";
+        json delta = {{"content", content}};
+        if (!refusal.empty()) delta["refusal"] = refusal;
+        chunk["choices"] = json::array(
+            {{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+        if (_usageKey) chunk["usage"] = nullptr;
+        return formatSseEvent("", compact(chunk), eol);
+    }
+
+    mutable ResponseView _msg;
+    std::map<int, ToolCall> _calls;  // keyed by the upstream tool_calls[].index
+    json _meta = json::object();
+    bool _metaSeen = false;
+    bool _usageKey = false;
+    bool _holding = false;
+    bool _finishHeld = false;
+    bool _complete = false;
+    int _releasedCalls = 0;
+    int _firstUnreleasedIndex = 0;
+    std::vector<SseEvent> _held;
+};
+
+json errorObject(ProxyErrorKind kind, std::string_view message) {
+    std::string type = "api_error";
+    json code = nullptr;
+    switch (kind) {
+        case ProxyErrorKind::BadRequest:
+            type = "invalid_request_error";
+            break;
+        case ProxyErrorKind::LimitExceeded:
+            type = "rate_limit_exceeded";
+            code = "token_cost_limit_exceeded";
+            break;
+        case ProxyErrorKind::UpstreamUnreachable:
+            code = "upstream_unreachable";
+            break;
+        case ProxyErrorKind::UpstreamTimeout:
+            code = "upstream_timeout";
+            break;
+        default:
+            break;
+    }
+    return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
+}
+
+class OpenAiAdapter final : public ProviderAdapter {
+  public:
+    Provider provider() const override { return Provider::OpenAi; }
+
+    RequestView parseRequest(const json& body, const RouteInfo&) const override {
+        if (!body.is_object()) badRequest("openai", "body must be a JSON object");
+        if (!body.contains("messages") || !body["messages"].is_array())
+            badRequest("openai", "messages must be an array");
+        RequestView view;
+        if (body.contains("model") && body["model"].is_string())
+            view.model = body["model"].get<std::string>();
+        view.stream = body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>();
+        if (body.contains("tools") && body["tools"].is_array()) {
+            view.hasTools = !body["tools"].empty();
+            for (const auto& tool : body["tools"]) {
+                std::string type = tool.value("type", "function");
+                if (type == "function" && tool.contains("function") && tool["function"].is_object()) {
+                    const json& function = tool["function"];
+                    DeclaredTool declared{
+                        function.value("name", ""), function.value("description", ""),
+                        function.contains("parameters") ? function["parameters"] : json::object()};
+                    if (!declared.name.empty()) view.tools.push_back(std::move(declared));
+                } else if (type == "custom" && tool.contains("custom") && tool["custom"].is_object()) {
+                    const json& custom = tool["custom"];
+                    DeclaredTool declared{custom.value("name", ""), custom.value("description", ""),
+                                          custom.contains("format") ? custom["format"] : json::object()};
+                    if (!declared.name.empty()) view.tools.push_back(std::move(declared));
+                }
+            }
+        }
+        const json& messages = body["messages"];
+        for (const auto& message : messages) {
+            if (!message.is_object() || !message.contains("tool_calls") || !message["tool_calls"].is_array())
+                continue;
+            for (const auto& entry : message["tool_calls"]) {
+                ToolCall call;
+                readToolCall(entry, call);
+                if (!call.id.empty()) view.toolCallNames[call.id] = call.name;
+            }
+        }
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            const json& message = messages[i];
+            if (!message.is_object())
+                badRequest("openai", "messages[" + std::to_string(i) + "] must be an object");
+            std::string role = message.value("role", "");
+            std::string text = message.contains("content") ? contentText(message["content"]) : std::string();
+            view.text += role + ": " + text + "\n";
+            if (role != "tool") continue;
+            ToolResult result;
+            result.toolCallId = message.value("tool_call_id", "");
+            auto name = view.toolCallNames.find(result.toolCallId);
+            if (name != view.toolCallNames.end()) result.toolName = name->second;
+            result.content = parseMaybeJson(text);
+            result.location.messageIndex = i;
+            view.toolResults.push_back(std::move(result));
+        }
+        return view;
+    }
+
+    json rewriteToolResult(const json& body, const ToolResultLocation& location,
+                           const json& content) const override {
+        json copy = body;
+        if (!copy.contains("messages") || location.messageIndex >= copy["messages"].size() ||
+            copy["messages"][location.messageIndex].value("role", "") != "tool") {
+            throw Poco::InvalidArgumentException(
+                "openai rewriteToolResult",
+                "messages[" + std::to_string(location.messageIndex) + "] is not a tool message");
+        }
+        copy["messages"][location.messageIndex]["content"] =
+            content.is_string() ? content : json(compact(content));
+        return copy;
+    }
+
+    ResponseView parseResponse(const json& body) const override {
+        ResponseView view;
+        view.id = body.value("id", "");
+        view.model = body.value("model", "");
+        if (body.contains("usage") && body["usage"].is_object()) {
+            const json& usage = body["usage"];
+            if (usage.contains("prompt_tokens"))
+                view.usage.inputTokens = usage["prompt_tokens"].get<std::int64_t>();
+            if (usage.contains("completion_tokens"))
+                view.usage.outputTokens = usage["completion_tokens"].get<std::int64_t>();
+        }
+        if (!body.contains("choices") || !body["choices"].is_array() || body["choices"].empty()) return view;
+        const json& choice = body["choices"][0];
+        if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
+            view.finishReason = choice["finish_reason"].get<std::string>();
+        if (!choice.contains("message") || !choice["message"].is_object()) return view;
+        const json& message = choice["message"];
+        if (message.contains("content")) view.text = contentText(message["content"]);
+        if (message.contains("tool_calls") && message["tool_calls"].is_array()) {
+            for (const auto& entry : message["tool_calls"]) {
+                ToolCall call;
+                readToolCall(entry, call);
+                view.toolCalls.push_back(std::move(call));
+            }
+        }
+        return view;
+    }
+
+    // Partially blocked: the remaining calls keep finish_reason "tool_calls" and the content messages of the
+    // blocked calls are appended to the message text, so the agent sees why some calls are missing. `refusal`
+    // is set only when every call was blocked, because SDKs treat a refusal as the answer to the whole turn.
+    json blockResponse(const json& body, const std::vector<BlockedCall>& blocked) const override {
+        json copy = body;
+        if (!copy.contains("choices") || !copy["choices"].is_array()) return copy;
+        for (auto& choice : copy["choices"]) {
+            if (!choice.contains("message") || !choice["message"].is_object()) continue;
+            json& message = choice["message"];
+            if (!message.contains("tool_calls") || !message["tool_calls"].is_array()) continue;
+            json kept = json::array();
+            std::string content;
+            std::string refusal;
+            for (const auto& entry : message["tool_calls"]) {
+                if (const BlockedCall* block = findBlocked(blocked, entry.value("id", ""))) {
+                    content += block->contentMessage;
+                    refusal += block->refusalMessage;
+                } else {
+                    kept.push_back(entry);
+                }
+            }
+            if (kept.size() == message["tool_calls"].size()) continue;
+            if (kept.empty()) {
+                message.erase("tool_calls");
+                message["content"] = content;
+                message["refusal"] = refusal;
+                choice["finish_reason"] = "stop";
+            } else {
+                std::string existing = message.contains("content") && message["content"].is_string()
+                                           ? message["content"].get<std::string>()
+                                           : std::string();
+                message["content"] = existing + content;
+                message["tool_calls"] = std::move(kept);
+            }
+        }
+        return copy;
+    }
+
+    std::unique_ptr<StreamAssembler> newStreamAssembler() const override {
+        return std::make_unique<OpenAiStreamAssembler>();
+    }
+
+    std::string errorBody(ProxyErrorKind kind, std::string_view message) const override {
+        return compact(errorObject(kind, message));
+    }
+
+    // openai-node raises an APIError for a data event whose JSON has an `error` member.
+    std::string sseError(ProxyErrorKind kind, std::string_view message) const override {
+        return formatSseEvent("", compact(errorObject(kind, message)));
+    }
+};
+
+}  // namespace
+
+const ProviderAdapter& openAiAdapter() {
+    static const OpenAiAdapter adapter;
+    return adapter;
+}
+
+}  // namespace archestra::proxy

@@ -1,0 +1,177 @@
+// Provider-neutral view of LLM requests/responses and the interface every provider adapter implements.
+#pragma once
+
+#include "core/proxy/sse/SseParser.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace archestra::proxy {
+
+enum class Provider { Invalid = 0, OpenAi, Anthropic, Gemini };
+
+std::string_view providerName(Provider provider);  ///< "openai", "anthropic", "gemini"
+
+/// What the route tells us that the body does not: Gemini carries the model and the streaming mode in the
+/// URL.
+struct RouteInfo {
+    std::string model;         ///< model from the path (Gemini); empty otherwise
+    bool streamRoute = false;  ///< streamGenerateContent (Gemini)
+};
+
+/// A tool the client declared in its request (tool discovery, spec §2.4).
+struct DeclaredTool {
+    std::string name;
+    std::string description;
+    nlohmann::json parameters =
+        nlohmann::json::object();  ///< JSON schema (OpenAI custom tools: their `format`)
+};
+
+/// Where a tool result lives inside the request body, so it can be rewritten without touching anything else.
+struct ToolResultLocation {
+    std::size_t messageIndex = 0;  ///< index in messages / contents
+    std::size_t partIndex = 0;     ///< block / part index inside that message (OpenAI: unused)
+};
+
+/// A tool result found in the conversation history.
+struct ToolResult {
+    std::string toolCallId;  ///< Gemini has no ids: "<name>#<n>", the n-th call/response of that name
+    std::string toolName;    ///< resolved from the assistant turn with the same id; empty when unresolved
+    nlohmann::json content;  ///< parsed JSON when the text parses, otherwise the text as a JSON string
+    ToolResultLocation location;
+};
+
+/// Read-only view of a client request. Parsing never modifies the body.
+struct RequestView {
+    std::string model;
+    bool stream = false;
+    std::vector<DeclaredTool> tools;
+    bool hasTools = false;                             ///< the request declares at least one tool of any kind
+    std::map<std::string, std::string> toolCallNames;  ///< tool call id -> tool name, from assistant turns
+    std::vector<ToolResult> toolResults;
+    std::string text;  ///< role and text of every message, for token estimates (optimization rules)
+};
+
+struct ToolCall {
+    std::string id;
+    std::string name;
+    nlohmann::json arguments;  ///< parsed object when argumentsRaw is valid JSON, else the raw string
+    std::string argumentsRaw;
+    bool argumentsValid = false;
+};
+
+struct Usage {
+    std::optional<std::int64_t> inputTokens;
+    std::optional<std::int64_t> outputTokens;
+};
+
+/// Provider-neutral view of a model answer (non-streaming body, or a stream assembled so far).
+struct ResponseView {
+    std::string id;
+    std::string model;
+    std::string text;      ///< visible assistant text (thinking excluded)
+    std::string thinking;  ///< Anthropic thinking / Gemini thought text
+    std::vector<ToolCall> toolCalls;
+    Usage usage;
+    std::string finishReason;  ///< provider's own value: "tool_calls", "tool_use", "STOP", ...
+};
+
+/// A tool call the invocation policy refused, with the texts the policy module produced for it.
+struct BlockedCall {
+    std::string toolCallId;
+    std::string contentMessage;
+    std::string refusalMessage;
+};
+
+/// Failures of the proxy itself (not of the upstream, whose bodies are forwarded as they are).
+enum class ProxyErrorKind {
+    Invalid = 0,
+    BadRequest,
+    LimitExceeded,
+    Internal,
+    UpstreamUnreachable,
+    UpstreamTimeout
+};
+
+int httpStatus(ProxyErrorKind kind);  ///< 400, 429, 500, 502, 504
+
+/// What the relay should do with one upstream SSE event.
+enum class StreamAction { Invalid = 0, Pass, Hold };
+
+/// Per-stream state machine: assembles the final message and decides which upstream events can go to the
+/// client at once (text, role, ping, thinking) and which must wait for the invocation policy (tool calls and
+/// everything after the first one, so the client sees events in their original order). Not thread-safe; one
+/// per stream.
+class StreamAssembler {
+  public:
+    virtual ~StreamAssembler() = default;
+
+    /// Feed the next upstream event. Pass: forward event.raw now. Hold: the assembler keeps it for release().
+    virtual StreamAction feed(const SseEvent& event) = 0;
+
+    /// True once events are held and every held tool call is complete (the finish chunk / message_delta
+    /// arrived), i.e. the policy can decide and release() can be called without waiting for the end of the
+    /// stream.
+    virtual bool readyToRelease() const = 0;
+
+    /// True when the upstream has signalled the end of the message ([DONE], message_stop, final chunk).
+    virtual bool complete() const = 0;
+
+    /// True while events are held.
+    virtual bool holding() const = 0;
+
+    /// Tool calls assembled so far (all complete once readyToRelease() or complete()).
+    virtual const ResponseView& message() const = 0;
+
+    /// The bytes to send for the held events: unchanged bytes when nothing is blocked; otherwise blocked
+    /// calls replaced by text carrying their contentMessage, indices kept contiguous, the real finish event
+    /// last (its reason changed only when every call was blocked). Clears the held events; later events pass
+    /// again.
+    virtual std::string release(const std::vector<BlockedCall>& blocked) = 0;
+};
+
+/// One per provider; stateless and thread-safe.
+class ProviderAdapter {
+  public:
+    virtual ~ProviderAdapter() = default;
+
+    virtual Provider provider() const = 0;
+
+    /// Throws Poco::DataFormatException when the body is not the provider's request shape.
+    virtual RequestView parseRequest(const nlohmann::json& body, const RouteInfo& route) const = 0;
+
+    /// A copy of `body` where only the content of the tool result at `location` is replaced by `content`
+    /// (a string, or for Gemini any JSON: a non-object is wrapped as {"content": ...}).
+    virtual nlohmann::json rewriteToolResult(const nlohmann::json& body, const ToolResultLocation& location,
+                                             const nlohmann::json& content) const = 0;
+
+    virtual ResponseView parseResponse(const nlohmann::json& body) const = 0;
+
+    /// The non-streaming response with the blocked tool calls removed (spec §2.1 shapes); other calls are
+    /// kept.
+    virtual nlohmann::json blockResponse(const nlohmann::json& body,
+                                         const std::vector<BlockedCall>& blocked) const = 0;
+
+    virtual std::unique_ptr<StreamAssembler> newStreamAssembler() const = 0;
+
+    /// Provider-style JSON error body for our own failures.
+    virtual std::string errorBody(ProxyErrorKind kind, std::string_view message) const = 0;
+
+    /// The same error as an SSE event, for failures after the stream has started.
+    virtual std::string sseError(ProxyErrorKind kind, std::string_view message) const = 0;
+};
+
+const ProviderAdapter& openAiAdapter();
+const ProviderAdapter& anthropicAdapter();
+const ProviderAdapter& geminiAdapter();
+/// Throws Poco::InvalidArgumentException for Provider::Invalid.
+const ProviderAdapter& adapterFor(Provider provider);
+
+}  // namespace archestra::proxy
