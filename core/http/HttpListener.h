@@ -1,0 +1,47 @@
+// HttpListener: one listening socket served by a Poco HTTPServer thread pool, feeding a Dispatcher.
+#pragma once
+
+#include "core/http/Dispatcher.h"
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
+
+#include <memory>
+#include <string>
+
+namespace archestra::http {
+
+struct ListenerOptions {
+    std::string name;  ///< "api", "ui", "metrics"
+    std::string address = "0.0.0.0";
+    int port = 0;          ///< 0: an ephemeral port (tests)
+    int maxThreads = 256;  ///< one thread serves one connection at a time (Poco's model)
+    int maxQueued = 1024;  ///< accepted connections waiting for a thread
+    int keepAliveTimeout_s = 75;
+    int maxKeepAliveRequests = 0;  ///< 0: unlimited
+};
+
+/// Owns the socket, the thread pool and the Poco server. start() binds; stop() stops accepting and waits
+/// (bounded) for in-flight requests.
+class HttpListener {
+  public:
+    HttpListener(ListenerOptions options, Dispatcher& dispatcher);
+    ~HttpListener();
+
+    /// Binds and starts serving; throws Poco::Net::NetException naming the address when the port is taken.
+    void start();
+    /// Stops accepting, then waits up to `grace_ms` for open requests to finish before aborting them.
+    void stop(long grace_ms);
+    int port() const { return _boundPort; }
+    const ListenerOptions& options() const { return _options; }
+    int currentConnections() const;
+
+  private:
+    ListenerOptions _options;
+    Dispatcher& _dispatcher;
+    std::unique_ptr<Poco::ThreadPool> _pool;
+    std::unique_ptr<Poco::Net::HTTPServer> _server;
+    int _boundPort = 0;
+};
+
+}  // namespace archestra::http
