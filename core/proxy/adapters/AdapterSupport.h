@@ -20,6 +20,8 @@ const BlockedCall* findBlocked(const std::vector<BlockedCall>& blocked, std::str
 
 /// Serialises a JSON value the way the providers do: compact, UTF-8 kept as is, invalid UTF-8 replaced.
 std::string compact(const nlohmann::json& value);
+/// Rewritten stream events keep the upstream key order, so they read like their neighbours.
+std::string compact(const nlohmann::ordered_json& value);
 
 /// Throws Poco::DataFormatException naming the provider and what was wrong.
 [[noreturn]] void badRequest(std::string_view provider, std::string_view what);

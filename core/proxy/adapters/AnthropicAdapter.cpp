@@ -10,6 +10,7 @@ namespace archestra::proxy {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 using namespace detail;
 
 std::string blocksText(const json& content) {
@@ -105,7 +106,8 @@ class AnthropicStreamAssembler final : public StreamAssembler {
                 out += event.raw;
                 continue;
             }
-            json data = event.hasData ? json::parse(event.data, nullptr, false) : json();
+            ordered_json data =
+                event.hasData ? ordered_json::parse(event.data, nullptr, false) : ordered_json();
             std::string type = data.is_object() ? data.value("type", event.event) : event.event;
             int index = data.is_object() ? data.value("index", -1) : -1;
             std::string_view eol = sseLineEnding(event.raw);
@@ -113,18 +115,19 @@ class AnthropicStreamAssembler final : public StreamAssembler {
             bool blockedEvent = block != blockedByIndex.end() &&
                                 (type == "content_block_start" || type == "content_block_delta");
             if (blockedEvent && type == "content_block_start") {
-                json start = {{"type", "content_block_start"},
-                              {"index", index},
-                              {"content_block", {{"type", "text"}, {"text", ""}}}};
-                json delta = {{"type", "content_block_delta"},
-                              {"index", index},
-                              {"delta", {{"type", "text_delta"}, {"text", block->second->contentMessage}}}};
+                ordered_json start = {{"type", "content_block_start"},
+                                      {"index", index},
+                                      {"content_block", {{"type", "text"}, {"text", ""}}}};
+                ordered_json delta = {
+                    {"type", "content_block_delta"},
+                    {"index", index},
+                    {"delta", {{"type", "text_delta"}, {"text", block->second->contentMessage}}}};
                 out += formatSseEvent("content_block_start", compact(start), eol);
                 out += formatSseEvent("content_block_delta", compact(delta), eol);
             } else if (blockedEvent) {
                 // input_json_delta of a blocked call: dropped.
             } else if (type == "message_delta" && allBlocked && data.contains("delta") &&
-                       data["delta"].value("stop_reason", json()) == "tool_use") {
+                       data["delta"].value("stop_reason", ordered_json()) == "tool_use") {
                 data["delta"]["stop_reason"] = "end_turn";
                 out += formatSseEvent(event.event.empty() ? type : event.event, compact(data), eol);
             } else {

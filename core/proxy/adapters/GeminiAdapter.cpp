@@ -17,10 +17,11 @@ using namespace detail;
 // functionResponse of that name, so "<name>#<n>" identifies both sides consistently.
 class CallIds {
   public:
-    std::string next(const json& functionPart) {
+    template <typename Json>
+    std::string next(const Json& functionPart) {
         if (functionPart.contains("id") && functionPart["id"].is_string() &&
-            !functionPart["id"].get<std::string>().empty())
-            return functionPart["id"].get<std::string>();
+            !functionPart["id"].template get<std::string>().empty())
+            return functionPart["id"].template get<std::string>();
         std::string name = functionPart.value("name", "");
         return name + "#" + std::to_string(_counts[name]++);
     }
@@ -82,7 +83,8 @@ std::vector<std::string> readResponse(const json& body, ResponseView& view, Call
 
 // Replaces blocked functionCall parts of every candidate by text parts; `ids` must continue the numbering of
 // the stream/response. Returns whether anything changed.
-bool blockParts(json& body, const std::vector<BlockedCall>& blocked, CallIds& ids) {
+template <typename Json>
+bool blockParts(Json& body, const std::vector<BlockedCall>& blocked, CallIds& ids) {
     bool changed = false;
     if (!body.contains("candidates") || !body["candidates"].is_array()) return false;
     bool first = true;
@@ -95,7 +97,7 @@ bool blockParts(json& body, const std::vector<BlockedCall>& blocked, CallIds& id
         for (auto& part : candidate["content"]["parts"]) {
             if (!part.contains("functionCall") || !part["functionCall"].is_object()) continue;
             if (const BlockedCall* call = findBlocked(blocked, candidateIds.next(part["functionCall"]))) {
-                part = json{{"text", call->contentMessage}};
+                part = Json{{"text", call->contentMessage}};
                 changed = true;
             }
         }
@@ -131,7 +133,9 @@ class GeminiStreamAssembler final : public StreamAssembler {
     std::string release(const std::vector<BlockedCall>& blocked) override {
         std::string out;
         for (const auto& event : _held) {
-            json chunk = event.hasData ? json::parse(event.data, nullptr, false) : json();
+            nlohmann::ordered_json chunk = event.hasData
+                                               ? nlohmann::ordered_json::parse(event.data, nullptr, false)
+                                               : nlohmann::ordered_json();
             if (!chunk.is_object() || !blockParts(chunk, blocked, _releaseIds)) {
                 out += event.raw;
                 continue;

@@ -11,6 +11,7 @@ namespace archestra::proxy {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 using namespace detail;
 
 std::string contentText(const json& content) {
@@ -113,8 +114,9 @@ class OpenAiStreamAssembler final : public StreamAssembler {
         bool allBlocked = anyBlocked && next == 0;
         bool refusalSent = !anyBlocked;
         for (const auto& event : _held) {
-            json chunk = event.hasData && event.data != "[DONE]" ? json::parse(event.data, nullptr, false)
-                                                                 : json(nullptr);
+            ordered_json chunk = event.hasData && event.data != "[DONE]"
+                                     ? ordered_json::parse(event.data, nullptr, false)
+                                     : ordered_json(nullptr);
             bool isFinishOrEnd = !chunk.is_object() || !hasToolDeltas(chunk);
             if (!refusalSent && isFinishOrEnd && (event.hasData)) {
                 out += refusalChunk(content, allBlocked ? refusal : std::string(), sseLineEnding(event.raw));
@@ -128,11 +130,11 @@ class OpenAiStreamAssembler final : public StreamAssembler {
             bool drop = false;
             for (auto& choice : chunk["choices"]) {
                 if (choice.value("index", 0) != 0) continue;
-                json& delta = choice["delta"];
+                ordered_json& delta = choice["delta"];
                 if (delta.is_object() && delta.contains("tool_calls") && delta["tool_calls"].is_array()) {
-                    json kept = json::array();
+                    ordered_json kept = ordered_json::array();
                     for (std::size_t i = 0; i < delta["tool_calls"].size(); ++i) {
-                        json entry = delta["tool_calls"][i];
+                        ordered_json entry = delta["tool_calls"][i];
                         int index = entry.value("index", static_cast<int>(i));
                         auto it = newIndex.find(index);
                         if (it == newIndex.end()) {
@@ -157,7 +159,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
                         delta["tool_calls"] = std::move(kept);
                     }
                 }
-                if (allBlocked && choice.value("finish_reason", json()) == "tool_calls") {
+                if (allBlocked && choice.value("finish_reason", ordered_json()) == "tool_calls") {
                     choice["finish_reason"] = "stop";
                     changed = true;
                 }
@@ -180,7 +182,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
     }
 
   private:
-    static bool hasToolDeltas(const json& chunk) {
+    static bool hasToolDeltas(const ordered_json& chunk) {
         if (!chunk.contains("choices") || !chunk["choices"].is_array()) return false;
         for (const auto& choice : chunk["choices"]) {
             if (choice.contains("delta") && choice["delta"].is_object() &&
@@ -224,14 +226,14 @@ class OpenAiStreamAssembler final : public StreamAssembler {
 
     std::string refusalChunk(const std::string& content, const std::string& refusal,
                              std::string_view eol) const {
-        json chunk = json::object();
+        ordered_json chunk = ordered_json::object();
         for (const char* key : {"id", "object", "created", "model", "service_tier", "system_fingerprint"}) {
             if (_meta.contains(key)) chunk[key] = _meta[key];
         }
         if (!chunk.contains("object")) chunk["object"] = "chat.completion.chunk";
-        json delta = {{"content", content}};
+        ordered_json delta = {{"content", content}};
         if (!refusal.empty()) delta["refusal"] = refusal;
-        chunk["choices"] = json::array(
+        chunk["choices"] = ordered_json::array(
             {{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
         if (_usageKey) chunk["usage"] = nullptr;
         return formatSseEvent("", compact(chunk), eol);

@@ -82,6 +82,10 @@ std::string compact(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string compact(const nlohmann::ordered_json& value) {
+    return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 void badRequest(std::string_view provider, std::string_view what) {
     throw Poco::DataFormatException(std::string(provider) + " request", std::string(what));
 }
