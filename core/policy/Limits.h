@@ -1,0 +1,60 @@
+// Token-cost limit evaluation for agent, team and organization limits (reference-proxy §2.5).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/policy/Cost.h"
+
+namespace archestra::policy {
+
+enum class LimitEntityType { Invalid = 0, Organization, Team, Agent };
+std::string_view toString(LimitEntityType type);
+std::optional<LimitEntityType> tryParseLimitEntityType(std::string_view text);
+
+struct ModelUsage {
+    std::string model;
+    std::uint64_t tokensIn = 0;
+    std::uint64_t tokensOut = 0;
+};
+
+/// One `limits` row of type token_cost with its `limit_model_usage` rows.
+struct TokenCostLimit {
+    std::string id;
+    LimitEntityType entityType = LimitEntityType::Invalid;
+    std::string entityId;
+    std::int64_t limitValueUsd = 0;  ///< `limit_value`: whole dollars
+    std::vector<ModelUsage> usage;
+};
+
+struct LimitDecision {
+    bool blocked = false;
+    std::string limitId;
+    LimitEntityType entityType = LimitEntityType::Invalid;
+    std::string entityId;
+    Money currentUsage;
+    Money limit;
+    Money remaining;
+    std::string message;  ///< the 429 message when blocked
+};
+
+/// Cost of a limit's usage: sum over models of tokens x price (stored price, else the default price).
+Money usageCost(const TokenCostLimit& limit, const PriceTable& prices);
+
+/// Checks agent limits first, then team limits, then organization limits (input order within a level, as
+/// the caller lists teams), and reports the first one whose cost >= its value. Limits of other types are not
+/// passed here.
+LimitDecision evaluateTokenCostLimits(const std::vector<TokenCostLimit>& limits, const PriceTable& prices);
+
+/// "\nI cannot process this request because the <entity>-level token cost limit has been exceeded.\n\n
+/// Current usage: $X.XX\nLimit: $Y.YY\nRemaining: $Z.ZZ\n\nPlease contact your administrator to increase the
+/// limit or wait for the usage to reset."
+std::string limitExceededMessage(LimitEntityType type, Money usage, Money limit);
+
+/// The 429 body: {"error":{"message":...,"type":"rate_limit_exceeded","code":"token_cost_limit_exceeded"}}.
+nlohmann::json limitExceededBody(const LimitDecision& decision);
+
+}  // namespace archestra::policy
