@@ -1,0 +1,310 @@
+// Stand-in for the OpenAI, Anthropic and Gemini HTTP APIs (NOT the real services): answers with the recorded
+// provider responses in test/fixtures/providers/ so end-to-end tests can run the real SDKs through the platform
+// without leaving the machine. Only node's own modules; listens on 127.0.0.1.
+//
+// Usage: node server.mjs [port]        (port 0 or absent: a free one; the chosen port is printed)
+//
+// Routes
+//   POST /v1/chat/completions, /chat/completions              OpenAI Chat Completions (stream when "stream":true)
+//   POST /v1/messages                                         Anthropic Messages (stream when "stream":true)
+//   POST /v1beta/models/{model}:generateContent               Gemini (also /v1/models/...)
+//   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
+//   GET  /v1/models (OpenAI shape, or Anthropic shape when anthropic-version/x-api-key is sent), /v1beta/models
+//   GET  /__last_request   the last API request received: {method, path, headers, rawHeaders, body, bodyBase64}
+//   GET  /__requests       every API request received so far: {count, requests:[...]}
+//   POST /__reset          forgets the recorded requests
+//
+// Scenario: the `x-standin-scenario` request header, else the last `scenario:<name>` found in the request body
+// (put it in the last user message), else "text".
+//   text                  recorded text answer (streamed or not, as requested)
+//   parallel-tools        two tool calls in one answer (alias: tools)
+//   thinking              Anthropic stream with thinking blocks, ping and signature (others: text)
+//   error-401 | error-429 | error-500   provider-style error body; 429 carries Retry-After and rate-limit headers
+//   slow-first-byte[-<ms>]              waits (default 1500 ms) before the status line, then answers "text"
+//   slow-stream[-<ms>]                  streams "text" with a pause (default 100 ms) before each event
+//   stream-dies                         sends the first part of the answer, then drops the connection
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixturesDir = process.env.LLM_STANDIN_FIXTURES || path.resolve(here, "../../fixtures/providers");
+
+const fixtureCache = new Map();
+function fixture(relative) {
+  if (!fixtureCache.has(relative)) {
+    fixtureCache.set(relative, fs.readFileSync(path.join(fixturesDir, relative), "utf8"));
+  }
+  return fixtureCache.get(relative);
+}
+
+// Recorded answers per provider and scenario: [non-streaming JSON, SSE stream].
+const answers = {
+  openai: {
+    text: ["openai/chat-response-text.json", "openai/chat-stream-text.sse"],
+    "parallel-tools": ["openai/chat-response-two-tool-calls.json", "openai/chat-stream-two-tool-calls.sse"],
+  },
+  anthropic: {
+    text: ["anthropic/messages-response-text.json", "anthropic/messages-stream-text.sse"],
+    "parallel-tools": ["anthropic/messages-response-two-tool-use.json", "anthropic/messages-stream-two-tool-use.sse"],
+    thinking: ["anthropic/messages-response-text.json", "anthropic/messages-stream-thinking-text.sse"],
+  },
+  gemini: {
+    text: ["gemini/generate-content-text.json", "gemini/stream-text.sse"],
+    "parallel-tools": ["gemini/generate-content-function-calls.json", "gemini/stream-function-calls.sse"],
+  },
+};
+
+let requestCounter = 0;
+
+// Headers a real provider sends with a successful answer (values as the providers format them).
+function successHeaders(provider, streaming) {
+  const id = `${++requestCounter}`.padStart(6, "0");
+  const type = streaming
+    ? "text/event-stream; charset=utf-8"
+    : provider === "gemini"
+      ? "application/json; charset=UTF-8"
+      : "application/json";
+  if (provider === "openai") {
+    return {
+      "content-type": type,
+      "x-request-id": `req_standin${id}`,
+      "openai-organization": "org-standin",
+      "openai-processing-ms": "321",
+      "openai-version": "2020-10-01",
+      "x-ratelimit-limit-requests": "10000",
+      "x-ratelimit-remaining-requests": "9999",
+      "x-ratelimit-reset-requests": "6ms",
+      "x-ratelimit-limit-tokens": "30000000",
+      "x-ratelimit-remaining-tokens": "29999980",
+      "x-ratelimit-reset-tokens": "0s",
+    };
+  }
+  if (provider === "anthropic") {
+    return {
+      "content-type": type,
+      "request-id": `req_standin${id}`,
+      "anthropic-ratelimit-requests-limit": "4000",
+      "anthropic-ratelimit-requests-remaining": "3999",
+      "anthropic-ratelimit-requests-reset": "2025-10-15T12:00:01Z",
+      "anthropic-ratelimit-tokens-limit": "400000",
+      "anthropic-ratelimit-tokens-remaining": "399000",
+      "anthropic-ratelimit-tokens-reset": "2025-10-15T12:00:01Z",
+    };
+  }
+  return { "content-type": type, "x-gemini-service-tier": "standard", "server-timing": "gfet4t7; dur=321" };
+}
+
+function errorHeaders(provider, status) {
+  const headers = { "content-type": provider === "gemini" ? "application/json; charset=UTF-8" : "application/json" };
+  if (provider === "openai") headers["x-request-id"] = `req_standin_err${status}`;
+  if (provider === "anthropic") headers["request-id"] = `req_standin_err${status}`;
+  if (status === 429) {
+    headers["retry-after"] = "7";
+    if (provider === "openai") {
+      Object.assign(headers, {
+        "x-ratelimit-limit-requests": "500",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "120ms",
+        "x-ratelimit-limit-tokens": "30000",
+        "x-ratelimit-remaining-tokens": "29870",
+        "x-ratelimit-reset-tokens": "260ms",
+      });
+    } else if (provider === "anthropic") {
+      Object.assign(headers, {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": "2025-10-15T12:00:07Z",
+      });
+    } else {
+      headers["x-ratelimit-limit-requests"] = "10";
+      headers["x-ratelimit-remaining-requests"] = "0";
+    }
+  }
+  return headers;
+}
+
+// Scenario name from the header or the request body; a numeric suffix is the scenario's parameter.
+function scenarioOf(req, rawBody) {
+  let name = req.headers["x-standin-scenario"];
+  if (!name) {
+    const found = [...rawBody.matchAll(/scenario:([a-z0-9-]+)/g)];
+    name = found.length ? found[found.length - 1][1] : "text";
+  }
+  const m = /^(.*?)-(\d+)$/.exec(name);
+  if (m && !m[1].startsWith("error")) return { name: m[1], param: Number(m[2]) };
+  return { name: name === "tools" ? "parallel-tools" : name, param: undefined };
+}
+
+// Splits an SSE fixture into its events, each keeping its blank-line terminator (Gemini uses CRLF).
+function sseEvents(text) {
+  return text.split(/(?<=\r\n\r\n|\n\n)/).filter((e) => e.trim().length > 0);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function answer(res, provider, streaming, scenario, sseRequested = true) {
+  const { name, param } = scenario;
+  const error = /^error-(\d{3})$/.exec(name);
+  if (error) {
+    const status = Number(error[1]);
+    res.writeHead(status, errorHeaders(provider, status));
+    res.end(fixture(`${provider}/error-${status}.json`));
+    return;
+  }
+  let firstByteDelay = 0;
+  let eventDelay = 0;
+  let die = false;
+  let kind = name;
+  if (name === "slow-first-byte") {
+    firstByteDelay = param ?? 1500;
+    kind = "text";
+  } else if (name === "slow-stream") {
+    eventDelay = param ?? 100;
+    kind = "text";
+  } else if (name === "stream-dies") {
+    die = true;
+    kind = "text";
+  }
+  const files = answers[provider][kind] ?? answers[provider].text;
+  if (firstByteDelay) await sleep(firstByteDelay);
+  if (res.destroyed) return;
+
+  if (!streaming) {
+    const body = fixture(files[0]);
+    const headers = successHeaders(provider, false);
+    if (die) {
+      headers["content-length"] = String(Buffer.byteLength(body));
+      res.writeHead(200, headers);
+      res.write(body.slice(0, Math.floor(body.length / 2)));
+      await sleep(50);
+      res.socket?.destroy();
+      return;
+    }
+    res.writeHead(200, headers);
+    res.end(body);
+    return;
+  }
+
+  let events = sseEvents(fixture(files[1]));
+  if (provider === "gemini" && !sseRequested) {
+    // Without alt=sse Gemini streams one JSON array of the same chunks.
+    const chunks = events.map((e) => e.replace(/^data: /, "").trim());
+    res.writeHead(200, { ...successHeaders(provider, false) });
+    res.end("[" + chunks.join(",\r\n") + "]");
+    return;
+  }
+  res.writeHead(200, { ...successHeaders(provider, true), "cache-control": "no-cache" });
+  res.flushHeaders();
+  if (die) events = events.slice(0, Math.max(2, Math.floor(events.length / 3)));
+  for (const event of events) {
+    if (eventDelay) await sleep(eventDelay);
+    if (res.destroyed) return;
+    res.write(event);
+  }
+  if (die) {
+    await sleep(50);
+    res.socket?.destroy();
+    return;
+  }
+  res.end();
+}
+
+function sendJson(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+export function createStandin() {
+  const requests = [];
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      handle(req, res, Buffer.concat(chunks)).catch((err) => {
+        if (!res.headersSent) sendJson(res, 500, { error: { message: `stand-in failure: ${err.message}` } });
+        else res.destroy();
+      });
+    });
+  });
+
+  async function handle(req, res, raw) {
+    const url = new URL(req.url, "http://standin");
+    const p = url.pathname;
+
+    if (p === "/__last_request" && req.method === "GET") {
+      if (requests.length === 0) return sendJson(res, 404, { error: { message: "no request received yet" } });
+      return sendJson(res, 200, requests[requests.length - 1]);
+    }
+    if (p === "/__requests" && req.method === "GET") return sendJson(res, 200, { count: requests.length, requests });
+    if (p === "/__reset" && req.method === "POST") {
+      requests.length = 0;
+      return sendJson(res, 200, { ok: true });
+    }
+    if (p === "/__health") return sendJson(res, 200, { status: "ok" });
+
+    requests.push({
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      body: raw.toString("utf8"),
+      bodyBase64: raw.toString("base64"),
+      receivedAt: new Date().toISOString(),
+    });
+    if (requests.length > 1000) requests.shift();
+
+    const rawText = raw.toString("utf8");
+    const scenario = scenarioOf(req, rawText);
+    const jsonStream = () => {
+      try {
+        return JSON.parse(rawText).stream === true;
+      } catch {
+        return false;
+      }
+    };
+
+    if (req.method === "POST" && (p === "/v1/chat/completions" || p === "/chat/completions")) {
+      return answer(res, "openai", jsonStream(), scenario);
+    }
+    if (req.method === "POST" && p === "/v1/messages") {
+      return answer(res, "anthropic", jsonStream(), scenario);
+    }
+    const gemini = /^\/(v1beta|v1)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
+    if (req.method === "POST" && gemini) {
+      const streaming = gemini[3] === "streamGenerateContent";
+      return answer(res, "gemini", streaming, scenario, url.searchParams.get("alt") === "sse");
+    }
+    if (req.method === "GET" && p === "/v1/models") {
+      const anthropic = "anthropic-version" in req.headers || "x-api-key" in req.headers;
+      const provider = anthropic ? "anthropic" : "openai";
+      res.writeHead(200, successHeaders(provider, false));
+      return res.end(fixture(`${provider}/models-list.json`));
+    }
+    if (req.method === "GET" && p === "/v1beta/models") {
+      return sendJson(res, 200, {
+        models: [{ name: "models/gemini-2.5-flash", displayName: "Gemini 2.5 Flash", supportedGenerationMethods: ["generateContent"] }],
+      });
+    }
+    return sendJson(res, 404, { error: { message: `llm-upstream stand-in: no route for ${req.method} ${p}`, type: "not_found" } });
+  }
+
+  return server;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const port = Number(process.argv[2] ?? 0);
+  const server = createStandin();
+  server.listen(port, "127.0.0.1", () => {
+    console.log(`llm-upstream stand-in listening on 127.0.0.1:${server.address().port}`);
+  });
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, () => {
+      server.close();
+      server.closeAllConnections?.();
+      process.exit(0);
+    });
+  }
+}
