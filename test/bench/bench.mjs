@@ -1,0 +1,422 @@
+// LLM proxy benchmark: the same chat-with-tools payload, side by side in one run, sent by wrk (keep-alive) to
+//   direct    nginx returning a fixed OpenAI completion (the ceiling),
+//   archestra archestra-platform on its default profile (policies and interaction logging on) in front of nginx,
+//   portkey   the Portkey AI gateway (@portkey-ai/gateway) in front of the same nginx,
+// at concurrency 10 and 100, plus a streaming run (nginx returning an SSE body). Prints requests/s, p50/p99,
+// latency added over direct, the platform's CPU per 1,000 requests and peak RSS, and interaction rows written vs
+// requests that reached the upstream; writes the table to docs/benchmark.md. Everything listens on 127.0.0.1.
+//
+// Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (seconds, default 2),
+// BENCH_CONCURRENCY (default "10,100"), BENCH_STREAM_CONCURRENCY (default "10"), BENCH_THREADS (wrk threads,
+// default 2), BENCH_TARGETS (default "direct,archestra,portkey"), ARCHESTRA_PLATFORM_BINARY, BENCH_OUTPUT (markdown file, default docs/benchmark.md; "-" for none).
+import { spawn, spawnSync, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startPlatform, freePort, repoRoot, sleep } from "../e2e/lib/harness.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const duration_s = Number(process.env.BENCH_DURATION ?? 10);
+const warmup_s = Number(process.env.BENCH_WARMUP ?? 2);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? "10,100").split(",").map(Number);
+const streamConcurrencies = (process.env.BENCH_STREAM_CONCURRENCY ?? "10").split(",").filter(Boolean).map(Number);
+const threads = Number(process.env.BENCH_THREADS ?? 2);
+const targetNames = (process.env.BENCH_TARGETS ?? "direct,archestra,portkey").split(",");
+const outputFile = process.env.BENCH_OUTPUT ?? path.join(repoRoot, "docs/benchmark.md");
+const portkeyDir = path.join(repoRoot, "test/e2e/node_modules/@portkey-ai/gateway");
+const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-bench-"));
+const children = [];
+
+function log(...args) {
+  console.error("[bench]", ...args);
+}
+
+// ---- processes --------------------------------------------------------------------------------------------
+
+function nginxString(text) {
+  return "'" + text.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
+}
+
+async function startNginx() {
+  const ports = { json: await freePort(), sse: await freePort(), platformJson: await freePort(), platformSse: await freePort() };
+  const json = fs.readFileSync(path.join(here, "upstream/chat-completion.json"), "utf8").trim();
+  const sse = fs.readFileSync(path.join(here, "upstream/chat-stream.sse"), "utf8");
+  for (const d of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) fs.mkdirSync(path.join(work, "nginx", d), { recursive: true });
+  const server = (port, kind, accessLog) => `
+  server {
+    listen 127.0.0.1:${port};
+    ${accessLog ? `access_log ${accessLog} counted buffer=64k flush=1s;` : "access_log off;"}
+    location / {
+      default_type ${kind === "json" ? "application/json" : "text/event-stream"};
+      return 200 ${nginxString(kind === "json" ? json : sse)};
+    }
+  }`;
+  // The platform gets its own upstream ports so nginx counts exactly the requests it forwarded.
+  const conf = `
+worker_processes 1;
+daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log warn;
+events { worker_connections 8192; }
+http {
+  log_format counted '$msec $status';
+  client_body_temp_path ${work}/nginx/client_body;
+  proxy_temp_path ${work}/nginx/proxy;
+  fastcgi_temp_path ${work}/nginx/fastcgi;
+  uwsgi_temp_path ${work}/nginx/uwsgi;
+  scgi_temp_path ${work}/nginx/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  client_body_buffer_size 64k;
+  ${server(ports.json, "json")}
+  ${server(ports.sse, "sse")}
+  ${server(ports.platformJson, "json", `${work}/upstream-platform-json.log`)}
+  ${server(ports.platformSse, "sse", `${work}/upstream-platform-sse.log`)}
+}
+`;
+  const confFile = path.join(work, "nginx.conf");
+  fs.writeFileSync(confFile, conf);
+  const child = spawn("nginx", ["-p", work, "-e", `${work}/nginx-error.log`, "-c", confFile], { stdio: ["ignore", "inherit", "inherit"] });
+  children.push(child);
+  await waitHttp(`http://127.0.0.1:${ports.json}/v1/chat/completions`, "nginx");
+  return { child, ports };
+}
+
+async function waitHttp(url, what, timeout_ms = 30000, init = { method: "POST", body: "{}" }) {
+  const deadline = Date.now() + timeout_ms;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status < 500) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.message;
+    }
+    await sleep(150);
+  }
+  throw new Error(`${what} did not answer at ${url}: ${last}`);
+}
+
+async function startPortkey(nginxJsonPort) {
+  if (!fs.existsSync(path.join(portkeyDir, "build/start-server.js"))) {
+    throw new Error(`Portkey gateway not installed at ${portkeyDir}; run test/e2e/install-npm.sh`);
+  }
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ["--require", path.join(here, "portkey-listen-localhost.cjs"), "build/start-server.js", "--headless", `--port=${port}`],
+    { cwd: portkeyDir, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.push(child);
+  let output = "";
+  child.stdout.on("data", (d) => (output = (output + d).slice(-4000)));
+  child.stderr.on("data", (d) => (output = (output + d).slice(-4000)));
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/v1/chat/completions`, "portkey", 30000, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: "Bearer sk-bench",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": `http://127.0.0.1:${nginxJsonPort}/v1`,
+      },
+      body: fs.readFileSync(path.join(here, "chat-with-tools.json")),
+    });
+  } catch (err) {
+    throw new Error(`${err.message}\n${output}`);
+  }
+  return { child, port };
+}
+
+// ---- measurement ------------------------------------------------------------------------------------------
+
+function runWrk({ url, concurrency, seconds, stream, headers = {} }) {
+  const args = [`-t${Math.min(threads, concurrency)}`, `-c${concurrency}`, `-d${seconds}s`, "--timeout", "10s", "-s", path.join(here, "wrk-post.lua")];
+  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
+  args.push(url);
+  const payload = path.join(here, stream ? "chat-with-tools-stream.json" : "chat-with-tools.json");
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", args, { env: { ...process.env, BENCH_PAYLOAD: payload }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("exit", (code) => {
+      const m = /BENCH_RESULT (\{.*\})/.exec(out);
+      if (code !== 0 || !m) return reject(new Error(`wrk failed (${code}): ${out}`));
+      const r = JSON.parse(m[1]);
+      const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
+      resolve({
+        requests: r.requests,
+        rps: r.requests / (r.duration_us / 1e6),
+        p50_ms: r.latency_us.p50 / 1000,
+        p99_ms: r.latency_us.p99 / 1000,
+        errors,
+        errorDetail: r.errors,
+      });
+    });
+    child.on("error", reject);
+  });
+}
+
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+  return { self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+}
+
+/// CPU ticks of the embedded PostgreSQL: the postmaster, its live backends, and the backends that exited.
+function databaseTicks(platform) {
+  const pidFile = path.join(platform.dataDir, "postgres", "postmaster.pid");
+  if (!fs.existsSync(pidFile)) return 0;
+  const postmaster = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
+  let total = 0;
+  try {
+    const t = cpuTicks(postmaster);
+    total += t.self + t.children;
+  } catch {
+    return 0;
+  }
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === postmaster) total += cpuTicks(Number(entry)).self;
+    } catch {
+      // raced with an exiting process
+    }
+  }
+  return total;
+}
+
+function peakRssMb(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function countLines(file) {
+  if (!fs.existsSync(file)) return 0;
+  const text = fs.readFileSync(file, "utf8");
+  return text.split("\n").filter((l) => l.length).length;
+}
+
+// ---- the run ----------------------------------------------------------------------------------------------
+
+async function main() {
+  const startedAt = new Date();
+  const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  log(`work dir ${work}; ${duration_s} s per run, warm-up ${warmup_s} s, concurrency ${concurrencies.join("/")}, stream ${streamConcurrencies.join("/")}`);
+  const nginx = await startNginx();
+  const portkey = targetNames.includes("portkey") ? await startPortkey(nginx.ports.json) : null;
+  log(`nginx json :${nginx.ports.json} sse :${nginx.ports.sse}; portkey :${portkey?.port ?? "-"}`);
+
+  const results = [];
+  const platformStats = [];
+
+  for (const mode of ["json", "sse"]) {
+    const stream = mode === "sse";
+    const levels = stream ? streamConcurrencies : concurrencies;
+    if (levels.length === 0) continue;
+    const upstreamPort = stream ? nginx.ports.platformSse : nginx.ports.platformJson;
+    const accessLog = path.join(work, `upstream-platform-${mode}.log`);
+    const withPlatform = targetNames.includes("archestra");
+    if (withPlatform) log(`starting archestra-platform (${mode} upstream)`);
+    const platform = !withPlatform ? null : await startPlatform({
+      env: {
+        ARCHESTRA_OPENAI_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
+        ARCHESTRA_ANTHROPIC_BASE_URL: `http://127.0.0.1:${upstreamPort}`,
+        ARCHESTRA_GEMINI_BASE_URL: `http://127.0.0.1:${upstreamPort}`,
+      },
+    });
+    try {
+      const directPort = stream ? nginx.ports.sse : nginx.ports.json;
+      const allTargets = {
+        direct: { url: `http://127.0.0.1:${directPort}/v1/chat/completions` },
+        archestra: platform && { url: `${platform.baseUrl}/v1/openai/chat/completions` },
+        portkey: portkey && {
+          url: `http://127.0.0.1:${portkey.port}/v1/chat/completions`,
+          headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${directPort}/v1` },
+        },
+      };
+      const targets = Object.fromEntries(targetNames.filter((n) => allTargets[n]).map((n) => [n, allTargets[n]]));
+      for (const t of Object.values(targets)) {
+        if (warmup_s > 0) await runWrk({ ...t, concurrency: 10, seconds: warmup_s, stream });
+      }
+      let wrkCompleted = 0;
+      for (const concurrency of levels) {
+        for (const [name, t] of Object.entries(targets)) {
+          const before = name === "archestra" ? { cpu: cpuTicks(platform.child.pid).self, db: databaseTicks(platform) } : null;
+          const r = await runWrk({ ...t, concurrency, seconds: duration_s, stream });
+          const row = { mode: stream ? "stream" : "json", target: name, concurrency, ...r };
+          if (before) {
+            const cpu = cpuTicks(platform.child.pid).self - before.cpu;
+            const db = databaseTicks(platform) - before.db;
+            row.cpuMsPer1k = ((cpu / clockTicks) * 1000 * 1000) / Math.max(1, r.requests);
+            row.dbCpuMsPer1k = ((db / clockTicks) * 1000 * 1000) / Math.max(1, r.requests);
+            wrkCompleted += r.requests;
+          }
+          results.push(row);
+          log(
+            `${row.mode} c=${concurrency} ${name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50_ms.toFixed(2)} ms p99 ${r.p99_ms.toFixed(2)} ms errors ${r.errors}` +
+              (row.cpuMsPer1k !== undefined ? ` cpu ${row.cpuMsPer1k.toFixed(0)} ms/1k` : ""),
+          );
+        }
+      }
+      if (!platform) continue;
+      // Every request that reached nginx through the platform must become exactly one interaction row.
+      let upstreamRequests = 0;
+      let rows = NaN;
+      const deadline = Date.now() + 20000;
+      while (Date.now() < deadline) {
+        await sleep(1500); // nginx flushes its access log buffer every second
+        upstreamRequests = countLines(accessLog);
+        try {
+          rows = Number((await platform.psql("SELECT count(*) FROM interactions"))[0][0]);
+        } catch (err) {
+          log(`psql failed: ${err.message}`);
+          rows = NaN;
+          break;
+        }
+        if (rows === upstreamRequests) break;
+      }
+      platformStats.push({
+        mode: stream ? "stream" : "json",
+        peakRssMb: peakRssMb(platform.child.pid),
+        upstreamRequests,
+        rows,
+        wrkCompleted,
+      });
+      log(`platform (${mode}): peak RSS ${peakRssMb(platform.child.pid).toFixed(1)} MB; rows ${rows} vs upstream requests ${upstreamRequests}`);
+    } finally {
+      await platform?.stop();
+    }
+  }
+
+  const report = render({ startedAt, loadBefore, results, platformStats });
+  console.log(report);
+  if (outputFile !== "-") {
+    fs.mkdirSync(path.dirname(outputFile), { recursive: true });
+    fs.writeFileSync(outputFile, report);
+    log(`wrote ${path.relative(process.cwd(), outputFile)}`);
+  }
+}
+
+function machine() {
+  const cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8")) ?? [])[1] ?? os.cpus()[0]?.model;
+  // nginx -v prints to stderr and wrk -v exits 1: take whatever either stream says.
+  const version = (cmd, args) => {
+    const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+  };
+  const portkeyVersion = JSON.parse(fs.readFileSync(path.join(portkeyDir, "package.json"), "utf8")).version;
+  return {
+    cpu: `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    os: `${os.type()} ${os.release()}`,
+    tools: [
+      version("nginx", ["-v"]).replace("nginx version: ", ""),
+      version("wrk", ["-v"]).split("\n")[0].split(" [")[0],
+      `node ${process.version}`,
+      `@portkey-ai/gateway ${portkeyVersion}`,
+    ].join(", "),
+  };
+}
+
+function render({ startedAt, loadBefore, results, platformStats }) {
+  const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+  const m = machine();
+  const lines = [];
+  lines.push("# LLM proxy benchmark");
+  lines.push("");
+  lines.push(`Generated by \`make bench\` (test/bench/run.sh) on ${startedAt.toISOString()}. Do not edit by hand.`);
+  lines.push("");
+  lines.push(`- Machine: ${m.cpu}; ${m.os}; load average before the run: ${loadBefore}`);
+  lines.push(`- Tools: ${m.tools}`);
+  lines.push(
+    `- Load: wrk, ${threads} threads, keep-alive, ${duration_s} s per run (BENCH_DURATION) after a ${warmup_s} s warm-up; payload test/bench/chat-with-tools.json (\`"stream": true\` added for the streaming run).`,
+  );
+  lines.push(
+    "- Targets: **direct** = nginx returning a fixed chat.completion with one tool call (or a 13-event SSE stream), the ceiling; " +
+      "**archestra** = archestra-platform, default profile, policies and interaction logging on, embedded PostgreSQL; " +
+      "**portkey** = Portkey AI gateway (`x-portkey-provider: openai`, `x-portkey-custom-host`) in front of the same nginx. " +
+      "All processes share the same cores, on 127.0.0.1.",
+  );
+  lines.push("");
+  lines.push("| Run | Target | Conc. | Req/s | p50 ms | p99 ms | Added p50 ms | Added p99 ms | Errors | Platform CPU ms / 1k req | DB CPU ms / 1k req |");
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    const direct = results.find((d) => d.mode === r.mode && d.concurrency === r.concurrency && d.target === "direct");
+    const added = r.target === "direct" ? ["-", "-"] : [f(r.p50_ms - direct.p50_ms, 3), f(r.p99_ms - direct.p99_ms, 3)];
+    lines.push(
+      `| ${r.mode} | ${r.target} | ${r.concurrency} | ${f(r.rps, 0)} | ${f(r.p50_ms, 3)} | ${f(r.p99_ms, 3)} | ${added[0]} | ${added[1]} | ${r.errors} | ` +
+        `${r.cpuMsPer1k !== undefined ? f(r.cpuMsPer1k, 0) : "-"} | ${r.dbCpuMsPer1k !== undefined ? f(r.dbCpuMsPer1k, 0) : "-"} |`,
+    );
+  }
+  lines.push("");
+  lines.push("| Platform run | Peak RSS (VmHWM) MB | Requests that reached the upstream | Interaction rows | Responses completed by wrk |");
+  lines.push("|---|---:|---:|---:|---:|");
+  for (const s of platformStats) {
+    lines.push(`| ${s.mode} | ${f(s.peakRssMb, 1)} | ${s.upstreamRequests} | ${s.rows} | ${s.wrkCompleted} (+ warm-up) |`);
+  }
+  lines.push("");
+  // Targets from issue 5 (2-core machine).
+  const at = (mode, target, c) => results.find((r) => r.mode === mode && r.target === target && r.concurrency === c);
+  const checks = [];
+  const a10 = at("json", "archestra", 10);
+  const d10 = at("json", "direct", 10);
+  if (a10 && d10) {
+    checks.push([`added latency p50 <= 0.3 ms at c=10`, a10.p50_ms - d10.p50_ms <= 0.3, `${f(a10.p50_ms - d10.p50_ms, 3)} ms`]);
+    checks.push([`added latency p99 <= 2 ms at c=10`, a10.p99_ms - d10.p99_ms <= 2, `${f(a10.p99_ms - d10.p99_ms, 3)} ms`]);
+  }
+  for (const c of concurrencies) {
+    const a = at("json", "archestra", c);
+    const d = at("json", "direct", c);
+    const p = at("json", "portkey", c);
+    if (a && d) checks.push([`throughput >= 40 % of direct at c=${c}`, a.rps >= 0.4 * d.rps, `${f((100 * a.rps) / d.rps, 1)} %`]);
+    if (a && p) checks.push([`throughput >= 5x Portkey at c=${c}`, a.rps >= 5 * p.rps, `${f(a.rps / p.rps, 1)}x`]);
+  }
+  const archestraErrors = results.filter((r) => r.target === "archestra").reduce((n, r) => n + r.errors, 0);
+  checks.push(["zero errors through archestra", archestraErrors === 0, `${archestraErrors}`]);
+  for (const s of platformStats) {
+    checks.push([`interaction rows = requests (${s.mode})`, s.rows === s.upstreamRequests, `${s.rows} / ${s.upstreamRequests}`]);
+    checks.push([`peak RSS <= 100 MB (${s.mode})`, s.peakRssMb <= 100, `${f(s.peakRssMb, 1)} MB`]);
+  }
+  lines.push("| Target (issue 5, 2-core machine) | Result | Measured |");
+  lines.push("|---|---|---:|");
+  for (const [name, ok, value] of checks) lines.push(`| ${name} | ${ok ? "met" : "**missed**"} | ${value} |`);
+  lines.push("");
+  return lines.join("\n");
+}
+
+async function cleanup() {
+  for (const child of children.reverse()) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(child.spawnfile === "nginx" ? "SIGQUIT" : "SIGTERM");
+    }
+  }
+  await sleep(500);
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  if (!process.env.BENCH_KEEP_WORK) fs.rmSync(work, { recursive: true, force: true });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .then(cleanup)
+  .catch(async (err) => {
+    console.error(`[bench] failed: ${err.stack ?? err.message}`);
+    await cleanup();
+    process.exit(1);
+  });
