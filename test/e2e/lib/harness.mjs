@@ -273,6 +273,11 @@ export async function defaultProfileId(platform) {
   return rows[0][0];
 }
 
+/// A recorded provider response from test/fixtures/providers (what the stand-in serves), as text.
+export function fixture(relative) {
+  return fs.readFileSync(path.join(repoRoot, "test/fixtures/providers", relative), "utf8");
+}
+
 /// Polls until `probe()` returns a truthy value or the timeout passes; returns the last value.
 export async function eventually(probe, timeout_ms = 10000, interval_ms = 100) {
   const deadline = Date.now() + timeout_ms;

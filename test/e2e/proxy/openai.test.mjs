@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startStack, defaultProfileId, eventually, sleep } from "../lib/harness.mjs";
+import { startStack, defaultProfileId, eventually, fixture, sleep } from "../lib/harness.mjs";
 
 let stack;
 let profileId;
@@ -87,6 +87,18 @@ test("streaming text: every delta arrives, in order, and the usage chunk is pass
   assert.equal(finish, "stop");
   assert.ok(usage, "the usage-only chunk (choices: []) must reach the client");
   assert.equal(usage.total_tokens, 29);
+});
+
+test("a stream without tool calls is relayed byte for byte (no re-serialization, usage chunk kept)", async () => {
+  chatCalls++;
+  const res = await fetch(`${stack.platform.baseUrl}/v1/openai/${profileId}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer sk-test-openai-key" },
+    body: JSON.stringify({ model: "gpt-4o", messages: ask("Hello"), stream: true, stream_options: { include_usage: true } }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  assert.equal(await res.text(), fixture("openai/chat-stream-text.sse"));
 });
 
 test("streaming parallel tool calls: the SDK assembles both calls with their full arguments", async () => {

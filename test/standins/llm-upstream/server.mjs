@@ -10,7 +10,8 @@
 //   POST /v1beta/models/{model}:generateContent               Gemini (also /v1/models/...)
 //   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
 //   GET  /v1/models (OpenAI shape, or Anthropic shape when anthropic-version/x-api-key is sent), /v1beta/models
-//   GET  /__last_request   the last API request received: {method, path, headers, rawHeaders, body, bodyBase64}
+//   GET  /__last_request   the last API request received: {method, path, headers, rawHeaders, body, bodyBase64,
+//                          outcome: answering | completed | peer closed | dropped by stand-in}
 //   GET  /__requests       every API request received so far: {count, requests:[...]}
 //   POST /__reset          forgets the recorded requests
 //
@@ -179,6 +180,7 @@ async function answer(res, provider, streaming, scenario, sseRequested = true) {
       res.writeHead(200, headers);
       res.write(body.slice(0, Math.floor(body.length / 2)));
       await sleep(50);
+      res.standinDropped = true; // not to be mistaken for the peer hanging up
       res.socket?.destroy();
       return;
     }
@@ -205,6 +207,7 @@ async function answer(res, provider, streaming, scenario, sseRequested = true) {
   }
   if (die) {
     await sleep(50);
+    res.standinDropped = true;
     res.socket?.destroy();
     return;
   }
@@ -245,7 +248,7 @@ export function createStandin() {
     }
     if (p === "/__health") return sendJson(res, 200, { status: "ok" });
 
-    requests.push({
+    const record = {
       method: req.method,
       path: req.url,
       headers: req.headers,
@@ -253,7 +256,16 @@ export function createStandin() {
       body: raw.toString("utf8"),
       bodyBase64: raw.toString("base64"),
       receivedAt: new Date().toISOString(),
+      // "answering" until the response ends: "completed", or "peer closed" when the client (the proxy) hung up
+      // before the whole answer was written (e.g. it cancelled the upstream call after its own client left).
+      outcome: "answering",
+    };
+    res.on("close", () => {
+      if (record.outcome !== "answering") return;
+      record.outcome = res.writableFinished ? "completed" : res.standinDropped ? "dropped by stand-in" : "peer closed";
+      record.closedAt = new Date().toISOString();
     });
+    requests.push(record);
     if (requests.length > 1000) requests.shift();
 
     const rawText = raw.toString("utf8");
