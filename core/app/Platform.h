@@ -8,6 +8,7 @@
 #include "core/http/Router.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@ namespace archestra::db {
 class Database;
 class EmbeddedPostgres;
 }  // namespace archestra::db
+namespace archestra::auth {
+class AuthService;
+}  // namespace archestra::auth
+namespace archestra::proxy {
+class ProxyModule;
+}  // namespace archestra::proxy
 namespace archestra::plugins {
 class PluginManager;
 class HostServices;
@@ -25,6 +32,11 @@ namespace archestra::app {
 
 /// Filled by the subsystems in start-up order; read by later subsystems and route modules.
 struct Platform {
+    Platform();
+    ~Platform();  // out of line: members are forward-declared here
+    Platform(const Platform&) = delete;
+    Platform& operator=(const Platform&) = delete;
+
     config::Settings settings;
     Readiness readiness;
 
@@ -37,6 +49,14 @@ struct Platform {
     std::string databaseDescription;         ///< redacted URL or "embedded (...)" for logs
 
     std::string authSecret;
+    /// Authenticator of the API and UI listeners; sessions, API keys and the permission table (core/auth).
+    std::shared_ptr<auth::AuthService> auth;
+
+    /// LLM proxy: upstream pool, profile cache (call proxy->cache().invalidate() after writing profiles,
+    /// tools, policies, prices, limits or optimization rules), tool discovery, interaction log.
+    std::shared_ptr<proxy::ProxyModule> proxy;
+    /// Run in reverse order once the listeners have stopped, before the database closes (log flush).
+    std::vector<std::function<void()>> shutdownHooks;
 
     http::Router apiRouter;      ///< 9000, and 3000 in front of the static UI
     http::Router metricsRouter;  ///< 9050

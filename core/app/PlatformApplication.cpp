@@ -21,6 +21,8 @@ PlatformApplication::PlatformApplication() {
     // started.
 }
 
+PlatformApplication::~PlatformApplication() = default;
+
 void PlatformApplication::defineOptions(Poco::Util::OptionSet& options) {
     ServerApplication::defineOptions(options);
     using Poco::Util::Option;

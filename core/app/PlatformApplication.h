@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/app/Platform.h"
+#include "core/app/Subsystems.h"
 
 #include <Poco/Util/ServerApplication.h>
 
@@ -10,6 +11,7 @@ namespace archestra::app {
 class PlatformApplication : public Poco::Util::ServerApplication {
   public:
     PlatformApplication();
+    ~PlatformApplication() override;
 
   protected:
     void defineOptions(Poco::Util::OptionSet& options) override;
@@ -26,8 +28,8 @@ class PlatformApplication : public Poco::Util::ServerApplication {
     bool loadSettings();
 
     Platform _platform;
-    std::vector<Poco::Util::Subsystem*> _started;  ///< initialised subsystems, for reverse teardown
-    std::vector<Poco::AutoPtr<Poco::Util::Subsystem>> _steps;
+    std::vector<PlatformSubsystem*> _started;  ///< initialised subsystems, for reverse teardown
+    std::vector<Poco::AutoPtr<PlatformSubsystem>> _steps;
     std::string _configFile;
     bool _help = false;
     bool _version = false;

@@ -1,7 +1,12 @@
 // Routes: system routes (/health, /ready) and the registration of each module's routes.
 #include "core/app/Routes.h"
 
+#include "core/api/OrganizationApi.h"
+#include "core/api/TeamsApi.h"
+#include "core/auth/AuthRoutes.h"
+#include "core/auth/AuthService.h"
 #include "core/http/Context.h"
+#include "core/proxy/ProxyModule.h"
 
 namespace archestra::app {
 
@@ -53,8 +58,26 @@ void registerSystemRoutes(Platform& platform) {
 
 void registerRoutes(Platform& platform) {
     registerSystemRoutes(platform);
+    if (platform.database) {  // the database subsystem always sets it; a bare Platform in a test may not
+        platform.auth = std::make_shared<auth::AuthService>(
+            *platform.database, auth::AuthOptions::fromSettings(platform.settings, platform.authSecret));
+        auth::registerAuthRoutes(platform.apiRouter, platform.auth);
+        auth::registerMemberRoutes(platform.apiRouter, platform.auth);
+        api::registerTeamRoutes(platform.apiRouter, platform.auth);
+        api::registerOrganizationRoutes(platform.apiRouter, platform.auth);
+
+        // LLM proxy: its cache and log threads start now, before the listeners open; the log flushes after
+        // they close.
+        platform.proxy = std::make_shared<proxy::ProxyModule>(platform.settings, *platform.database);
+        platform.proxy->registerRoutes(platform.apiRouter);
+        platform.proxy->start();
+        platform.shutdownHooks.push_back([&platform] { platform.proxy->stop(); });
+    }
 }
 
-void configureDispatchers(Platform& platform) {}
+void configureDispatchers(Platform& platform) {
+    for (auto* dispatcher : {platform.apiDispatcher.get(), platform.uiDispatcher.get()})
+        if (dispatcher) dispatcher->setAuthenticator(platform.auth);
+}
 
 }  // namespace archestra::app

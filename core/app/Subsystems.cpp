@@ -10,7 +10,7 @@
 #include "core/db/DatabaseUrl.h"
 #include "core/db/EmbeddedPostgres.h"
 #include "core/db/Migrator.h"
-#include "core/db/Seeder.h"
+#include "core/db/Seed.h"
 #include "core/plugins/HostServices.h"
 #include "core/plugins/PluginManager.h"
 #include "core/ui/StaticFiles.h"
@@ -151,7 +151,7 @@ void DatabaseSubsystem::initialize(Poco::Util::Application&) {
 bool DatabaseSubsystem::bringUp() {
     try {
         if (!_platform.database->ping()) return false;
-        db::Migrator migrator(*_platform.database, db::defaultMigrationsDirectory());
+        db::Migrator migrator(*_platform.database, db::Migrator::defaultMigrationsDir());
         int applied = migrator.migrate();
         startupLog().information("database schema at version " + std::to_string(migrator.currentVersion()) +
                                  " (" + std::to_string(applied) + " migrations applied now)");
@@ -280,6 +280,9 @@ void HttpSubsystem::uninitialize() {
     // Stop accepting everywhere first, then let in-flight requests and streams finish within the bound.
     for (auto& listener : _platform.listeners) listener->stop(10000);
     _platform.listeners.clear();
+    for (auto hook = _platform.shutdownHooks.rbegin(); hook != _platform.shutdownHooks.rend(); ++hook)
+        (*hook)();
+    _platform.shutdownHooks.clear();
     _platform.apiDispatcher.reset();
     _platform.uiDispatcher.reset();
     _platform.metricsDispatcher.reset();

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace archestra::app {
@@ -29,6 +30,9 @@ class StartupError : public std::runtime_error {
 class PlatformSubsystem : public Poco::Util::Subsystem {
   public:
     explicit PlatformSubsystem(Platform& platform) : _platform(platform) {}
+    // Public here (protected in Poco) so the application can drive the steps and stop after a failure.
+    void initialize(Poco::Util::Application& app) override = 0;
+    void uninitialize() override = 0;
 
   protected:
     Platform& _platform;
