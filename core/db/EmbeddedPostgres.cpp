@@ -383,7 +383,9 @@ std::string EmbeddedPostgres::connectionString(const std::string& database) cons
 }
 
 std::string EmbeddedPostgres::url(const std::string& database) const {
-    return std::string("postgresql://") + kSuperuser + "@/" + database + "?host=" + _socketDir;
+    std::string out = "postgresql://";
+    out.append(kSuperuser).append("@/").append(database).append("?host=").append(_socketDir);
+    return out;
 }
 
 }  // namespace archestra::db

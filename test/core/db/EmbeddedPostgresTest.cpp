@@ -6,7 +6,9 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +23,7 @@ class EmbeddedPostgresTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStartRestartKeepsData);
     CPPUNIT_TEST(testLongPathUsesShortSocketDir);
     CPPUNIT_TEST(testCrashIsRestarted);
+    CPPUNIT_TEST(testOwnershipAndAncestors);
     CPPUNIT_TEST_SUITE_END();
 
     std::string _dir;
@@ -96,6 +99,29 @@ class EmbeddedPostgresTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE("the supervisor must restart a killed postmaster", recovered);
         CPPUNIT_ASSERT(pg.pid() > 0 && pg.pid() != firstPid);
         pg.stop();
+    }
+
+    void testOwnershipAndAncestors() {
+        // An ancestor the postgres user cannot traverse (like a clone under /root, mode 700).
+        std::string locked = _dir + "/locked";
+        Poco::File(locked).createDirectories();
+        ::chmod(locked.c_str(), 0700);
+        EmbeddedPostgres pg(locked + "/data/postgres");
+        pg.start();
+        CPPUNIT_ASSERT(Database(pg.connectionString(), 1).ping());
+        pg.stop();
+        struct stat dataStat {
+        }, lockedStat{};
+        CPPUNIT_ASSERT_EQUAL(0, ::stat((locked + "/data/postgres").c_str(), &dataStat));
+        CPPUNIT_ASSERT_EQUAL(0, ::stat(locked.c_str(), &lockedStat));
+        CPPUNIT_ASSERT_EQUAL(0700, static_cast<int>(dataStat.st_mode & 0777));
+        if (::geteuid() == 0) {
+            CPPUNIT_ASSERT_EQUAL(::getpwnam("postgres")->pw_uid, dataStat.st_uid);
+            CPPUNIT_ASSERT(lockedStat.st_mode & S_IXOTH);
+        } else {
+            CPPUNIT_ASSERT_EQUAL(::geteuid(), dataStat.st_uid);
+            CPPUNIT_ASSERT_EQUAL(0700, static_cast<int>(lockedStat.st_mode & 0777));
+        }
     }
 };
 
