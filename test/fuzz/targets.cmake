@@ -1,0 +1,8 @@
+# The libFuzzer targets: one line each. Read by both the clang fuzz project (out-of-tree/) and the main build
+# (which registers a CTest run per target).
+#
+# archestra_fuzz_target(<name> SOURCE <harness, relative to test/fuzz> CORE <globs of core sources, relative
+#                       to the repo root> [LINK <imported targets, e.g. Poco::Foundation>])
+# Seeds live in test/fuzz/corpus/<name without "fuzz_">/, an optional dictionary in test/fuzz/dict/<same>.dict.
+
+archestra_fuzz_target(fuzz_policy SOURCE targets/PolicyFuzz.cpp CORE core/policy/*.cpp)

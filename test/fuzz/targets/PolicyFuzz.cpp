@@ -1,0 +1,132 @@
+// libFuzzer harness for core/policy: random conversations and policies through evaluateContext and
+// evaluateToolCalls (with invariant checks), and raw bytes through the regex engine and path parser.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "core/policy/Condition.h"
+#include "core/policy/Cost.h"
+#include "core/policy/JsonPath.h"
+#include "core/policy/Regex.h"
+#include "core/policy/ToolInvocation.h"
+#include "core/policy/TrustedData.h"
+
+using namespace archestra::policy;
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void violated(const char* what) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+}
+
+std::string stringOr(const json& obj, const char* key) {
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Input shape (see corpus/policy): {"snapshot":{...snapshotFromJson...}, "trusted":bool,
+//   "results":[{"toolCallId","toolName"|null,"content"}], "calls":[{"id","name","arguments"}]}
+void fuzzConversation(const json& doc) {
+    ProfilePolicySnapshot snap;
+    try {
+        snap = snapshotFromJson(doc.value("snapshot", json::object()));
+    } catch (const PolicyError&) {
+        return;  // rejected input is a valid outcome
+    }
+    std::vector<ToolResult> results;
+    if (auto it = doc.find("results"); it != doc.end() && it->is_array())
+        for (const auto& r : *it) {
+            if (!r.is_object()) continue;
+            ToolResult tr{stringOr(r, "toolCallId"), std::nullopt, r.value("content", json())};
+            if (auto n = r.find("toolName"); n != r.end() && n->is_string()) tr.toolName = n->get<std::string>();
+            results.push_back(std::move(tr));
+        }
+    std::vector<ToolCall> calls;
+    if (auto it = doc.find("calls"); it != doc.end() && it->is_array())
+        for (const auto& c : *it)
+            if (c.is_object()) calls.push_back({stringOr(c, "id"), stringOr(c, "name"), c.value("arguments", json())});
+
+    ContextEvaluation ctx = evaluateContext(snap, results);
+    if (ctx.perResult.size() != results.size()) violated("one decision per result");
+    bool anyBad = false;
+    for (const auto& d : ctx.perResult) {
+        anyBad = anyBad || d.verdict == Verdict::Untrusted || d.verdict == Verdict::Blocked;
+        if (d.verdict == Verdict::Invalid) violated("every result gets a verdict");
+        if ((d.verdict == Verdict::Blocked) != d.replacementContent.has_value()) violated("blocked <=> replacement");
+        if (d.toolName && d.toolName->starts_with(kArchestraToolPrefix) && d.verdict != Verdict::Trusted)
+            violated("archestra tools are trusted");
+    }
+    if (ctx.trusted != (!anyBad && !snap.considerContextUntrusted)) violated("context trust is the AND of results");
+    (void)ctx.toJson().dump();
+
+    // Order independence: reversed input gives the same context verdict and reason.
+    std::vector<ToolResult> reversed(results.rbegin(), results.rend());
+    ContextEvaluation again = evaluateContext(snap, reversed);
+    if (again.trusted != ctx.trusted || again.reason != ctx.reason || again.needsSanitization != ctx.needsSanitization)
+        violated("context evaluation depends on result order");
+
+    const bool contextTrusted = doc.value("trusted", json(ctx.trusted)).is_boolean() ? doc.value("trusted", ctx.trusted)
+                                                                                     : ctx.trusted;
+    auto decisions = evaluateToolCalls(snap, contextTrusted, calls);
+    if (decisions.size() != calls.size()) violated("one decision per call");
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        const auto& d = decisions[i];
+        if (d.toolCallId != calls[i].id) violated("decisions keep call order");
+        if (d.allowed == !d.contentMessage.empty()) violated("blocked <=> refusal text");
+        if (d.requiresApproval && d.allowed) violated("approval implies blocked");
+        if (calls[i].name.starts_with(kArchestraToolPrefix) && !d.allowed) violated("archestra tools are allowed");
+        if (!d.allowed && d.refusalMessage.find(d.contentMessage) == std::string::npos)
+            violated("refusal message embeds the content message");
+        (void)d.toJson().dump();
+    }
+}
+
+// Non-JSON input: "<pattern>\n<subject>" through the regex engine, plus the path parser and money parser.
+void fuzzBytes(std::string_view text) {
+    auto nl = text.find('\n');
+    std::string_view pattern = text.substr(0, nl);
+    std::string_view subject = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    auto compiled = SafeRegex::compile(pattern);
+    if (auto* re = std::get_if<SafeRegex>(&compiled)) {
+        auto outcome = re->search(subject);
+        if (outcome == SafeRegex::Outcome::Invalid) violated("compiled regex answers");
+        // A pattern that matches "" matches every subject.
+        if (re->search("") == SafeRegex::Outcome::Match && re->search(subject) == SafeRegex::Outcome::NoMatch &&
+            pattern.find_first_of("^$\\") == std::string_view::npos)
+            violated("empty match implies match everywhere");
+    }
+    if (auto path = parsePath(pattern)) {
+        json doc = json::parse(subject, nullptr, false);
+        if (!doc.is_discarded()) (void)extractValues(doc, *path);
+    }
+    if (auto m = Money::parse(pattern)) {
+        auto again = Money::parse(m->toFixed(10));
+        if (!again || *again != *m) violated("money toFixed(10) round-trips");
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view text(reinterpret_cast<const char*>(data), size);
+    json doc = json::parse(text, nullptr, false);
+    if (!doc.is_discarded() && doc.is_object()) {
+        try {
+            fuzzConversation(doc);
+        } catch (const json::exception&) {
+            // Type mismatches in the harness's own reading of odd input, not a policy bug.
+        }
+    } else {
+        fuzzBytes(text);
+    }
+    return 0;
+}
