@@ -269,7 +269,10 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
     }
     auto& log = startupLog();
     log.information("Archestra Platform " + std::string(ARCHESTRA_VERSION) + " is up");
-    log.information("  Admin UI: " + settings.frontendUrl() + " (listening on " + address + ":" +
+    std::string uiUrl = settings.frontendUrlExplicit()
+                            ? settings.frontendUrl()
+                            : "http://localhost:" + std::to_string(settings.uiPort());
+    log.information("  Admin UI: " + uiUrl + " (listening on " + address + ":" +
                     std::to_string(settings.uiPort()) + ")");
     log.information("  API:      " + settings.get("ARCHESTRA_API_BASE_URL") + " (listening on " + address +
                     ":" + std::to_string(settings.apiPort()) + ")");
