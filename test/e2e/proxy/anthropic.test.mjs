@@ -238,6 +238,12 @@ test("a stream that dies midway makes the SDK raise", async () => {
   assert.ok(seen.includes("message_start"), `events before the break: ${seen.join(",")}`);
 });
 
+test("after an upstream stream died, the next request is served normally (no stale connection, no hang)", async () => {
+  messageCalls++;
+  const message = await client({ timeout: 5000 }).messages.create({ model: MODEL, max_tokens: 16, messages: ask("Hello again") });
+  assert.equal(message.content[0].text, "Hello! How can I help you today?");
+});
+
 test("the request body reaches the upstream byte for byte (thinking, metadata, unknown fields kept)", async () => {
   messageCalls++;
   const body =

@@ -161,6 +161,16 @@ test("a stream that dies midway makes the SDK raise", async () => {
   assert.equal(pieces[0], "Hello", "the chunks sent before the break must reach the client");
 });
 
+test("after an upstream stream died, the next request is served normally (no stale connection, no hang)", async () => {
+  calls++;
+  const ai = new GoogleGenAI({
+    apiKey: "gemini-test-key",
+    httpOptions: { baseUrl: `${stack.platform.baseUrl}/v1/gemini/${profileId}`, apiVersion: "", timeout: 5000 },
+  });
+  const response = await ai.models.generateContent({ model: MODEL, contents: "Hello again" });
+  assert.equal(response.text, "Hello! How can I help you today?");
+});
+
 test("the body and x-goog-api-key reach the upstream unchanged", async () => {
   calls++;
   const body =

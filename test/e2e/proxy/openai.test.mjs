@@ -268,6 +268,12 @@ test("a stream that dies midway makes the SDK raise after the deltas that did ar
   assert.ok(received.length >= 1, "the chunks sent before the break must reach the client");
 });
 
+test("after an upstream stream died, the next request is served normally (no stale connection, no hang)", async () => {
+  chatCalls++;
+  const completion = await client({ timeout: 5000 }).chat.completions.create({ model: "gpt-4o", messages: ask("Hello again") });
+  assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
+});
+
 test("a client that gives up on a slow upstream gets the SDK timeout, and the platform keeps serving", async () => {
   chatCalls++;
   await assert.rejects(
@@ -355,8 +361,9 @@ test("other paths pass through with the profile segment stripped: models.list()"
 });
 
 test("interaction log: one row per chat request that reached the upstream", async () => {
-  const upstreamChats = (await stack.standin.requests()).filter((r) => r.path === "/v1/chat/completions").length;
-  assert.equal(upstreamChats, chatCalls, "every chat call reaches the upstream exactly once");
+  const chats = (await stack.standin.requests()).filter((r) => r.path === "/v1/chat/completions");
+  const seen = chats.map((r) => JSON.parse(r.body).messages.at(-1).content).join(" | ");
+  assert.equal(chats.length, chatCalls, `every chat call reaches the upstream exactly once; upstream saw: ${seen}`);
   const rows = await eventually(async () => {
     const [[count]] = await stack.platform.psql("SELECT count(*) FROM interactions WHERE type LIKE 'openai%'");
     return Number(count) === chatCalls ? Number(count) : 0;
