@@ -1,0 +1,129 @@
+// Interaction log: every proxied LLM call, written asynchronously in batches; spooled to disk while the
+// database is away and replayed when it returns.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace Poco {
+class Logger;
+}
+namespace archestra::db {
+class Database;
+}
+
+namespace archestra::proxy {
+
+/// One row of `interactions`. Built by the request thread, serialised by the writer thread.
+struct InteractionRecord {
+    std::string id;  ///< UUID v4, chosen at enqueue time so a replayed spool never duplicates a row
+    std::string profileId;
+    std::optional<std::string> externalAgentId;
+    std::string
+        type;  ///< openai:chatCompletions | anthropic:messages | gemini:generateContent | <p>:passthrough
+    std::string provider;                      ///< openai | anthropic | gemini
+    std::string model;                         ///< what went upstream
+    std::optional<std::string> originalModel;  ///< the client's model when an optimization rule changed it
+    std::optional<std::string> optimizedModel;
+    nlohmann::json request;           ///< client body (null when it was not JSON)
+    nlohmann::json processedRequest;  ///< body sent upstream when it differs; else null
+    nlohmann::json response;          ///< upstream body, blocked body, or the assembled stream message
+    int statusCode = 0;
+    std::optional<std::int64_t> inputTokens;
+    std::optional<std::int64_t> outputTokens;
+    std::optional<double> baselineCost;
+    std::optional<double> cost;
+    bool blocked = false;
+    std::int64_t duration_ms = 0;
+    std::optional<std::int64_t> timeToFirstToken_ms;
+    nlohmann::json decisions;  ///< {"context":..., "toolCalls":[...]} with reasons; null when none
+    std::string createdAt;     ///< RFC 3339 UTC with milliseconds
+
+    nlohmann::json toJson() const;  ///< the spool line / jsonb_to_recordset row (snake_case columns)
+};
+
+struct InteractionLogOptions {
+    std::size_t capacity = 20000;  ///< queued records; beyond this they go straight to the spool file
+    std::size_t batchSize = 200;
+    long flushInterval_ms = 100;
+    long retry_ms = 1000;  ///< while the database is away: how often to probe it
+};
+
+/// Thread-safe; enqueue() never waits for the database (a full queue spills to the spool file instead).
+class InteractionLog {
+  public:
+    /// `spoolDir` is created when needed (<data dir>/spool).
+    InteractionLog(db::Database& database, std::string spoolDir, InteractionLogOptions options = {});
+    ~InteractionLog();
+    InteractionLog(const InteractionLog&) = delete;
+    InteractionLog& operator=(const InteractionLog&) = delete;
+
+    /// Called on the writer thread after limit usage counters changed (the profile cache reloads them).
+    void setUsageListener(std::function<void()> listener) { _onUsageChanged = std::move(listener); }
+
+    void start();
+    /// Writes everything queued (to the database, or the spool when it is away) and stops the writer.
+    void stop();
+
+    void enqueue(InteractionRecord record);
+
+    /// Blocks until the queue is empty and nothing is spooled, or the timeout passes; true when drained.
+    /// For tests and shutdown reporting.
+    bool waitUntilDrained(long timeout_ms);
+
+    std::size_t queueDepth() const;
+    std::uint64_t spoolBytes() const { return _spoolBytes.load(); }
+    std::uint64_t rowsWritten() const { return _written.load(); }
+    std::uint64_t rowsDropped() const { return _dropped.load(); }
+    std::uint64_t rowsSpooled() const { return _spooled.load(); }
+    bool databaseAvailable() const { return !_databaseDown.load(); }
+    const std::string& spoolFile() const { return _spoolFile; }
+
+  private:
+    void run();
+    void writeBatch(std::vector<nlohmann::json>& rows);
+    /// Inserts rows (ON CONFLICT (id) DO NOTHING); throws DatabaseUnavailableException when the server is
+    /// gone.
+    void insert(const std::vector<nlohmann::json>& rows);
+    void appendToSpool(const std::vector<std::string>& lines, bool sync);
+    /// Replays the spool file; true when it is empty afterwards.
+    bool replaySpool();
+
+    db::Database& _db;
+    std::string _spoolDir;
+    std::string _spoolFile;
+    InteractionLogOptions _options;
+    Poco::Logger& _logger;
+
+    mutable std::mutex _mutex;
+    std::condition_variable _wake;
+    std::condition_variable _drained;
+    std::deque<InteractionRecord> _queue;
+    bool _stopping = false;
+    bool _busy = false;  // the writer holds records taken from the queue
+
+    std::mutex _spoolMutex;
+    int _spoolFd = -1;
+    std::atomic<std::uint64_t> _spoolBytes{0};
+    std::atomic<std::uint64_t> _written{0};
+    std::atomic<std::uint64_t> _dropped{0};
+    std::atomic<std::uint64_t> _spooled{0};
+    std::atomic<bool> _databaseDown{false};
+    std::function<void()> _onUsageChanged;
+    std::thread _writer;
+};
+
+/// Now as RFC 3339 UTC with milliseconds ("2025-01-02T03:04:05.678Z").
+std::string nowRfc3339();
+
+}  // namespace archestra::proxy

@@ -1,0 +1,182 @@
+// Read API of the interaction log (reference-api.md §1 "Observability data").
+#include "core/proxy/InteractionRoutes.h"
+
+#include "core/db/Database.h"
+#include "core/http/ApiError.h"
+#include "core/http/Context.h"
+#include "core/http/Router.h"
+
+namespace archestra::proxy {
+
+namespace {
+
+// One JSON object per row, built by PostgreSQL: numeric costs as strings (the original's convention),
+// timestamps as ISO-8601 UTC with milliseconds, nullable columns as null.
+const char* const kItemSql =
+    "json_build_object('id', i.id, 'profileId', i.profile_id, 'externalAgentId', i.external_agent_id, "
+    "'request', i.request, 'processedRequest', COALESCE(i.processed_request, i.request), 'response', "
+    "i.response, "
+    "'type', i.type, 'model', i.model, 'originalModel', i.original_model, 'optimizedModel', "
+    "i.optimized_model, "
+    "'provider', i.provider, 'inputTokens', i.input_tokens, 'outputTokens', i.output_tokens, "
+    "'baselineCost', i.baseline_cost::text, 'cost', i.cost::text, 'toonTokensBefore', i.toon_tokens_before, "
+    "'toonTokensAfter', i.toon_tokens_after, 'toonCostSavings', i.toon_cost_savings::text, "
+    "'blocked', i.blocked, 'statusCode', i.status_code, 'durationMs', i.duration_ms, "
+    "'timeToFirstTokenMs', i.time_to_first_token_ms, 'decisions', i.decisions, "
+    "'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text";
+
+nlohmann::json itemSchema() {
+    return {{"type", "object"},
+            {"properties",
+             {{"id", {{"type", "string"}, {"format", "uuid"}}},
+              {"profileId", {{"type", {"string", "null"}}}},
+              {"externalAgentId", {{"type", {"string", "null"}}}},
+              {"request", {{"type", "object"}}},
+              {"processedRequest", {}},
+              {"response", {}},
+              {"type", {{"type", "string"}}},
+              {"model", {{"type", {"string", "null"}}}},
+              {"inputTokens", {{"type", {"integer", "null"}}}},
+              {"outputTokens", {{"type", {"integer", "null"}}}},
+              {"baselineCost", {{"type", {"string", "null"}}}},
+              {"cost", {{"type", {"string", "null"}}}},
+              {"blocked", {{"type", "boolean"}}},
+              {"createdAt", {{"type", "string"}, {"format", "date-time"}}}}}};
+}
+
+}  // namespace
+
+void registerInteractionRoutes(http::Router& router, db::Database& database) {
+    const auto access = http::Access::permission("interaction", "read");
+    nlohmann::json paginated = {{"type", "object"},
+                                {"properties",
+                                 {{"data", {{"type", "array"}, {"items", itemSchema()}}},
+                                  {"pagination",
+                                   {{"type", "object"},
+                                    {"properties",
+                                     {{"currentPage", {{"type", "integer"}}},
+                                      {"limit", {{"type", "integer"}}},
+                                      {"total", {{"type", "integer"}}},
+                                      {"totalPages", {{"type", "integer"}}},
+                                      {"hasNext", {{"type", "boolean"}}},
+                                      {"hasPrev", {{"type", "boolean"}}}}}}}}}};
+
+    router.add(
+        {.method = "GET",
+         .path = "/api/interactions",
+         .operationId = "getInteractions",
+         .tag = "Interaction",
+         .summary = "Proxied LLM calls, newest first",
+         .access = access,
+         .response = paginated,
+         .query = {{"profileId", {{"type", "string"}, {"format", "uuid"}}},
+                   {"externalAgentId", {{"type", "string"}}},
+                   {"model", {{"type", "string"}}},
+                   {"blocked", {{"type", "boolean"}}},
+                   {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 20}}},
+                   {"offset", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}},
+                   {"sortBy",
+                    {{"type", "string"}, {"enum", {"createdAt", "profileId", "externalAgentId", "model"}}}},
+                   {"sortDirection", {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "desc"}}}}},
+        [&database](http::Context& context) {
+            std::vector<db::Value> params;
+            std::string where = " WHERE true";
+            if (auto profileId = context.query("profileId")) {
+                if (!http::isUuidV4(*profileId))
+                    throw http::ApiError::badRequest(
+                        "Query parameter 'profileId': expected a UUID v4, got '" + *profileId + "'");
+                params.push_back(*profileId);
+                where += " AND i.profile_id = $" + std::to_string(params.size()) + "::uuid";
+            }
+            if (auto external = context.query("externalAgentId")) {
+                params.push_back(*external);
+                where += " AND i.external_agent_id = $" + std::to_string(params.size());
+            }
+            if (auto model = context.query("model")) {
+                params.push_back(*model);
+                where += " AND i.model = $" + std::to_string(params.size());
+            }
+            if (auto blocked = context.query("blocked")) {
+                if (*blocked != "true" && *blocked != "false")
+                    throw http::ApiError::badRequest(
+                        "Query parameter 'blocked': expected true or false, got '" + *blocked + "'");
+                where += *blocked == "true" ? " AND i.blocked" : " AND NOT i.blocked";
+            }
+            long long limit = context.queryInt("limit", 1, 100).value_or(20);
+            long long offset = context.queryInt("offset", 0, 1LL << 40).value_or(0);
+            std::string sortBy = context.query("sortBy").value_or("createdAt");
+            static const std::map<std::string, std::string> columns = {
+                {"createdAt", "i.created_at"},
+                {"profileId", "i.profile_id"},
+                {"externalAgentId", "i.external_agent_id"},
+                {"model", "i.model"}};
+            auto column = columns.find(sortBy);
+            if (column == columns.end())
+                throw http::ApiError::badRequest(
+                    "Query parameter 'sortBy': expected one of createdAt, profileId, "
+                    "externalAgentId, model, got '" +
+                    sortBy + "'");
+            std::string direction = context.query("sortDirection").value_or("desc");
+            if (direction != "asc" && direction != "desc")
+                throw http::ApiError::badRequest(
+                    "Query parameter 'sortDirection': expected asc or desc, got '" + direction + "'");
+            std::string order = " ORDER BY " + column->second + " " + direction +
+                                " NULLS LAST, i.created_at " + direction + ", i.id " + direction;
+            long long total = 0;
+            nlohmann::json data = nlohmann::json::array();
+            database.withConnection([&](db::Connection& c) {
+                total =
+                    std::stoll(c.query("SELECT count(*) FROM interactions i" + where, params).at(0).str(0));
+                auto rows =
+                    c.query("SELECT " + std::string(kItemSql) + " FROM interactions i" + where + order +
+                                " LIMIT " + std::to_string(limit) + " OFFSET " + std::to_string(offset),
+                            params);
+                for (const auto& row : rows) data.push_back(nlohmann::json::parse(row.str(0)));
+            });
+            long long totalPages = (total + limit - 1) / limit;
+            context.sendJson(200, {{"data", std::move(data)},
+                                   {"pagination",
+                                    {{"currentPage", offset / limit + 1},
+                                     {"limit", limit},
+                                     {"total", total},
+                                     {"totalPages", totalPages},
+                                     {"hasNext", offset + limit < total},
+                                     {"hasPrev", offset > 0}}}});
+        });
+
+    router.add(
+        {.method = "GET",
+         .path = "/api/interactions/external-agent-ids",
+         .operationId = "getUniqueExternalAgentIds",
+         .tag = "Interaction",
+         .summary = "Distinct X-Archestra-Agent-Id values seen",
+         .access = access,
+         .response = {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        [&database](http::Context& context) {
+            nlohmann::json ids = nlohmann::json::array();
+            for (const auto& row : database.query("SELECT DISTINCT external_agent_id FROM interactions "
+                                                  "WHERE external_agent_id IS NOT NULL ORDER BY 1"))
+                ids.push_back(row.str(0));
+            context.sendJson(200, ids);
+        });
+
+    router.add({.method = "GET",
+                .path = "/api/interactions/{interactionId}",
+                .operationId = "getInteraction",
+                .tag = "Interaction",
+                .summary = "One proxied LLM call",
+                .access = access,
+                .response = itemSchema(),
+                .uuidParams = {"interactionId"}},
+               [&database](http::Context& context) {
+                   auto rows = database.query(
+                       "SELECT " + std::string(kItemSql) + " FROM interactions i WHERE i.id = $1::uuid",
+                       {context.param("interactionId")});
+                   if (rows.empty())
+                       throw http::ApiError::notFound("Interaction with ID " +
+                                                      context.param("interactionId") + " not found");
+                   context.send(200, "application/json; charset=utf-8", rows.at(0).str(0));
+               });
+}
+
+}  // namespace archestra::proxy

@@ -1,0 +1,732 @@
+// The LLM proxy's request handling: profile, guardrails, upstream call, relay, interaction record.
+#include "core/proxy/LlmProxy.h"
+
+#include "core/http/ApiError.h"
+#include "core/http/Context.h"
+#include "core/http/Router.h"
+#include "core/policy/ToolInvocation.h"
+#include "core/policy/TrustedData.h"
+
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/String.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <chrono>
+#include <set>
+
+namespace archestra::proxy {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t msSince(Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+/// Request headers never forwarded: hop-by-hop ones, ours, and the ones the session sets itself. Everything
+/// else (credentials, anthropic-version/-beta, OpenAI-Organization/-Project, ...) goes upstream unchanged.
+bool forwardRequestHeader(const std::string& name) {
+    static const std::set<std::string> skip = {"host",
+                                               "connection",
+                                               "keep-alive",
+                                               "proxy-connection",
+                                               "proxy-authorization",
+                                               "te",
+                                               "trailer",
+                                               "upgrade",
+                                               "transfer-encoding",
+                                               "content-length",
+                                               "accept-encoding",
+                                               "cookie",
+                                               "expect",
+                                               "origin",
+                                               "referer"};
+    std::string lower = Poco::toLower(name);
+    return !skip.count(lower) && lower.rfind("x-archestra-", 0) != 0;
+}
+
+/// Response headers not copied back: hop-by-hop and framing (the listener frames the body itself).
+bool forwardResponseHeader(const std::string& name) {
+    static const std::set<std::string> skip = {"connection", "keep-alive",      "transfer-encoding",
+                                               "te",         "trailer",         "content-length",
+                                               "upgrade",    "proxy-connection"};
+    return !skip.count(Poco::toLower(name));
+}
+
+std::string rawPathAndQuery(http::Context& context, std::string& query) {
+    const std::string& uri = context.request().getURI();
+    auto q = uri.find('?');
+    query = q == std::string::npos ? "" : uri.substr(q);
+    return q == std::string::npos ? uri : uri.substr(0, q);
+}
+
+std::string interactionType(Provider provider) {
+    switch (provider) {
+        case Provider::OpenAi:
+            return "openai:chatCompletions";
+        case Provider::Anthropic:
+            return "anthropic:messages";
+        case Provider::Gemini:
+            return "gemini:generateContent";
+        default:
+            return "unknown";
+    }
+}
+
+nlohmann::json responseViewJson(const ResponseView& view) {
+    nlohmann::json calls = nlohmann::json::array();
+    for (const auto& call : view.toolCalls)
+        calls.push_back({{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
+    nlohmann::json usage = nlohmann::json::object();
+    if (view.usage.inputTokens) usage["inputTokens"] = *view.usage.inputTokens;
+    if (view.usage.outputTokens) usage["outputTokens"] = *view.usage.outputTokens;
+    return {{"id", view.id},
+            {"model", view.model},
+            {"text", view.text},
+            {"thinking", view.thinking},
+            {"toolCalls", calls},
+            {"usage", usage},
+            {"finishReason", view.finishReason},
+            {"assembledFromStream", true}};
+}
+
+/// Closes the connection (cancelling the upstream request); never throws, also for unconnected sessions.
+void abortSession(UpstreamSession& session) noexcept {
+    try {
+        if (session.session) session.session->abort();
+    } catch (...) {
+    }
+}
+
+/// One upstream exchange: request sent, response head received, body readable from `body`.
+struct Exchange {
+    UpstreamSession session;
+    Poco::Net::HTTPResponse response;
+    std::istream* body = nullptr;
+};
+
+/// Sends the request; retries once on a fresh connection when a reused keep-alive connection turned out to
+/// be closed by the upstream. Throws UpstreamTimeoutException / UpstreamUnreachableException.
+void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Net::HTTPRequest& request,
+                  const std::string& body, Exchange& exchange) {
+    for (int attempt = 0;; ++attempt) {
+        exchange.session = pool.acquire(endpoint);
+        bool reused = exchange.session.reused;
+        try {
+            std::ostream& out = exchange.session.session->sendRequest(request);
+            out.write(body.data(), static_cast<std::streamsize>(body.size()));
+            out.flush();
+            exchange.body = &exchange.session.session->receiveResponse(exchange.response);
+            return;
+        } catch (const Poco::TimeoutException& error) {
+            abortSession(exchange.session);
+            throw UpstreamTimeoutException("no answer from " + endpoint.key() + " within the timeout (" +
+                                           error.displayText() + ")");
+        } catch (const Poco::Net::SSLException& error) {
+            abortSession(exchange.session);
+            throw UpstreamUnreachableException("TLS with " + endpoint.key() +
+                                               " failed: " + error.displayText());
+        } catch (const Poco::Exception& error) {
+            abortSession(exchange.session);
+            if (reused && attempt == 0) continue;  // stale keep-alive connection: one fresh attempt
+            throw UpstreamUnreachableException("cannot reach " + endpoint.key() + ": " + error.displayText());
+        }
+    }
+}
+
+/// Reads what is available (at least one byte, blocking for it); 0 at the end of the body.
+std::size_t readSome(std::istream& in, char* buffer, std::size_t size) {
+    std::streambuf* sb = in.rdbuf();
+    std::streamsize available = sb->in_avail();
+    if (available <= 0) {
+        if (sb->sgetc() == std::char_traits<char>::eof()) return 0;
+        available = sb->in_avail();
+        if (available <= 0) available = 1;
+    }
+    std::streamsize n =
+        sb->sgetn(buffer, std::min<std::streamsize>(available, static_cast<std::streamsize>(size)));
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+void copyResponseHead(const Poco::Net::HTTPResponse& from, Poco::Net::HTTPServerResponse& to) {
+    to.setStatusAndReason(from.getStatus(), from.getReason());
+    for (const auto& [name, value] : from) {
+        if (forwardResponseHeader(name)) to.add(name, value);
+    }
+}
+
+std::vector<policy::ToolResult> policyResults(const RequestView& view) {
+    std::vector<policy::ToolResult> results;
+    results.reserve(view.toolResults.size());
+    for (const auto& result : view.toolResults) {
+        policy::ToolResult r;
+        r.toolCallId = result.toolCallId;
+        if (!result.toolName.empty()) r.toolName = result.toolName;
+        r.content = result.content;
+        results.push_back(std::move(r));
+    }
+    return results;
+}
+
+std::vector<policy::ToolCall> policyCalls(const std::vector<ToolCall>& calls) {
+    std::vector<policy::ToolCall> out;
+    out.reserve(calls.size());
+    for (const auto& call : calls) {
+        policy::ToolCall c;
+        c.id = call.id;
+        c.name = call.name;
+        c.arguments = call.argumentsValid ? call.arguments : nlohmann::json(call.argumentsRaw);
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void sendProviderError(http::Context& context, const ProviderAdapter& adapter, ProxyErrorKind kind,
+                       const std::string& message) {
+    context.send(httpStatus(kind), "application/json", adapter.errorBody(kind, message));
+}
+
+}  // namespace
+
+const UpstreamEndpoint& ProxyUpstreams::of(Provider provider) const {
+    switch (provider) {
+        case Provider::OpenAi:
+            return openAi;
+        case Provider::Anthropic:
+            return anthropic;
+        case Provider::Gemini:
+            return gemini;
+        default:
+            throw Poco::InvalidArgumentException("no upstream for an invalid provider");
+    }
+}
+
+LlmProxy::LlmProxy(ProxyUpstreams upstreams, UpstreamPool& pool, ProfileCache& cache,
+                   ToolDiscovery& discovery, InteractionLog& log)
+    : _upstreams(std::move(upstreams)), _pool(pool), _cache(cache), _discovery(discovery), _log(log) {}
+
+std::string LlmProxy::upstreamPathFor(Provider provider, const std::string& rest) const {
+    const UpstreamEndpoint& endpoint = _upstreams.of(provider);
+    if (provider == Provider::Gemini) {
+        // Google's SDK puts the API version in the path; bare paths (the original's routes) mean v1beta.
+        for (const char* version : {"v1beta/", "v1/", "v1alpha/"}) {
+            if (rest.rfind(version, 0) == 0) return endpoint.basePath + "/" + rest;
+        }
+        return endpoint.basePath + "/v1beta/" + rest;
+    }
+    return endpoint.basePath + "/" + rest;
+}
+
+void LlmProxy::handleModelCall(http::Context& context, Provider provider, const std::string& profileId,
+                               const std::string& model, bool streamRoute) {
+    const auto started = Clock::now();
+    ++_counters.requests;
+    const ProviderAdapter& adapter = adapterFor(provider);
+
+    // ---- profile (snapshot; no database round trip unless the id is unknown to this replica)
+    auto snapshot = _cache.snapshot();
+    if (!snapshot)
+        throw http::ApiError::unavailable("The profile cache is not loaded yet (database unavailable)");
+    std::shared_ptr<const Profile> profile;
+    if (profileId.empty()) {
+        profile = snapshot->defaultProfile;
+        if (!profile)
+            throw http::ApiError::notFound(
+                "No default profile exists; create one or name a profile in the path");
+    } else {
+        profile = snapshot->find(profileId);
+        if (!profile) profile = _cache.findOrRefresh(profileId);
+        if (!profile) throw http::ApiError::notFound("Agent with ID " + profileId + " not found");
+        snapshot = _cache.snapshot();
+    }
+
+    InteractionRecord record;
+    record.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    record.profileId = profile->id;
+    record.provider = std::string(providerName(provider));
+    record.type = interactionType(provider);
+    record.createdAt = nowRfc3339();
+    std::string agentHeader = Poco::trim(context.header("X-Archestra-Agent-Id"));
+    if (!agentHeader.empty()) record.externalAgentId = agentHeader;
+
+    // ---- parse (never modifies the body)
+    const std::string& rawBody = context.body();
+    nlohmann::json body;
+    RequestView view;
+    try {
+        body = nlohmann::json::parse(rawBody);
+        view = adapter.parseRequest(body, RouteInfo{model, streamRoute});
+    } catch (const nlohmann::json::exception& error) {
+        sendProviderError(context, adapter, ProxyErrorKind::BadRequest,
+                          std::string("Request body is not valid JSON: ") + error.what());
+        return;
+    } catch (const Poco::Exception& error) {
+        sendProviderError(context, adapter, ProxyErrorKind::BadRequest, error.message());
+        return;
+    }
+    record.model = view.model;
+
+    // ---- limits (cached totals)
+    {
+        std::vector<policy::TokenCostLimit> limits;
+        auto add = [&](const std::string& key) {
+            auto it = snapshot->tokenCostLimits.find(key);
+            if (it != snapshot->tokenCostLimits.end())
+                limits.insert(limits.end(), it->second.begin(), it->second.end());
+        };
+        add("agent:" + profile->id);
+        for (const auto& team : profile->teamIds) add("team:" + team);
+        if (!profile->organizationId.empty()) add("organization:" + profile->organizationId);
+        if (!limits.empty()) {
+            policy::LimitDecision decision = policy::evaluateTokenCostLimits(limits, snapshot->prices);
+            if (decision.blocked) {
+                context.send(429, "application/json",
+                             adapter.errorBody(ProxyErrorKind::LimitExceeded, decision.message));
+                record.request = std::move(body);
+                record.statusCode = 429;
+                record.blocked = true;
+                record.decisions = {{"limit", {{"limitId", decision.limitId}, {"reason", decision.message}}}};
+                record.duration_ms = msSince(started);
+                _log.enqueue(std::move(record));
+                return;
+            }
+        }
+    }
+
+    _discovery.record(*profile, view.tools);
+
+    // ---- optimization: the first matching rule's target model goes upstream (only "model" is rewritten)
+    std::string upstreamModel = view.model;
+    if (provider != Provider::Gemini && !snapshot->optimizationRules.empty()) {
+        policy::OptimizationRequest optimizationRequest{record.provider, policy::estimateTokens(view.text),
+                                                        view.hasTools};
+        const policy::OptimizationRule* rule = nullptr;
+        auto tryLevel = [&](const std::string& key) {
+            if (rule) return;
+            auto it = snapshot->optimizationRules.find(key);
+            if (it != snapshot->optimizationRules.end())
+                rule = policy::selectOptimizationRule(it->second, optimizationRequest);
+        };
+        tryLevel("agent:" + profile->id);
+        for (const auto& team : profile->teamIds) tryLevel("team:" + team);
+        tryLevel("organization:" + (profile->organizationId.empty() ? snapshot->firstOrganizationWithRules
+                                                                    : profile->organizationId));
+        if (rule && rule->targetModel != view.model) {
+            upstreamModel = rule->targetModel;
+            record.originalModel = view.model;
+            record.optimizedModel = rule->targetModel;
+            record.model = rule->targetModel;
+        }
+    }
+
+    // ---- trusted data: evaluate the tool results; block_always results are rewritten before going upstream
+    bool contextTrusted = true;
+    nlohmann::json decisions = nullptr;
+    std::optional<nlohmann::json> rewritten;
+    if (!view.toolResults.empty() || profile->considerContextUntrusted) {
+        policy::ContextEvaluation evaluation =
+            policy::evaluateContext(profile->policies, policyResults(view));
+        contextTrusted = evaluation.trusted;
+        // No dual LLM here yet: a result to sanitize is kept out of a trusted context.
+        if (evaluation.needsSanitization) contextTrusted = false;
+        for (std::size_t i = 0; i < evaluation.perResult.size() && i < view.toolResults.size(); ++i) {
+            const auto& decision = evaluation.perResult[i];
+            if (decision.verdict == policy::Verdict::Blocked && decision.replacementContent) {
+                rewritten =
+                    adapter.rewriteToolResult(rewritten ? *rewritten : body, view.toolResults[i].location,
+                                              *decision.replacementContent);
+            }
+        }
+        decisions = {{"context", evaluation.toJson()}};
+    }
+    std::string outgoing;
+    if (upstreamModel != view.model) {
+        if (!rewritten) rewritten = body;
+        (*rewritten)["model"] = upstreamModel;
+    }
+    if (rewritten) {
+        outgoing = rewritten->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        record.processedRequest = *rewritten;
+    }
+    const std::string& upstreamBody = rewritten ? outgoing : rawBody;
+
+    // ---- upstream request
+    const UpstreamEndpoint& endpoint = _upstreams.of(provider);
+    std::string query;
+    rawPathAndQuery(context, query);
+    std::string path;
+    switch (provider) {
+        case Provider::OpenAi:
+            path = endpoint.basePath + "/chat/completions";
+            break;
+        case Provider::Anthropic:
+            path = endpoint.basePath + "/v1/messages";
+            break;
+        default:
+            path = endpoint.basePath + "/v1beta/models/" + model +
+                   (streamRoute ? ":streamGenerateContent" : ":generateContent");
+            break;
+    }
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + query,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [name, value] : context.request()) {
+        if (forwardRequestHeader(name)) request.add(name, value);
+    }
+    request.setHost(endpoint.host, endpoint.port);
+    request.setContentLength(static_cast<std::streamsize>(upstreamBody.size()));
+    request.setKeepAlive(true);
+
+    record.request = std::move(body);
+    auto finish = [&](int status) {
+        record.statusCode = status;
+        record.duration_ms = msSince(started);
+        record.decisions = decisions;
+        if (record.inputTokens || record.outputTokens) {
+            std::uint64_t in = static_cast<std::uint64_t>(record.inputTokens.value_or(0));
+            std::uint64_t out = static_cast<std::uint64_t>(record.outputTokens.value_or(0));
+            policy::ModelPrice price = snapshot->prices.priceOrDefault(record.model);
+            record.cost = static_cast<double>(policy::tokenCost(price, in, out).units()) /
+                          static_cast<double>(policy::Money::kUnitsPerDollar);
+            if (record.originalModel) {
+                policy::ModelPrice base = snapshot->prices.priceOrDefault(*record.originalModel);
+                record.baselineCost = static_cast<double>(policy::tokenCost(base, in, out).units()) /
+                                      static_cast<double>(policy::Money::kUnitsPerDollar);
+            } else {
+                record.baselineCost = record.cost;
+            }
+        }
+        _log.enqueue(std::move(record));
+    };
+
+    Exchange exchange;
+    try {
+        sendUpstream(_pool, endpoint, request, upstreamBody, exchange);
+    } catch (const UpstreamTimeoutException& error) {
+        ++_counters.upstreamErrors;
+        sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout, error.message());
+        finish(504);
+        return;
+    } catch (const UpstreamUnreachableException& error) {
+        ++_counters.upstreamErrors;
+        sendProviderError(context, adapter, ProxyErrorKind::UpstreamUnreachable, error.message());
+        finish(502);
+        return;
+    }
+    const int status = static_cast<int>(exchange.response.getStatus());
+    const bool eventStream =
+        Poco::toLower(exchange.response.getContentType()).rfind("text/event-stream", 0) == 0;
+    auto& out = context.response();
+
+    // ---- streaming relay: bytes as they arrive; tool calls held until the invocation policy decided
+    if (status >= 200 && status < 300 && eventStream) {
+        copyResponseHead(exchange.response, out);
+        out.setChunkedTransferEncoding(true);
+        out.set("Cache-Control", "no-cache");
+        out.set("X-Accel-Buffering", "no");
+        std::ostream& client = out.send();
+        client.flush();
+
+        SseParser parser;
+        auto assembler = adapter.newStreamAssembler();
+        std::vector<SseEvent> events;
+        nlohmann::json callDecisions = nlohmann::json::array();
+        bool anyBlocked = false;
+        auto decide = [&]() {
+            const ResponseView& message = assembler->message();
+            std::set<std::string> decided;
+            for (const auto& d : callDecisions) decided.insert(d.value("toolCallId", ""));
+            std::vector<ToolCall> fresh;
+            for (const auto& call : message.toolCalls)
+                if (!decided.count(call.id)) fresh.push_back(call);
+            std::vector<BlockedCall> blocked;
+            for (const auto& decision :
+                 policy::evaluateToolCalls(profile->policies, contextTrusted, policyCalls(fresh))) {
+                callDecisions.push_back(decision.toJson());
+                if (!decision.allowed) {
+                    blocked.push_back(
+                        {decision.toolCallId, decision.contentMessage, decision.refusalMessage});
+                    anyBlocked = true;
+                    ++_counters.blockedToolCalls;
+                }
+            }
+            return assembler->release(blocked);
+        };
+        std::string pending;
+        auto handle = [&]() {
+            for (const auto& event : events) {
+                if (assembler->feed(event) == StreamAction::Pass) pending += event.raw;
+                if (assembler->readyToRelease()) pending += decide();
+            }
+            events.clear();
+        };
+        bool clientGone = false;
+        bool upstreamFailed = false;
+        bool first = true;
+        char buffer[16384];
+        const auto upstreamStarted = Clock::now();
+        auto flushToClient = [&]() {
+            if (pending.empty() || clientGone) return;
+            client.write(pending.data(), static_cast<std::streamsize>(pending.size()));
+            client.flush();
+            pending.clear();
+            if (!client.good()) clientGone = true;
+        };
+        while (!clientGone) {
+            std::size_t n = 0;
+            try {
+                n = readSome(*exchange.body, buffer, sizeof buffer);
+            } catch (const Poco::TimeoutException&) {
+                upstreamFailed = true;
+                pending += adapter.sseError(ProxyErrorKind::UpstreamTimeout,
+                                            "The upstream stream went silent past the idle timeout");
+                break;
+            } catch (const Poco::Exception& error) {
+                upstreamFailed = true;
+                pending += adapter.sseError(ProxyErrorKind::UpstreamUnreachable,
+                                            "The upstream stream broke: " + error.displayText());
+                break;
+            }
+            if (n == 0) break;
+            if (first) {
+                record.timeToFirstToken_ms = msSince(upstreamStarted);
+                first = false;
+            }
+            parser.feed(std::string_view(buffer, n), events);
+            handle();
+            flushToClient();
+        }
+        if (!clientGone) {
+            try {
+                parser.finish(events);
+            } catch (const Poco::Exception&) {
+            }
+            handle();
+            if (assembler->holding()) pending += decide();
+            flushToClient();
+        }
+        if (clientGone || upstreamFailed) {
+            abortSession(exchange.session);  // cancels the upstream request
+            if (clientGone) ++_counters.clientDisconnects;
+        } else if (exchange.response.getKeepAlive()) {
+            _pool.release(std::move(exchange.session));
+        }
+        const ResponseView& message = assembler->message();
+        record.response = responseViewJson(message);
+        record.inputTokens = message.usage.inputTokens;
+        record.outputTokens = message.usage.outputTokens;
+        record.blocked = anyBlocked;
+        if (!callDecisions.empty()) {
+            if (decisions.is_null()) decisions = nlohmann::json::object();
+            decisions["toolCalls"] = callDecisions;
+        }
+        if (clientGone) {
+            if (decisions.is_null()) decisions = nlohmann::json::object();
+            decisions["clientDisconnected"] = true;
+        }
+        finish(clientGone ? 499 : status);
+        return;
+    }
+
+    // ---- non-streaming (and every error): the whole body, then the invocation policy
+    std::string responseBody;
+    try {
+        responseBody.reserve(
+            static_cast<std::size_t>(std::max<std::streamsize>(0, exchange.response.getContentLength())));
+        char buffer[16384];
+        while (std::size_t n = readSome(*exchange.body, buffer, sizeof buffer)) {
+            if (!record.timeToFirstToken_ms) record.timeToFirstToken_ms = msSince(started);
+            responseBody.append(buffer, n);
+        }
+    } catch (const Poco::TimeoutException& error) {
+        abortSession(exchange.session);
+        ++_counters.upstreamErrors;
+        sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout,
+                          "Upstream body timed out: " + error.displayText());
+        finish(504);
+        return;
+    } catch (const Poco::Exception& error) {
+        abortSession(exchange.session);
+        ++_counters.upstreamErrors;
+        sendProviderError(context, adapter, ProxyErrorKind::UpstreamUnreachable,
+                          "Upstream body broke: " + error.displayText());
+        finish(502);
+        return;
+    }
+    if (exchange.response.getKeepAlive()) _pool.release(std::move(exchange.session));
+
+    std::optional<std::string> replaced;
+    nlohmann::json parsed = nlohmann::json::parse(responseBody, nullptr, false);
+    if (!parsed.is_discarded()) {
+        if (status >= 200 && status < 300 && parsed.is_object()) {
+            try {
+                ResponseView response = adapter.parseResponse(parsed);
+                record.inputTokens = response.usage.inputTokens;
+                record.outputTokens = response.usage.outputTokens;
+                if (!response.toolCalls.empty()) {
+                    std::vector<BlockedCall> blocked;
+                    nlohmann::json callDecisions = nlohmann::json::array();
+                    for (const auto& decision : policy::evaluateToolCalls(profile->policies, contextTrusted,
+                                                                          policyCalls(response.toolCalls))) {
+                        callDecisions.push_back(decision.toJson());
+                        if (!decision.allowed)
+                            blocked.push_back(
+                                {decision.toolCallId, decision.contentMessage, decision.refusalMessage});
+                    }
+                    if (decisions.is_null()) decisions = nlohmann::json::object();
+                    decisions["toolCalls"] = callDecisions;
+                    if (!blocked.empty()) {
+                        _counters.blockedToolCalls += blocked.size();
+                        nlohmann::json blockedBody = adapter.blockResponse(parsed, blocked);
+                        replaced = blockedBody.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                        record.blocked = true;
+                        parsed = std::move(blockedBody);
+                    }
+                }
+            } catch (const Poco::Exception&) {
+                // Not the provider's response shape: forward it as it is.
+            }
+        }
+        record.response = std::move(parsed);
+    } else {
+        record.response = responseBody;
+    }
+    copyResponseHead(exchange.response, out);
+    const std::string& sent = replaced ? *replaced : responseBody;
+    if (replaced) out.setContentType("application/json");
+    out.sendBuffer(sent.data(), sent.size());
+    finish(status);
+}
+
+void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
+    ++_counters.requests;
+    const ProviderAdapter& adapter = adapterFor(provider);
+    std::string query;
+    std::string path = rawPathAndQuery(context, query);
+    std::string prefix = "/v1/" + std::string(providerName(provider));
+    std::string rest = path.size() > prefix.size() ? path.substr(prefix.size() + 1) : "";
+    auto slash = rest.find('/');
+    std::string first = rest.substr(0, slash);
+    if (http::isUuidV4(first)) rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
+
+    const UpstreamEndpoint& endpoint = _upstreams.of(provider);
+    std::string method = context.method();
+    Poco::Net::HTTPRequest request(method, upstreamPathFor(provider, rest) + query,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [name, value] : context.request()) {
+        if (forwardRequestHeader(name)) request.add(name, value);
+    }
+    request.setHost(endpoint.host, endpoint.port);
+    const std::string& body = context.hasBody() ? context.body() : std::string();
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+    request.setKeepAlive(true);
+
+    Exchange exchange;
+    try {
+        sendUpstream(_pool, endpoint, request, body, exchange);
+    } catch (const UpstreamTimeoutException& error) {
+        ++_counters.upstreamErrors;
+        sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout, error.message());
+        return;
+    } catch (const UpstreamUnreachableException& error) {
+        ++_counters.upstreamErrors;
+        sendProviderError(context, adapter, ProxyErrorKind::UpstreamUnreachable, error.message());
+        return;
+    }
+    auto& out = context.response();
+    copyResponseHead(exchange.response, out);
+    if (method == "HEAD" || exchange.response.getStatus() == Poco::Net::HTTPResponse::HTTP_NO_CONTENT ||
+        exchange.response.getStatus() == Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED) {
+        out.setContentLength(0);
+        out.send();
+        if (exchange.response.getKeepAlive()) _pool.release(std::move(exchange.session));
+        return;
+    }
+    out.setChunkedTransferEncoding(true);
+    std::ostream& client = out.send();
+    char buffer[16384];
+    bool clean = true;
+    try {
+        while (std::size_t n = readSome(*exchange.body, buffer, sizeof buffer)) {
+            client.write(buffer, static_cast<std::streamsize>(n));
+            client.flush();
+            if (!client.good()) {
+                clean = false;
+                break;
+            }
+        }
+    } catch (const Poco::Exception&) {
+        clean = false;  // the client sees a truncated body; nothing better can be said after the head
+    }
+    if (!clean)
+        abortSession(exchange.session);
+    else if (exchange.response.getKeepAlive())
+        _pool.release(std::move(exchange.session));
+}
+
+void registerProxyRoutes(http::Router& router, LlmProxy& proxy) {
+    const auto access = http::Access::publicRoute();
+    const std::size_t maxBody = 50u << 20;
+    auto model = [&](const std::string& method, const std::string& path, const std::string& operationId,
+                     const std::string& summary, bool hidden, http::Handler handler, bool withProfile) {
+        http::RouteSpec spec;
+        spec.method = method;
+        spec.path = path;
+        spec.operationId = operationId;
+        spec.tag = "llm-proxy";
+        spec.summary = summary;
+        spec.access = access;
+        spec.requestBody = {{"type", "object"}};
+        spec.response = {{"type", "object"}};
+        spec.hidden = hidden;
+        spec.maxBodyBytes = maxBody;
+        if (withProfile) spec.uuidParams = {"profileId"};
+        router.add(std::move(spec), std::move(handler));
+    };
+    for (bool withProfile : {false, true}) {
+        const std::string seg = withProfile ? "/{profileId}" : "";
+        const std::string suffix = withProfile ? "WithAgent" : "WithDefaultAgent";
+        model(
+            "POST", "/v1/openai" + seg + "/chat/completions", "openAiChatCompletions" + suffix,
+            "OpenAI chat completions through the profile's guardrails", false,
+            [&proxy](http::Context& c) { proxy.handleModelCall(c, Provider::OpenAi, c.param("profileId")); },
+            withProfile);
+        model(
+            "POST", "/v1/anthropic" + seg + "/v1/messages", "anthropicMessages" + suffix,
+            "Anthropic messages through the profile's guardrails", false,
+            [&proxy](http::Context& c) {
+                proxy.handleModelCall(c, Provider::Anthropic, c.param("profileId"));
+            },
+            withProfile);
+        for (bool stream : {false, true}) {
+            const std::string action = stream ? ":streamGenerateContent" : ":generateContent";
+            const std::string op = stream ? "geminiStreamGenerateContent" : "geminiGenerateContent";
+            auto handler = [&proxy, stream](http::Context& c) {
+                proxy.handleModelCall(c, Provider::Gemini, c.param("profileId"), c.param("model"), stream);
+            };
+            model("POST", "/v1/gemini" + seg + "/models/{model}" + action, op + suffix,
+                  "Gemini generateContent through the profile's guardrails", false, handler, withProfile);
+            // @google/genai puts its API version in the path.
+            model("POST", "/v1/gemini" + seg + "/v1beta/models/{model}" + action, op + "V1beta" + suffix,
+                  "Gemini generateContent (SDK path form)", true, handler, withProfile);
+        }
+    }
+    for (Provider provider : {Provider::OpenAi, Provider::Anthropic, Provider::Gemini}) {
+        http::RouteSpec spec;
+        spec.method = "*";
+        spec.path = "/v1/" + std::string(providerName(provider)) + "/*";
+        spec.operationId = std::string(providerName(provider)) + "PassThrough";
+        spec.tag = "llm-proxy";
+        spec.access = access;
+        spec.hidden = true;
+        spec.maxBodyBytes = maxBody;
+        router.add(std::move(spec),
+                   [&proxy, provider](http::Context& c) { proxy.handlePassThrough(c, provider); });
+    }
+}
+
+}  // namespace archestra::proxy

@@ -1,0 +1,68 @@
+// The LLM proxy's request handling: profile, guardrails, upstream call, relay, interaction record.
+#pragma once
+
+#include "core/proxy/InteractionLog.h"
+#include "core/proxy/ProfileCache.h"
+#include "core/proxy/ToolDiscovery.h"
+#include "core/proxy/adapters/ProviderAdapter.h"
+#include "core/proxy/upstream/UpstreamPool.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace archestra::http {
+class Context;
+class Router;
+}  // namespace archestra::http
+
+namespace archestra::proxy {
+
+struct ProxyUpstreams {
+    UpstreamEndpoint openAi;
+    UpstreamEndpoint anthropic;
+    UpstreamEndpoint gemini;
+    const UpstreamEndpoint& of(Provider provider) const;
+};
+
+/// Counters for metrics and tests.
+struct ProxyCounters {
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> upstreamErrors{0};
+    std::atomic<std::uint64_t> blockedToolCalls{0};
+    std::atomic<std::uint64_t> clientDisconnects{0};
+};
+
+/// Stateless per request; shared by every worker thread. Collaborators must outlive it.
+class LlmProxy {
+  public:
+    LlmProxy(ProxyUpstreams upstreams, UpstreamPool& pool, ProfileCache& cache, ToolDiscovery& discovery,
+             InteractionLog& log);
+
+    /// POST chat/completions, messages, generateContent / streamGenerateContent. `profileId` empty: the
+    /// default profile. `model` and `streamRoute` come from the Gemini path.
+    void handleModelCall(http::Context& context, Provider provider, const std::string& profileId,
+                         const std::string& model = "", bool streamRoute = false);
+
+    /// Any other path under /v1/<provider>/: forwarded as it is (a leading profile UUID removed), no
+    /// policies.
+    void handlePassThrough(http::Context& context, Provider provider);
+
+    ProxyCounters& counters() { return _counters; }
+
+  private:
+    std::string upstreamPathFor(Provider provider, const std::string& rest) const;
+
+    ProxyUpstreams _upstreams;
+    UpstreamPool& _pool;
+    ProfileCache& _cache;
+    ToolDiscovery& _discovery;
+    InteractionLog& _log;
+    ProxyCounters _counters;
+};
+
+/// Registers /v1/openai, /v1/anthropic and /v1/gemini (main routes in the OpenAPI document with the
+/// original's operationIds, pass-through routes hidden). Public: the provider key is the credential.
+void registerProxyRoutes(http::Router& router, LlmProxy& proxy);
+
+}  // namespace archestra::proxy

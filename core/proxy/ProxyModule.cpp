@@ -1,0 +1,55 @@
+// The LLM proxy as the application wires it (see ProxyModule.h).
+#include "core/proxy/ProxyModule.h"
+
+#include "core/config/Settings.h"
+#include "core/db/Database.h"
+#include "core/proxy/InteractionRoutes.h"
+
+#include <Poco/Path.h>
+
+namespace archestra::proxy {
+
+ProxyModule::ProxyModule(const config::Settings& settings, db::Database& database) : _db(database) {
+    UpstreamOptions options;
+    options.connectTimeout_ms = settings.getInt("ARCHESTRA_UPSTREAM_CONNECT_TIMEOUT_MS");
+    options.idleTimeout_ms = settings.getInt("ARCHESTRA_UPSTREAM_IDLE_TIMEOUT_MS");
+    options.caFile = settings.get("ARCHESTRA_UPSTREAM_CA_FILE");
+    _pool = std::make_unique<UpstreamPool>(options);
+    ProxyUpstreams upstreams{UpstreamEndpoint::parse(settings.get("ARCHESTRA_OPENAI_BASE_URL")),
+                             UpstreamEndpoint::parse(settings.get("ARCHESTRA_ANTHROPIC_BASE_URL")),
+                             UpstreamEndpoint::parse(settings.get("ARCHESTRA_GEMINI_BASE_URL"))};
+    _cache = std::make_unique<ProfileCache>(database, database.connectionString());
+    _discovery = std::make_unique<ToolDiscovery>(database, [this] { _cache->invalidate(); });
+    std::string spool = Poco::Path(settings.dataDir()).makeAbsolute().append("spool").toString();
+    _log = std::make_unique<InteractionLog>(database, spool);
+    _log->setUsageListener([this] { _cache->markDirty(); });
+    _proxy = std::make_unique<LlmProxy>(upstreams, *_pool, *_cache, *_discovery, *_log);
+}
+
+ProxyModule::~ProxyModule() {
+    stop();
+}
+
+void ProxyModule::registerRoutes(http::Router& router) {
+    registerProxyRoutes(router, *_proxy);
+    registerInteractionRoutes(router, _db);
+}
+
+void ProxyModule::start() {
+    if (_started) return;
+    _log->start();
+    _discovery->start();
+    _cache->start();
+    _started = true;
+}
+
+void ProxyModule::stop() {
+    if (!_started) return;
+    _started = false;
+    _cache->stop();
+    _discovery->stop();
+    _log->stop();
+    _pool->clear();
+}
+
+}  // namespace archestra::proxy

@@ -1,0 +1,55 @@
+// The LLM proxy as the application wires it: upstream pool, profile cache, tool discovery, interaction log
+// and the request handler, built from Settings, started before the listeners open and stopped after they
+// close (the interaction log is flushed last).
+#pragma once
+
+#include "core/proxy/InteractionLog.h"
+#include "core/proxy/LlmProxy.h"
+#include "core/proxy/ProfileCache.h"
+#include "core/proxy/ToolDiscovery.h"
+#include "core/proxy/upstream/UpstreamPool.h"
+
+#include <memory>
+
+namespace archestra::config {
+class Settings;
+}
+namespace archestra::db {
+class Database;
+}
+namespace archestra::http {
+class Router;
+}
+
+namespace archestra::proxy {
+
+class ProxyModule {
+  public:
+    /// Reads ARCHESTRA_{OPENAI,ANTHROPIC,GEMINI}_BASE_URL, ARCHESTRA_UPSTREAM_{CONNECT,IDLE}_TIMEOUT_MS,
+    /// ARCHESTRA_UPSTREAM_CA_FILE and ARCHESTRA_DATA_DIR (spool under <data dir>/spool).
+    ProxyModule(const config::Settings& settings, db::Database& database);
+    ~ProxyModule();
+
+    /// Registers /v1/{openai,anthropic,gemini}/... and /api/interactions*.
+    void registerRoutes(http::Router& router);
+    void start();
+    /// Stops discovery and the cache, then flushes the interaction log. Idempotent.
+    void stop();
+
+    ProfileCache& cache() { return *_cache; }
+    InteractionLog& interactionLog() { return *_log; }
+    ToolDiscovery& toolDiscovery() { return *_discovery; }
+    UpstreamPool& upstreamPool() { return *_pool; }
+    LlmProxy& proxy() { return *_proxy; }
+
+  private:
+    db::Database& _db;
+    std::unique_ptr<UpstreamPool> _pool;
+    std::unique_ptr<ProfileCache> _cache;
+    std::unique_ptr<ToolDiscovery> _discovery;
+    std::unique_ptr<InteractionLog> _log;
+    std::unique_ptr<LlmProxy> _proxy;
+    bool _started = false;
+};
+
+}  // namespace archestra::proxy

@@ -1,0 +1,97 @@
+// Upstream client pool: keep-alive HTTP(S) sessions to the LLM providers, reused across requests.
+#include "core/proxy/upstream/UpstreamPool.h"
+
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/String.h>
+
+namespace archestra::proxy {
+
+POCO_IMPLEMENT_EXCEPTION(UpstreamUnreachableException, Poco::IOException, "Upstream unreachable")
+POCO_IMPLEMENT_EXCEPTION(UpstreamTimeoutException, Poco::IOException, "Upstream timeout")
+
+UpstreamEndpoint UpstreamEndpoint::parse(const std::string& baseUrl) {
+    Poco::URI uri(baseUrl);
+    std::string scheme = Poco::toLower(uri.getScheme());
+    if ((scheme != "http" && scheme != "https") || uri.getHost().empty())
+        throw Poco::InvalidArgumentException("upstream base URL '" + baseUrl +
+                                             "': expected an absolute http:// or https:// URL");
+    UpstreamEndpoint endpoint;
+    endpoint.scheme = scheme;
+    endpoint.host = uri.getHost();
+    endpoint.port = uri.getPort();
+    endpoint.basePath = uri.getPath();
+    while (!endpoint.basePath.empty() && endpoint.basePath.back() == '/') endpoint.basePath.pop_back();
+    return endpoint;
+}
+
+UpstreamPool::UpstreamPool(UpstreamOptions options) : _options(std::move(options)) {
+    Poco::Net::initializeSSL();
+    Poco::Net::Context::Params params;
+    params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;  // client side: verify the peer chain
+    params.loadDefaultCAs = true;                                  // the system CA store
+    params.caLocation = _options.caFile;                           // plus an operator-provided bundle
+    params.cipherList = "HIGH:!aNULL:!MD5:!RC4";
+    _tls = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    _tls->enableExtendedCertificateVerification(true);  // host name must match the certificate
+}
+
+UpstreamPool::~UpstreamPool() {
+    clear();
+    _tls = nullptr;
+}
+
+std::unique_ptr<Poco::Net::HTTPClientSession> UpstreamPool::create(const UpstreamEndpoint& endpoint) const {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    if (endpoint.tls())
+        session = std::make_unique<Poco::Net::HTTPSClientSession>(endpoint.host, endpoint.port, _tls);
+    else
+        session = std::make_unique<Poco::Net::HTTPClientSession>(endpoint.host, endpoint.port);
+    session->setKeepAlive(true);
+    session->setKeepAliveTimeout(Poco::Timespan(_options.keepAlive_s, 0));
+    session->setTimeout(Poco::Timespan(_options.connectTimeout_ms * 1000),
+                        Poco::Timespan(_options.idleTimeout_ms * 1000),
+                        Poco::Timespan(_options.idleTimeout_ms * 1000));
+    return session;
+}
+
+UpstreamSession UpstreamPool::acquire(const UpstreamEndpoint& endpoint) {
+    UpstreamSession result;
+    result.key = endpoint.key();
+    {
+        std::lock_guard lock(_mutex);
+        auto it = _idle.find(result.key);
+        if (it != _idle.end() && !it->second.empty()) {
+            result.session = std::move(it->second.back());
+            it->second.pop_back();
+            result.reused = true;
+            return result;
+        }
+    }
+    result.session = create(endpoint);
+    return result;
+}
+
+void UpstreamPool::release(UpstreamSession session) {
+    if (!session.session || !session.session->connected()) return;
+    std::lock_guard lock(_mutex);
+    auto& idle = _idle[session.key];
+    if (idle.size() < _options.maxIdlePerEndpoint) idle.push_back(std::move(session.session));
+}
+
+void UpstreamPool::clear() {
+    std::map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> idle;
+    {
+        std::lock_guard lock(_mutex);
+        idle.swap(_idle);
+    }
+}
+
+std::size_t UpstreamPool::idleSessions() const {
+    std::lock_guard lock(_mutex);
+    std::size_t total = 0;
+    for (const auto& [key, sessions] : _idle) total += sessions.size();
+    return total;
+}
+
+}  // namespace archestra::proxy

@@ -1,0 +1,80 @@
+// Upstream client pool: keep-alive HTTP(S) sessions to the LLM providers, reused across requests.
+#pragma once
+
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/URI.h>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace archestra::proxy {
+
+/// The upstream could not be reached (connect refused, DNS, TLS handshake/verification): reported as 502.
+POCO_DECLARE_EXCEPTION(, UpstreamUnreachableException, Poco::IOException)
+/// The upstream did not answer within the connect or idle timeout: reported as 504.
+POCO_DECLARE_EXCEPTION(, UpstreamTimeoutException, Poco::IOException)
+
+/// Where one provider lives: scheme, host, port and the base path prepended to every request path.
+struct UpstreamEndpoint {
+    std::string scheme;  ///< "http" or "https"
+    std::string host;
+    unsigned short port = 0;
+    std::string basePath;  ///< no trailing slash; may be empty
+
+    /// Throws Poco::InvalidArgumentException naming the URL when it is not an absolute http(s) URL.
+    static UpstreamEndpoint parse(const std::string& baseUrl);
+    std::string key() const { return scheme + "://" + host + ":" + std::to_string(port); }
+    bool tls() const { return scheme == "https"; }
+};
+
+struct UpstreamOptions {
+    long connectTimeout_ms = 10000;
+    long idleTimeout_ms = 300000;  ///< longest silence while waiting for response bytes
+    std::string caFile;            ///< extra CA bundle (PEM), on top of the system store
+    std::size_t maxIdlePerEndpoint = 128;
+    long keepAlive_s = 60;  ///< idle pooled connections older than this are not reused
+};
+
+/// A session borrowed from the pool. Return it with UpstreamPool::release() only after the whole response
+/// was read (so the connection is at a message boundary); otherwise just drop it, which closes the socket.
+struct UpstreamSession {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    std::string key;
+    bool reused = false;
+};
+
+/// Thread-safe. TLS sessions verify the peer certificate and host name against the system CA store (and
+/// `caFile`); plain HTTP is allowed (local upstreams, test stand-ins).
+class UpstreamPool {
+  public:
+    explicit UpstreamPool(UpstreamOptions options);
+    ~UpstreamPool();
+    UpstreamPool(const UpstreamPool&) = delete;
+    UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+    /// An idle pooled session for the endpoint, or a new (not yet connected) one.
+    UpstreamSession acquire(const UpstreamEndpoint& endpoint);
+    /// Puts a session whose response was fully consumed back for reuse.
+    void release(UpstreamSession session);
+    /// Drops every idle session (tests, shutdown).
+    void clear();
+
+    const UpstreamOptions& options() const { return _options; }
+    std::size_t idleSessions() const;
+
+  private:
+    std::unique_ptr<Poco::Net::HTTPClientSession> create(const UpstreamEndpoint& endpoint) const;
+
+    UpstreamOptions _options;
+    Poco::Net::Context::Ptr _tls;
+    mutable std::mutex _mutex;
+    std::map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> _idle;
+};
+
+}  // namespace archestra::proxy

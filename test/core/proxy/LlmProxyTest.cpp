@@ -1,0 +1,708 @@
+// Integration tests of the proxy's I/O half: real listener, upstream stand-in with recorded provider
+// responses, a throwaway PostgreSQL; fidelity, guardrails, failures, interaction log and spool.
+#include "ProxyTestSupport.h"
+#include "UpstreamStandIn.h"
+
+#include "support/HttpTestClient.h"
+#include "support/TestPostgres.h"
+
+#include "core/db/Database.h"
+#include "core/db/EmbeddedPostgres.h"
+#include "core/db/Migrator.h"
+#include "core/db/Seed.h"
+#include "core/http/Dispatcher.h"
+#include "core/http/HttpListener.h"
+#include "core/http/Router.h"
+#include "core/proxy/InteractionLog.h"
+#include "core/proxy/InteractionRoutes.h"
+#include "core/proxy/LlmProxy.h"
+#include "core/proxy/ProfileCache.h"
+#include "core/proxy/ToolDiscovery.h"
+#include "core/proxy/upstream/UpstreamPool.h"
+
+#include <Poco/File.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/TemporaryFile.h>
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <set>
+#include <thread>
+
+using namespace archestra;
+using namespace archestra::proxy;
+using namespace archestra::proxy::test;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// One proxy instance (routes on a real listener) in front of an upstream.
+struct ProxyStack {
+    ProxyStack(db::Database& db, ProfileCache& cache, ToolDiscovery& discovery, InteractionLog& log,
+               const std::string& upstreamBase, long idleTimeout_ms) {
+        UpstreamOptions options;
+        options.connectTimeout_ms = 1000;
+        options.idleTimeout_ms = idleTimeout_ms;
+        pool = std::make_unique<UpstreamPool>(options);
+        ProxyUpstreams upstreams{UpstreamEndpoint::parse(upstreamBase + "/v1"),
+                                 UpstreamEndpoint::parse(upstreamBase),
+                                 UpstreamEndpoint::parse(upstreamBase)};
+        proxy = std::make_unique<LlmProxy>(upstreams, *pool, cache, discovery, log);
+        registerProxyRoutes(router, *proxy);
+        registerInteractionRoutes(router, db);
+        dispatcher = std::make_unique<http::Dispatcher>(router, http::DispatcherOptions{});
+        http::ListenerOptions listenerOptions;
+        listenerOptions.name = "proxy-test";
+        listenerOptions.address = "127.0.0.1";
+        listenerOptions.maxThreads = 32;
+        listener = std::make_unique<http::HttpListener>(listenerOptions, *dispatcher);
+        listener->start();
+    }
+    ~ProxyStack() { listener->stop(2000); }
+    int port() const { return listener->port(); }
+
+    std::unique_ptr<UpstreamPool> pool;
+    std::unique_ptr<LlmProxy> proxy;
+    http::Router router;
+    std::unique_ptr<http::Dispatcher> dispatcher;
+    std::unique_ptr<http::HttpListener> listener;
+};
+
+struct Env {
+    Env() : pg(archestra::test::TestPostgres::shared()) {
+        std::string connection = pg.createDatabase("proxy_io");
+        db = std::make_unique<db::Database>(connection, 8, 3000);
+        db::Migrator(*db, db::Migrator::defaultMigrationsDir()).migrate();
+        db::seed(*db, "admin@localhost.ai", "password");
+        defaultProfileId = db->query("SELECT id::text FROM agents WHERE is_default").at(0).str(0);
+        spoolDir = Poco::TemporaryFile::tempName() + "-spool";
+        cache = std::make_unique<ProfileCache>(*db, connection);
+        cache->start();
+        discovery = std::make_unique<ToolDiscovery>(*db, [this] { cache->invalidate(); });
+        discovery->start();
+        InteractionLogOptions logOptions;
+        logOptions.retry_ms = 200;
+        log = std::make_unique<InteractionLog>(*db, spoolDir, logOptions);
+        log->start();
+        main = std::make_unique<ProxyStack>(*db, *cache, *discovery, *log, standIn.baseUrl(), 800);
+        down = std::make_unique<ProxyStack>(*db, *cache, *discovery, *log,
+                                            "http://127.0.0.1:" + std::to_string(archestra::test::freePort()),
+                                            800);
+    }
+    ~Env() {
+        down.reset();
+        main.reset();
+        log->stop();
+        discovery->stop();
+        cache->stop();
+        Poco::File(spoolDir).remove(true);
+    }
+    long long rows(const std::string& where = "true") {
+        return std::stoll(db->query("SELECT count(*) FROM interactions WHERE " + where).at(0).str(0));
+    }
+    std::string createProfile(const std::string& name) {
+        std::string id =
+            db->query("INSERT INTO agents (name) VALUES ($1) RETURNING id::text", {name}).at(0).str(0);
+        return id;
+    }
+
+    archestra::test::TestPostgres& pg;
+    std::unique_ptr<db::Database> db;
+    std::string defaultProfileId;
+    std::string spoolDir;
+    UpstreamStandIn standIn;
+    std::unique_ptr<ProfileCache> cache;
+    std::unique_ptr<ToolDiscovery> discovery;
+    std::unique_ptr<InteractionLog> log;
+    std::unique_ptr<ProxyStack> main;
+    std::unique_ptr<ProxyStack> down;
+};
+
+Env& env() {
+    static Env instance;
+    return instance;
+}
+
+const std::map<std::string, std::string> kOpenAiHeaders = {{"Authorization", "Bearer sk-test-123"},
+                                                           {"Content-Type", "application/json"}};
+
+StandInReply jsonReply(const std::string& fixture) {
+    StandInReply reply;
+    reply.body = readFixture(fixture);
+    reply.headers = {{"x-ratelimit-remaining-requests", "4999"}, {"x-request-id", "req_standin"}};
+    return reply;
+}
+
+StandInReply sseReply(const std::string& fixture) {
+    StandInReply reply;
+    reply.contentType = "text/event-stream; charset=utf-8";
+    reply.body = readFixture(fixture);
+    reply.chunked = true;
+    reply.chunkBytes = 37;  // splits events anywhere, like a real network
+    return reply;
+}
+
+/// Tool call names the client sees in an OpenAI stream.
+std::set<std::string> streamedToolNames(const std::string& stream) {
+    std::set<std::string> names;
+    for (const auto& event : parseAll(stream)) {
+        if (event.data.empty() || event.data == "[DONE]") continue;
+        json chunk = json::parse(event.data);
+        for (const auto& choice : chunk.value("choices", json::array()))
+            for (const auto& call : choice["delta"].value("tool_calls", json::array()))
+                if (call.contains("function") && call["function"].contains("name"))
+                    names.insert(call["function"]["name"].get<std::string>());
+    }
+    return names;
+}
+
+double percentile(std::vector<double> values, double p) {
+    std::sort(values.begin(), values.end());
+    return values.at(
+        std::min(values.size() - 1, static_cast<std::size_t>(p * static_cast<double>(values.size()))));
+}
+
+}  // namespace
+
+class LlmProxyTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(LlmProxyTest);
+    CPPUNIT_TEST(testRequestBodyGoesUpstreamByteForByte);
+    CPPUNIT_TEST(testUpstreamErrorComesBackUnchanged);
+    CPPUNIT_TEST(testStreamRelayIsByteEqual);
+    CPPUNIT_TEST(testAnthropicAndGeminiRoutes);
+    CPPUNIT_TEST(testPassThroughStripsProfile);
+    CPPUNIT_TEST(testUnknownProfileIs404);
+    CPPUNIT_TEST(testNonUuidProfileIs400);
+    CPPUNIT_TEST(testUpstreamDownIs502ProviderShaped);
+    CPPUNIT_TEST(testSlowUpstreamIs504);
+    CPPUNIT_TEST(testBlockedToolCallNonStreaming);
+    CPPUNIT_TEST(testBlockedToolCallStreaming);
+    CPPUNIT_TEST(testBlockAlwaysToolResultRewrittenUpstream);
+    CPPUNIT_TEST(testToolDiscovery);
+    CPPUNIT_TEST(testClientDisconnectCancelsUpstream);
+    CPPUNIT_TEST(testInteractionsApi);
+    CPPUNIT_TEST(testBurstRowsEqualRequests);
+    CPPUNIT_TEST(testAddedLatency);
+    CPPUNIT_TEST(testSpoolWhileDatabaseRestarts);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void testRequestBodyGoesUpstreamByteForByte() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        // Odd spacing, key order and unknown fields must survive untouched.
+        std::string body =
+            "{ \"model\":\"gpt-4o\",  \"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+            "\"response_format\":{\"type\":\"json_object\"},\"top_p\":0.5,\"x_unknown\":[1,2,{\"a\":null}] }";
+        auto headers = kOpenAiHeaders;
+        headers["OpenAI-Organization"] = "org-1";
+        headers["OpenAI-Project"] = "proj-1";
+        headers["X-Archestra-Agent-Id"] = "  agent-7  ";
+        auto before = e.rows();
+        auto result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                   body, headers);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(readFixture("openai/chat-response-text.json"), result.body);
+        CPPUNIT_ASSERT_EQUAL(std::string("4999"), result.header("x-ratelimit-remaining-requests"));
+        auto seen = e.standIn.last();
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/chat/completions"), seen.uri);
+        CPPUNIT_ASSERT_EQUAL(body, seen.body);
+        CPPUNIT_ASSERT_EQUAL(std::string("Bearer sk-test-123"), seen.headers["authorization"]);
+        CPPUNIT_ASSERT_EQUAL(std::string("org-1"), seen.headers["openai-organization"]);
+        CPPUNIT_ASSERT_EQUAL(std::string("proj-1"), seen.headers["openai-project"]);
+        CPPUNIT_ASSERT(!seen.headers.count("x-archestra-agent-id"));
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(before + 1, e.rows());
+        auto row = e.db->query(
+                           "SELECT external_agent_id, profile_id::text, model, status_code, input_tokens, "
+                           "cost::text, "
+                           "request::text, provider FROM interactions ORDER BY created_at DESC LIMIT 1")
+                       .at(0);
+        CPPUNIT_ASSERT_EQUAL(std::string("agent-7"), row.str(0));
+        CPPUNIT_ASSERT_EQUAL(e.defaultProfileId, row.str(1));
+        CPPUNIT_ASSERT_EQUAL(std::string("gpt-4o"), row.str(2));
+        CPPUNIT_ASSERT_EQUAL(std::string("200"), row.str(3));
+        CPPUNIT_ASSERT(!row.isNull(4));
+        CPPUNIT_ASSERT(!row.isNull(5));
+        CPPUNIT_ASSERT(row.str(6).find("x_unknown") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("openai"), row.str(7));
+        // The credential is never stored.
+        CPPUNIT_ASSERT_EQUAL(
+            0LL, e.rows("request::text LIKE '%sk-test-123%' OR response::text LIKE '%sk-test-123%'"));
+    }
+
+    void testUpstreamErrorComesBackUnchanged() {
+        auto& e = env();
+        StandInReply reply;
+        reply.status = 429;
+        reply.body =
+            R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})";
+        reply.headers = {{"retry-after", "7"}, {"x-ratelimit-reset-requests", "1s"}};
+        e.standIn.reply(reply);
+        auto result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                   R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(429, result.status);
+        CPPUNIT_ASSERT_EQUAL(reply.body, result.body);
+        CPPUNIT_ASSERT_EQUAL(std::string("7"), result.header("retry-after"));
+        CPPUNIT_ASSERT_EQUAL(std::string("1s"), result.header("x-ratelimit-reset-requests"));
+    }
+
+    void testStreamRelayIsByteEqual() {
+        auto& e = env();
+        for (const char* fixture : {"openai/chat-stream-text.sse", "openai/chat-stream-two-tool-calls.sse"}) {
+            e.standIn.reply(sseReply(fixture));
+            auto result = archestra::test::httpRequest(
+                e.main->port(), "POST", "/v1/openai/chat/completions",
+                R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+                kOpenAiHeaders);
+            CPPUNIT_ASSERT_EQUAL(200, result.status);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(fixture, readFixture(fixture), result.body);
+            CPPUNIT_ASSERT(result.header("content-type").find("text/event-stream") == 0);
+        }
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto row = e.db->query(
+                           "SELECT response::text, time_to_first_token_ms FROM interactions "
+                           "ORDER BY created_at DESC LIMIT 1")
+                       .at(0);
+        json response = json::parse(row.str(0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), response["toolCalls"].size());
+        CPPUNIT_ASSERT(!row.isNull(1));
+    }
+
+    void testAnthropicAndGeminiRoutes() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("anthropic/messages-response-text.json"));
+        std::string body =
+            R"({"model":"claude-sonnet-4-5","max_tokens":64,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"hi"}]})";
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/anthropic/" + e.defaultProfileId + "/v1/messages", body,
+            {{"x-api-key", "sk-ant-1"},
+             {"anthropic-version", "2023-06-01"},
+             {"anthropic-beta", "tools-2024"},
+             {"Content-Type", "application/json"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(readFixture("anthropic/messages-response-text.json"), result.body);
+        auto seen = e.standIn.last();
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/messages"), seen.uri);
+        CPPUNIT_ASSERT_EQUAL(body, seen.body);
+        CPPUNIT_ASSERT_EQUAL(std::string("sk-ant-1"), seen.headers["x-api-key"]);
+        CPPUNIT_ASSERT_EQUAL(std::string("2023-06-01"), seen.headers["anthropic-version"]);
+        CPPUNIT_ASSERT_EQUAL(std::string("tools-2024"), seen.headers["anthropic-beta"]);
+
+        e.standIn.reply(sseReply("anthropic/messages-stream-thinking-text.sse"));
+        result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/anthropic/v1/messages",
+            R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[]})",
+            {{"x-api-key", "sk-ant-1"}, {"anthropic-version", "2023-06-01"}});
+        CPPUNIT_ASSERT_EQUAL(readFixture("anthropic/messages-stream-thinking-text.sse"), result.body);
+
+        e.standIn.reply(sseReply("gemini/stream-text.sse"));
+        std::string geminiBody = R"({"contents":[{"role":"user","parts":[{"text":"hi"}]}]})";
+        result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/gemini/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            geminiBody, {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(readFixture("gemini/stream-text.sse"), result.body);
+        seen = e.standIn.last();
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+                             seen.uri);
+        CPPUNIT_ASSERT_EQUAL(std::string("g-1"), seen.headers["x-goog-api-key"]);
+
+        e.standIn.reply(jsonReply("gemini/generate-content-text.json"));
+        result = archestra::test::httpRequest(
+            e.main->port(), "POST",
+            "/v1/gemini/" + e.defaultProfileId + "/v1beta/models/gemini-2.5-flash:generateContent",
+            geminiBody, {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1beta/models/gemini-2.5-flash:generateContent"),
+                             e.standIn.last().uri);
+    }
+
+    void testPassThroughStripsProfile() {
+        auto& e = env();
+        StandInReply reply;
+        reply.body = R"({"object":"list","data":[{"id":"gpt-4o"}]})";
+        e.standIn.reply(reply);
+        auto result = archestra::test::httpRequest(e.main->port(), "GET",
+                                                   "/v1/openai/" + e.defaultProfileId + "/models", "",
+                                                   {{"Authorization", "Bearer sk-test-123"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(reply.body, result.body);
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/models"), e.standIn.last().uri);
+        result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/anthropic/v1/models?limit=2", "",
+                                              {{"x-api-key", "k"}});
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/models?limit=2"), e.standIn.last().uri);
+    }
+
+    void testUnknownProfileIs404() {
+        auto& e = env();
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01/chat/completions",
+            R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(404, result.status);
+        CPPUNIT_ASSERT(json::parse(result.body)["error"]["message"].get<std::string>().find("not found") !=
+                       std::string::npos);
+    }
+
+    void testNonUuidProfileIs400() {
+        auto& e = env();
+        auto result =
+            archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/not-a-uuid/chat/completions",
+                                         R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(400, result.status);
+        CPPUNIT_ASSERT(json::parse(result.body).contains("error"));
+    }
+
+    void testUpstreamDownIs502ProviderShaped() {
+        auto& e = env();
+        auto started = Clock::now();
+        auto result = archestra::test::httpRequest(e.down->port(), "POST", "/v1/openai/chat/completions",
+                                                   R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 502, result.status);
+        json error = json::parse(result.body);
+        CPPUNIT_ASSERT(error["error"]["message"].is_string());
+        CPPUNIT_ASSERT(error["error"].contains("type"));
+        auto anthropic = archestra::test::httpRequest(e.down->port(), "POST", "/v1/anthropic/v1/messages",
+                                                      R"({"model":"c","max_tokens":1,"messages":[]})",
+                                                      {{"x-api-key", "k"}});
+        CPPUNIT_ASSERT_EQUAL(502, anthropic.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error"), json::parse(anthropic.body)["type"].get<std::string>());
+        std::cout << "\n  upstream down -> 502 in "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+                  << " ms" << std::endl;
+    }
+
+    void testSlowUpstreamIs504() {
+        auto& e = env();
+        StandInReply reply = jsonReply("openai/chat-response-text.json");
+        reply.firstByteDelay_ms = 2500;  // the proxy's idle timeout in this test is 800 ms
+        e.standIn.reply(reply);
+        auto started = Clock::now();
+        auto result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                   R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+        CPPUNIT_ASSERT_EQUAL(504, result.status);
+        CPPUNIT_ASSERT(json::parse(result.body)["error"]["message"].is_string());
+        CPPUNIT_ASSERT_MESSAGE("answered before the upstream did", elapsed < 2500);
+        std::cout << "\n  slow upstream -> 504 after " << elapsed << " ms (idle timeout 800 ms)" << std::endl;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1800));  // let the stand-in finish
+    }
+
+    std::string blockingProfile() {
+        auto& e = env();
+        static std::string id;
+        if (!id.empty()) return id;
+        id = e.createProfile("blocking profile");
+        std::string toolId = e.db->query(
+                                     "INSERT INTO tools (agent_id, name) VALUES ($1::uuid, 'send_email') "
+                                     "RETURNING id::text",
+                                     {id})
+                                 .at(0)
+                                 .str(0);
+        std::string agentToolId =
+            e.db->query(
+                    "INSERT INTO agent_tools (agent_id, tool_id) VALUES ($1::uuid, $2::uuid) "
+                    "RETURNING id::text",
+                    {id, toolId})
+                .at(0)
+                .str(0);
+        e.db->execute(
+            "INSERT INTO tool_invocation_policies (agent_tool_id, argument_name, operator, value, action, "
+            "reason) "
+            "VALUES ($1::uuid, 'to', 'endsWith', '@example.com', 'block_always', 'No mail to example.com')",
+            {agentToolId});
+        e.cache->invalidate();
+        return id;
+    }
+
+    void testBlockedToolCallNonStreaming() {
+        auto& e = env();
+        std::string profile = blockingProfile();
+        e.standIn.reply(jsonReply("openai/chat-response-two-tool-calls.json"));
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/" + profile + "/chat/completions",
+            R"({"model":"gpt-4o","messages":[{"role":"user","content":"mail bob"}]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        json body = json::parse(result.body);
+        std::set<std::string> names;
+        for (const auto& call : body["choices"][0]["message"].value("tool_calls", json::array()))
+            names.insert(call["function"]["name"].get<std::string>());
+        CPPUNIT_ASSERT(names.count("get_weather"));
+        CPPUNIT_ASSERT(!names.count("send_email"));
+        CPPUNIT_ASSERT(result.body.find("No mail to example.com") != std::string::npos);
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto row = e.db->query(
+                           "SELECT blocked, decisions::text FROM interactions WHERE profile_id = $1::uuid "
+                           "ORDER BY created_at DESC LIMIT 1",
+                           {profile})
+                       .at(0);
+        CPPUNIT_ASSERT(row.boolean(0));
+        CPPUNIT_ASSERT(row.str(1).find("No mail to example.com") != std::string::npos);
+    }
+
+    void testBlockedToolCallStreaming() {
+        auto& e = env();
+        std::string profile = blockingProfile();
+        e.standIn.reply(sseReply("openai/chat-stream-two-tool-calls.sse"));
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/" + profile + "/chat/completions",
+            R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"mail bob"}]})",
+            kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        auto names = streamedToolNames(result.body);
+        CPPUNIT_ASSERT(names.count("get_weather"));
+        CPPUNIT_ASSERT(!names.count("send_email"));
+        CPPUNIT_ASSERT(result.body.find("No mail to example.com") != std::string::npos);
+        CPPUNIT_ASSERT(result.body.find("data: [DONE]") != std::string::npos);
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto row = e.db->query(
+                           "SELECT blocked FROM interactions WHERE profile_id = $1::uuid "
+                           "ORDER BY created_at DESC LIMIT 1",
+                           {profile})
+                       .at(0);
+        CPPUNIT_ASSERT(row.boolean(0));
+    }
+
+    void testBlockAlwaysToolResultRewrittenUpstream() {
+        auto& e = env();
+        std::string profile = e.createProfile("trusted data profile");
+        std::string toolId = e.db->query(
+                                     "INSERT INTO tools (agent_id, name) VALUES ($1::uuid, 'get_weather') "
+                                     "RETURNING id::text",
+                                     {profile})
+                                 .at(0)
+                                 .str(0);
+        std::string agentToolId =
+            e.db->query(
+                    "INSERT INTO agent_tools (agent_id, tool_id) VALUES ($1::uuid, $2::uuid) "
+                    "RETURNING id::text",
+                    {profile, toolId})
+                .at(0)
+                .str(0);
+        e.db->execute(
+            "INSERT INTO trusted_data_policies (agent_tool_id, description, attribute_path, operator, value, "
+            "action) "
+            "VALUES ($1::uuid, 'rainy data', 'conditions', 'equal', 'rain', 'block_always')",
+            {agentToolId});
+        e.cache->invalidate();
+        e.standIn.reply(sseReply("openai/chat-stream-text.sse"));
+        std::string body = readFixture("openai/chat-request-tool-results.json");
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/" + profile + "/chat/completions", body, kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        std::string upstream = e.standIn.last().body;
+        CPPUNIT_ASSERT(upstream != body);
+        CPPUNIT_ASSERT(upstream.find("Content blocked by policy") != std::string::npos);
+        CPPUNIT_ASSERT(upstream.find("\"top_p\":0.9") != std::string::npos);  // everything else kept
+        CPPUNIT_ASSERT(upstream.find("celsius") == std::string::npos);
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto row = e.db->query(
+                           "SELECT processed_request IS NOT NULL, decisions::text FROM interactions "
+                           "WHERE profile_id = $1::uuid ORDER BY created_at DESC LIMIT 1",
+                           {profile})
+                       .at(0);
+        CPPUNIT_ASSERT(row.boolean(0));
+        CPPUNIT_ASSERT(row.str(1).find("policy_block_always") != std::string::npos);
+    }
+
+    void testToolDiscovery() {
+        auto& e = env();
+        std::string profile = e.createProfile("discovery profile");
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        std::string body =
+            R"({"model":"gpt-4o","messages":[],"tools":[{"type":"function","function":{"name":"lookup","description":"Find","parameters":{"type":"object"}}}]})";
+        for (int i = 0; i < 3; ++i) {
+            auto result = archestra::test::httpRequest(
+                e.main->port(), "POST", "/v1/openai/" + profile + "/chat/completions", body, kOpenAiHeaders);
+            CPPUNIT_ASSERT_EQUAL(200, result.status);
+        }
+        CPPUNIT_ASSERT(e.discovery->waitUntilIdle(10000));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("1"),
+            e.db->query("SELECT count(*) FROM tools t JOIN agent_tools a ON a.tool_id = t.id "
+                        "WHERE t.agent_id = $1::uuid AND t.name = 'lookup' AND t.description = 'Find'",
+                        {profile})
+                .at(0)
+                .str(0));
+    }
+
+    void testClientDisconnectCancelsUpstream() {
+        auto& e = env();
+        // A long stream: 400 text events, sent slowly by the stand-in.
+        std::string stream;
+        for (int i = 0; i < 400; ++i)
+            stream +=
+                "data: "
+                "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\","
+                "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word" +
+                std::to_string(i) + " \"},\"finish_reason\":null}]}\n\n";
+        StandInReply reply;
+        reply.contentType = "text/event-stream";
+        reply.body = stream;
+        reply.chunked = true;
+        reply.chunkBytes = 200;
+        e.standIn.reply(reply);
+        int abortedBefore = e.standIn.aborted();
+        auto before = e.rows("decisions->>'clientDisconnected' = 'true'");
+        {
+            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(e.main->port()));
+            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/v1/openai/chat/completions",
+                                           Poco::Net::HTTPMessage::HTTP_1_1);
+            std::string body = R"({"model":"gpt-4o","stream":true,"messages":[]})";
+            request.setContentLength(static_cast<std::streamsize>(body.size()));
+            request.set("Authorization", "Bearer sk-test-123");
+            session.sendRequest(request) << body;
+            Poco::Net::HTTPResponse response;
+            std::istream& in = session.receiveResponse(response);
+            char buffer[512];
+            in.read(buffer, sizeof buffer);  // the first events arrive before the upstream is done
+            CPPUNIT_ASSERT_EQUAL(std::streamsize(512), in.gcount());
+            CPPUNIT_ASSERT(std::string(buffer, 512).find("word0") != std::string::npos);
+            session.abort();
+        }
+        auto deadline = Clock::now() + std::chrono::seconds(10);
+        while (Clock::now() < deadline && e.standIn.aborted() == abortedBefore)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CPPUNIT_ASSERT_MESSAGE("the upstream stream was not cancelled", e.standIn.aborted() > abortedBefore);
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(before + 1, e.rows("decisions->>'clientDisconnected' = 'true'"));
+    }
+
+    void testInteractionsApi() {
+        auto& e = env();
+        // The read API is permission-protected; the test dispatcher has no authenticator, so call the
+        // SQL-backed handler through a dispatcher that admits everyone.
+        struct AllowAll : http::Authenticator {
+            std::optional<http::Principal> authenticate(http::Context&) override {
+                return http::Principal{.userId = "u"};
+            }
+            void authorize(const http::Principal&, const http::Access&, http::Context&) override {}
+        };
+        e.main->dispatcher->setAuthenticator(std::make_shared<AllowAll>());
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "GET", "/api/interactions?limit=2&externalAgentId=agent-7&sortDirection=asc");
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        json page = json::parse(result.body);
+        CPPUNIT_ASSERT(page["pagination"]["total"].get<long long>() >= 1);
+        CPPUNIT_ASSERT_EQUAL(std::string("agent-7"), page["data"][0]["externalAgentId"].get<std::string>());
+        CPPUNIT_ASSERT(page["data"][0]["cost"].is_string());
+        std::string id = page["data"][0]["id"].get<std::string>();
+        auto one = archestra::test::httpRequest(e.main->port(), "GET", "/api/interactions/" + id);
+        CPPUNIT_ASSERT_EQUAL(200, one.status);
+        CPPUNIT_ASSERT_EQUAL(id, json::parse(one.body)["id"].get<std::string>());
+        auto ids =
+            archestra::test::httpRequest(e.main->port(), "GET", "/api/interactions/external-agent-ids");
+        CPPUNIT_ASSERT(json::parse(ids.body) == json::array({"agent-7"}));
+        auto blocked =
+            archestra::test::httpRequest(e.main->port(), "GET", "/api/interactions?blocked=true&limit=100");
+        for (const auto& item : json::parse(blocked.body)["data"])
+            CPPUNIT_ASSERT(item["blocked"].get<bool>());
+        auto missing = archestra::test::httpRequest(e.main->port(), "GET",
+                                                    "/api/interactions/3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01");
+        CPPUNIT_ASSERT_EQUAL(404, missing.status);
+        e.main->dispatcher->setAuthenticator(nullptr);
+    }
+
+    void testBurstRowsEqualRequests() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto before = e.rows();
+        std::atomic<int> ok{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&] {
+                for (int i = 0; i < 50; ++i) {
+                    auto result =
+                        archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                     R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+                    if (result.status == 200) ++ok;
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        CPPUNIT_ASSERT_EQUAL(200, ok.load());
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(before + 200, e.rows());
+    }
+
+    void testAddedLatency() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        std::string body = R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})";
+        auto measure = [&](int port, const std::string& path) {
+            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+            session.setKeepAlive(true);
+            std::vector<double> ms;
+            for (int i = 0; i < 300; ++i) {
+                Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path,
+                                               Poco::Net::HTTPMessage::HTTP_1_1);
+                request.setKeepAlive(true);
+                request.setContentLength(static_cast<std::streamsize>(body.size()));
+                request.set("Authorization", "Bearer sk-test-123");
+                auto started = Clock::now();
+                session.sendRequest(request) << body;
+                Poco::Net::HTTPResponse response;
+                std::string out;
+                Poco::StreamCopier::copyToString(session.receiveResponse(response), out);
+                ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+                CPPUNIT_ASSERT_EQUAL(200, static_cast<int>(response.getStatus()));
+            }
+            ms.erase(ms.begin(), ms.begin() + 20);  // warm-up
+            return ms;
+        };
+        auto direct = measure(e.standIn.port(), "/v1/chat/completions");
+        auto proxied = measure(e.main->port(), "/v1/openai/chat/completions");
+        std::cout << "\n  latency over 280 sequential keep-alive requests (ms): direct p50 "
+                  << percentile(direct, 0.5) << " p99 " << percentile(direct, 0.99)
+                  << "; through the proxy p50 " << percentile(proxied, 0.5) << " p99 "
+                  << percentile(proxied, 0.99) << "; added p50 "
+                  << percentile(proxied, 0.5) - percentile(direct, 0.5) << " p99 "
+                  << percentile(proxied, 0.99) - percentile(direct, 0.99) << std::endl;
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+    }
+
+    void testSpoolWhileDatabaseRestarts() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto before = e.rows();
+        auto spooledBefore = e.log->rowsSpooled();
+        std::atomic<int> sent{0};
+        std::atomic<int> ok{0};
+        std::thread burst([&] {
+            for (int i = 0; i < 150; ++i) {
+                auto result =
+                    archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                 R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+                ++sent;
+                if (result.status == 200) ++ok;
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        });
+        while (sent < 30) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        auto stoppedAt = sent.load();
+        e.pg.server().stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(700));
+        e.pg.server().start();
+        burst.join();
+        std::cout << "\n  PostgreSQL stopped after request " << stoppedAt << ", restarted; " << ok.load()
+                  << "/150 answered 200; spooled " << e.log->rowsSpooled() - spooledBefore << std::endl;
+        CPPUNIT_ASSERT_EQUAL(150, ok.load());
+        CPPUNIT_ASSERT(e.log->rowsSpooled() > spooledBefore);
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(30000));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), e.log->spoolBytes());
+        CPPUNIT_ASSERT_EQUAL(before + 150, e.rows());
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(LlmProxyTest);
