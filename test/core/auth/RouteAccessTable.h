@@ -1,0 +1,57 @@
+// THE expected access of every /api route: "public", "authenticated" or "resource:action" from the permission
+// table (core/auth/Permissions.cpp). RoleMatrixTest walks every route registered by app::registerRoutes and
+// fails for a route missing here, for a declaration that differs, and for any caller the platform treats
+// differently from what this entry and the permission table say. Add one line per new route.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace archestra::test {
+
+inline const std::map<std::string, std::string>& expectedRouteAccess() {
+    static const std::map<std::string, std::string> table = {
+        // accounts and access (issue 4)
+        {"POST /api/auth/sign-in/email", "public"},
+        {"POST /api/auth/sign-up/email", "public"},
+        {"POST /api/auth/sign-out", "public"},
+        {"GET /api/auth/get-session", "public"},
+        {"POST /api/auth/change-password", "authenticated"},
+        {"POST /api/auth/api-key/create", "authenticated"},
+        {"GET /api/auth/api-key/list", "authenticated"},
+        {"GET /api/auth/api-key/get", "authenticated"},
+        {"POST /api/auth/api-key/update", "authenticated"},
+        {"POST /api/auth/api-key/delete", "authenticated"},
+        {"GET /api/auth/default-credentials-status", "public"},
+        {"GET /api/features", "public"},
+        {"POST /api/auth/organization/invite-member", "invitation:create"},
+        {"POST /api/auth/organization/cancel-invitation", "invitation:cancel"},
+        {"POST /api/auth/organization/accept-invitation", "authenticated"},
+        {"GET /api/auth/organization/list-invitations", "invitation:create"},
+        {"GET /api/auth/organization/list-members", "member:read"},
+        {"POST /api/auth/organization/update-member-role", "member:update"},
+        {"POST /api/auth/organization/remove-member", "member:delete"},
+        {"GET /api/auth/organization/get-full-organization", "organization:read"},
+        {"GET /api/invitation/{id}/check", "public"},
+        {"GET /api/roles", "organization:read"},
+        {"POST /api/roles", "organization:update"},
+        {"GET /api/roles/{roleId}", "organization:read"},
+        {"PUT /api/roles/{roleId}", "organization:update"},
+        {"DELETE /api/roles/{roleId}", "organization:update"},
+        {"GET /api/user/permissions", "authenticated"},
+        {"GET /api/teams", "team:read"},
+        {"POST /api/teams", "team:create"},
+        {"GET /api/teams/{id}", "team:read"},
+        {"PUT /api/teams/{id}", "team:update"},
+        {"DELETE /api/teams/{id}", "team:delete"},
+        {"GET /api/teams/{id}/members", "team:read"},
+        {"POST /api/teams/{id}/members", "team:update"},
+        {"DELETE /api/teams/{id}/members/{userId}", "team:update"},
+        {"GET /api/organization", "organization:read"},
+        {"PATCH /api/organization", "organization:update"},
+        {"GET /api/organization/onboarding-status", "authenticated"},
+    };
+    return table;
+}
+
+}  // namespace archestra::test
