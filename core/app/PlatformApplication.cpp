@@ -1,5 +1,6 @@
 // PlatformApplication: option handling, the start-up sequence and shutdown.
 #include "core/app/PlatformApplication.h"
+#include "core/BuildPaths.h"
 
 #include "core/app/Subsystems.h"
 #include "core/config/Logging.h"

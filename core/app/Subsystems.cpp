@@ -1,5 +1,6 @@
 // Start-up subsystems: each step of DESIGN.md's start-up order and its teardown.
 #include "core/app/Subsystems.h"
+#include "core/BuildPaths.h"
 
 #include "core/app/Routes.h"
 #include "core/auth/Password.h"

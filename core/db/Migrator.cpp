@@ -1,5 +1,6 @@
 // Migration runner: discovers NNNN_*.sql files and applies the pending ones under an advisory lock.
 #include "core/db/Migrator.h"
+#include "core/BuildPaths.h"
 
 #include <Poco/DirectoryIterator.h>
 #include <Poco/File.h>

@@ -1,5 +1,6 @@
 // PlatformProcess: fork/exec of the platform with redirected output, readiness polling and teardown.
 #include "support/PlatformProcess.h"
+#include "core/BuildPaths.h"
 
 #include "support/HttpTestClient.h"
 

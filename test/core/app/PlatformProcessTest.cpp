@@ -1,4 +1,5 @@
 // Process-level tests: the real archestra-platform binary started the way operators start it.
+#include "core/BuildPaths.h"
 #include "core/db/Database.h"
 #include "core/db/EmbeddedPostgres.h"
 #include "support/HttpTestClient.h"

@@ -1,6 +1,7 @@
 // Helpers for the proxy adapter tests: recorded fixtures and running a stream through an assembler.
 #pragma once
 
+#include "core/BuildPaths.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
 #include "core/proxy/sse/SseParser.h"
 
