@@ -50,6 +50,10 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"GET /api/organization", "organization:read"},
         {"PATCH /api/organization", "organization:update"},
         {"GET /api/organization/onboarding-status", "authenticated"},
+        // observability (proxy)
+        {"GET /api/interactions", "interaction:read"},
+        {"GET /api/interactions/external-agent-ids", "interaction:read"},
+        {"GET /api/interactions/{interactionId}", "interaction:read"},
     };
     return table;
 }
