@@ -49,6 +49,54 @@ std::string lower(std::string text) {
     return text;
 }
 
+/// Brings a route's JSON schema into the OpenAPI 3.0 dialect, so modules may declare schemas either way:
+/// a null schema means "any value" ({}), `type: [T, "null"]` becomes `type: T, nullable: true` (several
+/// non-null types become anyOf), `const` becomes a one-value enum, and null keyword maps are dropped.
+json toOpenApiSchema(const json& schema) {
+    if (schema.is_null()) return json::object();
+    if (!schema.is_object()) return schema;
+    json out = json::object();
+    for (const auto& [key, value] : schema.items()) {
+        if (key == "properties" || key == "patternProperties" || key == "definitions") {
+            if (!value.is_object()) continue;
+            json map = json::object();
+            for (const auto& [name, sub] : value.items()) map[name] = toOpenApiSchema(sub);
+            out[key] = std::move(map);
+        } else if (key == "items" || key == "not" || (key == "additionalProperties" && !value.is_boolean())) {
+            out[key] = toOpenApiSchema(value);
+        } else if (key == "allOf" || key == "anyOf" || key == "oneOf") {
+            json list = json::array();
+            for (const auto& sub : value) list.push_back(toOpenApiSchema(sub));
+            out[key] = std::move(list);
+        } else if (key == "const") {
+            out["enum"] = json::array({value});
+        } else if (key == "$schema" || key == "$id") {
+            continue;  // JSON Schema meta keywords OpenAPI 3.0 does not allow
+        } else {
+            out[key] = value;
+        }
+    }
+    if (out.contains("type") && out["type"].is_array()) {
+        json types = json::array();
+        for (const auto& type : out["type"])
+            if (type == "null")
+                out["nullable"] = true;
+            else
+                types.push_back(type);
+        if (types.size() == 1) {
+            out["type"] = types[0];
+        } else {
+            out.erase("type");
+            if (!types.empty()) {
+                json anyOf = json::array();
+                for (const auto& type : types) anyOf.push_back({{"type", type}});
+                out["anyOf"] = std::move(anyOf);
+            }
+        }
+    }
+    return out;
+}
+
 json errorResponse(const std::string& description) {
     return {{"description", description},
             {"content", {{"application/json", {{"schema", {{"$ref", kErrorSchemaRef}}}}}}}};
@@ -67,21 +115,24 @@ json describe(const http::RouteSpec& spec) {
         parameters.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", schema}});
     }
     for (const auto& param : spec.query) {
-        json entry = {{"name", param.name},
-                      {"in", "query"},
-                      {"required", param.required},
-                      {"schema", param.schema.is_null() ? json{{"type", "string"}} : param.schema}};
+        json entry = {
+            {"name", param.name},
+            {"in", "query"},
+            {"required", param.required},
+            {"schema", param.schema.is_null() ? json{{"type", "string"}} : toOpenApiSchema(param.schema)}};
         if (!param.description.empty()) entry["description"] = param.description;
         parameters.push_back(std::move(entry));
     }
     if (!parameters.empty()) operation["parameters"] = std::move(parameters);
 
     if (!spec.requestBody.is_null())
-        operation["requestBody"] = {{"required", true},
-                                    {"content", {{"application/json", {{"schema", spec.requestBody}}}}}};
+        operation["requestBody"] = {
+            {"required", true},
+            {"content", {{"application/json", {{"schema", toOpenApiSchema(spec.requestBody)}}}}}};
 
     json ok = {{"description", "Default Response"}};
-    if (!spec.response.is_null()) ok["content"] = {{"application/json", {{"schema", spec.response}}}};
+    if (!spec.response.is_null())
+        ok["content"] = {{"application/json", {{"schema", toOpenApiSchema(spec.response)}}}};
     json responses = {{"200", std::move(ok)}};
     for (const auto& [status, description] : kErrorResponses) responses[status] = errorResponse(description);
     operation["responses"] = std::move(responses);

@@ -1,6 +1,7 @@
 // Routes: system routes (/health, /ready) and the registration of each module's routes.
 #include "core/app/Routes.h"
 
+#include "core/api/OpenApi.h"
 #include "core/api/OrganizationApi.h"
 #include "core/api/TeamsApi.h"
 #include "core/auth/AuthRoutes.h"
@@ -73,6 +74,9 @@ void registerRoutes(Platform& platform) {
         platform.proxy->start();
         platform.shutdownHooks.push_back([&platform] { platform.proxy->stop(); });
     }
+    // Last: the document is a snapshot of the routes declared so far.
+    api::registerOpenApiRoute(platform.apiRouter,
+                              {.serverUrl = platform.settings.get("ARCHESTRA_API_BASE_URL")});
 }
 
 void configureDispatchers(Platform& platform) {

@@ -72,6 +72,7 @@ class OpenApiTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testParameters);
     CPPUNIT_TEST(testBodiesAndResponses);
     CPPUNIT_TEST(testSecurity);
+    CPPUNIT_TEST(testSchemaDialect);
     CPPUNIT_TEST(testDuplicateOperationIdRejected);
     CPPUNIT_TEST(testUndescribableRoutesRejected);
     CPPUNIT_TEST(testRegisteredRouteListsItself);
@@ -186,6 +187,38 @@ class OpenApiTest : public CppUnit::TestFixture {
             schemes["sessionCookie"]);
         CPPUNIT_ASSERT_EQUAL(std::string("header"), schemes["apiKey"]["in"].get<std::string>());
         CPPUNIT_ASSERT_EQUAL(std::string("Authorization"), schemes["apiKey"]["name"].get<std::string>());
+    }
+
+    /// JSON Schema spellings some modules use come out in the OpenAPI 3.0 dialect.
+    void testSchemaDialect() {
+        http::Router router;
+        router.add(
+            {.method = "POST",
+             .path = "/api/things",
+             .operationId = "createThing",
+             .access = http::Access::authenticated(),
+             .requestBody = {{"type", "object"},
+                             {"properties",
+                              {{"any", nullptr},
+                               {"cost", {{"type", {"string", "null"}}}},
+                               {"either", {{"type", {"string", "integer"}}}},
+                               {"kind", {{"const", "thing"}}},
+                               {"tags", {{"type", "array"}, {"items", {{"type", {"null", "string"}}}}}}}}},
+             .response = {{"type", "array"}, {"items", {{"type", "object"}, {"properties", nullptr}}}}},
+            nullptr);
+        json doc = api::buildOpenApiDocument(router);
+        json body =
+            doc["paths"]["/api/things"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        CPPUNIT_ASSERT_EQUAL(json::object(), body["properties"]["any"]);
+        CPPUNIT_ASSERT_EQUAL(json({{"type", "string"}, {"nullable", true}}), body["properties"]["cost"]);
+        CPPUNIT_ASSERT_EQUAL(json({{"anyOf", {{{"type", "string"}}, {{"type", "integer"}}}}}),
+                             body["properties"]["either"]);
+        CPPUNIT_ASSERT_EQUAL(json({{"enum", {"thing"}}}), body["properties"]["kind"]);
+        CPPUNIT_ASSERT_EQUAL(json({{"type", "string"}, {"nullable", true}}),
+                             body["properties"]["tags"]["items"]);
+        json response =
+            doc["paths"]["/api/things"]["post"]["responses"]["200"]["content"]["application/json"]["schema"];
+        CPPUNIT_ASSERT_EQUAL(json({{"type", "object"}}), response["items"]);
     }
 
     void testDuplicateOperationIdRejected() {
