@@ -179,8 +179,19 @@ class PlatformProcessTest : public CppUnit::TestFixture {
         pg.server().stop();
         CPPUNIT_ASSERT(archestra::test::waitForStatus(process.apiPort(), "/ready", 503, 30000));
         CPPUNIT_ASSERT_EQUAL(200, httpRequest(process.apiPort(), "GET", "/health").status);
+        // A request that needs the database fails with a 503 JSON error instead of hanging or crashing.
+        auto signIn =
+            httpRequest(process.apiPort(), "POST", "/api/auth/sign-in/email",
+                        R"({"email":"admin@localhost.ai","password":"password"})",
+                        {{"Content-Type", "application/json"}, {"Origin", "http://localhost:3000"}});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(signIn.body, 503, signIn.status);
+        CPPUNIT_ASSERT(nlohmann::json::parse(signIn.body)["error"]["message"].is_string());
         pg.server().start();
         CPPUNIT_ASSERT(archestra::test::waitForStatus(process.apiPort(), "/ready", 200, 60000));
+        signIn = httpRequest(process.apiPort(), "POST", "/api/auth/sign-in/email",
+                             R"({"email":"admin@localhost.ai","password":"password"})",
+                             {{"Content-Type", "application/json"}, {"Origin", "http://localhost:3000"}});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(signIn.body, 200, signIn.status);
         CPPUNIT_ASSERT_EQUAL(0, process.terminate());
     }
 
