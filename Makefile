@@ -3,7 +3,7 @@ PRESET ?= default
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test-deps configure build run test format format-check bench clean
+.PHONY: deps test-deps configure build build-platform run test format format-check bench clean
 
 deps:
 	@bash packaging/install-deps.sh
@@ -18,8 +18,12 @@ configure: deps
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
+# Only what `make run` needs: the host and the bundled plugins (not the test suites).
+build-platform: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target archestra-platform archestra_bundled_plugins
+
 # Starts the platform on the embedded PostgreSQL; Ctrl-C stops it and everything it started.
-run: build
+run: build-platform
 	@ARCHESTRA_PLUGINS_DIR=$${ARCHESTRA_PLUGINS_DIR:-$(CURDIR)/$(BUILD_DIR)/plugins-out} \
 	 ARCHESTRA_UI_DIR=$${ARCHESTRA_UI_DIR:-$(CURDIR)/$(BUILD_DIR)/ui-out} \
 	 exec $(BUILD_DIR)/core/archestra-platform

@@ -115,6 +115,8 @@ function(archestra_add_plugin name)
 }
 ")
   if(NOT P_NO_INSTALL)
+    # Lets a build that bundles plugins build them all with one target (the platform's `make run`).
+    set_property(GLOBAL APPEND PROPERTY ARCHESTRA_BUNDLED_PLUGINS ${target})
     install(TARGETS ${target} LIBRARY DESTINATION "${ARCHESTRA_PLUGIN_INSTALL_DIR}/${P_KIND}.${name}")
     install(FILES "${dir}/plugin.json" DESTINATION "${ARCHESTRA_PLUGIN_INSTALL_DIR}/${P_KIND}.${name}")
   endif()
