@@ -152,10 +152,19 @@ std::size_t readSome(std::istream& in, char* buffer, std::size_t size) {
     return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
+/// Relays the upstream's status and headers. A header the upstream sent replaces ours of the same name (every
+/// upstream value kept, e.g. several Set-Cookie): the SDKs read X-Request-Id as the provider's request id, so
+/// the platform's own id moves to X-Archestra-Request-Id instead of being merged into a two-value header.
 void copyResponseHead(const Poco::Net::HTTPResponse& from, Poco::Net::HTTPServerResponse& to) {
     to.setStatusAndReason(from.getStatus(), from.getReason());
+    if (from.has("X-Request-Id") && to.has("X-Request-Id")) {
+        to.set("X-Archestra-Request-Id", to.get("X-Request-Id"));
+    }
+    std::set<std::string> replaced;
     for (const auto& [name, value] : from) {
-        if (forwardResponseHeader(name)) to.add(name, value);
+        if (!forwardResponseHeader(name)) continue;
+        if (replaced.insert(Poco::toLower(name)).second) to.erase(name);
+        to.add(name, value);
     }
 }
 
