@@ -77,21 +77,63 @@ std::string interactionType(Provider provider) {
     }
 }
 
-nlohmann::json responseViewJson(const ResponseView& view) {
-    nlohmann::json calls = nlohmann::json::array();
-    for (const auto& call : view.toolCalls)
-        calls.push_back({{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
-    nlohmann::json usage = nlohmann::json::object();
-    if (view.usage.inputTokens) usage["inputTokens"] = *view.usage.inputTokens;
-    if (view.usage.outputTokens) usage["outputTokens"] = *view.usage.outputTokens;
-    return {{"id", view.id},
+/// The interaction's stored response for a stream: the assembled message in the provider's own response shape
+/// (what the non-streaming call would have returned), so the log reads the same for both; marked as
+/// assembled.
+nlohmann::json responseViewJson(Provider provider, const ResponseView& view) {
+    nlohmann::json result;
+    if (provider == Provider::Anthropic) {
+        nlohmann::json content = nlohmann::json::array();
+        if (!view.thinking.empty()) content.push_back({{"type", "thinking"}, {"thinking", view.thinking}});
+        if (!view.text.empty()) content.push_back({{"type", "text"}, {"text", view.text}});
+        for (const auto& call : view.toolCalls)
+            content.push_back(
+                {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", call.arguments}});
+        nlohmann::json usage = nlohmann::json::object();
+        if (view.usage.inputTokens) usage["input_tokens"] = *view.usage.inputTokens;
+        if (view.usage.outputTokens) usage["output_tokens"] = *view.usage.outputTokens;
+        result = {{"id", view.id},       {"type", "message"},  {"role", "assistant"},
+                  {"model", view.model}, {"content", content}, {"stop_reason", view.finishReason},
+                  {"usage", usage}};
+    } else if (provider == Provider::OpenAi) {
+        nlohmann::json message = {
+            {"role", "assistant"},
+            {"content", view.text.empty() ? nlohmann::json(nullptr) : nlohmann::json(view.text)}};
+        nlohmann::json calls = nlohmann::json::array();
+        for (const auto& call : view.toolCalls) {
+            const std::string& arguments = call.argumentsRaw;
+            calls.push_back({{"id", call.id},
+                             {"type", "function"},
+                             {"function", {{"name", call.name}, {"arguments", arguments}}}});
+        }
+        if (!calls.empty()) message["tool_calls"] = calls;
+        nlohmann::json usage = nlohmann::json::object();
+        if (view.usage.inputTokens) usage["prompt_tokens"] = *view.usage.inputTokens;
+        if (view.usage.outputTokens) usage["completion_tokens"] = *view.usage.outputTokens;
+        result = {
+            {"id", view.id},
+            {"object", "chat.completion"},
             {"model", view.model},
-            {"text", view.text},
-            {"thinking", view.thinking},
-            {"toolCalls", calls},
-            {"usage", usage},
-            {"finishReason", view.finishReason},
-            {"assembledFromStream", true}};
+            {"choices", nlohmann::json::array(
+                            {{{"index", 0}, {"message", message}, {"finish_reason", view.finishReason}}})},
+            {"usage", usage}};
+    } else {
+        nlohmann::json calls = nlohmann::json::array();
+        for (const auto& call : view.toolCalls)
+            calls.push_back({{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
+        nlohmann::json usage = nlohmann::json::object();
+        if (view.usage.inputTokens) usage["inputTokens"] = *view.usage.inputTokens;
+        if (view.usage.outputTokens) usage["outputTokens"] = *view.usage.outputTokens;
+        result = {{"id", view.id},
+                  {"model", view.model},
+                  {"text", view.text},
+                  {"thinking", view.thinking},
+                  {"toolCalls", calls},
+                  {"usage", usage},
+                  {"finishReason", view.finishReason}};
+    }
+    result["assembledFromStream"] = true;
+    return result;
 }
 
 /// Closes the connection (cancelling the upstream request); never throws, also for unconnected sessions.
@@ -524,7 +566,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             _pool.release(std::move(exchange.session));
         }
         const ResponseView& message = assembler->message();
-        record.response = responseViewJson(message);
+        record.response = responseViewJson(provider, message);
         record.inputTokens = message.usage.inputTokens;
         record.outputTokens = message.usage.outputTokens;
         record.blocked = anyBlocked;

@@ -273,7 +273,11 @@ class LlmProxyTest : public CppUnit::TestFixture {
                            "ORDER BY created_at DESC LIMIT 1")
                        .at(0);
         json response = json::parse(row.str(0));
-        CPPUNIT_ASSERT_EQUAL(std::size_t(2), response["toolCalls"].size());
+        // Stored in the provider's response shape (a chat.completion), like the non-streaming answer.
+        CPPUNIT_ASSERT_EQUAL(std::string("chat.completion"), response.value("object", ""));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), response["choices"][0]["message"]["tool_calls"].size());
+        CPPUNIT_ASSERT_EQUAL(std::string("tool_calls"), response["choices"][0].value("finish_reason", ""));
+        CPPUNIT_ASSERT(response.value("assembledFromStream", false));
         CPPUNIT_ASSERT(!row.isNull(1));
     }
 
