@@ -9,8 +9,10 @@
 
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <Poco/UUIDGenerator.h>
 
@@ -177,6 +179,46 @@ void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Ne
             if (reused && attempt == 0) continue;  // stale keep-alive connection: one fresh attempt
             throw UpstreamUnreachableException("cannot reach " + endpoint.key() + ": " + error.displayText());
         }
+    }
+}
+
+/// Whether the body that just reached its end (read returned 0 after `bytesRead` bytes) was complete.
+/// Poco 1.11 reports a connection dropped inside a chunked or Content-Length body as a plain end of stream,
+/// so: a known length must have been read in full, and a keep-alive chunked body must not end with the
+/// upstream having closed the connection (a clean end leaves it open; EOF already waiting on the socket means
+/// it died).
+bool upstreamBodyComplete(Exchange& exchange, std::uint64_t bytesRead) {
+    const auto& response = exchange.response;
+    if (!response.getChunkedTransferEncoding() &&
+        response.getContentLength64() != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH)
+        return bytesRead == static_cast<std::uint64_t>(response.getContentLength64());
+    if (!response.getChunkedTransferEncoding() || !response.getKeepAlive() || !exchange.session.session)
+        return true;  // delimited by the connection close, or nothing left to tell by
+    try {
+        auto& socket = exchange.session.session->socket();
+        if (!socket.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) return true;
+        char probe = 0;
+        return socket.receiveBytes(&probe, 1, MSG_PEEK) > 0;
+    } catch (const Poco::Exception&) {
+        return false;  // reset by the peer
+    }
+}
+
+/// Ends the client's response abnormally: the connection is closed without the chunked body's terminating
+/// zero chunk, which every SDK reports as an error, as it would a dropped provider connection. The socket is
+/// detached first so Poco neither writes the end chunk nor serves another request on it.
+void abortClient(http::Context& context) noexcept {
+    try {
+        auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&context.request());
+        if (!impl) return;
+        context.response().setKeepAlive(false);
+        Poco::Net::StreamSocket socket = impl->detachSocket();
+        try {
+            socket.shutdownSend();  // FIN after the bytes already written (a reset could drop them)
+        } catch (const Poco::Exception&) {
+        }
+        socket.close();
+    } catch (...) {
     }
 }
 
@@ -517,6 +559,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         bool clientGone = false;
         bool upstreamFailed = false;
         bool first = true;
+        std::uint64_t bytesRead = 0;
         char buffer[16384];
         const auto upstreamStarted = Clock::now();
         auto flushToClient = [&]() {
@@ -541,7 +584,16 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                                             "The upstream stream broke: " + error.displayText());
                 break;
             }
-            if (n == 0) break;
+            if (n == 0) {
+                if (!upstreamBodyComplete(exchange, bytesRead)) {
+                    upstreamFailed = true;
+                    pending +=
+                        adapter.sseError(ProxyErrorKind::UpstreamUnreachable,
+                                         "The upstream closed the connection in the middle of the stream");
+                }
+                break;
+            }
+            bytesRead += n;
             if (first) {
                 record.timeToFirstToken_ms = msSince(upstreamStarted);
                 first = false;
@@ -550,7 +602,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             handle();
             flushToClient();
         }
-        if (!clientGone) {
+        if (!clientGone && !upstreamFailed) {
             try {
                 parser.finish(events);
             } catch (const Poco::Exception&) {
@@ -558,9 +610,15 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             handle();
             if (assembler->holding()) pending += decide();
             flushToClient();
+        } else if (!clientGone) {
+            // The provider's error event, then a connection drop: what a broken provider connection looks
+            // like, so the SDK raises instead of returning a silently truncated answer.
+            ++_counters.upstreamErrors;
+            flushToClient();
+            abortClient(context);
         }
         if (clientGone || upstreamFailed) {
-            abortSession(exchange.session);  // cancels the upstream request
+            abortSession(exchange.session);  // cancels the upstream request; never reused
             if (clientGone) ++_counters.clientDisconnects;
         } else if (exchange.response.getKeepAlive()) {
             _pool.release(std::move(exchange.session));
@@ -592,6 +650,9 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             if (!record.timeToFirstToken_ms) record.timeToFirstToken_ms = msSince(started);
             responseBody.append(buffer, n);
         }
+        if (!upstreamBodyComplete(exchange, responseBody.size()))
+            throw Poco::Net::ConnectionAbortedException("the upstream closed the connection mid-body (" +
+                                                        std::to_string(responseBody.size()) + " bytes read)");
     } catch (const Poco::TimeoutException& error) {
         abortSession(exchange.session);
         ++_counters.upstreamErrors;
@@ -701,8 +762,11 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
     std::ostream& client = out.send();
     char buffer[16384];
     bool clean = true;
+    bool upstreamBroke = false;
+    std::uint64_t bytesRead = 0;
     try {
         while (std::size_t n = readSome(*exchange.body, buffer, sizeof buffer)) {
+            bytesRead += n;
             client.write(buffer, static_cast<std::streamsize>(n));
             client.flush();
             if (!client.good()) {
@@ -710,9 +774,17 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
                 break;
             }
         }
+        if (clean && !upstreamBodyComplete(exchange, bytesRead)) {
+            clean = false;
+            upstreamBroke = true;
+        }
     } catch (const Poco::Exception&) {
-        clean = false;  // the client sees a truncated body; nothing better can be said after the head
+        clean = false;
+        upstreamBroke = true;
     }
+    // After the head nothing better can be said than the truncation itself: the client's body ends
+    // abnormally.
+    if (upstreamBroke) abortClient(context);
     if (!clean)
         abortSession(exchange.session);
     else if (exchange.response.getKeepAlive())
