@@ -155,8 +155,41 @@ struct Exchange {
 
 /// Sends the request; retries once on a fresh connection when a reused keep-alive connection turned out to
 /// be closed by the upstream. Throws UpstreamTimeoutException / UpstreamUnreachableException.
+/// The client hung up while we wait: its connection reads as closed (a pipelined request would read as data).
+bool clientClosed(http::Context& context) noexcept {
+    try {
+        auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&context.request());
+        if (!impl) return false;
+        auto& socket = impl->socket();
+        if (!socket.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) return false;
+        char probe = 0;
+        return socket.receiveBytes(&probe, 1, MSG_PEEK) <= 0;
+    } catch (...) {
+        return true;  // reset or already closed
+    }
+}
+
+/// Thrown when the client left before the upstream answered: the upstream request was cancelled.
+struct ClientGone {};
+
+/// Waits for the first response byte in short slices so that a client hanging up meanwhile cancels the
+/// upstream request at once instead of after the whole answer (or the idle timeout). Silence past the idle
+/// timeout is left to receiveResponse(), which then throws the TimeoutException.
+void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTimeout_ms) {
+    if (!client) return;
+    const auto started = Clock::now();
+    auto& socket = session.session->socket();
+    while (msSince(started) < idleTimeout_ms) {
+        if (socket.poll(Poco::Timespan(200 * 1000), Poco::Net::Socket::SELECT_READ)) return;
+        if (clientClosed(*client)) {
+            abortSession(session);
+            throw ClientGone{};
+        }
+    }
+}
+
 void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Net::HTTPRequest& request,
-                  const std::string& body, Exchange& exchange) {
+                  const std::string& body, Exchange& exchange, http::Context* client = nullptr) {
     for (int attempt = 0;; ++attempt) {
         exchange.session = pool.acquire(endpoint);
         bool reused = exchange.session.reused;
@@ -164,6 +197,7 @@ void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Ne
             std::ostream& out = exchange.session.session->sendRequest(request);
             out.write(body.data(), static_cast<std::streamsize>(body.size()));
             out.flush();
+            awaitUpstream(exchange.session, client, pool.options().idleTimeout_ms);
             exchange.body = &exchange.session.session->receiveResponse(exchange.response);
             return;
         } catch (const Poco::TimeoutException& error) {
@@ -497,7 +531,14 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
 
     Exchange exchange;
     try {
-        sendUpstream(_pool, endpoint, request, upstreamBody, exchange);
+        sendUpstream(_pool, endpoint, request, upstreamBody, exchange, &context);
+    } catch (const ClientGone&) {
+        ++_counters.clientDisconnects;
+        if (decisions.is_null()) decisions = nlohmann::json::object();
+        decisions["clientDisconnected"] = true;
+        abortClient(context);
+        finish(499);
+        return;
     } catch (const UpstreamTimeoutException& error) {
         ++_counters.upstreamErrors;
         sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout, error.message());
