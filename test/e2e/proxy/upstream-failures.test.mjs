@@ -101,6 +101,24 @@ test("a client that leaves mid-stream cancels the upstream request; the interact
   assert.ok(rows, "the interrupted stream must be recorded");
 });
 
+test("a client that gives up on a non-streaming request cancels the upstream request", async () => {
+  await standin.reset();
+  await assert.rejects(
+    openai({ timeout: 300 }).chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "scenario:slow-first-byte-3000" }] }),
+    (err) => err instanceof OpenAI.APIConnectionTimeoutError,
+  );
+  // The upstream would answer after 3 s; the proxy must hang up on it soon after the client left.
+  const record = await eventually(async () => {
+    const last = await standin.lastRequest();
+    return last && last.outcome !== "answering" ? last : null;
+  }, 1500);
+  assert.ok(record, "the upstream request was still running 1.5 s after the client left");
+  assert.equal(record.outcome, "peer closed");
+  // Before the 1000 ms idle timeout would have ended it anyway: the hang-up follows the client's.
+  const heldMs = Date.parse(record.closedAt) - Date.parse(record.receivedAt);
+  assert.ok(heldMs < 800, `the upstream request was cancelled ${heldMs} ms after it started`);
+});
+
 test("the platform keeps serving after all of that", async () => {
   const completion = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] });
   assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
