@@ -177,6 +177,9 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRequestBodyGoesUpstreamByteForByte);
     CPPUNIT_TEST(testUpstreamErrorComesBackUnchanged);
     CPPUNIT_TEST(testStreamRelayIsByteEqual);
+    CPPUNIT_TEST(testUpstreamRequestIdIsTheProviders);
+    CPPUNIT_TEST(testUpstreamDroppedMidStream);
+    CPPUNIT_TEST(testUpstreamDroppedMidBodyIs502);
     CPPUNIT_TEST(testAnthropicAndGeminiRoutes);
     CPPUNIT_TEST(testPassThroughStripsProfile);
     CPPUNIT_TEST(testUnknownProfileIs404);
@@ -279,6 +282,49 @@ class LlmProxyTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("tool_calls"), response["choices"][0].value("finish_reason", ""));
         CPPUNIT_ASSERT(response.value("assembledFromStream", false));
         CPPUNIT_ASSERT(!row.isNull(1));
+    }
+
+    void testUpstreamRequestIdIsTheProviders() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        auto result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                   R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        // One value, the provider's (the SDKs expose it as the request id); ours under its own name.
+        CPPUNIT_ASSERT_EQUAL(std::string("req_standin"), result.header("x-request-id"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(36), result.header("x-archestra-request-id").size());
+    }
+
+    void testUpstreamDroppedMidStream() {
+        auto& e = env();
+        StandInReply reply = sseReply("openai/chat-stream-text.sse");
+        reply.dropAfterBytes = reply.body.size() / 2;
+        e.standIn.reply(reply);
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/chat/completions",
+            R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+            kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        // What arrived is relayed, then the provider-shaped error event (the connection is dropped after it).
+        CPPUNIT_ASSERT_MESSAGE(result.body, result.body.rfind(reply.body.substr(0, 40), 0) == 0);
+        CPPUNIT_ASSERT_MESSAGE(result.body, result.body.find("data: {\"error\"") != std::string::npos);
+        CPPUNIT_ASSERT(result.body.find("[DONE]") == std::string::npos);
+        // The broken upstream connection is not reused: the next call is answered.
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        auto next = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                 R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, next.status);
+    }
+
+    void testUpstreamDroppedMidBodyIs502() {
+        auto& e = env();
+        StandInReply reply = jsonReply("openai/chat-response-text.json");
+        reply.dropAfterBytes = reply.body.size() / 2;
+        e.standIn.reply(reply);
+        auto result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                   R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 502, result.status);
+        CPPUNIT_ASSERT(json::parse(result.body)["error"]["message"].is_string());
     }
 
     void testAnthropicAndGeminiRoutes() {

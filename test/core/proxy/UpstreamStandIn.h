@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
@@ -31,6 +32,9 @@ struct StandInReply {
     long firstByteDelay_ms = 0;
     bool chunked = false;  ///< stream `body` in pieces of `chunkBytes`, flushed one by one
     std::size_t chunkBytes = 64;
+    /// > 0: after this many body bytes the connection is closed without ending the body (a provider dropping
+    /// the connection midway); works with and without `chunked`.
+    std::size_t dropAfterBytes = 0;
 };
 
 struct StandInRequest {
@@ -98,21 +102,32 @@ class UpstreamStandIn {
             response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
             response.setContentType(reply.contentType);
             for (const auto& [name, value] : reply.headers) response.set(name, value);
-            if (!reply.chunked) {
+            if (!reply.chunked && reply.dropAfterBytes == 0) {
                 response.sendBuffer(reply.body.data(), reply.body.size());
                 return;
             }
-            response.setChunkedTransferEncoding(true);
+            if (reply.chunked)
+                response.setChunkedTransferEncoding(true);
+            else
+                response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
             std::ostream& out = response.send();
-            for (std::size_t pos = 0; pos < reply.body.size(); pos += reply.chunkBytes) {
+            const std::size_t end = reply.dropAfterBytes > 0
+                                        ? std::min(reply.dropAfterBytes, reply.body.size())
+                                        : reply.body.size();
+            for (std::size_t pos = 0; pos < end; pos += reply.chunkBytes) {
                 out.write(reply.body.data() + pos,
-                          static_cast<std::streamsize>(std::min(reply.chunkBytes, reply.body.size() - pos)));
+                          static_cast<std::streamsize>(std::min(reply.chunkBytes, end - pos)));
                 out.flush();
                 if (!out.good()) {
                     ++_owner._aborted;
                     return;
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            if (reply.dropAfterBytes > 0) {
+                // Detached so that Poco writes no terminating chunk; closing it is the drop.
+                auto& impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl&>(request);
+                impl.detachSocket().close();
             }
         }
 
