@@ -75,7 +75,7 @@ void Dispatcher::applyCors(Context& context) const {
     auto& response = context.response();
     response.set("Access-Control-Allow-Origin", origin);
     response.set("Access-Control-Allow-Credentials", "true");
-    response.set("Access-Control-Expose-Headers", "Set-Cookie, X-Request-Id");
+    response.set("Access-Control-Expose-Headers", "Set-Cookie, X-Request-Id, X-Archestra-Request-Id");
     response.add("Vary", "Origin");
 }
 
