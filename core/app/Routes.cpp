@@ -1,6 +1,7 @@
 // Routes: system routes (/health, /ready) and the registration of each module's routes.
 #include "core/app/Routes.h"
 
+#include "core/api/AgentsApi.h"
 #include "core/api/OpenApi.h"
 #include "core/api/OrganizationApi.h"
 #include "core/api/TeamsApi.h"
@@ -73,6 +74,10 @@ void registerRoutes(Platform& platform) {
         platform.proxy->registerRoutes(platform.apiRouter);
         platform.proxy->start();
         platform.shutdownHooks.push_back([&platform] { platform.proxy->stop(); });
+        // Profile writes drop the proxy's cached profiles (read lazily: the proxy is built just above).
+        api::registerAgentRoutes(platform.apiRouter, platform.auth, [&platform] {
+            if (platform.proxy) platform.proxy->cache().invalidate();
+        });
     }
     // Last: the document is a snapshot of the routes declared so far.
     api::registerOpenApiRoute(platform.apiRouter,

@@ -50,6 +50,16 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"GET /api/organization", "organization:read"},
         {"PATCH /api/organization", "organization:update"},
         {"GET /api/organization/onboarding-status", "authenticated"},
+        // profiles (issue 7)
+        {"GET /api/agents", "profile:read"},
+        {"GET /api/agents/all", "profile:read"},
+        {"GET /api/agents/default", "profile:read"},
+        {"POST /api/agents", "profile:create"},
+        {"GET /api/agents/{id}", "profile:read"},
+        {"PUT /api/agents/{id}", "profile:update"},
+        {"DELETE /api/agents/{id}", "profile:delete"},
+        {"GET /api/agents/labels/keys", "profile:read"},
+        {"GET /api/agents/labels/values", "profile:read"},
         // observability (proxy)
         {"GET /api/interactions", "interaction:read"},
         {"GET /api/interactions/external-agent-ids", "interaction:read"},
