@@ -47,13 +47,15 @@ void fuzzConversation(const json& doc) {
         for (const auto& r : *it) {
             if (!r.is_object()) continue;
             ToolResult tr{stringOr(r, "toolCallId"), std::nullopt, r.value("content", json())};
-            if (auto n = r.find("toolName"); n != r.end() && n->is_string()) tr.toolName = n->get<std::string>();
+            if (auto n = r.find("toolName"); n != r.end() && n->is_string())
+                tr.toolName = n->get<std::string>();
             results.push_back(std::move(tr));
         }
     std::vector<ToolCall> calls;
     if (auto it = doc.find("calls"); it != doc.end() && it->is_array())
         for (const auto& c : *it)
-            if (c.is_object()) calls.push_back({stringOr(c, "id"), stringOr(c, "name"), c.value("arguments", json())});
+            if (c.is_object())
+                calls.push_back({stringOr(c, "id"), stringOr(c, "name"), c.value("arguments", json())});
 
     ContextEvaluation ctx = evaluateContext(snap, results);
     if (ctx.perResult.size() != results.size()) violated("one decision per result");
@@ -61,21 +63,25 @@ void fuzzConversation(const json& doc) {
     for (const auto& d : ctx.perResult) {
         anyBad = anyBad || d.verdict == Verdict::Untrusted || d.verdict == Verdict::Blocked;
         if (d.verdict == Verdict::Invalid) violated("every result gets a verdict");
-        if ((d.verdict == Verdict::Blocked) != d.replacementContent.has_value()) violated("blocked <=> replacement");
+        if ((d.verdict == Verdict::Blocked) != d.replacementContent.has_value())
+            violated("blocked <=> replacement");
         if (d.toolName && d.toolName->starts_with(kArchestraToolPrefix) && d.verdict != Verdict::Trusted)
             violated("archestra tools are trusted");
     }
-    if (ctx.trusted != (!anyBad && !snap.considerContextUntrusted)) violated("context trust is the AND of results");
+    if (ctx.trusted != (!anyBad && !snap.considerContextUntrusted))
+        violated("context trust is the AND of results");
     (void)ctx.toJson().dump();
 
     // Order independence: reversed input gives the same context verdict and reason.
     std::vector<ToolResult> reversed(results.rbegin(), results.rend());
     ContextEvaluation again = evaluateContext(snap, reversed);
-    if (again.trusted != ctx.trusted || again.reason != ctx.reason || again.needsSanitization != ctx.needsSanitization)
+    if (again.trusted != ctx.trusted || again.reason != ctx.reason ||
+        again.needsSanitization != ctx.needsSanitization)
         violated("context evaluation depends on result order");
 
-    const bool contextTrusted = doc.value("trusted", json(ctx.trusted)).is_boolean() ? doc.value("trusted", ctx.trusted)
-                                                                                     : ctx.trusted;
+    const bool contextTrusted = doc.value("trusted", json(ctx.trusted)).is_boolean()
+                                    ? doc.value("trusted", ctx.trusted)
+                                    : ctx.trusted;
     auto decisions = evaluateToolCalls(snap, contextTrusted, calls);
     if (decisions.size() != calls.size()) violated("one decision per call");
     for (std::size_t i = 0; i < calls.size(); ++i) {
@@ -83,7 +89,8 @@ void fuzzConversation(const json& doc) {
         if (d.toolCallId != calls[i].id) violated("decisions keep call order");
         if (d.allowed == !d.contentMessage.empty()) violated("blocked <=> refusal text");
         if (d.requiresApproval && d.allowed) violated("approval implies blocked");
-        if (calls[i].name.starts_with(kArchestraToolPrefix) && !d.allowed) violated("archestra tools are allowed");
+        if (calls[i].name.starts_with(kArchestraToolPrefix) && !d.allowed)
+            violated("archestra tools are allowed");
         if (!d.allowed && d.refusalMessage.find(d.contentMessage) == std::string::npos)
             violated("refusal message embeds the content message");
         (void)d.toJson().dump();
@@ -100,7 +107,8 @@ void fuzzBytes(std::string_view text) {
         auto outcome = re->search(subject);
         if (outcome == SafeRegex::Outcome::Invalid) violated("compiled regex answers");
         // A pattern that matches "" matches every subject.
-        if (re->search("") == SafeRegex::Outcome::Match && re->search(subject) == SafeRegex::Outcome::NoMatch &&
+        if (re->search("") == SafeRegex::Outcome::Match &&
+            re->search(subject) == SafeRegex::Outcome::NoMatch &&
             pattern.find_first_of("^$\\") == std::string_view::npos)
             violated("empty match implies match everywhere");
     }
