@@ -4,6 +4,7 @@
 #include "core/api/AgentsApi.h"
 #include "core/api/OpenApi.h"
 #include "core/api/OrganizationApi.h"
+#include "core/api/PoliciesApi.h"
 #include "core/api/TeamsApi.h"
 #include "core/auth/AuthRoutes.h"
 #include "core/auth/AuthService.h"
@@ -76,6 +77,9 @@ void registerRoutes(Platform& platform) {
         platform.shutdownHooks.push_back([&platform] { platform.proxy->stop(); });
         // Profile writes drop the proxy's cached profiles (read lazily: the proxy is built just above).
         api::registerAgentRoutes(platform.apiRouter, platform.auth, [&platform] {
+            if (platform.proxy) platform.proxy->cache().invalidate();
+        });
+        api::registerPolicyRoutes(platform.apiRouter, platform.auth, [&platform] {
             if (platform.proxy) platform.proxy->cache().invalidate();
         });
     }

@@ -60,6 +60,18 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"DELETE /api/agents/{id}", "profile:delete"},
         {"GET /api/agents/labels/keys", "profile:read"},
         {"GET /api/agents/labels/values", "profile:read"},
+        // guardrail policies
+        {"GET /api/autonomy-policies/operators", "policy:read"},
+        {"GET /api/autonomy-policies/tool-invocation", "policy:read"},
+        {"POST /api/autonomy-policies/tool-invocation", "policy:create"},
+        {"GET /api/autonomy-policies/tool-invocation/{id}", "policy:read"},
+        {"PUT /api/autonomy-policies/tool-invocation/{id}", "policy:update"},
+        {"DELETE /api/autonomy-policies/tool-invocation/{id}", "policy:delete"},
+        {"GET /api/trusted-data-policies", "policy:read"},
+        {"POST /api/trusted-data-policies", "policy:create"},
+        {"GET /api/trusted-data-policies/{id}", "policy:read"},
+        {"PUT /api/trusted-data-policies/{id}", "policy:update"},
+        {"DELETE /api/trusted-data-policies/{id}", "policy:delete"},
         // observability (proxy)
         {"GET /api/interactions", "interaction:read"},
         {"GET /api/interactions/external-agent-ids", "interaction:read"},
