@@ -27,6 +27,12 @@ namespace archestra::plugins {
 class PluginManager;
 class HostServices;
 }  // namespace archestra::plugins
+namespace archestra::secrets {
+class SecretStore;
+}  // namespace archestra::secrets
+namespace archestra::mcp {
+class ToolExecutor;
+}  // namespace archestra::mcp
 
 namespace archestra::app {
 
@@ -55,6 +61,10 @@ struct Platform {
     /// LLM proxy: upstream pool, profile cache (call proxy->cache().invalidate() after writing profiles,
     /// tools, policies, prices, limits or optimization rules), tool discovery, interaction log.
     std::shared_ptr<proxy::ProxyModule> proxy;
+    /// Secret values (tokens, MCP env secrets, OAuth client secrets) in the active secrets backend (core/secrets).
+    std::shared_ptr<secrets::SecretStore> secrets;
+    /// Calls tools on installed MCP servers (core/mcp); used by the MCP gateway (core/gateway).
+    std::shared_ptr<mcp::ToolExecutor> toolExecutor;
     /// Run in reverse order once the listeners have stopped, before the database closes (log flush).
     std::vector<std::function<void()>> shutdownHooks;
 
