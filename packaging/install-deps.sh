@@ -11,7 +11,7 @@ PKGS=(
 )
 # Extra packages only the test suite uses.
 if [[ "${1:-}" == "--test" ]]; then
-  PKGS+=(clang-format clang libclang-rt-14-dev chromium wrk apache2-utils nginx-light procps iproute2 lsof)
+  PKGS+=(clang-format clang libclang-rt-14-dev chromium wrk apache2-utils nginx-light procps iproute2 lsof prometheus)
 fi
 
 missing=()
