@@ -178,6 +178,63 @@ struct Names {
     std::string what;  // for summaries
 };
 
+json listKind(db::Database& db, const PolicyKind& kind) {
+    json out = json::array();
+    for (const auto& row :
+         db.query("SELECT " + kind.jsonSql + " FROM " + kind.table + " p ORDER BY p.created_at, p.id"))
+        out.push_back(json::parse(row.str(0)));
+    return out;
+}
+
+json createKind(db::Database& db, const PolicyKind& kind, const json& body) {
+    auto values = kind.validate(body);
+    std::string placeholders;
+    std::string columns;
+    for (size_t i = 0; i < kind.columns.size(); ++i) {
+        columns += (i ? ", " : "") + kind.columns[i];
+        placeholders += (i ? ", $" : "$") + std::to_string(i + 1) + (i == 0 ? "::uuid" : "");
+    }
+    std::string id = db.transaction([&](db::Connection& conn) {
+        checkAgentTool(conn, *values[0]);
+        return conn
+            .query("INSERT INTO " + kind.table + " (" + columns + ") VALUES (" + placeholders +
+                       ") RETURNING id::text",
+                   values)
+            .at(0)
+            .str(0);
+    });
+    return loadPolicy(db, kind, id);
+}
+
+json updateKind(db::Database& db, const PolicyKind& kind, const std::string& id, const json& body) {
+    json merged = loadPolicy(db, kind, id);
+    for (const auto& field : kind.fields)
+        if (auto it = body.find(field); it != body.end()) merged[field] = *it;
+    auto values = kind.validate(merged);
+    std::string sets;
+    for (size_t i = 0; i < kind.columns.size(); ++i)
+        sets += kind.columns[i] + " = $" + std::to_string(i + 2) + (i == 0 ? "::uuid" : "") + ", ";
+    values.insert(values.begin(), id);
+    db.transaction([&](db::Connection& conn) {
+        checkAgentTool(conn, *values[1]);
+        if (conn.execute("UPDATE " + kind.table + " SET " + sets + "updated_at = now() WHERE id = $1::uuid",
+                         values) == 0)
+            throw ApiError::notFound(kind.notFound);
+    });
+    return loadPolicy(db, kind, id);
+}
+
+void deleteKind(db::Database& db, const PolicyKind& kind, const std::string& id) {
+    if (db.execute("DELETE FROM " + kind.table + " WHERE id = $1::uuid", {id}) == 0)
+        throw ApiError::notFound(kind.notFound);
+}
+
+const PolicyKind& kindOf(PolicyKindId id) {
+    if (id == PolicyKindId::ToolInvocation) return invocationKind();
+    if (id == PolicyKindId::TrustedData) return trustedKind();
+    throw std::invalid_argument("invalid policy kind");
+}
+
 void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind, const Names& names,
                   const json& entity, std::vector<std::string> required, std::function<void()> changed) {
     using namespace auth::schema;
@@ -188,13 +245,7 @@ void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind
                 .summary = "Every " + names.what,
                 .access = Access::permission("policy", "read"),
                 .response = array(entity)},
-               [&db, &kind](Context& c) {
-                   json out = json::array();
-                   for (const auto& row : db.query("SELECT " + kind.jsonSql + " FROM " + kind.table +
-                                                   " p ORDER BY p.created_at, p.id"))
-                       out.push_back(json::parse(row.str(0)));
-                   c.sendJson(200, out);
-               });
+               [&db, &kind](Context& c) { c.sendJson(200, listKind(db, kind)); });
     router.add({.method = "POST",
                 .path = names.path,
                 .operationId = "create" + names.singular,
@@ -204,24 +255,9 @@ void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind
                 .requestBody = inputSchema(entity, required),
                 .response = entity},
                [&db, &kind, changed](Context& c) {
-                   auto values = kind.validate(c.jsonObject());
-                   std::string placeholders;
-                   std::string columns;
-                   for (size_t i = 0; i < kind.columns.size(); ++i) {
-                       columns += (i ? ", " : "") + kind.columns[i];
-                       placeholders += (i ? ", $" : "$") + std::to_string(i + 1) + (i == 0 ? "::uuid" : "");
-                   }
-                   std::string id = db.transaction([&](db::Connection& conn) {
-                       checkAgentTool(conn, *values[0]);
-                       return conn
-                           .query("INSERT INTO " + kind.table + " (" + columns + ") VALUES (" + placeholders +
-                                      ") RETURNING id::text",
-                                  values)
-                           .at(0)
-                           .str(0);
-                   });
+                   json created = createKind(db, kind, c.jsonObject());
                    changed();
-                   c.sendJson(200, loadPolicy(db, kind, id));
+                   c.sendJson(200, created);
                });
     router.add({.method = "GET",
                 .path = names.path + "/{id}",
@@ -242,26 +278,9 @@ void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind
                 .response = entity,
                 .uuidParams = {"id"}},
                [&db, &kind, changed](Context& c) {
-                   const std::string id = c.param("id");
-                   json merged = loadPolicy(db, kind, id);
-                   const json& body = c.jsonObject();
-                   for (const auto& field : kind.fields)
-                       if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-                   auto values = kind.validate(merged);
-                   std::string sets;
-                   for (size_t i = 0; i < kind.columns.size(); ++i)
-                       sets +=
-                           kind.columns[i] + " = $" + std::to_string(i + 2) + (i == 0 ? "::uuid" : "") + ", ";
-                   values.insert(values.begin(), id);
-                   db.transaction([&](db::Connection& conn) {
-                       checkAgentTool(conn, *values[1]);
-                       if (conn.execute("UPDATE " + kind.table + " SET " + sets +
-                                            "updated_at = now() WHERE id = $1::uuid",
-                                        values) == 0)
-                           throw ApiError::notFound(kind.notFound);
-                   });
+                   json updated = updateKind(db, kind, c.param("id"), c.jsonObject());
                    changed();
-                   c.sendJson(200, loadPolicy(db, kind, id));
+                   c.sendJson(200, updated);
                });
     router.add({.method = "DELETE",
                 .path = names.path + "/{id}",
@@ -272,14 +291,35 @@ void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind
                 .response = success(),
                 .uuidParams = {"id"}},
                [&db, &kind, changed](Context& c) {
-                   if (db.execute("DELETE FROM " + kind.table + " WHERE id = $1::uuid", {c.param("id")}) == 0)
-                       throw ApiError::notFound(kind.notFound);
+                   deleteKind(db, kind, c.param("id"));
                    changed();
                    c.sendJson(200, {{"success", true}});
                });
 }
 
 }  // namespace
+
+nlohmann::json listPolicies(db::Database& db, PolicyKindId kind) {
+    return listKind(db, kindOf(kind));
+}
+nlohmann::json getPolicy(db::Database& db, PolicyKindId kind, const std::string& id) {
+    if (!http::isUuidV4(id)) throw ApiError::badRequest("Field 'id': expected a UUID v4, got '" + id + "'");
+    return loadPolicy(db, kindOf(kind), id);
+}
+nlohmann::json createPolicy(db::Database& db, PolicyKindId kind, const nlohmann::json& body) {
+    if (!body.is_object()) throw ApiError::badRequest("Body: expected a JSON object");
+    return createKind(db, kindOf(kind), body);
+}
+nlohmann::json updatePolicy(db::Database& db, PolicyKindId kind, const std::string& id,
+                            const nlohmann::json& body) {
+    if (!http::isUuidV4(id)) throw ApiError::badRequest("Field 'id': expected a UUID v4, got '" + id + "'");
+    if (!body.is_object()) throw ApiError::badRequest("Body: expected a JSON object");
+    return updateKind(db, kindOf(kind), id, body);
+}
+void deletePolicy(db::Database& db, PolicyKindId kind, const std::string& id) {
+    if (!http::isUuidV4(id)) throw ApiError::badRequest("Field 'id': expected a UUID v4, got '" + id + "'");
+    deleteKind(db, kindOf(kind), id);
+}
 
 void registerPolicyRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
                           std::function<void()> onChange) {
