@@ -6,6 +6,9 @@
 #include "core/api/OrganizationApi.h"
 #include "core/api/PoliciesApi.h"
 #include "core/api/TeamsApi.h"
+#include "core/api/SecretsApi.h"
+#include "core/api/TokensApi.h"
+#include "core/secrets/PluginSecretStore.h"
 #include "core/auth/AuthRoutes.h"
 #include "core/auth/AuthService.h"
 #include "core/http/Context.h"
@@ -68,6 +71,11 @@ void registerRoutes(Platform& platform) {
         auth::registerMemberRoutes(platform.apiRouter, platform.auth);
         api::registerTeamRoutes(platform.apiRouter, platform.auth);
         api::registerOrganizationRoutes(platform.apiRouter, platform.auth);
+        // Secrets backend status and the MCP gateway's organisation/team tokens (values in platform.secrets).
+        if (auto store = std::dynamic_pointer_cast<secrets::PluginSecretStore>(platform.secrets)) {
+            api::registerSecretsRoutes(platform.apiRouter, store);
+            api::registerTokenRoutes(platform.apiRouter, platform.auth, store);
+        }
 
         // LLM proxy: its cache and log threads start now, before the listeners open; the log flushes after
         // they close.

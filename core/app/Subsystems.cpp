@@ -3,6 +3,7 @@
 #include "core/BuildPaths.h"
 
 #include "core/app/Routes.h"
+#include "core/app/SecretsWiring.h"
 #include "core/auth/Password.h"
 #include "core/config/Logging.h"
 #include "core/db/AuthSecret.h"
@@ -14,6 +15,7 @@
 #include "core/db/Seed.h"
 #include "core/plugins/HostServices.h"
 #include "core/plugins/PluginManager.h"
+#include "core/secrets/SecretStore.h"
 #include "core/ui/StaticFiles.h"
 
 #include <Poco/Logger.h>
@@ -135,6 +137,8 @@ void DatabaseSubsystem::initialize(Poco::Util::Application&) {
     } catch (const Poco::InvalidArgumentException& error) {
         throw StartupError(kExitConfig, error.message());
     }
+    // The secrets backend keys its encryption with the auth secret; its SQL waits for the database itself.
+    startSecrets(_platform, startupLog());
 
     _platform.readiness.add("database", [this] {
         if (!_platform.databaseReady) return CheckResult{false, "waiting for the database to answer"};
@@ -162,6 +166,7 @@ bool DatabaseSubsystem::bringUp() {
         if (seeded.adminHasDefaultPassword)
             startupLog().warning("the admin account " + settings.get("ARCHESTRA_AUTH_ADMIN_EMAIL") +
                                  " still has the default password: change it in Settings > Account");
+        ensureSeededTokens(_platform, startupLog());
         _platform.databaseReady = true;
         return true;
     } catch (const db::SchemaTooNewException& error) {
@@ -232,6 +237,9 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
             if (const auto* unavailable = dynamic_cast<const db::DatabaseUnavailableException*>(&error))
                 return http::ApiError::unavailable("The database is unavailable, try again shortly (" +
                                                    unavailable->message() + ")");
+            if (const auto* secrets = dynamic_cast<const secrets::SecretsUnavailableError*>(&error))
+                return http::ApiError::unavailable(std::string("The secrets backend is unavailable: ") +
+                                                   secrets->what());
             return std::nullopt;
         });
     }

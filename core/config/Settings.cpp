@@ -153,7 +153,10 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_HASHICORP_VAULT_AWS_IAM_SERVER_ID", "", K::String,
          "X-Vault-AWS-IAM-Server-ID header value"},
         {"ARCHESTRA_HASHICORP_VAULT_KV_VERSION", "2", K::Enum, "Vault KV engine version", false, {"1", "2"}},
-        {"ARCHESTRA_HASHICORP_VAULT_SECRET_PATH", "secret", K::String, "Vault KV mount path"},
+        {"ARCHESTRA_HASHICORP_VAULT_SECRET_PATH", "", K::String,
+         "Vault path secrets are written under (default secret/data/archestra for KV v2, secret/archestra for v1)"},
+        {"ARCHESTRA_HASHICORP_VAULT_SECRET_METADATA_PATH", "", K::String,
+         "Vault KV v2 metadata path (default: the secret path with /data/ replaced by /metadata/)"},
         {"ARCHESTRA_HASHICORP_VAULT_CA_FILE", "", K::Path, "CA bundle for Vault TLS"},
     };
 }

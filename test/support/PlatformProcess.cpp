@@ -38,6 +38,10 @@ PlatformProcess::PlatformProcess(std::map<std::string, std::string> env, std::st
             {"ARCHESTRA_ANALYTICS", "disabled"},
             {"ARCHESTRA_LOGGING_LEVEL", "info"}};
     for (auto& [key, value] : env) _env[key] = value;
+    // The bundled plugins (the secrets backend every platform needs) come after any directory the test names.
+    std::string bundled = std::string(ARCHESTRA_TEST_BINARY_DIR) + "/plugins-out";
+    auto& pluginDirs = _env["ARCHESTRA_PLUGINS_DIR"];
+    pluginDirs = pluginDirs.empty() ? bundled : pluginDirs + ":" + bundled;
     if (_env.count("ARCHESTRA_API_BASE_URL")) {
         const std::string& url = _env["ARCHESTRA_API_BASE_URL"];
         auto colon = url.rfind(':');

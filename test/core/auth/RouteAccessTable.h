@@ -40,6 +40,12 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"DELETE /api/roles/{roleId}", "organization:update"},
         {"GET /api/user/permissions", "authenticated"},
         {"GET /api/teams", "team:read"},
+        // secrets backend and MCP gateway tokens (issue 8, issue 4)
+        {"GET /api/secrets/type", "organization:read"},
+        {"POST /api/secrets/check-connectivity", "organization:update"},
+        {"GET /api/tokens", "team:read"},
+        {"GET /api/tokens/{tokenId}/value", "team:update"},
+        {"POST /api/tokens/{tokenId}/rotate", "team:update"},
         {"POST /api/teams", "team:create"},
         {"GET /api/teams/{id}", "team:read"},
         {"PUT /api/teams/{id}", "team:update"},

@@ -138,6 +138,10 @@ export async function startPlatform({ upstream, env = {}, readyTimeout_ms = 1200
       : {}),
     ...env,
   });
+  // The bundled plugins (the secrets backend every platform needs) come after any directory the test names:
+  // <build>/plugins-out beside <build>/core/archestra-platform.
+  const bundled = path.join(path.dirname(path.dirname(binary)), "plugins-out");
+  childEnv.ARCHESTRA_PLUGINS_DIR = childEnv.ARCHESTRA_PLUGINS_DIR ? `${childEnv.ARCHESTRA_PLUGINS_DIR}:${bundled}` : bundled;
   const child = spawn(binary, [], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   const output = captureOutput(child);
   const baseUrl = `http://127.0.0.1:${apiPort}`;

@@ -1,0 +1,64 @@
+// SecretsWiring: selection, creation and readiness of the secrets backend plugin.
+#include "core/app/SecretsWiring.h"
+
+#include "core/api/TokensApi.h"
+#include "core/app/Platform.h"
+#include "core/app/PluginSql.h"
+#include "core/db/Database.h"
+#include "core/plugins/HostServices.h"
+#include "core/plugins/PluginManager.h"
+#include "core/secrets/PluginSecretStore.h"
+#include "core/secrets/SecretsSelection.h"
+
+#include <Poco/Logger.h>
+
+namespace archestra::app {
+
+void startSecrets(Platform& platform, Poco::Logger& log) {
+    if (!platform.host || !platform.plugins || !platform.database) return;
+    platform.host->setSqlExecutor(
+        [&platform](const std::string& sql, const std::vector<sdk::SqlValue>& params) {
+            return runPluginSql(*platform.database, sql, params);
+        });
+
+    auto selection = secrets::selectSecretsBackend(platform.settings, platform.authSecret);
+    if (selection.fallbackReason)
+        log.warning("secrets: ARCHESTRA_SECRETS_MANAGER=Vault but using the database instead: " +
+                    *selection.fallbackReason);
+    auto store = secrets::createSecretStore(*platform.plugins, selection);
+    if (store->available()) {
+        log.information("secrets: backend " + selection.plugin + " active");
+    } else {
+        log.error("secrets: no secrets backend: " + store->unavailableReason() +
+                  "; secret reads and writes answer 503");
+    }
+    platform.secrets = store;
+    platform.host->setSecretLookup([store](const std::string& id) -> sdk::Result<std::string> {
+        try {
+            auto value = store->get(id);
+            if (!value) return sdk::fail(sdk::ErrorCode::NotFound, "secret '" + id + "' not found");
+            return value->dump();
+        } catch (const std::exception& error) {
+            return sdk::fail(sdk::ErrorCode::Unavailable, error.what());
+        }
+    });
+    platform.readiness.add("secrets", [store] {
+        if (!store->available()) return CheckResult{false, store->unavailableReason()};
+        std::string detail = store->selection().plugin + " active";
+        if (store->selection().fallbackReason)
+            detail += " (Vault requested, using the database: " + *store->selection().fallbackReason + ")";
+        return CheckResult{true, detail};
+    });
+}
+
+void ensureSeededTokens(Platform& platform, Poco::Logger& log) {
+    if (!platform.secrets || !platform.database) return;
+    try {
+        for (const auto& row : platform.database->query("SELECT id FROM organization ORDER BY created_at"))
+            api::ensureTeamTokens(*platform.database, *platform.secrets, row.str("id"));
+    } catch (const std::exception& error) {
+        log.warning(std::string("secrets: organisation and team tokens not created yet: ") + error.what());
+    }
+}
+
+}  // namespace archestra::app
