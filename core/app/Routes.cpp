@@ -1,11 +1,17 @@
 // Routes: system routes (/health, /ready) and the registration of each module's routes.
 #include "core/app/Routes.h"
 
+#include "core/api/AgentToolsApi.h"
 #include "core/api/AgentsApi.h"
 #include "core/api/OpenApi.h"
 #include "core/api/OrganizationApi.h"
+#include "core/api/LimitsApi.h"
+#include "core/api/OptimizationRulesApi.h"
 #include "core/api/PoliciesApi.h"
+#include "core/api/StatisticsApi.h"
 #include "core/api/TeamsApi.h"
+#include "core/api/TokenPricesApi.h"
+#include "core/api/ToolsApi.h"
 #include "core/api/SecretsApi.h"
 #include "core/api/TokensApi.h"
 #include "core/secrets/PluginSecretStore.h"
@@ -90,6 +96,20 @@ void registerRoutes(Platform& platform) {
         api::registerPolicyRoutes(platform.apiRouter, platform.auth, [&platform] {
             if (platform.proxy) platform.proxy->cache().invalidate();
         });
+        // Tools, costs, limits, optimization, statistics: writes reload the proxy's snapshot; the limit list
+        // first resets the limits whose period is over.
+        auto proxyChanged = [&platform] {
+            if (platform.proxy) platform.proxy->cache().invalidate();
+        };
+        api::registerToolRoutes(platform.apiRouter, platform.auth);
+        api::registerAgentToolRoutes(platform.apiRouter, platform.auth, proxyChanged);
+        api::registerTokenPriceRoutes(platform.apiRouter, platform.auth, proxyChanged);
+        api::registerLimitRoutes(platform.apiRouter, platform.auth,
+                                 {.onChange = proxyChanged, .beforeRead = [&platform] {
+                                      if (platform.proxy) platform.proxy->limits().cleanupDue();
+                                  }});
+        api::registerOptimizationRuleRoutes(platform.apiRouter, platform.auth, proxyChanged);
+        api::registerStatisticsRoutes(platform.apiRouter, platform.auth);
     }
     // Last: the document is a snapshot of the routes declared so far.
     api::registerOpenApiRoute(platform.apiRouter,

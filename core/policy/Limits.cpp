@@ -80,4 +80,52 @@ nlohmann::json limitExceededBody(const LimitDecision& decision) {
               {"code", "token_cost_limit_exceeded"}}}};
 }
 
+std::string_view toString(CallLimitType type) {
+    switch (type) {
+        case CallLimitType::McpServerCalls:
+            return "mcp_server_calls";
+        case CallLimitType::ToolCalls:
+            return "tool_calls";
+        case CallLimitType::Invalid:
+            break;
+    }
+    return "invalid";
+}
+
+bool callLimitApplies(const CallLimit& limit, std::string_view mcpServerName, std::string_view toolName) {
+    if (limit.mcpServerName != mcpServerName) return false;
+    if (limit.type == CallLimitType::McpServerCalls) return true;
+    return limit.type == CallLimitType::ToolCalls && limit.toolName == toolName;
+}
+
+CallLimitDecision evaluateCallLimits(const std::vector<CallLimit>& limits, std::string_view mcpServerName,
+                                     std::string_view toolName) {
+    for (LimitEntityType level :
+         {LimitEntityType::Agent, LimitEntityType::Team, LimitEntityType::Organization}) {
+        for (const auto& l : limits) {
+            if (l.entityType != level || !callLimitApplies(l, mcpServerName, toolName)) continue;
+            if (l.currentCalls < l.limitValue) continue;
+            CallLimitDecision d;
+            d.blocked = true;
+            d.limitId = l.id;
+            d.entityType = l.entityType;
+            d.type = l.type;
+            d.currentCalls = l.currentCalls;
+            d.limitValue = l.limitValue;
+            std::string what =
+                l.type == CallLimitType::ToolCalls
+                    ? "tool call limit for '" + l.toolName + "' on MCP server '" + l.mcpServerName + "'"
+                    : "MCP server call limit for '" + l.mcpServerName + "'";
+            d.message =
+                "\nI cannot process this request because the " + std::string(toString(l.entityType)) +
+                "-level " + what + " has been exceeded.\n\nCurrent usage: " + std::to_string(l.currentCalls) +
+                " calls\nLimit: " + std::to_string(l.limitValue) +
+                " calls\n\nPlease contact your administrator to increase the limit or wait for the usage "
+                "to reset.";
+            return d;
+        }
+    }
+    return {};
+}
+
 }  // namespace archestra::policy

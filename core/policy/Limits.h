@@ -57,4 +57,40 @@ std::string limitExceededMessage(LimitEntityType type, Money usage, Money limit)
 /// The 429 body: {"error":{"message":...,"type":"rate_limit_exceeded","code":"token_cost_limit_exceeded"}}.
 nlohmann::json limitExceededBody(const LimitDecision& decision);
 
+// ---- call-count limits (mcp_server_calls, tool_calls): enforced here, unlike the original
+
+enum class CallLimitType { Invalid = 0, McpServerCalls, ToolCalls };
+std::string_view toString(CallLimitType type);
+
+/// One `limits` row of type mcp_server_calls (any tool of the server) or tool_calls (one tool of the server)
+/// with its counter since the last reset.
+struct CallLimit {
+    std::string id;
+    LimitEntityType entityType = LimitEntityType::Invalid;
+    std::string entityId;
+    CallLimitType type = CallLimitType::Invalid;
+    std::string mcpServerName;
+    std::string toolName;  ///< tool_calls only
+    std::int64_t limitValue = 0;
+    std::int64_t currentCalls = 0;
+};
+
+/// Whether a call of `toolName` on `mcpServerName` counts against the limit.
+bool callLimitApplies(const CallLimit& limit, std::string_view mcpServerName, std::string_view toolName);
+
+struct CallLimitDecision {
+    bool blocked = false;
+    std::string limitId;
+    LimitEntityType entityType = LimitEntityType::Invalid;
+    CallLimitType type = CallLimitType::Invalid;
+    std::int64_t currentCalls = 0;
+    std::int64_t limitValue = 0;
+    std::string message;  ///< why, for the caller's error result
+};
+
+/// Agent limits first, then team, then organization; the first applicable limit whose count has reached its
+/// value blocks (so a limit of N allows N calls per period).
+CallLimitDecision evaluateCallLimits(const std::vector<CallLimit>& limits, std::string_view mcpServerName,
+                                     std::string_view toolName);
+
 }  // namespace archestra::policy

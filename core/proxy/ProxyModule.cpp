@@ -24,6 +24,7 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
     _log = std::make_unique<InteractionLog>(database, spool);
     _log->setUsageListener([this] { _cache->markDirty(); });
     _proxy = std::make_unique<LlmProxy>(upstreams, *_pool, *_cache, *_discovery, *_log);
+    _limits = std::make_unique<LimitEnforcer>(database, *_cache);
 }
 
 ProxyModule::~ProxyModule() {
@@ -40,12 +41,14 @@ void ProxyModule::start() {
     _log->start();
     _discovery->start();
     _cache->start();
+    _limits->start();
     _started = true;
 }
 
 void ProxyModule::stop() {
     if (!_started) return;
     _started = false;
+    _limits->stop();
     _cache->stop();
     _discovery->stop();
     _log->stop();

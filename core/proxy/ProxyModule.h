@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/proxy/InteractionLog.h"
+#include "core/proxy/LimitEnforcer.h"
 #include "core/proxy/LlmProxy.h"
 #include "core/proxy/ProfileCache.h"
 #include "core/proxy/ToolDiscovery.h"
@@ -41,6 +42,9 @@ class ProxyModule {
     ToolDiscovery& toolDiscovery() { return *_discovery; }
     UpstreamPool& upstreamPool() { return *_pool; }
     LlmProxy& proxy() { return *_proxy; }
+    /// Limit resets, and the mcp_server_calls / tool_calls checks the MCP gateway makes (checkCall before a
+    /// tools/call, recordCall after it).
+    LimitEnforcer& limits() { return *_limits; }
 
   private:
     db::Database& _db;
@@ -49,6 +53,7 @@ class ProxyModule {
     std::unique_ptr<ToolDiscovery> _discovery;
     std::unique_ptr<InteractionLog> _log;
     std::unique_ptr<LlmProxy> _proxy;
+    std::unique_ptr<LimitEnforcer> _limits;
     bool _started = false;
 };
 
