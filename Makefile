@@ -18,9 +18,9 @@ configure: deps
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-# Only what `make run` needs: the host and the bundled plugins (not the test suites).
+# Only what `make run` needs: the host, the bundled plugins and the Admin UI (not the test suites).
 build-platform: configure
-	@cmake --build --preset $(PRESET) -j $(JOBS) --target archestra-platform archestra_bundled_plugins
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target archestra-platform archestra_bundled_plugins archestra_ui_web
 
 # Starts the platform on the embedded PostgreSQL; Ctrl-C stops it and everything it started.
 run: build-platform

@@ -2,6 +2,7 @@
 #include "core/app/PlatformApplication.h"
 #include "core/BuildPaths.h"
 
+#include "core/app/OpenApiExport.h"
 #include "core/app/Subsystems.h"
 #include "core/config/Logging.h"
 #include "core/plugins/HostServices.h"
@@ -44,6 +45,12 @@ void PlatformApplication::defineOptions(Poco::Util::OptionSet& options) {
             .repeatable(false)
             .callback(OptionCallback<PlatformApplication>(this, &PlatformApplication::handleListPlugins)));
     options.addOption(
+        Option("print-openapi", "",
+               "print the OpenAPI document /openapi.json serves (no database needed), then exit")
+            .required(false)
+            .repeatable(false)
+            .callback(OptionCallback<PlatformApplication>(this, &PlatformApplication::handlePrintOpenApi)));
+    options.addOption(
         Option("config", "c", "read settings from a properties FILE (environment still wins)")
             .required(false)
             .repeatable(false)
@@ -61,6 +68,9 @@ void PlatformApplication::handleVersion(const std::string&, const std::string&) 
 }
 void PlatformApplication::handleListPlugins(const std::string&, const std::string&) {
     _listPlugins = true;
+}
+void PlatformApplication::handlePrintOpenApi(const std::string&, const std::string&) {
+    _printOpenApi = true;
 }
 void PlatformApplication::handleConfig(const std::string&, const std::string& value) {
     _configFile = value;
@@ -95,7 +105,7 @@ void PlatformApplication::initialize(Poco::Util::Application& self) {
     Poco::Util::Application::initialize(self);
     if (_help || _version) return;
     if (!loadSettings()) return;
-    if (_listPlugins) {
+    if (_listPlugins || _printOpenApi) {
         config::configureLogging("error", "text");
         return;
     }
@@ -169,6 +179,10 @@ int PlatformApplication::main(const std::vector<std::string>&) {
             std::cerr << error.what() << std::endl;
         }
         std::cout << plugins::formatPluginTable(manager.records());
+        return EXIT_OK;
+    }
+    if (_printOpenApi) {
+        exportOpenApi(_platform, std::cout);
         return EXIT_OK;
     }
     waitForTerminationRequest();

@@ -24,6 +24,7 @@ class PlatformApplication : public Poco::Util::ServerApplication {
     void handleVersion(const std::string&, const std::string&);
     void handleListPlugins(const std::string&, const std::string&);
     void handleConfig(const std::string&, const std::string& value);
+    void handlePrintOpenApi(const std::string&, const std::string&);
     /// Loads settings from the environment and the properties file; false (and _exitCode) on a bad value.
     bool loadSettings();
 
@@ -34,6 +35,7 @@ class PlatformApplication : public Poco::Util::ServerApplication {
     bool _help = false;
     bool _version = false;
     bool _listPlugins = false;
+    bool _printOpenApi = false;
     int _exitCode = -1;  ///< set when start-up must end the process with this code
 };
 

@@ -1,0 +1,670 @@
+// Settings: Account (password, API keys), Members and invitations, Teams and tokens, Secrets backend, Dual LLM,
+// SSO providers (enterprise).
+import { useState } from "preact/hooks";
+import { api, raw, unwrap } from "../api/client";
+import { DataTable } from "../components/DataTable";
+import { Badge, ConfirmButton, CopyButton, CopyField, Empty, ErrorBox, Field, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { formatTime, useLoad } from "../lib/hooks";
+import { navigate, useLocation } from "../lib/router";
+import { useSession } from "../lib/session";
+
+export function SettingsPage() {
+  const { path } = useLocation();
+  const { features } = useSession();
+  const tab = path.split("/")[2] || "account";
+  const tabs = [
+    { id: "account", label: "Account" },
+    { id: "members", label: "Members" },
+    { id: "teams", label: "Teams & tokens" },
+    { id: "secrets", label: "Secrets" },
+    { id: "dual-llm", label: "Dual LLM" },
+    ...(features.enterprise ? [{ id: "sso-providers", label: "SSO providers" }] : []),
+  ];
+  return (
+    <>
+      <PageHeader title="Settings" />
+      <Tabs tabs={tabs} current={tab} onSelect={(id) => navigate(`/settings/${id}`)} />
+      {tab === "account" && <AccountSettings />}
+      {tab === "members" && <MembersSettings />}
+      {tab === "teams" && <TeamsSettings />}
+      {tab === "secrets" && <SecretsSettings />}
+      {tab === "dual-llm" && <DualLlmSettings />}
+      {tab === "sso-providers" && <SsoSettings />}
+    </>
+  );
+}
+
+// ---- Account ------------------------------------------------------------------------------------------------
+
+interface ApiKey {
+  id: string;
+  name: string | null;
+  start: string | null;
+  enabled: boolean;
+  expiresAt: string | null;
+  createdAt: string;
+  lastRequest?: string | null;
+}
+
+function AccountSettings() {
+  const { user } = useSession();
+  return (
+    <div class="stack">
+      <section class="card" aria-label="Profile">
+        <h2>Account</h2>
+        <p>
+          Signed in as <strong>{user?.name}</strong> ({user?.email})
+        </p>
+      </section>
+      <ChangePassword />
+      <ApiKeys />
+    </div>
+  );
+}
+
+function ChangePassword() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [done, setDone] = useState(false);
+  const { busy, error, submit } = useSubmit(async () => {
+    await unwrap(api.POST("/api/auth/change-password", { body: { currentPassword: current, newPassword: next, revokeOtherSessions: true } }));
+    setCurrent("");
+    setNext("");
+    setDone(true);
+  });
+  return (
+    <section class="card" aria-label="Change password">
+      <h2>Change password</h2>
+      <form
+        class="form-narrow"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(false);
+          submit();
+        }}
+      >
+        <Field label="Current password">
+          <input class="input" type="password" autoComplete="current-password" required value={current} onInput={(e) => setCurrent(e.currentTarget.value)} />
+        </Field>
+        <Field label="New password" hint="At least 8 characters">
+          <input class="input" type="password" autoComplete="new-password" required minLength={8} value={next} onInput={(e) => setNext(e.currentTarget.value)} />
+        </Field>
+        {error && <ErrorBox error={error} />}
+        {done && (
+          <p class="ok" role="status">
+            Password changed.
+          </p>
+        )}
+        <button type="submit" class="btn btn-primary" disabled={busy}>
+          {busy ? "Saving…" : "Change password"}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+const expiryChoices = [
+  { label: "Never", seconds: 0 },
+  { label: "7 days", seconds: 7 * 86400 },
+  { label: "30 days", seconds: 30 * 86400 },
+  { label: "90 days", seconds: 90 * 86400 },
+  { label: "1 year", seconds: 365 * 86400 },
+];
+
+function ApiKeys() {
+  const keys = useLoad(() => unwrap(api.GET("/api/auth/api-key/list")) as Promise<ApiKey[]>);
+  const [creating, setCreating] = useState(false);
+  const [name, setName] = useState("");
+  const [expiry, setExpiry] = useState(0);
+  const [created, setCreated] = useState<string>();
+  const { busy, error, submit } = useSubmit(async () => {
+    const answer = (await unwrap(
+      api.POST("/api/auth/api-key/create", { body: { name, expiresIn: expiry ? expiry : null } as never }),
+    )) as { key?: string };
+    setCreated(answer.key);
+    setName("");
+    keys.reload();
+  });
+  return (
+    <section class="card" aria-label="API keys">
+      <div class="card-header">
+        <h2>API keys</h2>
+        <button type="button" class="btn btn-primary" onClick={() => { setCreated(undefined); setCreating(true); }}>
+          Create API key
+        </button>
+      </div>
+      <p class="muted">For the REST API and the Terraform provider: send the key as the whole Authorization header value.</p>
+      <DataTable
+        label="API keys"
+        rows={keys.data}
+        loading={keys.loading}
+        error={keys.error}
+        onRetry={keys.reload}
+        rowKey={(k) => k.id}
+        emptyTitle="No API keys"
+        pageSize={5}
+        defaultSort={{ key: "createdAt", dir: "desc" }}
+        columns={[
+          { key: "name", label: "Name", value: (k) => k.name ?? "—" },
+          { key: "start", label: "Key", value: (k) => (k.start ? `${k.start}…` : "—") },
+          { key: "createdAt", label: "Created", value: (k) => k.createdAt, render: (k) => formatTime(k.createdAt) },
+          { key: "expiresAt", label: "Expires", value: (k) => k.expiresAt ?? "", render: (k) => (k.expiresAt ? formatTime(k.expiresAt) : "Never") },
+          {
+            key: "actions",
+            label: "Actions",
+            sortable: false,
+            render: (k) => (
+              <ConfirmButton
+                label="Revoke"
+                confirmLabel="Revoke"
+                title={`Revoke API key ${k.name ?? k.start ?? ""}?`}
+                message="Anything using this key stops working immediately."
+                onConfirm={async () => {
+                  await unwrap(api.POST("/api/auth/api-key/delete", { body: { keyId: k.id } }));
+                  keys.reload();
+                }}
+              />
+            ),
+          },
+        ]}
+      />
+      <Modal title={created ? "API key created" : "Create API key"} open={creating} onClose={() => { setCreating(false); setCreated(undefined); }}>
+        {created ? (
+          <div>
+            <div class="banner banner-warn" role="status">
+              Copy the key now: it is shown only once.
+            </div>
+            <CopyField label="API key" value={created} />
+            <div class="form-actions">
+              <button type="button" class="btn btn-primary" onClick={() => { setCreating(false); setCreated(undefined); }}>
+                Done
+              </button>
+            </div>
+          </div>
+        ) : (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              submit();
+            }}
+          >
+            <Field label="Name">
+              <input class="input" name="apiKeyName" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+            </Field>
+            <Field label="Expires">
+              <select class="input" value={String(expiry)} onChange={(e) => setExpiry(Number(e.currentTarget.value))}>
+                {expiryChoices.map((c) => (
+                  <option value={String(c.seconds)}>{c.label}</option>
+                ))}
+              </select>
+            </Field>
+            {error && <ErrorBox error={error} />}
+            <div class="form-actions">
+              <button type="submit" class="btn btn-primary" disabled={busy}>
+                {busy ? "Creating…" : "Create"}
+              </button>
+            </div>
+          </form>
+        )}
+      </Modal>
+    </section>
+  );
+}
+
+// ---- Members and invitations ----------------------------------------------------------------------------------
+
+interface Member {
+  id: string;
+  userId: string;
+  role: string;
+  createdAt: string;
+  user?: { name: string; email: string };
+}
+interface Invitation {
+  id: string;
+  email: string;
+  role: string | null;
+  status: string;
+  expiresAt: string;
+}
+
+const roles = ["admin", "editor", "member"];
+export const invitationLink = (i: { id: string; email: string }) =>
+  `${location.origin}/auth/sign-up-with-invitation?invitationId=${encodeURIComponent(i.id)}&email=${encodeURIComponent(i.email)}`;
+
+function MembersSettings() {
+  const { features } = useSession();
+  const members = useLoad(async () => ((await unwrap(api.GET("/api/auth/organization/list-members"))) as { members: Member[] }).members);
+  const invitations = useLoad(
+    () => (features.invitationsDisabled ? Promise.resolve([]) : (unwrap(api.GET("/api/auth/organization/list-invitations")) as Promise<Invitation[]>)),
+    [features.invitationsDisabled],
+  );
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState("member");
+  const [lastInvite, setLastInvite] = useState<Invitation>();
+  const invite = useSubmit(async () => {
+    const inv = (await unwrap(api.POST("/api/auth/organization/invite-member", { body: { email, role } }))) as Invitation;
+    setLastInvite(inv);
+    setEmail("");
+    invitations.reload();
+  });
+  const [roleError, setRoleError] = useState<string>();
+  return (
+    <div class="stack">
+      <section class="card" aria-label="Members">
+        <h2>Members</h2>
+        {roleError && <ErrorBox error={roleError} />}
+        <DataTable
+          label="Members"
+          rows={members.data}
+          loading={members.loading}
+          error={members.error}
+          onRetry={members.reload}
+          rowKey={(m) => m.id}
+          emptyTitle="No members"
+          columns={[
+            { key: "name", label: "Name", value: (m) => m.user?.name ?? "—" },
+            { key: "email", label: "Email", value: (m) => m.user?.email ?? "—" },
+            {
+              key: "role",
+              label: "Role",
+              value: (m) => m.role,
+              render: (m) => (
+                <select
+                  class="input"
+                  aria-label={`Role of ${m.user?.email}`}
+                  value={m.role}
+                  onChange={async (e) => {
+                    setRoleError(undefined);
+                    try {
+                      await unwrap(api.POST("/api/auth/organization/update-member-role", { body: { memberId: m.id, role: e.currentTarget.value } }));
+                    } catch (err) {
+                      setRoleError((err as Error).message);
+                    }
+                    members.reload();
+                  }}
+                >
+                  {[...new Set([...roles, m.role])].map((r) => (
+                    <option value={r}>{r}</option>
+                  ))}
+                </select>
+              ),
+            },
+            { key: "createdAt", label: "Joined", value: (m) => m.createdAt, render: (m) => formatTime(m.createdAt) },
+            {
+              key: "actions",
+              label: "Actions",
+              sortable: false,
+              render: (m) => (
+                <ConfirmButton
+                  label="Remove"
+                  confirmLabel="Remove"
+                  title={`Remove ${m.user?.email}?`}
+                  message="They lose access to this organization."
+                  onConfirm={async () => {
+                    await unwrap(api.POST("/api/auth/organization/remove-member", { body: { memberIdOrEmail: m.id } }));
+                    members.reload();
+                  }}
+                />
+              ),
+            },
+          ]}
+        />
+      </section>
+      {!features.invitationsDisabled && (
+        <section class="card" aria-label="Invitations">
+          <h2>Invitations</h2>
+          <form
+            class="inline-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              invite.submit();
+            }}
+          >
+            <Field label="Email">
+              <input class="input" type="email" name="inviteEmail" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+            </Field>
+            <Field label="Role">
+              <select class="input" name="inviteRole" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+                {roles.map((r) => (
+                  <option value={r}>{r}</option>
+                ))}
+              </select>
+            </Field>
+            <button type="submit" class="btn btn-primary" disabled={invite.busy}>
+              {invite.busy ? "Inviting…" : "Invite"}
+            </button>
+          </form>
+          {invite.error && <ErrorBox error={invite.error} />}
+          {lastInvite && (
+            <div class="banner banner-info" role="status">
+              Invitation created for {lastInvite.email}. Send them this link:
+              <CopyField label="Invitation link" value={invitationLink(lastInvite)} />
+            </div>
+          )}
+          <DataTable
+            label="Invitations"
+            rows={invitations.data}
+            loading={invitations.loading}
+            error={invitations.error}
+            onRetry={invitations.reload}
+            rowKey={(i) => i.id}
+            emptyTitle="No invitations"
+            columns={[
+              { key: "email", label: "Email" },
+              { key: "role", label: "Role", value: (i) => i.role ?? "member" },
+              { key: "status", label: "Status", value: (i) => i.status, render: (i) => <Badge tone={i.status === "pending" ? "warn" : i.status === "accepted" ? "good" : "neutral"}>{i.status}</Badge> },
+              { key: "expiresAt", label: "Expires", value: (i) => i.expiresAt, render: (i) => formatTime(i.expiresAt) },
+              {
+                key: "actions",
+                label: "Actions",
+                sortable: false,
+                render: (i) =>
+                  i.status === "pending" ? (
+                    <div class="row-actions">
+                      <CopyButton text={invitationLink(i)} label="Copy link" />
+                      <ConfirmButton
+                        label="Cancel"
+                        confirmLabel="Cancel invitation"
+                        title={`Cancel the invitation for ${i.email}?`}
+                        message="The link stops working."
+                        onConfirm={async () => {
+                          await unwrap(api.POST("/api/auth/organization/cancel-invitation", { body: { invitationId: i.id } }));
+                          invitations.reload();
+                        }}
+                      />
+                    </div>
+                  ) : null,
+              },
+            ]}
+          />
+        </section>
+      )}
+    </div>
+  );
+}
+
+// ---- Teams and tokens -----------------------------------------------------------------------------------------
+
+interface Team {
+  id: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+interface Token {
+  id: string;
+  name: string;
+  tokenStart: string;
+  isOrganizationToken: boolean;
+  team: { id: string; name: string } | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+function TeamsSettings() {
+  const teams = useLoad(() => unwrap(api.GET("/api/teams")) as Promise<Team[]>);
+  const tokens = useLoad(() => raw<Token[]>("GET", "/api/tokens"));
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [revealed, setRevealed] = useState<Record<string, string>>({});
+  const create = useSubmit(async () => {
+    await unwrap(api.POST("/api/teams", { body: { name, description: description || undefined } as never }));
+    setName("");
+    setDescription("");
+    teams.reload();
+  });
+  return (
+    <div class="stack">
+      <section class="card" aria-label="Teams">
+        <h2>Teams</h2>
+        <form
+          class="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            create.submit();
+          }}
+        >
+          <Field label="Team name">
+            <input class="input" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </Field>
+          <Field label="Description">
+            <input class="input" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+          </Field>
+          <button type="submit" class="btn btn-primary" disabled={create.busy}>
+            Create team
+          </button>
+        </form>
+        {create.error && <ErrorBox error={create.error} />}
+        <DataTable
+          label="Teams"
+          rows={teams.data}
+          loading={teams.loading}
+          error={teams.error}
+          onRetry={teams.reload}
+          rowKey={(t) => t.id}
+          emptyTitle="No teams"
+          columns={[
+            { key: "name", label: "Name" },
+            { key: "description", label: "Description", value: (t) => t.description ?? "—" },
+            { key: "createdAt", label: "Created", value: (t) => t.createdAt, render: (t) => formatTime(t.createdAt) },
+            {
+              key: "actions",
+              label: "Actions",
+              sortable: false,
+              render: (t) => (
+                <ConfirmButton
+                  label="Delete"
+                  title={`Delete team ${t.name}?`}
+                  message="Profiles assigned only to this team become visible to admins only."
+                  onConfirm={async () => {
+                    await unwrap(api.DELETE("/api/teams/{id}", { params: { path: { id: t.id } } }));
+                    teams.reload();
+                  }}
+                />
+              ),
+            },
+          ]}
+        />
+      </section>
+      <section class="card" aria-label="Tokens">
+        <h2>MCP gateway tokens</h2>
+        <p class="muted">The organization token and one token per team authenticate MCP clients at the gateway.</p>
+        <DataTable
+          label="Tokens"
+          rows={tokens.data}
+          loading={tokens.loading}
+          error={tokens.error}
+          onRetry={tokens.reload}
+          rowKey={(t) => t.id}
+          emptyTitle="No tokens"
+          columns={[
+            { key: "name", label: "Name" },
+            { key: "scope", label: "Scope", value: (t) => (t.isOrganizationToken ? "Organization" : t.team?.name ?? "—") },
+            { key: "tokenStart", label: "Token", render: (t) => (revealed[t.id] ? <code>{revealed[t.id]}</code> : <code>{t.tokenStart}…</code>), value: (t) => t.tokenStart },
+            { key: "lastUsedAt", label: "Last used", value: (t) => t.lastUsedAt ?? "", render: (t) => formatTime(t.lastUsedAt) },
+            {
+              key: "actions",
+              label: "Actions",
+              sortable: false,
+              render: (t) => (
+                <div class="row-actions">
+                  {revealed[t.id] ? (
+                    <CopyButton text={revealed[t.id]} />
+                  ) : (
+                    <button
+                      type="button"
+                      class="btn btn-small"
+                      onClick={async () => {
+                        const v = await raw<{ value: string }>("GET", `/api/tokens/${t.id}/value`);
+                        setRevealed({ ...revealed, [t.id]: v.value });
+                      }}
+                    >
+                      Show
+                    </button>
+                  )}
+                  <ConfirmButton
+                    label="Rotate"
+                    confirmLabel="Rotate"
+                    title={`Rotate ${t.name}?`}
+                    message="MCP clients using the current value must be updated."
+                    onConfirm={async () => {
+                      const v = await raw<{ value: string }>("POST", `/api/tokens/${t.id}/rotate`);
+                      setRevealed({ ...revealed, [t.id]: v.value });
+                      tokens.reload();
+                    }}
+                  />
+                </div>
+              ),
+            },
+          ]}
+        />
+      </section>
+    </div>
+  );
+}
+
+// ---- Secrets, Dual LLM, SSO -------------------------------------------------------------------------------------
+
+function SecretsSettings() {
+  const type = useLoad(() => raw<{ type: string; meta: Record<string, unknown> }>("GET", "/api/secrets/type"));
+  const [result, setResult] = useState<string>();
+  const check = useSubmit(async () => {
+    const r = await raw<{ secretCount: number }>("POST", "/api/secrets/check-connectivity");
+    setResult(`Connected: ${r.secretCount} secret${r.secretCount === 1 ? "" : "s"} readable.`);
+  });
+  return (
+    <section class="card" aria-label="Secrets backend">
+      <h2>Secrets backend</h2>
+      {type.error ? (
+        <ErrorBox error={type.error} onRetry={type.reload} />
+      ) : !type.data ? (
+        <Spinner />
+      ) : (
+        <>
+          <p>
+            Secrets are stored in <strong data-testid="secrets-type">{type.data.type === "DB" ? "the database" : type.data.type}</strong>.
+          </p>
+          {Object.keys(type.data.meta ?? {}).length > 0 && <pre>{JSON.stringify(type.data.meta, null, 2)}</pre>}
+          <button type="button" class="btn" disabled={check.busy} onClick={() => check.submit()}>
+            {check.busy ? "Checking…" : "Check connectivity"}
+          </button>
+          {result && (
+            <p class="ok" role="status">
+              {result}
+            </p>
+          )}
+          {check.error && <ErrorBox error={check.error} />}
+        </>
+      )}
+    </section>
+  );
+}
+
+interface DualLlmConfig {
+  id: string;
+  enabled: boolean;
+  mainAgentPrompt: string;
+  quarantinedAgentPrompt: string;
+  summaryPrompt: string;
+  maxRounds: number;
+}
+
+function DualLlmSettings() {
+  const config = useLoad(() => raw<DualLlmConfig>("GET", "/api/dual-llm-config/default"));
+  if (config.error) return <ErrorBox error={config.error} onRetry={config.reload} />;
+  if (!config.data) return <Spinner />;
+  return <DualLlmForm key={config.data.id} initial={config.data} onSaved={config.reload} />;
+}
+
+function DualLlmForm({ initial, onSaved }: { initial: DualLlmConfig; onSaved: () => void }) {
+  const [c, setC] = useState(initial);
+  const [saved, setSaved] = useState(false);
+  const save = useSubmit(async () => {
+    const { id, ...body } = c;
+    await raw("PUT", `/api/dual-llm-config/${id}`, body);
+    setSaved(true);
+    onSaved();
+  });
+  return (
+    <section class="card" aria-label="Dual LLM">
+      <h2>Dual LLM</h2>
+      <p class="muted">Results marked “sanitize with Dual LLM” are read by a quarantined model that can only answer the main agent's questions.</p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSaved(false);
+          save.submit();
+        }}
+      >
+        <label class="check">
+          <input type="checkbox" checked={c.enabled} onChange={(e) => setC({ ...c, enabled: e.currentTarget.checked })} /> Enabled
+        </label>
+        <Field label="Maximum rounds">
+          <input class="input" type="number" min={1} max={20} value={c.maxRounds} onInput={(e) => setC({ ...c, maxRounds: Number(e.currentTarget.value) })} />
+        </Field>
+        <Field label="Main agent prompt">
+          <textarea class="input" rows={5} value={c.mainAgentPrompt} onInput={(e) => setC({ ...c, mainAgentPrompt: e.currentTarget.value })} />
+        </Field>
+        <Field label="Quarantined agent prompt">
+          <textarea class="input" rows={5} value={c.quarantinedAgentPrompt} onInput={(e) => setC({ ...c, quarantinedAgentPrompt: e.currentTarget.value })} />
+        </Field>
+        <Field label="Summary prompt">
+          <textarea class="input" rows={4} value={c.summaryPrompt} onInput={(e) => setC({ ...c, summaryPrompt: e.currentTarget.value })} />
+        </Field>
+        {save.error && <ErrorBox error={save.error} />}
+        {saved && (
+          <p class="ok" role="status">
+            Saved.
+          </p>
+        )}
+        <button type="submit" class="btn btn-primary" disabled={save.busy}>
+          Save
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function SsoSettings() {
+  const providers = useLoad(() => raw<{ id: string; providerId: string; issuer: string; domain: string }[]>("GET", "/api/sso-providers"));
+  return (
+    <section class="card" aria-label="SSO providers">
+      <h2>SSO providers</h2>
+      {providers.data?.length === 0 ? (
+        <Empty title="No SSO providers">Add one with the API (POST /api/sso-providers) or Terraform.</Empty>
+      ) : (
+        <DataTable
+          label="SSO providers"
+          rows={providers.data}
+          loading={providers.loading}
+          error={providers.error}
+          onRetry={providers.reload}
+          rowKey={(p) => p.id}
+          emptyTitle="No SSO providers"
+          columns={[
+            { key: "providerId", label: "Provider" },
+            { key: "issuer", label: "Issuer" },
+            { key: "domain", label: "Domain" },
+            {
+              key: "actions",
+              label: "Actions",
+              sortable: false,
+              render: (p) => (
+                <ConfirmButton
+                  label="Delete"
+                  title={`Delete SSO provider ${p.providerId}?`}
+                  message="Users can no longer sign in with it."
+                  onConfirm={async () => {
+                    await raw("DELETE", `/api/sso-providers/${p.id}`);
+                    providers.reload();
+                  }}
+                />
+              ),
+            },
+          ]}
+        />
+      )}
+    </section>
+  );
+}
