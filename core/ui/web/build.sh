@@ -39,7 +39,10 @@ if [[ ! -d node_modules || ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 mkdir -p src/api/generated
-"$binary" --print-openapi > src/api/generated/openapi.json.tmp
+# In a scratch data directory: registering the routes starts the proxy's log, which creates its spool there.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+(cd "$scratch" && ARCHESTRA_DATA_DIR="$scratch" "$binary" --print-openapi) > src/api/generated/openapi.json.tmp
 mv src/api/generated/openapi.json.tmp src/api/generated/openapi.json
 node_modules/.bin/openapi-typescript src/api/generated/openapi.json -o src/api/generated/schema.d.ts --silent
 node_modules/.bin/vite build --logLevel warn --emptyOutDir --outDir "$out"
