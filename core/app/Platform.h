@@ -32,6 +32,7 @@ class SecretStore;
 }  // namespace archestra::secrets
 namespace archestra::mcp {
 class ToolExecutor;
+class McpRegistry;
 }  // namespace archestra::mcp
 
 namespace archestra::app {
@@ -65,6 +66,8 @@ struct Platform {
     std::shared_ptr<secrets::SecretStore> secrets;
     /// Calls tools on installed MCP servers (core/mcp); used by the MCP gateway (core/gateway).
     std::shared_ptr<mcp::ToolExecutor> toolExecutor;
+    /// MCP registry runtime (core/mcp): orchestrator, installs, tool discovery; toolExecutor is its connections.
+    std::shared_ptr<mcp::McpRegistry> mcpRegistry;
     /// Run in reverse order once the listeners have stopped, before the database closes (log flush).
     std::vector<std::function<void()>> shutdownHooks;
 

@@ -18,6 +18,8 @@
 #include "core/auth/AuthRoutes.h"
 #include "core/auth/AuthService.h"
 #include "core/http/Context.h"
+#include "core/mcp/McpApi.h"
+#include "core/mcp/McpRegistry.h"
 #include "core/proxy/ProxyModule.h"
 
 namespace archestra::app {
@@ -96,6 +98,17 @@ void registerRoutes(Platform& platform) {
         api::registerPolicyRoutes(platform.apiRouter, platform.auth, [&platform] {
             if (platform.proxy) platform.proxy->cache().invalidate();
         });
+        // MCP registry: orchestrator plugin, installs and tool discovery; its connections are the ToolExecutor
+        // the MCP gateway calls. Stopped (servers killed) after the listeners close.
+        platform.mcpRegistry = std::make_shared<mcp::McpRegistry>(
+            platform.settings, *platform.database, platform.plugins.get(), [&platform] { return platform.secrets; },
+            [&platform] {
+                if (platform.proxy) platform.proxy->cache().invalidate();
+            });
+        platform.mcpRegistry->start();
+        platform.toolExecutor = platform.mcpRegistry->connections();
+        mcp::registerMcpRoutes(platform.apiRouter, platform.auth, platform.mcpRegistry);
+        platform.shutdownHooks.push_back([&platform] { platform.mcpRegistry->stop(); });
         // Tools, costs, limits, optimization, statistics: writes reload the proxy's snapshot; the limit list
         // first resets the limits whose period is over.
         auto proxyChanged = [&platform] {
