@@ -16,7 +16,8 @@ class SecretsUnavailableError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// Stores secret values (JSON) by id. Thread-safe. Implementations never return or log a value except from get().
+/// Stores secret values (JSON) by id. Thread-safe. Implementations never return or log a value except from
+/// get().
 class SecretStore {
   public:
     virtual ~SecretStore() = default;
