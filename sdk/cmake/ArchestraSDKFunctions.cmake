@@ -115,9 +115,16 @@ function(archestra_add_plugin name)
 }
 ")
   if(NOT P_NO_INSTALL)
+    # Resolved here, not only when this file is included: in-tree the include happens in sdk/'s directory
+    # scope, so plugins/ would otherwise see an empty variable and install to /<kind>.<name>.
+    set(install_dir "${ARCHESTRA_PLUGIN_INSTALL_DIR}")
+    if(install_dir STREQUAL "")
+      include(GNUInstallDirs)
+      set(install_dir "${CMAKE_INSTALL_LIBDIR}/archestra/plugins")
+    endif()
     # Lets a build that bundles plugins build them all with one target (the platform's `make run`).
     set_property(GLOBAL APPEND PROPERTY ARCHESTRA_BUNDLED_PLUGINS ${target})
-    install(TARGETS ${target} LIBRARY DESTINATION "${ARCHESTRA_PLUGIN_INSTALL_DIR}/${P_KIND}.${name}")
-    install(FILES "${dir}/plugin.json" DESTINATION "${ARCHESTRA_PLUGIN_INSTALL_DIR}/${P_KIND}.${name}")
+    install(TARGETS ${target} LIBRARY DESTINATION "${install_dir}/${P_KIND}.${name}")
+    install(FILES "${dir}/plugin.json" DESTINATION "${install_dir}/${P_KIND}.${name}")
   endif()
 endfunction()
