@@ -35,6 +35,10 @@ class ToolExecutor;
 class McpRegistry;
 }  // namespace archestra::mcp
 
+namespace archestra::telemetry {
+class TelemetryModule;
+}  // namespace archestra::telemetry
+
 namespace archestra::app {
 
 /// Filled by the subsystems in start-up order; read by later subsystems and route modules.
@@ -62,6 +66,8 @@ struct Platform {
     /// LLM proxy: upstream pool, profile cache (call proxy->cache().invalidate() after writing profiles,
     /// tools, policies, prices, limits or optimization rules), tool discovery, interaction log.
     std::shared_ptr<proxy::ProxyModule> proxy;
+    /// Metrics (/metrics on 9050), traces and analytics (core/telemetry); ActiveSpan for modules' own spans.
+    std::shared_ptr<telemetry::TelemetryModule> telemetry;
     /// Secret values (tokens, MCP env secrets, OAuth client secrets) in the active secrets backend (core/secrets).
     std::shared_ptr<secrets::SecretStore> secrets;
     /// Calls tools on installed MCP servers (core/mcp); used by the MCP gateway (core/gateway).

@@ -21,6 +21,8 @@
 #include "core/mcp/McpApi.h"
 #include "core/mcp/McpRegistry.h"
 #include "core/proxy/ProxyModule.h"
+#include "core/telemetry/TelemetryModule.h"
+#include "core/app/TelemetryWiring.h"
 
 namespace archestra::app {
 
@@ -72,6 +74,11 @@ void registerSystemRoutes(Platform& platform) {
 
 void registerRoutes(Platform& platform) {
     registerSystemRoutes(platform);
+    // Telemetry first: /metrics on the metrics listener, exporters from the telemetry.* plugins; it stops last.
+    platform.telemetry = std::make_shared<telemetry::TelemetryModule>(platform.settings);
+    platform.telemetry->registerRoutes(platform.metricsRouter);
+    if (platform.plugins) platform.telemetry->attachPlugins(*platform.plugins);
+    platform.shutdownHooks.push_back([&platform] { platform.telemetry->stop(); });
     if (platform.database) {  // the database subsystem always sets it; a bare Platform in a test may not
         platform.auth = std::make_shared<auth::AuthService>(
             *platform.database, auth::AuthOptions::fromSettings(platform.settings, platform.authSecret));
@@ -89,6 +96,8 @@ void registerRoutes(Platform& platform) {
         // they close.
         platform.proxy = std::make_shared<proxy::ProxyModule>(platform.settings, *platform.database);
         platform.proxy->registerRoutes(platform.apiRouter);
+        platform.proxy->proxy().setObserver(platform.telemetry->llmObserver());
+        addTelemetryGauges(platform);
         platform.proxy->start();
         platform.shutdownHooks.push_back([&platform] { platform.proxy->stop(); });
         // Profile writes drop the proxy's cached profiles (read lazily: the proxy is built just above).
@@ -124,6 +133,7 @@ void registerRoutes(Platform& platform) {
         api::registerOptimizationRuleRoutes(platform.apiRouter, platform.auth, proxyChanged);
         api::registerStatisticsRoutes(platform.apiRouter, platform.auth);
     }
+    startTelemetry(platform);
     // Last: the document is a snapshot of the routes declared so far.
     api::registerOpenApiRoute(platform.apiRouter,
                               {.serverUrl = platform.settings.get("ARCHESTRA_API_BASE_URL")});
@@ -132,6 +142,8 @@ void registerRoutes(Platform& platform) {
 void configureDispatchers(Platform& platform) {
     for (auto* dispatcher : {platform.apiDispatcher.get(), platform.uiDispatcher.get()})
         if (dispatcher) dispatcher->setAuthenticator(platform.auth);
+    for (auto* dispatcher : {platform.apiDispatcher.get(), platform.uiDispatcher.get()})
+        if (dispatcher && platform.telemetry) dispatcher->addObserver(platform.telemetry->httpObserver());
 }
 
 }  // namespace archestra::app

@@ -110,6 +110,8 @@ std::vector<SettingSpec> buildSpecs() {
          {"enabled", "disabled"},
          true},
         {"ARCHESTRA_ANALYTICS_HOST", "https://us.i.posthog.com", K::Url, "PostHog capture host"},
+        {"ARCHESTRA_ANALYTICS_USAGE_DELAY_MS", "60000", K::Count,
+         "Delay before the first daily usage report (then every 24 h)"},
         {"ARCHESTRA_LOGGING_LEVEL", "info", K::Enum, "Log level", false, levels, true},
         {"ARCHESTRA_LOG_FORMAT", "text", K::Enum, "Log line format", false, {"text", "json"}, true},
         {"ARCHESTRA_METRICS_SECRET", "archestra-metrics-secret", K::String, "Bearer token for /metrics",

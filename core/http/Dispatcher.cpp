@@ -112,6 +112,7 @@ void Dispatcher::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSe
     context.setRequestId(isSafeRequestId(incomingId) ? incomingId : newRequestId());
     response.set("X-Request-Id", context.requestId());
     config::setCurrentRequestId(context.requestId());
+    for (const auto& observer : _observers) observer->onRequestStart(context);
 
     try {
         dispatch(context);

@@ -33,6 +33,8 @@ class Authenticator {
 class RequestObserver {
   public:
     virtual ~RequestObserver() = default;
+    /// Before routing, on the thread that will serve the request (tracing sets its span context here).
+    virtual void onRequestStart(const Context& /*context*/) {}
     virtual void onRequestDone(const Context& context, int status, double seconds) = 0;
 };
 

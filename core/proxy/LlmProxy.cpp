@@ -508,6 +508,21 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     request.setKeepAlive(true);
 
     record.request = std::move(body);
+    // Metrics and tracing: the observer sees the call start (and may add traceparent) and its end.
+    LlmCallInfo callInfo;
+    LlmCallOutcome outcome;
+    std::shared_ptr<void> observerState;
+    if (_observer) {
+        callInfo.provider = provider;
+        callInfo.profile = profile.get();
+        callInfo.snapshot = snapshot.get();
+        callInfo.model = upstreamModel;
+        callInfo.agentId = agentHeader;
+        callInfo.stream = view.stream || streamRoute;
+        callInfo.started = started;
+        callInfo.startedWall = std::chrono::system_clock::now() - (Clock::now() - started);
+        observerState = _observer->onCallStart(callInfo, context, request);
+    }
     auto finish = [&](int status) {
         record.statusCode = status;
         record.duration_ms = msSince(started);
@@ -526,6 +541,17 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                 record.baselineCost = record.cost;
             }
         }
+        if (_observer) {
+            outcome.clientStatus = status;
+            outcome.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
+            outcome.inputTokens = record.inputTokens;
+            outcome.outputTokens = record.outputTokens;
+            outcome.cost_usd = record.cost;
+            if (outcome.streamed && record.timeToFirstToken_ms)
+                outcome.timeToFirstToken_s = static_cast<double>(*record.timeToFirstToken_ms) / 1000.0;
+            if (outcome.error.empty() && status >= 400) outcome.error = "HTTP " + std::to_string(status);
+            _observer->onCallDone(callInfo, outcome, observerState);
+        }
         _log.enqueue(std::move(record));
     };
 
@@ -533,6 +559,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     try {
         sendUpstream(_pool, endpoint, request, upstreamBody, exchange, &context);
     } catch (const ClientGone&) {
+        outcome.error = "client disconnected";
         ++_counters.clientDisconnects;
         if (decisions.is_null()) decisions = nlohmann::json::object();
         decisions["clientDisconnected"] = true;
@@ -541,22 +568,26 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         return;
     } catch (const UpstreamTimeoutException& error) {
         ++_counters.upstreamErrors;
+        outcome.error = "upstream timeout";
         sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout, error.message());
         finish(504);
         return;
     } catch (const UpstreamUnreachableException& error) {
         ++_counters.upstreamErrors;
+        outcome.error = "upstream unreachable";
         sendProviderError(context, adapter, ProxyErrorKind::UpstreamUnreachable, error.message());
         finish(502);
         return;
     }
     const int status = static_cast<int>(exchange.response.getStatus());
+    outcome.upstreamStatus = status;
     const bool eventStream =
         Poco::toLower(exchange.response.getContentType()).rfind("text/event-stream", 0) == 0;
     auto& out = context.response();
 
     // ---- streaming relay: bytes as they arrive; tool calls held until the invocation policy decided
     if (status >= 200 && status < 300 && eventStream) {
+        outcome.streamed = true;
         copyResponseHead(exchange.response, out);
         out.setChunkedTransferEncoding(true);
         out.set("Cache-Control", "no-cache");
@@ -585,6 +616,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                         {decision.toolCallId, decision.contentMessage, decision.refusalMessage});
                     anyBlocked = true;
                     ++_counters.blockedToolCalls;
+                    ++outcome.blockedToolCalls;
                 }
             }
             return assembler->release(blocked);
@@ -676,6 +708,9 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         if (clientGone) {
             if (decisions.is_null()) decisions = nlohmann::json::object();
             decisions["clientDisconnected"] = true;
+            outcome.error = "client disconnected";
+        } else if (upstreamFailed) {
+            outcome.error = "upstream stream broke";
         }
         finish(clientGone ? 499 : status);
         return;
@@ -733,6 +768,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                     decisions["toolCalls"] = callDecisions;
                     if (!blocked.empty()) {
                         _counters.blockedToolCalls += blocked.size();
+                        outcome.blockedToolCalls += static_cast<std::uint32_t>(blocked.size());
                         nlohmann::json blockedBody = adapter.blockResponse(parsed, blocked);
                         replaced = blockedBody.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
                         record.blocked = true;

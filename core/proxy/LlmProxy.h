@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/proxy/InteractionLog.h"
+#include "core/proxy/LlmCallObserver.h"
 #include "core/proxy/ProfileCache.h"
 #include "core/proxy/ToolDiscovery.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
@@ -49,6 +50,8 @@ class LlmProxy {
     void handlePassThrough(http::Context& context, Provider provider);
 
     ProxyCounters& counters() { return _counters; }
+    /// Metrics/tracing hook; set before the listeners start (not synchronised).
+    void setObserver(std::shared_ptr<LlmCallObserver> observer) { _observer = std::move(observer); }
 
   private:
     std::string upstreamPathFor(Provider provider, const std::string& rest) const;
@@ -59,6 +62,7 @@ class LlmProxy {
     ToolDiscovery& _discovery;
     InteractionLog& _log;
     ProxyCounters _counters;
+    std::shared_ptr<LlmCallObserver> _observer;
 };
 
 /// Registers /v1/openai, /v1/anthropic and /v1/gemini (main routes in the OpenAPI document with the

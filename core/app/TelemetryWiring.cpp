@@ -1,0 +1,91 @@
+// Telemetry wiring: platform gauges over the modules, and the start of export and analytics.
+#include "core/app/TelemetryWiring.h"
+
+#include "core/db/Database.h"
+#include "core/plugins/PluginManager.h"
+#include "core/proxy/ProxyModule.h"
+#include "core/telemetry/TelemetryModule.h"
+
+#include <prometheus/gauge.h>
+
+namespace archestra::app {
+
+void addTelemetryGauges(Platform& platform) {
+    auto& t = *platform.telemetry;
+    if (platform.proxy) {
+        auto* proxy = platform.proxy.get();
+        t.addGauge("archestra_interaction_log_queue_depth", "Interaction records waiting for the database",
+                   [proxy] { return static_cast<double>(proxy->interactionLog().queueDepth()); });
+        t.addGauge("archestra_interaction_log_spool_bytes", "Bytes of interaction records spooled to disk",
+                   [proxy] { return static_cast<double>(proxy->interactionLog().spoolBytes()); });
+        t.addGauge("archestra_upstream_pool_idle_connections", "Idle keep-alive connections to LLM upstreams",
+                   [proxy] { return static_cast<double>(proxy->upstreamPool().idleSessions()); });
+        t.addGauge("archestra_llm_upstream_errors_total",
+                   "LLM calls whose upstream failed (unreachable, timeout)",
+                   [proxy] { return static_cast<double>(proxy->proxy().counters().upstreamErrors.load()); });
+    }
+    if (platform.database) {
+        auto* database = platform.database.get();
+        t.addGauge("archestra_database_pool_sessions_in_use", "Database sessions lent out",
+                   [database] { return static_cast<double>(database->sessionsInUse()); });
+        t.addGauge("archestra_database_pool_sessions_open", "Database sessions open",
+                   [database] { return static_cast<double>(database->sessionsOpen()); });
+        t.addGauge("archestra_database_pool_capacity", "Largest number of database sessions",
+                   [database] { return static_cast<double>(database->capacity()); });
+        t.addGauge("archestra_database_ready", "1 when the database is connected, migrated and seeded",
+                   [&platform] { return platform.databaseReady ? 1.0 : 0.0; });
+    }
+    auto& inFlight = prometheus::BuildGauge()
+                         .Name("archestra_http_requests_in_flight")
+                         .Help("Requests being handled per listener")
+                         .Register(t.metrics().registry());
+    for (auto [name, dispatcher] :
+         {std::pair{"api", &platform.apiDispatcher}, std::pair{"ui", &platform.uiDispatcher}}) {
+        auto& gauge = inFlight.Add({{"listener", std::string(name)}});
+        auto* slot = dispatcher;
+        t.metrics().addScrapeHook([&gauge, slot] { gauge.Set(*slot ? (*slot)->inFlight() : 0); });
+    }
+    if (platform.plugins) {
+        auto& family = prometheus::BuildGauge()
+                           .Name("archestra_plugin_status")
+                           .Help("1 for each plugin and its load status (loaded, skipped, failed)")
+                           .Register(t.metrics().registry());
+        for (const auto& record : platform.plugins->records())
+            family
+                .Add({{"plugin", record.name.empty() ? record.file : record.name},
+                      {"kind", record.kind},
+                      {"status", record.status}})
+                .Set(1);
+    }
+}
+
+void startTelemetry(Platform& platform) {
+    const auto& s = platform.settings;
+    // Which features are on; names and booleans only (no URLs, hosts, ids or secrets).
+    nlohmann::json features = {
+        {"embeddedDatabase", !s.isSet("ARCHESTRA_DATABASE_URL") && !s.isSet("DATABASE_URL")},
+        {"orchestrator", s.get("ARCHESTRA_ORCHESTRATOR")},
+        {"secretsManager", s.get("ARCHESTRA_SECRETS_MANAGER")},
+        {"enterprise", s.get("ARCHESTRA_ENTERPRISE_LICENSE_ACTIVATED") == "true"},
+        {"tracing", platform.telemetry->pipeline().tracingEnabled()}};
+    nlohmann::json plugins = nlohmann::json::array();
+    if (platform.plugins)
+        for (const auto& record : platform.plugins->records())
+            if (record.status == "loaded") plugins.push_back(record.kind + "." + record.name);
+    features["plugins"] = plugins;
+    telemetry::UsageCounter usage;
+    if (platform.database) {
+        usage = [&platform]() -> nlohmann::json {
+            if (!platform.databaseReady) return {{"databaseReady", false}};
+            auto rows = platform.database->query(
+                "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM mcp_server), "
+                "(SELECT count(*) FROM interactions WHERE created_at > now() - interval '1 day')");
+            auto number = [&](std::size_t i) { return std::stoll(rows.at(0).str(i, "0")); };
+            return {{"profiles", number(0)}, {"mcpServers", number(1)}, {"interactionsLastDay", number(2)}};
+        };
+    }
+    long firstReport_ms = s.getInt("ARCHESTRA_ANALYTICS_USAGE_DELAY_MS");
+    platform.telemetry->start(features, usage, firstReport_ms);
+}
+
+}  // namespace archestra::app

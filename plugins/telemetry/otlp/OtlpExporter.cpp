@@ -1,0 +1,252 @@
+// telemetry.otlp: turns the host's finished spans into OTLP/HTTP JSON (ExportTraceServiceRequest) and posts
+// them to the configured endpoint, retrying with backoff on 429 and 5xx.
+#include <Poco/Base64Encoder.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/NullStream.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "archestra/sdk/plugin.h"
+
+namespace {
+
+using namespace archestra::sdk;
+using nlohmann::json;
+
+std::string trim(const std::string& s) {
+    auto begin = s.find_first_not_of(" \t\r\n");
+    if (begin == std::string::npos) return "";
+    return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
+std::string base64(const std::string& text) {
+    std::ostringstream out;
+    Poco::Base64Encoder encoder(out);
+    encoder.rdbuf()->setLineLength(0);
+    encoder << text;
+    encoder.close();
+    return out.str();
+}
+
+/// One OTLP AnyValue from the attribute's JSON text.
+json anyValue(const std::string& jsonText) {
+    json value = json::parse(jsonText, nullptr, false);
+    if (value.is_discarded()) return {{"stringValue", jsonText}};
+    if (value.is_string()) return {{"stringValue", value.get<std::string>()}};
+    if (value.is_boolean()) return {{"boolValue", value.get<bool>()}};
+    if (value.is_number_integer()) return {{"intValue", std::to_string(value.get<std::int64_t>())}};
+    if (value.is_number()) return {{"doubleValue", value.get<double>()}};
+    return {{"stringValue", value.dump()}};
+}
+
+json keyValue(const std::string& key, json value) {
+    return {{"key", key}, {"value", std::move(value)}};
+}
+
+struct Config {
+    std::string endpoint;
+    std::string authorization;  ///< full header value, empty for none
+    std::string serviceName = "Archestra Platform API";
+    std::string serviceVersion;
+    int maxAttempts = 4;
+    long timeout_ms = 5000;
+    long backoff_ms = 200;
+};
+
+class OtlpExporter : public TelemetryExporter {
+  public:
+    OtlpExporter(Logger& logger, Config config)
+        : _logger(logger), _config(std::move(config)), _uri(_config.endpoint) {}
+
+    Status exportSpans(const std::vector<Span>& spans) override {
+        if (spans.empty()) return okStatus();
+        std::string body = encode(spans).dump(-1, ' ', false, json::error_handler_t::replace);
+        long backoff = _config.backoff_ms;
+        std::string lastError;
+        for (int attempt = 1; attempt <= _config.maxAttempts; ++attempt) {
+            int status = 0;
+            try {
+                status = post(body);
+            } catch (const Poco::Exception& error) {
+                lastError = error.displayText();
+                break;  // endpoint down: drop this batch now rather than hold the export thread
+            }
+            if (status >= 200 && status < 300) {
+                reportRecovered();
+                return okStatus();
+            }
+            lastError = "HTTP " + std::to_string(status);
+            if (status != 429 && status < 500)
+                break;  // the collector refused the payload: retrying won't help
+            if (attempt < _config.maxAttempts) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+                backoff *= 2;
+            }
+        }
+        reportFailure(lastError);
+        return fail(ErrorCode::Unavailable, "otlp: export to " + _uri.getHost() + " failed: " + lastError);
+    }
+
+    Status captureEvents(const std::vector<AnalyticsEvent>&) override {
+        return fail(ErrorCode::Unimplemented, "otlp: exports traces only");
+    }
+
+    Status flush(std::int64_t) override { return okStatus(); }  // nothing is buffered here (the host batches)
+
+  private:
+    json encode(const std::vector<Span>& spans) const {
+        json out = json::array();
+        for (const auto& span : spans) {
+            json attributes = json::array();
+            for (const auto& [key, value] : span.attributes_json)
+                attributes.push_back(keyValue(key, anyValue(value)));
+            // SERVER for incoming HTTP requests, CLIENT for calls the platform makes (LLM, MCP).
+            int kind = span.attributes_json.count("http.route") ? 2 : 3;
+            json item = {{"traceId", span.trace_id},
+                         {"spanId", span.span_id},
+                         {"name", span.name},
+                         {"kind", kind},
+                         {"startTimeUnixNano", std::to_string(span.start_unix_nanos)},
+                         {"endTimeUnixNano", std::to_string(span.end_unix_nanos)},
+                         {"attributes", attributes}};
+            if (!span.parent_span_id.empty()) item["parentSpanId"] = span.parent_span_id;
+            json status = json::object();
+            if (span.status == SpanStatus::Ok) status["code"] = 1;
+            if (span.status == SpanStatus::Error) {
+                status["code"] = 2;
+                status["message"] = span.status_message;
+            }
+            item["status"] = status;
+            out.push_back(std::move(item));
+        }
+        json resource = {{"attributes",
+                          json::array({keyValue("service.name", {{"stringValue", _config.serviceName}}),
+                                       keyValue("service.version", {{"stringValue", _config.serviceVersion}}),
+                                       keyValue("telemetry.sdk.name", {{"stringValue", "archestra"}}),
+                                       keyValue("telemetry.sdk.language", {{"stringValue", "cpp"}})})}};
+        return {{"resourceSpans",
+                 json::array(
+                     {{{"resource", resource},
+                       {"scopeSpans",
+                        json::array({{{"scope", {{"name", "archestra"}, {"version", _config.serviceVersion}}},
+                                      {"spans", out}}})}}})}};
+    }
+
+    int post(const std::string& body) {
+        std::unique_ptr<Poco::Net::HTTPClientSession> session;
+        if (_uri.getScheme() == "https") {
+            Poco::Net::Context::Ptr context = new Poco::Net::Context(
+                Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_RELAXED, 9, true);
+            session =
+                std::make_unique<Poco::Net::HTTPSClientSession>(_uri.getHost(), _uri.getPort(), context);
+        } else {
+            session = std::make_unique<Poco::Net::HTTPClientSession>(_uri.getHost(), _uri.getPort());
+        }
+        session->setTimeout(Poco::Timespan(_config.timeout_ms * 1000));
+        Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST,
+                                       _uri.getPathEtc().empty() ? "/" : _uri.getPathEtc(),
+                                       Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setContentType("application/json");
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+        if (!_config.authorization.empty()) request.set("Authorization", _config.authorization);
+        session->sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::istream& in = session->receiveResponse(response);
+        Poco::NullOutputStream sink;
+        Poco::StreamCopier::copyStream(in, sink);
+        return static_cast<int>(response.getStatus());
+    }
+
+    void reportFailure(const std::string& error) {
+        std::lock_guard lock(_mutex);
+        // One warning per outage, then debug lines: a down collector must not flood the log.
+        if (!_failing)
+            _logger.log(LogLevel::Warning, "cannot export spans to " + _config.endpoint + ": " + error);
+        else
+            _logger.log(LogLevel::Debug, "span export still failing: " + error);
+        _failing = true;
+    }
+    void reportRecovered() {
+        std::lock_guard lock(_mutex);
+        if (_failing) _logger.log(LogLevel::Info, "span export to " + _config.endpoint + " works again");
+        _failing = false;
+    }
+
+    Logger& _logger;
+    Config _config;
+    Poco::URI _uri;
+    std::mutex _mutex;
+    bool _failing = false;
+};
+
+Status registerFactories(Registrar& registrar) {
+    TelemetryFactory factory;
+    factory.name = "otlp";
+    factory.description = "spans as OTLP/HTTP JSON to an OpenTelemetry collector";
+    factory.config_schema_json = R"({
+        "type": "object",
+        "required": ["endpoint"],
+        "properties": {
+            "endpoint": {"type": "string"},
+            "bearer": {"type": "string"},
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+            "serviceName": {"type": "string"},
+            "serviceVersion": {"type": "string"},
+            "maxAttempts": {"type": "integer"},
+            "timeoutMs": {"type": "integer"},
+            "backoffMs": {"type": "integer"}
+        }
+    })";
+    factory.create = [](Host& host,
+                        const std::string& configText) -> Result<std::unique_ptr<TelemetryExporter>> {
+        json c = json::parse(configText, nullptr, false);
+        if (!c.is_object()) return fail(ErrorCode::InvalidArgument, "otlp: config is not a JSON object");
+        Config config;
+        config.endpoint = c.value("endpoint", "");
+        try {
+            Poco::URI uri(config.endpoint);
+            if ((uri.getScheme() != "http" && uri.getScheme() != "https") || uri.getHost().empty())
+                return fail(ErrorCode::InvalidArgument,
+                            "otlp: endpoint '" + config.endpoint + "' must be an http:// or https:// URL");
+        } catch (const Poco::Exception&) {
+            return fail(ErrorCode::InvalidArgument, "otlp: endpoint '" + config.endpoint + "' is not a URL");
+        }
+        const std::string bearer = trim(c.value("bearer", ""));
+        const std::string user = trim(c.value("username", ""));
+        const std::string password = trim(c.value("password", ""));
+        if (!bearer.empty()) {
+            config.authorization = "Bearer " + bearer;
+        } else if (!user.empty() && !password.empty()) {
+            config.authorization = "Basic " + base64(user + ":" + password);
+        } else if (!user.empty() || !password.empty()) {
+            host.logger().log(LogLevel::Warning,
+                              "OTLP basic auth needs both ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_USERNAME and "
+                              "_PASSWORD; only one is set, so spans are sent without authentication");
+        }
+        config.serviceName = c.value("serviceName", config.serviceName);
+        config.serviceVersion = c.value("serviceVersion", "");
+        config.maxAttempts = std::max(1, c.value("maxAttempts", config.maxAttempts));
+        config.timeout_ms = std::max<long>(100, c.value("timeoutMs", config.timeout_ms));
+        config.backoff_ms = std::max<long>(1, c.value("backoffMs", config.backoff_ms));
+        return std::unique_ptr<TelemetryExporter>(
+            std::make_unique<OtlpExporter>(host.logger(), std::move(config)));
+    };
+    return registrar.addTelemetry(std::move(factory));
+}
+
+}  // namespace
+
+ARCHESTRA_PLUGIN(registerFactories)
