@@ -411,7 +411,8 @@ const std::string kVisibleToCaller =
 db::Row loadServerRow(db::Database& db, auth::AuthService& auth, const Context& c) {
     const auto& principal = c.requirePrincipal();
     bool all = auth.hasPermission(principal, "mcpServer", "admin");
-    auto rows = all ? db.query(kServerSelect + "WHERE s.id = $2::uuid", {principal.userId, c.param("id")})
+    auto rows = all ? db.query(kServerSelect + "WHERE $1::text IS NOT NULL AND s.id = $2::uuid",
+                               {principal.userId, c.param("id")})
                     : db.query(kServerSelect + "WHERE s.id = $2::uuid AND " + kVisibleToCaller,
                                {principal.userId, c.param("id")});
     if (rows.empty()) throw ApiError::notFound("MCP server not found");
