@@ -3,6 +3,7 @@
 
 #include "core/api/AgentToolsApi.h"
 #include "core/api/AgentsApi.h"
+#include "core/api/DualLlmApi.h"
 #include "core/api/OpenApi.h"
 #include "core/api/OrganizationApi.h"
 #include "core/api/LimitsApi.h"
@@ -132,6 +133,7 @@ void registerRoutes(Platform& platform) {
                                   }});
         api::registerOptimizationRuleRoutes(platform.apiRouter, platform.auth, proxyChanged);
         api::registerStatisticsRoutes(platform.apiRouter, platform.auth);
+        api::registerDualLlmRoutes(platform.apiRouter, platform.auth, proxyChanged);
     }
     startTelemetry(platform);
     // Last: the document is a snapshot of the routes declared so far.

@@ -125,6 +125,14 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"GET /api/statistics/models", "interaction:read"},
         {"GET /api/statistics/overview", "interaction:read"},
         {"GET /api/statistics/cost-savings", "interaction:read"},
+        {"GET /api/dual-llm-config/default", "dualLlmConfig:read"},
+        {"GET /api/dual-llm-config", "dualLlmConfig:read"},
+        {"POST /api/dual-llm-config", "dualLlmConfig:create"},
+        {"GET /api/dual-llm-config/{id}", "dualLlmConfig:read"},
+        {"PUT /api/dual-llm-config/{id}", "dualLlmConfig:update"},
+        {"DELETE /api/dual-llm-config/{id}", "dualLlmConfig:delete"},
+        {"GET /api/dual-llm-results/by-tool-call-id/{toolCallId}", "dualLlmResult:read"},
+        {"GET /api/dual-llm-results/by-interaction/{interactionId}", "dualLlmResult:read"},
     };
     return table;
 }

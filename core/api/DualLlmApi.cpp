@@ -1,0 +1,240 @@
+// Dual-LLM config CRUD (create validates the whole body, PUT the merged row) and read access to the results
+// cached per tool call id; a result belongs to an interaction when its tool call id appears among the tool
+// results of that interaction's request (OpenAI tool_call_id, Anthropic tool_use_id).
+#include "core/api/DualLlmApi.h"
+
+#include "core/auth/Schema.h"
+#include "core/auth/SqlJson.h"
+#include "core/http/Context.h"
+
+namespace archestra::api {
+namespace {
+
+using auth::isoSql;
+using http::Access;
+using http::ApiError;
+using http::Context;
+using nlohmann::json;
+
+std::string configJsonSql() {
+    return "json_build_object('id', c.id, 'enabled', c.enabled, 'mainAgentPrompt', c.main_agent_prompt, "
+           "'quarantinedAgentPrompt', c.quarantined_agent_prompt, 'summaryPrompt', c.summary_prompt, "
+           "'maxRounds', c.max_rounds, 'createdAt', " +
+           isoSql("c.created_at") + ", 'updatedAt', " + isoSql("c.updated_at") + ")::text";
+}
+
+std::string resultJsonSql() {
+    return "json_build_object('id', r.id, 'agentId', r.agent_id, 'toolCallId', r.tool_call_id, "
+           "'conversations', "
+           "r.conversations, 'result', r.result, 'createdAt', " +
+           isoSql("r.created_at") + ")::text";
+}
+
+json configSchema() {
+    using namespace auth::schema;
+    return object({{"id", {{"type", "string"}, {"format", "uuid"}}},
+                   {"enabled", boolean()},
+                   {"mainAgentPrompt", string()},
+                   {"quarantinedAgentPrompt", string()},
+                   {"summaryPrompt", string()},
+                   {"maxRounds", {{"type", "integer"}, {"minimum", 1}, {"maximum", 20}}},
+                   {"createdAt", dateTime()},
+                   {"updatedAt", dateTime()}},
+                  {"id", "enabled", "mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt", "maxRounds",
+                   "createdAt", "updatedAt"});
+}
+
+json resultSchema() {
+    using namespace auth::schema;
+    return object({{"id", {{"type", "string"}, {"format", "uuid"}}},
+                   {"agentId", nullableString()},
+                   {"toolCallId", string()},
+                   {"conversations", {{"type", "array"}, {"items", json::object()}}},
+                   {"result", string()},
+                   {"createdAt", dateTime()}},
+                  {"id", "agentId", "toolCallId", "conversations", "result", "createdAt"});
+}
+
+json loadConfig(db::Database& db, const std::string& id) {
+    auto rows = db.query("SELECT " + configJsonSql() + " FROM dual_llm_config c WHERE c.id = $1::uuid", {id});
+    if (rows.empty()) throw ApiError::notFound("Dual LLM config not found");
+    return json::parse(rows[0].str(0));
+}
+
+/// Merged body -> (enabled, main, quarantined, summary, max_rounds).
+std::vector<db::Value> validate(const json& body) {
+    auto enabled = auth::optionalBoolField(body, "enabled").value_or(false);
+    std::string main = auth::requiredStringField(body, "mainAgentPrompt");
+    std::string quarantined = auth::requiredStringField(body, "quarantinedAgentPrompt");
+    std::string summary = auth::requiredStringField(body, "summaryPrompt");
+    long long rounds = 5;
+    if (auto it = body.find("maxRounds"); it != body.end() && !it->is_null()) {
+        if (!it->is_number_integer() || it->get<long long>() < 1 || it->get<long long>() > 20)
+            throw ApiError::badRequest("Field 'maxRounds': expected an integer from 1 to 20, got " +
+                                       it->dump());
+        rounds = it->get<long long>();
+    }
+    return {enabled ? "true" : "false", main, quarantined, summary, std::to_string(rounds)};
+}
+
+}  // namespace
+
+void registerDualLlmRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
+                           std::function<void()> onChange) {
+    using namespace auth::schema;
+    db::Database& db = auth->database();
+    auto changed = [onChange] {
+        if (onChange) onChange();
+    };
+    const std::string tag = "Dual LLM";
+    json input = configSchema();
+    for (const char* field : {"id", "createdAt", "updatedAt"}) input["properties"].erase(field);
+    json createInput = input;
+    createInput["required"] = {"mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt"};
+    json updateInput = input;
+    updateInput.erase("required");
+
+    router.add({.method = "GET",
+                .path = "/api/dual-llm-config/default",
+                .operationId = "getDefaultDualLlmConfig",
+                .tag = tag,
+                .summary = "The config the proxy uses (the oldest one)",
+                .access = Access::permission("dualLlmConfig", "read"),
+                .response = configSchema()},
+               [&db](Context& c) {
+                   auto rows = db.query("SELECT " + configJsonSql() +
+                                        " FROM dual_llm_config c ORDER BY c.created_at, c.id LIMIT 1");
+                   if (rows.empty()) throw ApiError::notFound("No dual LLM config exists");
+                   c.sendJson(200, json::parse(rows[0].str(0)));
+               });
+    router.add({.method = "GET",
+                .path = "/api/dual-llm-config",
+                .operationId = "getDualLlmConfigs",
+                .tag = tag,
+                .summary = "Every dual LLM config, oldest first",
+                .access = Access::permission("dualLlmConfig", "read"),
+                .response = array(configSchema())},
+               [&db](Context& c) {
+                   json out = json::array();
+                   for (const auto& row : db.query("SELECT " + configJsonSql() +
+                                                   " FROM dual_llm_config c ORDER BY c.created_at, c.id"))
+                       out.push_back(json::parse(row.str(0)));
+                   c.sendJson(200, out);
+               });
+    router.add({.method = "POST",
+                .path = "/api/dual-llm-config",
+                .operationId = "createDualLlmConfig",
+                .tag = tag,
+                .summary = "Create a dual LLM config",
+                .access = Access::permission("dualLlmConfig", "create"),
+                .requestBody = createInput,
+                .response = configSchema()},
+               [&db, changed](Context& c) {
+                   auto values = validate(c.jsonObject());
+                   std::string id = db.query(
+                                          "INSERT INTO dual_llm_config (enabled, main_agent_prompt, "
+                                          "quarantined_agent_prompt, summary_prompt, max_rounds) VALUES "
+                                          "($1::boolean, $2, $3, $4, $5::integer) RETURNING id::text",
+                                          values)
+                                        .at(0)
+                                        .str(0);
+                   changed();
+                   c.sendJson(200, loadConfig(db, id));
+               });
+    router.add({.method = "GET",
+                .path = "/api/dual-llm-config/{id}",
+                .operationId = "getDualLlmConfig",
+                .tag = tag,
+                .summary = "One dual LLM config",
+                .access = Access::permission("dualLlmConfig", "read"),
+                .response = configSchema(),
+                .uuidParams = {"id"}},
+               [&db](Context& c) { c.sendJson(200, loadConfig(db, c.param("id"))); });
+    router.add(
+        {.method = "PUT",
+         .path = "/api/dual-llm-config/{id}",
+         .operationId = "updateDualLlmConfig",
+         .tag = tag,
+         .summary = "Change a dual LLM config; fields left out keep their value",
+         .access = Access::permission("dualLlmConfig", "update"),
+         .requestBody = updateInput,
+         .response = configSchema(),
+         .uuidParams = {"id"}},
+        [&db, changed](Context& c) {
+            const std::string id = c.param("id");
+            json merged = loadConfig(db, id);
+            const json& body = c.jsonObject();
+            for (const char* field :
+                 {"enabled", "mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt", "maxRounds"})
+                if (auto it = body.find(field); it != body.end()) merged[field] = *it;
+            auto values = validate(merged);
+            values.insert(values.begin(), id);
+            if (db.execute("UPDATE dual_llm_config SET enabled = $2::boolean, main_agent_prompt = $3, "
+                           "quarantined_agent_prompt = $4, summary_prompt = $5, max_rounds = $6::integer, "
+                           "updated_at = now() WHERE id = $1::uuid",
+                           values) == 0)
+                throw ApiError::notFound("Dual LLM config not found");
+            changed();
+            c.sendJson(200, loadConfig(db, id));
+        });
+    router.add({.method = "DELETE",
+                .path = "/api/dual-llm-config/{id}",
+                .operationId = "deleteDualLlmConfig",
+                .tag = tag,
+                .summary = "Delete a dual LLM config",
+                .access = Access::permission("dualLlmConfig", "delete"),
+                .response = success(),
+                .uuidParams = {"id"}},
+               [&db, changed](Context& c) {
+                   if (db.execute("DELETE FROM dual_llm_config WHERE id = $1::uuid", {c.param("id")}) == 0)
+                       throw ApiError::notFound("Dual LLM config not found");
+                   changed();
+                   c.sendJson(200, {{"success", true}});
+               });
+    router.add({.method = "GET",
+                .path = "/api/dual-llm-results/by-tool-call-id/{toolCallId}",
+                .operationId = "getDualLlmResultByToolCallId",
+                .tag = tag,
+                .summary = "The sanitised result cached for a tool call, or null",
+                .access = Access::permission("dualLlmResult", "read"),
+                .response = nullable(resultSchema())},
+               [&db](Context& c) {
+                   auto rows = db.query("SELECT " + resultJsonSql() +
+                                            " FROM dual_llm_results r WHERE r.tool_call_id = $1 ORDER BY "
+                                            "r.created_at DESC LIMIT 1",
+                                        {c.param("toolCallId")});
+                   c.sendJson(200, rows.empty() ? json(nullptr) : json::parse(rows[0].str(0)));
+               });
+    router.add(
+        {.method = "GET",
+         .path = "/api/dual-llm-results/by-interaction/{interactionId}",
+         .operationId = "getDualLlmResultsByInteraction",
+         .tag = tag,
+         .summary = "The sanitised results of the tool results in an interaction's request",
+         .access = Access::permission("dualLlmResult", "read"),
+         .response = array(resultSchema()),
+         .uuidParams = {"interactionId"}},
+        [&db](Context& c) {
+            const std::string id = c.param("interactionId");
+            json out = json::array();
+            db.withConnection([&](db::Connection& conn) {
+                if (conn.query("SELECT 1 FROM interactions WHERE id = $1::uuid", {id}).empty())
+                    throw ApiError::notFound("Interaction not found");
+                for (const auto& row : conn.query(
+                         "WITH i AS (SELECT profile_id, request FROM interactions WHERE id = $1::uuid), ids "
+                         "AS ("
+                         " SELECT jsonb_path_query(i.request, '$.messages[*].tool_call_id') #>> '{}' AS id "
+                         "FROM i UNION SELECT jsonb_path_query(i.request, "
+                         "'$.messages[*].content[*].tool_use_id') #>> '{}' FROM i) "
+                         "SELECT " +
+                             resultJsonSql() +
+                             " FROM dual_llm_results r, i WHERE r.tool_call_id IN (SELECT id FROM ids) AND "
+                             "(r.agent_id IS NULL OR r.agent_id = i.profile_id) ORDER BY r.created_at, r.id",
+                         {id}))
+                    out.push_back(json::parse(row.str(0)));
+            });
+            c.sendJson(200, out);
+        });
+}
+
+}  // namespace archestra::api
