@@ -173,6 +173,9 @@ describe("SAML single sign-on (samlify IdP, xmlsec1 on the platform)", () => {
     assert.match(replay.location, /error=invalid_response/);
     assert.match(decodeURIComponent(replay.location), /already used/);
     assert.equal(replay.session, undefined);
+    // remembered in the database (shared by replicas), not only in the plugin's memory
+    const remembered = await platform.psql("SELECT count(*) FROM verification WHERE identifier = 'saml-assertion'");
+    assert.ok(Number(remembered[0][0]) >= 2, `assertion ids in verification: ${remembered[0][0]}`);
   });
 
   test("an unsigned response is refused", async () => {
