@@ -1,0 +1,88 @@
+// A full run's logs (debug level, text and JSON formats) never contain the admin password, an API key, a
+// provider key or a session cookie, even though each of them passes through the platform.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import OpenAI from "openai";
+import { startStandin, startPlatform, ADMIN_EMAIL } from "../lib/harness.mjs";
+import { sleep } from "./standins.mjs";
+
+const ADMIN_PASSWORD = "Log-Secret-Admin-Pw-91";
+const PROVIDER_KEY = "sk-proj-LOGSECRET0123456789abcdef";
+let upstream;
+const platforms = [];
+const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-logs-"));
+
+after(async () => {
+  for (const p of platforms) await p.stop();
+  await upstream?.stop();
+  fs.rmSync(logDir, { recursive: true, force: true });
+});
+
+for (const format of ["text", "json"]) {
+  test(`${format} logs keep secrets out`, async () => {
+    upstream ??= await startStandin();
+    process.env.E2E_LOG_DIR = logDir;  // the harness copies the platform's whole output there
+    const platform = await startPlatform({
+      upstream: upstream.url,
+      env: {
+        ARCHESTRA_LOGGING_LEVEL: "debug",
+        ARCHESTRA_LOG_FORMAT: format,
+        ARCHESTRA_AUTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        ARCHESTRA_METRICS_SECRET: "metrics-secret-in-logs-check",
+      },
+    });
+    delete process.env.E2E_LOG_DIR;
+    platforms.push(platform);
+    const origin = `http://localhost:${platform.apiPort}`;
+    const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin },
+      body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+    });
+    assert.equal(signIn.status, 200);
+    const cookie = signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const cookieValue = cookie.split("=").slice(1).join("=");
+    assert.ok(cookieValue.length > 10);
+    // A wrong password too (its text must not be echoed).
+    await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin },
+      body: JSON.stringify({ email: ADMIN_EMAIL, password: "Wrong-Password-Attempt-77" }),
+    });
+    const created = await fetch(`${platform.baseUrl}/api/auth/api-key/create`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin, cookie },
+      body: JSON.stringify({ name: "log test" }),
+    });
+    assert.equal(created.status, 200);
+    const apiKey = (await created.json()).key;
+    assert.ok(apiKey && apiKey.length > 10);
+    assert.equal((await fetch(`${platform.baseUrl}/api/features`, { headers: { authorization: apiKey } })).status, 200);
+    await fetch(`${platform.baseUrl}/api/agents`, { headers: { authorization: apiKey } });
+    const openai = new OpenAI({ baseURL: `${platform.baseUrl}/v1/openai`, apiKey: PROVIDER_KEY, maxRetries: 0 });
+    await openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] });
+    await assert.rejects(
+      openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "scenario:error-401" }] }),
+    );
+    await fetch(`http://127.0.0.1:${platform.metricsPort}/metrics`, { headers: { authorization: "Bearer wrong-metrics-token" } });
+    await platform.stop();
+    await sleep(200);
+    const file = fs.readdirSync(logDir).map((f) => path.join(logDir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+    const logs = fs.readFileSync(file, "utf8");
+    assert.ok(logs.split("\n").length > 10, "the log file holds the run");
+    assert.match(logs, format === "json" ? /^\{"component":/m : /^\d{4}-\d\d-\d\dT[\d:.]+Z (info|debug)/m);
+    for (const [what, secret] of [
+      ["admin password", ADMIN_PASSWORD],
+      ["wrong password", "Wrong-Password-Attempt-77"],
+      ["API key", apiKey],
+      ["provider key", PROVIDER_KEY],
+      ["session cookie", cookieValue],
+      ["metrics secret", "metrics-secret-in-logs-check"],
+    ]) {
+      assert.ok(!logs.includes(secret), `${what} appears in the ${format} logs`);
+    }
+  });
+}
