@@ -7,10 +7,12 @@ import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import OpenAI from "openai";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startStack } from "../lib/harness.mjs";
+import path from "node:path";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, repoRoot, startStack } from "../lib/harness.mjs";
 import { clipboard, launchBrowser, newPage, screenshot, see, uiDir, until } from "./lib.mjs";
 
 const execFileAsync = promisify(execFile);
+const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 const PROFILE = "Browser Agent";
 const TOOLS = [
   { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { location: { type: "string" } } } } },
@@ -24,7 +26,8 @@ let page;
 let openaiBaseUrl;
 
 before(async () => {
-  stack = await startStack({ env: { ARCHESTRA_UI_DIR: uiDir() } });
+  // orchestrator.local runs catalog servers as local processes (the bundled plugins are found in the build tree).
+  stack = await startStack({ env: { ARCHESTRA_UI_DIR: uiDir(), ARCHESTRA_ORCHESTRATOR: "local" } });
   origin = `http://127.0.0.1:${stack.platform.uiPort}`;
   browser = await launchBrowser();
   ({ page } = await newPage(browser, origin));
@@ -210,7 +213,7 @@ test("create an API key (shown once, copied), call the API with it, revoke it", 
   await screenshot(page, "08-settings-account");
 
   const curl = (k) =>
-    execFileAsync("curl", ["-s", "-o", "/dev/stdout", "-w", "\n%{http_code}", "-H", `Authorization: ${k}`, `${stack.platform.baseUrl}/api/agents/all`]).then(
+    execFileAsync("curl", ["-s", "-w", "\n%{http_code}", "-H", `Authorization: ${k}`, `${stack.platform.baseUrl}/api/agents/all`]).then(
       ({ stdout }) => {
         const lines = stdout.trimEnd().split("\n");
         return { status: Number(lines.pop()), body: lines.join("\n") };
@@ -267,16 +270,45 @@ test("invite a user; they accept in a second browser context and land signed in"
   await see(invitations.getByRole("row").filter({ hasText: "new.user@example.com" }), "accepted");
 });
 
+test("MCP registry: add a catalog entry, install it, see its tools and logs, uninstall", async () => {
+  await nav("MCP Registry").click();
+  await page.getByRole("heading", { name: "MCP Registry" }).waitFor();
+  await page.getByRole("button", { name: "Add to catalog" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add to catalog" });
+  await dialog.getByLabel("Name").fill("Everything");
+  await dialog.getByLabel("Description", { exact: true }).fill("The MCP reference test server");
+  await dialog.getByLabel("Command", { exact: true }).fill(process.execPath);
+  await dialog.getByLabel("Arguments", { exact: true }).fill(`${everythingJs} stdio`);
+  await dialog.getByRole("button", { name: "Add", exact: true }).click();
+  await dialog.waitFor({ state: "hidden" });
+  const item = page.getByRole("region", { name: "Catalog" }).getByRole("row").filter({ hasText: "Everything" });
+  await see(item, "The MCP reference test server");
+
+  await item.getByRole("button", { name: "Install" }).click();
+  const install = page.getByRole("dialog", { name: "Install Everything" });
+  await install.getByRole("button", { name: "Install" }).click();
+  await install.waitFor({ state: "hidden" });
+  const server = page.getByRole("region", { name: "Installed servers" }).getByRole("row").filter({ hasText: "everything" });
+  // The page polls while the installation is pending or discovering tools.
+  await see(server, "success", 45000);
+  await server.getByRole("button", { name: "Details" }).click();
+  const details = page.getByRole("region", { name: /^Server Everything/i });
+  await see(details, /__echo/);
+  await see(details.getByLabel("Server logs"), /started pid \d+/);
+  await screenshot(page, "12-mcp-registry");
+
+  await server.getByRole("button", { name: "Uninstall" }).click();
+  const confirm = page.getByRole("dialog", { name: /Uninstall Everything/i });
+  await confirm.getByRole("button", { name: "Uninstall" }).click();
+  await server.waitFor({ state: "detached" });
+  await see(page.getByRole("region", { name: "Installed servers" }), "No MCP servers installed");
+});
+
 test("the other pages render their content, and the layout works on a narrow window", async () => {
   await nav("Costs").click();
   await page.getByRole("heading", { name: "Costs" }).waitFor();
   await see(page, "Requests");
   await screenshot(page, "11-costs");
-
-  await nav("MCP Registry").click();
-  await page.getByRole("heading", { name: "MCP Registry" }).waitFor();
-  await page.getByRole("region", { name: "Catalog" }).waitFor();
-  await screenshot(page, "12-mcp-registry");
 
   await nav("Settings").click();
   await page.getByRole("tab", { name: "Teams & tokens" }).click();

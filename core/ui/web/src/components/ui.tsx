@@ -199,11 +199,13 @@ export function CodeBlock({ code, label }: { code: string; label: string }) {
 
 export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
   return (
-    <label class="field">
-      <span class="field-label">{label}</span>
-      {children}
+    <div class="field">
+      <label class="field-inner">
+        <span class="field-label">{label}</span>
+        {children}
+      </label>
       {hint && <span class="field-hint">{hint}</span>}
-    </label>
+    </div>
   );
 }
 

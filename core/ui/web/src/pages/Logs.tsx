@@ -197,6 +197,7 @@ export function LogDetailPage({ id }: { id: string }) {
     () => unwrap(api.GET("/api/interactions/{interactionId}", { params: { path: { interactionId: id } } })) as Promise<Interaction>,
     [id],
   );
+  const profiles = useLoad(loadProfiles);
   if (item.error) return <ErrorBox error={item.error} onRetry={item.reload} />;
   if (!item.data) return <Spinner />;
   const i = item.data;
@@ -219,7 +220,7 @@ export function LogDetailPage({ id }: { id: string }) {
         </div>
         <div>
           <span class="muted">Profile</span>
-          <div>{i.profileId ?? "—"}</div>
+          <div>{profiles.data?.find((p) => p.id === i.profileId)?.name ?? i.profileId ?? "—"}</div>
         </div>
         <div>
           <span class="muted">Agent id</span>
@@ -233,7 +234,7 @@ export function LogDetailPage({ id }: { id: string }) {
         </div>
         <div>
           <span class="muted">Cost</span>
-          <div>{i.cost ? `$${i.cost}` : "—"}</div>
+          <div>{i.cost ? `$${Number(i.cost).toFixed(6)}` : "—"}</div>
         </div>
         <div>
           <span class="muted">Status / duration</span>
