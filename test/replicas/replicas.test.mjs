@@ -1,0 +1,259 @@
+// Three archestra-platform processes on different ports against one PostgreSQL, as the Helm chart runs N
+// replicas behind a Service, with a round-robin client: all three start at once (migrations under the advisory
+// lock), a session made on one works on the others and a sign-out on one ends it everywhere, a profile change
+// through one reaches the others' proxy caches within a second (LISTEN/NOTIFY), interaction rows = requests, and
+// a replica stopped mid-load (SIGTERM, as Kubernetes stops a pod) loses nothing it acknowledged while the others
+// keep serving.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startStandin, startPlatform, freePort, ADMIN_EMAIL, ADMIN_PASSWORD } from "../e2e/lib/harness.mjs";
+
+const execFileAsync = promisify(execFile);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const REPLICAS = 3;
+
+let pg;
+let standin;
+let replicas = [];
+
+// ---- one shared PostgreSQL on 127.0.0.1 (trust auth inside a throwaway cluster) ----------------------------
+
+function pgBinDir() {
+  const dirs = fs.readdirSync("/usr/lib/postgresql").map((v) => `/usr/lib/postgresql/${v}/bin`);
+  const found = dirs.filter((d) => fs.existsSync(`${d}/initdb`)).sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+  if (!found.length) throw new Error("PostgreSQL server binaries not found under /usr/lib/postgresql");
+  return found[0];
+}
+
+async function startPostgres() {
+  const bin = pgBinDir();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-replicas-pg-"));
+  const data = path.join(dir, "data");
+  const port = await freePort();
+  let ids = {};
+  if (process.getuid() === 0) {
+    // postgres refuses to run as root: hand the cluster to the postgres system user.
+    const uid = Number((await execFileAsync("id", ["-u", "postgres"])).stdout);
+    const gid = Number((await execFileAsync("id", ["-g", "postgres"])).stdout);
+    fs.chmodSync(dir, 0o755);
+    fs.chownSync(dir, uid, gid);
+    ids = { uid, gid };
+  }
+  await new Promise((resolve, reject) => {
+    const p = spawn(`${bin}/initdb`, ["-D", data, "-U", "archestra", "--auth=trust", "-E", "UTF8"], { ...ids, stdio: "ignore" });
+    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`initdb exited ${code}`))));
+  });
+  const child = spawn(
+    `${bin}/postgres`,
+    ["-D", data, "-c", "listen_addresses=127.0.0.1", "-c", `port=${port}`, "-c", `unix_socket_directories=${dir}`,
+     "-c", "max_connections=300", "-c", "fsync=off"],
+    { ...ids, stdio: "ignore" },
+  );
+  const psql = async (sql, db = "archestra") => {
+    const { stdout } = await execFileAsync(`${bin}/psql`, ["-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", String(port), "-U", "archestra", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql]);
+    return stdout.trim();
+  };
+  for (let i = 0; ; i++) {
+    try {
+      await psql("SELECT 1", "postgres");
+      break;
+    } catch (err) {
+      if (i > 200) throw err;
+      await sleep(100);
+    }
+  }
+  await psql("CREATE DATABASE archestra", "postgres");
+  return {
+    url: `postgresql://archestra@127.0.0.1:${port}/archestra`,
+    psql,
+    async stop() {
+      child.kill("SIGINT");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- client helpers ---------------------------------------------------------------------------------------
+
+async function signIn(replica) {
+  const origin = `http://localhost:${replica.apiPort}`;
+  const res = await fetch(`${replica.baseUrl}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  return res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+}
+
+/// A request with the session cookie; the Origin names the replica it goes to (cookie auth checks Origin).
+function api(replica, cookie, p, init = {}) {
+  return fetch(replica.baseUrl + p, {
+    ...init,
+    headers: { cookie, origin: `http://localhost:${replica.apiPort}`, "content-type": "application/json", ...(init.headers ?? {}) },
+  });
+}
+
+function chat(replica, profileId, text) {
+  return fetch(`${replica.baseUrl}/v1/openai/${profileId}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer sk-test-openai-key" },
+    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: text }] }),
+    signal: AbortSignal.timeout(15000),
+  });
+}
+
+async function interactionCount() {
+  return Number(await pg.psql("SELECT count(*) FROM interactions"));
+}
+
+async function eventually(probe, timeout_ms) {
+  const deadline = Date.now() + timeout_ms;
+  for (;;) {
+    if (await probe()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+}
+
+before(async () => {
+  pg = await startPostgres();
+  standin = await startStandin();
+  // One shared auth secret, as the chart's Secret gives every pod. All three start at once: their migrations
+  // race and must serialise on the advisory lock.
+  const env = { ARCHESTRA_DATABASE_URL: pg.url, ARCHESTRA_AUTH_SECRET: "replicas-test-secret-".padEnd(64, "x") };
+  replicas = await Promise.all(
+    Array.from({ length: REPLICAS }, () => startPlatform({ upstream: standin.url, env, readyTimeout_ms: 180000 })),
+  );
+});
+
+after(async () => {
+  await Promise.all(replicas.map((r) => r.stop().catch(() => {})));
+  await standin?.stop();
+  await pg?.stop();
+});
+
+test("three replicas migrated one database once and share the seed", async () => {
+  assert.equal(replicas.length, REPLICAS);
+  assert.equal(Number(await pg.psql("SELECT count(*) FROM organization")) >= 1, true);
+  assert.equal(Number(await pg.psql(`SELECT count(*) FROM "user" WHERE email = '${ADMIN_EMAIL}'`)), 1, "one seeded admin");
+  assert.equal(Number(await pg.psql("SELECT count(*) FROM agents WHERE is_default")), 1, "one default profile");
+});
+
+test("a session made on one replica works on the others; signing out on one ends it everywhere", async () => {
+  const cookie = await signIn(replicas[0]);
+  for (const r of replicas) assert.equal((await api(r, cookie, "/api/teams")).status, 200, `replica on ${r.apiPort}`);
+  const out = await api(replicas[2], cookie, "/api/auth/sign-out", { method: "POST", body: "{}" });
+  assert.equal(out.status, 200, await out.clone().text());
+  assert.equal((await api(replicas[2], cookie, "/api/teams")).status, 401, "the replica that signed out");
+  // Other replicas keep a verified credential for the auth cache's TTL (AuthService::Options::cacheTtl, 5 s).
+  const t0 = Date.now();
+  for (const r of replicas.slice(0, 2)) {
+    const ended = await eventually(async () => (await api(r, cookie, "/api/teams")).status === 401, 6000);
+    assert.ok(ended, `replica on ${r.apiPort} still accepts the signed-out session after 6 s`);
+  }
+  console.log(`# sign-out effective on the other replicas after ${Date.now() - t0} ms`);
+});
+
+test("a profile deleted through one replica stops working on the others within a second", async () => {
+  const cookie = await signIn(replicas[1]);
+  const created = await api(replicas[0], cookie, "/api/agents", { method: "POST", body: JSON.stringify({ name: "replicated profile", teams: [] }) });
+  assert.equal(created.status, 200, await created.clone().text());
+  const { id } = await created.json();
+  // Every replica serves it (and so holds it in its proxy snapshot).
+  for (const r of replicas) assert.equal((await chat(r, id, "warm")).status, 200);
+  const del = await api(replicas[1], cookie, `/api/agents/${id}`, { method: "DELETE" });
+  assert.equal(del.status, 200, await del.clone().text());
+  const t0 = Date.now();
+  for (const r of [replicas[0], replicas[2]]) {
+    const gone = await eventually(async () => (await chat(r, id, "after delete")).status === 404, 1000);
+    assert.ok(gone, `replica on ${r.apiPort} still serves the deleted profile after 1 s`);
+  }
+  console.log(`# deletion visible on the other replicas after ${Date.now() - t0} ms`);
+});
+
+test("round-robin load: interaction rows = acknowledged requests", async () => {
+  const cookie = await signIn(replicas[0]);
+  const { id: profile } = await (await api(replicas[0], cookie, "/api/agents/default")).json();
+  const before = await interactionCount();
+  const upstreamBefore = (await standin.requests()).length;
+  const N = 90;
+  let ok = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      while (next < N) {
+        const i = next++;
+        const res = await chat(replicas[i % REPLICAS], profile, `rr ${i}`);
+        if (res.status === 200) ok++;
+        await res.arrayBuffer();
+      }
+    }),
+  );
+  assert.equal(ok, N, "every request answered 200");
+  assert.equal((await standin.requests()).length - upstreamBefore, N);
+  const recorded = await eventually(async () => (await interactionCount()) - before >= N, 15000);
+  assert.ok(recorded, `interactions recorded: ${(await interactionCount()) - before} of ${N}`);
+  await sleep(300);
+  assert.equal((await interactionCount()) - before, N, "no duplicate rows");
+});
+
+test("one replica stopped mid-load: the others keep serving, nothing acknowledged is lost", async () => {
+  const cookie = await signIn(replicas[0]);
+  const { id: profile } = await (await api(replicas[0], cookie, "/api/agents/default")).json();
+  const before = await interactionCount();
+  const victim = replicas[2];
+  const alive = new Set(replicas);
+  const N = 150;
+  let acknowledged = 0;
+  let failedOver = 0;
+  let next = 0;
+  let rr = 0;
+  const stopAt = 50;
+  let stopping;
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      while (next < N) {
+        const i = next++;
+        if (i === stopAt) stopping = victim.stop(); // SIGTERM while requests are in flight
+        // A load balancer's behaviour: try the next replica when one refuses or drops the connection.
+        for (let attempt = 0; attempt < REPLICAS; attempt++) {
+          const r = replicas[rr++ % REPLICAS];
+          if (!alive.has(r)) continue;
+          try {
+            const res = await chat(r, profile, `kill ${i}`);
+            if (res.status !== 200 && r !== victim) {
+              assert.fail(`surviving replica on ${r.apiPort} answered ${res.status}: ${await res.text()}`);
+            }
+            await res.arrayBuffer();
+            if (res.status === 200) {
+              acknowledged++;
+              break;
+            }
+            if (r === victim) {
+              failedOver++;
+              continue;
+            }
+            assert.fail(`surviving replica on ${r.apiPort} answered ${res.status}: ${await res.text().catch(() => "")}`);
+          } catch (err) {
+            if (r !== victim) throw err;
+            alive.delete(victim);
+            failedOver++;
+          }
+        }
+      }
+    }),
+  );
+  await stopping;
+  assert.equal(acknowledged, N, `every request answered 200 somewhere (failed over: ${failedOver})`);
+  for (const r of replicas.slice(0, 2)) assert.equal((await fetch(`${r.baseUrl}/ready`)).status, 200);
+  const recorded = await eventually(async () => (await interactionCount()) - before >= acknowledged, 15000);
+  assert.ok(recorded, `acknowledged ${acknowledged}, recorded ${(await interactionCount()) - before}`);
+  console.log(`# ${acknowledged} acknowledged, ${failedOver} retried on another replica, ${(await interactionCount()) - before} recorded`);
+});
