@@ -52,8 +52,8 @@ exec_as() {
 
 # The platform's user: `archestra` when it exists and we are root; anyone else runs everything as themselves
 # (docker run --user ..., Kubernetes runAsUser).
-if ! is_root || ! id -u "$RUN_AS" >/dev/null 2>&1; then RUN_AS="$(id -un)"; fi
-if ! is_root || ! id -u "$PG_OS_USER" >/dev/null 2>&1; then PG_OS_USER="$(id -un)"; fi
+if ! is_root || ! id -u "$RUN_AS" >/dev/null 2>&1; then RUN_AS="$(id -un 2>/dev/null || id -u)"; fi
+if ! is_root || ! id -u "$PG_OS_USER" >/dev/null 2>&1; then PG_OS_USER="$(id -un 2>/dev/null || id -u)"; fi
 
 mkdir -p "$ARCHESTRA_DATA_DIR"
 if is_root && [[ "$RUN_AS" != root ]]; then chown "$RUN_AS:" "$ARCHESTRA_DATA_DIR"; fi
@@ -91,6 +91,16 @@ start_postgres() {
 # superuser socket that only the postgres user can open.
 if [[ -z "${ARCHESTRA_DATABASE_URL:-}" && -z "${DATABASE_URL:-}" ]]; then
   PG_BIN="$(pg_bindir)" || { log "no PostgreSQL server installed and no DATABASE_URL given"; exit 1; }
+  if ! is_root; then
+    # Started as an unprivileged user (docker run --user, Kubernetes runAsUser): PostgreSQL runs as that user
+    # too, in directories it can write.
+    if [[ -d "$PG_RUN_DIR" && ! -w "$PG_RUN_DIR" ]]; then PG_RUN_DIR="${TMPDIR:-/tmp}/archestra-postgresql"; fi
+    if [[ -e "$PGDATA" && ! -w "$PGDATA" ]] || [[ ! -e "$PGDATA" && ! -w "$(dirname "$PGDATA")" ]]; then
+      log "cannot write $PGDATA as uid $(id -u): start the container as root (the default) for the embedded" \
+        "PostgreSQL, give a writable PGDATA, or set DATABASE_URL"
+      exit 1
+    fi
+  fi
   mkdir -p "$PGDATA" "$PG_RUN_DIR"
   if is_root; then chown "$PG_OS_USER:" "$PGDATA" "$PG_RUN_DIR"; fi
   chmod 0700 "$PGDATA"
