@@ -295,6 +295,10 @@ test("MCP registry: add a catalog entry, install it, see its tools and logs, uni
   const details = page.getByRole("region", { name: /^Server Everything/i });
   await see(details, /__echo/);
   await see(details.getByLabel("Server logs"), /started pid \d+/);
+  // Following live re-reads the log as a stream (text/plain, follow=true) and shows it again.
+  await details.getByLabel("Follow live").check();
+  await see(details, /^live$/);
+  await see(details.getByLabel("Server logs"), /started pid \d+/);
   await screenshot(page, "12-mcp-registry");
 
   await server.getByRole("button", { name: "Uninstall" }).click();

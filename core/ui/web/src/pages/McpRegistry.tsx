@@ -331,6 +331,7 @@ function ServerDetails({ server, onClose }: { server: McpServer; onClose: () => 
   const [logs, setLogs] = useState("");
   const [follow, setFollow] = useState(false);
   const [logError, setLogError] = useState<string>();
+  const [streaming, setStreaming] = useState(false);
   const pre = useRef<HTMLPreElement>(null);
   useEffect(() => {
     setLogError(undefined);
@@ -347,6 +348,7 @@ function ServerDetails({ server, onClose }: { server: McpServer; onClose: () => 
     fetch(`/api/mcp_server/${server.id}/logs?lines=200&follow=true`, { signal: abort.signal })
       .then(async (res) => {
         if (!res.ok || !res.body) throw new Error(`Logs answered ${res.status}`);
+        setStreaming(true);
         const reader = res.body.getReader();
         const decoder = new TextDecoder();
         for (;;) {
@@ -355,7 +357,8 @@ function ServerDetails({ server, onClose }: { server: McpServer; onClose: () => 
           setLogs((l) => (l + decoder.decode(value)).slice(-200000));
         }
       })
-      .catch((e: Error) => e.name !== "AbortError" && setLogError(e.message));
+      .catch((e: Error) => e.name !== "AbortError" && setLogError(e.message))
+      .finally(() => setStreaming(false));
     return () => abort.abort();
   }, [server.id, follow]);
   useEffect(() => {
@@ -391,6 +394,7 @@ function ServerDetails({ server, onClose }: { server: McpServer; onClose: () => 
         <label class="check">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow live
         </label>
+        {streaming && <Badge tone="good">live</Badge>}
       </div>
       {logError && <ErrorBox error={logError} />}
       <pre class="log-view" ref={pre} tabIndex={0} aria-label="Server logs">
