@@ -190,7 +190,7 @@ void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTim
 
 void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Net::HTTPRequest& request,
                   const std::string& body, Exchange& exchange, http::Context* client = nullptr) {
-    for (int attempt = 0;; ++attempt) {
+    for (;;) {
         exchange.session = pool.acquire(endpoint);
         bool reused = exchange.session.reused;
         try {
@@ -210,7 +210,10 @@ void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Ne
                                                " failed: " + error.displayText());
         } catch (const Poco::Exception& error) {
             abortSession(exchange.session);
-            if (reused && attempt == 0) continue;  // stale keep-alive connection: one fresh attempt
+            // A stale keep-alive connection (the upstream closed it while idle): try the next one. Every idle
+            // session of an upstream with a short keep-alive is stale at once, so one retry is not enough;
+            // each failure drops its session, so this ends at a fresh connection.
+            if (reused) continue;
             throw UpstreamUnreachableException("cannot reach " + endpoint.key() + ": " + error.displayText());
         }
     }
