@@ -39,6 +39,10 @@ namespace archestra::telemetry {
 class TelemetryModule;
 }  // namespace archestra::telemetry
 
+namespace archestra::gateway {
+class McpGateway;
+}  // namespace archestra::gateway
+
 namespace archestra::app {
 
 /// Filled by the subsystems in start-up order; read by later subsystems and route modules.
@@ -72,6 +76,8 @@ struct Platform {
     std::shared_ptr<secrets::SecretStore> secrets;
     /// Calls tools on installed MCP servers (core/mcp); used by the MCP gateway (core/gateway).
     std::shared_ptr<mcp::ToolExecutor> toolExecutor;
+    /// MCP gateway /v1/mcp (core/gateway): sessions, guardrails on tool calls, built-in tools.
+    std::shared_ptr<gateway::McpGateway> gateway;
     /// MCP registry runtime (core/mcp): orchestrator, installs, tool discovery; toolExecutor is its connections.
     std::shared_ptr<mcp::McpRegistry> mcpRegistry;
     /// Run in reverse order once the listeners have stopped, before the database closes (log flush).

@@ -18,6 +18,7 @@
 #include "core/secrets/PluginSecretStore.h"
 #include "core/auth/AuthRoutes.h"
 #include "core/auth/AuthService.h"
+#include "core/gateway/McpGateway.h"
 #include "core/http/Context.h"
 #include "core/mcp/McpApi.h"
 #include "core/mcp/McpRegistry.h"
@@ -134,6 +135,17 @@ void registerRoutes(Platform& platform) {
         api::registerOptimizationRuleRoutes(platform.apiRouter, platform.auth, proxyChanged);
         api::registerStatisticsRoutes(platform.apiRouter, platform.auth);
         api::registerDualLlmRoutes(platform.apiRouter, platform.auth, proxyChanged);
+        // MCP gateway (/v1/mcp): judges calls with the proxy's profile cache, so both paths apply the same
+        // policies; the tool executor is read per call.
+        auto gatewayOptions = gateway::GatewayOptions::fromSettings(platform.settings);
+        gatewayOptions.database = platform.database.get();
+        gatewayOptions.auth = platform.auth;
+        gatewayOptions.profiles = &platform.proxy->cache();
+        gatewayOptions.toolExecutor = [&platform] { return platform.toolExecutor; };
+        gatewayOptions.onPolicyChange = proxyChanged;
+        gatewayOptions.limits = &platform.proxy->limits();
+        platform.gateway = std::make_shared<gateway::McpGateway>(std::move(gatewayOptions));
+        platform.gateway->registerRoutes(platform.apiRouter);
     }
     startTelemetry(platform);
     // Last: the document is a snapshot of the routes declared so far.

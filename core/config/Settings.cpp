@@ -80,6 +80,12 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_UPSTREAM_CA_FILE", "", K::Path, "Extra CA bundle trusted for upstream TLS"},
         {"ARCHESTRA_CHAT_OPENAI_API_KEY", "", K::String, "Provider key for the chat feature", true},
         {"ARCHESTRA_CHAT_ANTHROPIC_API_KEY", "", K::String, "Provider key for the chat feature", true},
+        // MCP gateway
+        {"ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS", "", K::String,
+         "Extra host names the MCP gateway answers under (comma-separated; * for any). Loopback names, address "
+         "literals and the hosts of ARCHESTRA_API_BASE_URL / ARCHESTRA_FRONTEND_URL are always allowed"},
+        {"ARCHESTRA_MCP_GATEWAY_SESSION_IDLE_MS", "1800000", K::Count,
+         "MCP gateway sessions unused this long expire"},
         // Orchestrator
         {"ARCHESTRA_ORCHESTRATOR",
          "auto",

@@ -3,6 +3,7 @@
 #include "core/gateway/McpGateway.h"
 
 #include "core/auth/AuthService.h"
+#include "core/auth/TeamTokens.h"
 #include "core/config/Settings.h"
 #include "core/db/Database.h"
 #include "core/gateway/BuiltinTools.h"
@@ -12,6 +13,7 @@
 #include "core/mcp/ToolExecutor.h"
 #include "core/policy/ToolInvocation.h"
 #include "core/policy/TrustedData.h"
+#include "core/proxy/LimitEnforcer.h"
 #include "core/proxy/ProfileCache.h"
 
 #include <Poco/Logger.h>
@@ -146,7 +148,18 @@ GatewayOptions GatewayOptions::fromSettings(const config::Settings& settings) {
 McpGateway::McpGateway(GatewayOptions options)
     : _options(std::move(options)),
       _sessions(*_options.database, _options.sessionIdle),
-      _log(*_options.database) {}
+      _log(*_options.database) {
+    if (!_options.teamTokens) {
+        db::Database* database = _options.database;
+        _options.teamTokens = [database](const std::string& token) -> std::optional<TokenIdentity> {
+            if (!auth::looksLikeTeamToken(token)) return std::nullopt;
+            auto identity = auth::validateTeamToken(*database, token);
+            if (!identity) return std::nullopt;
+            return TokenIdentity{identity->tokenId, identity->organizationId, identity->teamId,
+                                 identity->isOrganizationToken};
+        };
+    }
+}
 
 McpGateway::~McpGateway() = default;
 
@@ -557,6 +570,21 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
         return rpcResult(id, std::move(result));
     }
 
+    // Guardrail 2: tool_calls / mcp_server_calls limits of the profile, its teams and organisation.
+    if (_options.limits) {
+        policy::CallLimitDecision limit =
+            _options.limits->checkCall(profile.id, tool->serverName, tool->exposedName);
+        if (limit.blocked) {
+            json result = textResult(limit.message, true);
+            addMeta(result, {{"blocked", true},
+                             {"reasonCode", "limit_exceeded"},
+                             {"reason", limit.message},
+                             {"limitId", limit.limitId}});
+            _log.record(profile.id, tool->serverName, "tools/call", toolCall, result);
+            return rpcResult(id, std::move(result));
+        }
+    }
+
     // Routing: the server's own tool name on the server that runs it.
     std::shared_ptr<mcp::ToolExecutor> executor = _options.toolExecutor ? _options.toolExecutor() : nullptr;
     json result;
@@ -576,6 +604,7 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
                                         _options.toolTimeout_ms);
             if (!result.is_object()) result = textResult(result.dump());
             fromServer = true;
+            if (_options.limits) _options.limits->recordCall(profile.id, tool->serverName, tool->exposedName);
         } catch (const mcp::McpRemoteError& error) {
             json response = rpcError(id, error.code(), error.what());
             _log.record(profile.id, tool->serverName, "tools/call", toolCall, response["error"]);
@@ -590,7 +619,7 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
         }
     }
 
-    // Guardrail 2: trusted-data policies on the result; an untrusted or blocked result taints the session.
+    // Guardrail 3: trusted-data policies on the result; an untrusted or blocked result taints the session.
     if (fromServer) {
         policy::ContextEvaluation evaluation =
             policy::evaluateContext(profile.policies, {{callId, tool->storedName, policyView(result)}});

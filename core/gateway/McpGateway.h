@@ -31,6 +31,7 @@ namespace archestra::mcp {
 class ToolExecutor;
 }
 namespace archestra::proxy {
+class LimitEnforcer;
 class ProfileCache;
 struct Profile;
 }  // namespace archestra::proxy
@@ -44,9 +45,10 @@ struct GatewayOptions {
     proxy::ProfileCache* profiles = nullptr;
     /// Read on every call: the registry may set it after the gateway's routes are registered. May be null.
     std::function<std::shared_ptr<mcp::ToolExecutor>()> toolExecutor;
-    /// Validates `archestra_` team/organisation tokens; null until team tokens exist (then only API keys and
-    /// the legacy profile-id bearer authenticate).
+    /// Validates `archestra_` team/organisation tokens; unset: core/auth's team token store.
     std::function<std::optional<TokenIdentity>(const std::string& token)> teamTokens;
+    /// tool_calls / mcp_server_calls limits (checked before a server call, counted after); null: none.
+    proxy::LimitEnforcer* limits = nullptr;
     HostPolicy hosts;
     std::chrono::milliseconds sessionIdle{30 * 60 * 1000};
     std::int64_t toolTimeout_ms = 60000;

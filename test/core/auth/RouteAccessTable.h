@@ -96,6 +96,8 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"GET /api/interactions", "interaction:read"},
         {"GET /api/interactions/external-agent-ids", "interaction:read"},
         {"GET /api/interactions/{interactionId}", "interaction:read"},
+        {"GET /api/mcp-tool-calls", "mcpToolCall:read"},
+        {"GET /api/mcp-tool-calls/{mcpToolCallId}", "mcpToolCall:read"},
         // tools, costs, limits, optimization, statistics (issues 6 and 7)
         {"GET /api/tools", "tool:read"},
         {"GET /api/tools/unassigned", "tool:read"},
