@@ -1,7 +1,8 @@
 // Three archestra-platform processes on different ports against one PostgreSQL, as the Helm chart runs N
 // replicas behind a Service, with a round-robin client: all three start at once (migrations under the advisory
 // lock), a session made on one works on the others and a sign-out on one ends it everywhere, a profile change
-// through one reaches the others' proxy caches within a second (LISTEN/NOTIFY), interaction rows = requests, and
+// through one reaches the others' proxy caches within a second (LISTEN/NOTIFY), an MCP gateway session moves
+// between replicas and ends everywhere, interaction rows = requests, and
 // a replica stopped mid-load (SIGTERM, as Kubernetes stops a pod) loses nothing it acknowledged while the others
 // keep serving.
 import { test, before, after } from "node:test";
@@ -176,6 +177,58 @@ test("a profile deleted through one replica stops working on the others within a
     assert.ok(gone, `replica on ${r.apiPort} still serves the deleted profile after 1 s`);
   }
   console.log(`# deletion visible on the other replicas after ${Date.now() - t0} ms`);
+});
+
+/// One MCP JSON-RPC call to the gateway of `replica`; returns {status, body, session}.
+async function mcp(replica, profileId, key, method, { session, id = 1, params = {} } = {}) {
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+  if (session) headers["mcp-session-id"] = session;
+  const res = await fetch(`${replica.baseUrl}/v1/mcp/${profileId}`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+  });
+  const text = await res.text();
+  // JSON or a single SSE event, depending on the gateway's framing choice.
+  const data = text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "null");
+  return { status: res.status, body: JSON.parse(data), session: res.headers.get("mcp-session-id") };
+}
+
+test("an MCP gateway session opened on one replica is served by the others and ended everywhere", async () => {
+  const cookie = await signIn(replicas[0]);
+  const keyRes = await api(replicas[0], cookie, "/api/auth/api-key/create", { method: "POST", body: JSON.stringify({ name: "replicas" }) });
+  assert.equal(keyRes.status, 200, await keyRes.clone().text());
+  const { key } = await keyRes.json();
+  const { id: profile } = await (await api(replicas[0], cookie, "/api/agents/default")).json();
+
+  const init = await mcp(replicas[0], profile, key, "initialize", {
+    id: 0,
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "replicas-test", version: "1" } },
+  });
+  assert.equal(init.status, 200, JSON.stringify(init.body));
+  assert.ok(init.session && init.session.length >= 32, "Mcp-Session-Id issued");
+  let id = 1;
+  const lists = [];
+  for (const r of [replicas[1], replicas[2], replicas[0]]) {
+    const list = await mcp(r, profile, key, "tools/list", { session: init.session, id: id++ });
+    assert.equal(list.status, 200, `tools/list on ${r.apiPort}: ${JSON.stringify(list.body)}`);
+    assert.ok(Array.isArray(list.body.result?.tools), JSON.stringify(list.body));
+    lists.push(list.body.result.tools.map((t) => t.name).sort());
+  }
+  assert.deepEqual(lists[0], lists[1], "same tools on every replica");
+  assert.deepEqual(lists[1], lists[2], "same tools on every replica");
+
+  const end = await fetch(`${replicas[2].baseUrl}/v1/mcp/${profile}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${key}`, "mcp-session-id": init.session },
+  });
+  assert.equal(end.status, 200, `DELETE session: ${end.status} ${await end.text()}`);
+  for (const r of [replicas[0], replicas[1]]) {
+    const after = await mcp(r, profile, key, "tools/list", { session: init.session, id: id++ });
+    // The gateway answers an unknown or ended session with 400 "Invalid or expired session" (JSON-RPC error).
+    assert.equal(after.status, 400, `replica on ${r.apiPort} still serves the ended session: ${JSON.stringify(after.body)}`);
+    assert.match(after.body?.error?.message ?? "", /Invalid or expired session/);
+  }
 });
 
 test("round-robin load: interaction rows = acknowledged requests", async () => {
