@@ -570,7 +570,8 @@ void registerAuthRoutes(http::Router& router, std::shared_ptr<AuthService> servi
                                     {"orchestrator", string()},
                                     {"basicAuthDisabled", boolean()},
                                     {"invitationsDisabled", boolean()},
-                                    {"enterprise", boolean()}},
+                                    {"enterprise", boolean()},
+                                    {"analytics", boolean()}},
                                    {"orchestrator-k8s-runtime"})},
                [service](Context& c) {
                    const auto& o = service->options();
@@ -578,7 +579,8 @@ void registerAuthRoutes(http::Router& router, std::shared_ptr<AuthService> servi
                                     {"orchestrator", o.orchestrator},
                                     {"basicAuthDisabled", o.disableBasicAuth},
                                     {"invitationsDisabled", o.disableInvitations},
-                                    {"enterprise", o.enterprise}});
+                                    {"enterprise", o.enterprise},
+                                    {"analytics", o.analytics}});
                });
     (void)svc;
 }

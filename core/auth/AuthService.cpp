@@ -69,6 +69,7 @@ AuthOptions AuthOptions::fromSettings(const config::Settings& settings, const st
     o.disableBasicAuth = settings.getBool("ARCHESTRA_AUTH_DISABLE_BASIC_AUTH");
     o.disableInvitations = settings.getBool("ARCHESTRA_AUTH_DISABLE_INVITATIONS");
     o.enterprise = settings.enterprise();
+    o.analytics = settings.get("ARCHESTRA_ANALYTICS") != "disabled";
     o.adminEmail = settings.get("ARCHESTRA_AUTH_ADMIN_EMAIL");
     for (const auto& spec : config::Settings::specs())
         if (spec.name == "ARCHESTRA_AUTH_ADMIN_EMAIL") o.defaultAdminEmail = spec.defaultValue;

@@ -27,6 +27,8 @@ test("enabled: start-up event with version and features, then usage counts; anon
     },
   });
   platforms.push(platform);
+  const features = await (await fetch(`${platform.baseUrl}/api/features`)).json();
+  assert.equal(features.analytics, true, "/api/features tells the UI analytics is on");
   const got = await waitFor(async () => {
     const { events } = await capture.get("/__events");
     const names = events.map((e) => e.event);
@@ -58,7 +60,8 @@ test("disabled: nothing is sent", async () => {
     env: { ARCHESTRA_ANALYTICS: "disabled", ARCHESTRA_ANALYTICS_HOST: capture.url, ARCHESTRA_ANALYTICS_USAGE_DELAY_MS: "200" },
   });
   platforms.push(platform);
-  await fetch(`${platform.baseUrl}/api/features`);
+  const features = await (await fetch(`${platform.baseUrl}/api/features`)).json();
+  assert.equal(features.analytics, false, "/api/features tells the UI to load no analytics code");
   await sleep(2500);
   const { events, bodies } = await capture.get("/__events");
   assert.equal(bodies.length, 0, JSON.stringify(events));

