@@ -395,7 +395,25 @@ void McpRegistry::discover(const std::string& server_id, const std::vector<std::
     }
     setStatus(server_id, "discovering-tools", std::nullopt);
     try {
-        auto client = _connections->client(server_id);
+        std::shared_ptr<McpClient> client;
+        // A local server speaking streamable HTTP needs a moment before it listens: retry while it runs.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!client) {
+            try {
+                client = _connections->client(server_id);
+            } catch (const McpUnavailableError&) {
+                auto orchestrator = currentOrchestrator();
+                auto status =
+                    orchestrator && row.serverType == "local"
+                        ? orchestrator->status(server_id)
+                        : sdk::Result<sdk::McpServerStatus>(sdk::fail(sdk::ErrorCode::NotFound, ""));
+                bool listening = status.ok() && status.value().state == sdk::McpServerState::Running &&
+                                 !status.value().endpoint_url.empty();
+                if (!listening || std::chrono::steady_clock::now() > deadline || stopping()) throw;
+                std::unique_lock lock(_mutex);
+                _wake.wait_for(lock, std::chrono::milliseconds(500), [this] { return _stopping; });
+            }
+        }
         auto tools = client->listTools(_discoveryTimeoutMs);
         std::string prefix = toolPrefix(row.catalogName.empty() ? row.name : row.catalogName);
         json names = json::array();

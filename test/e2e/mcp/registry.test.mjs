@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startPlatform, adminSession, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, eventually, freePort, repoRoot } from "../lib/harness.mjs";
 
 const mcpModules = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol");
 const everythingJs = path.join(mcpModules, "server-everything/dist/index.js");
@@ -244,6 +244,27 @@ test("server-filesystem: tools discovered; the platform's shutdown kills it", as
   const [pid] = await startedPids(installed.body.id);
   assert.ok(alive(pid));
   globalThis.filesystemPid = pid; // checked after shutdown below
+});
+
+test("a local server speaking streamable HTTP: environment from the catalog, tools discovered over HTTP", async () => {
+  const port = await freePort();
+  const catalog = await catalogItem("Everything Http", {
+    command: process.execPath,
+    arguments: [everythingJs, "streamableHttp"],
+    environment: [{ key: "PORT", type: "plain_text", value: String(port), promptOnInstallation: false }],
+    transportType: "streamable-http",
+    httpPort: port,
+    httpPath: "/mcp",
+  });
+  const installed = await api("POST", "/api/mcp_server", { name: "everything-http", catalogId: catalog.id });
+  assert.equal(installed.status, 200, JSON.stringify(installed.body));
+  const status = await waitStatus(installed.body.id, ["success", "error"]);
+  assert.deepEqual(status, { localInstallationStatus: "success", localInstallationError: null });
+  const tools = await api("GET", `/api/mcp_server/${installed.body.id}/tools`);
+  assert.ok(tools.body.some((t) => t.name === "everything_http__echo"), JSON.stringify(tools.body.map((t) => t.name)));
+  const logs = await api("GET", `/api/mcp_server/${installed.body.id}/logs`);
+  assert.match(logs.body.logs, new RegExp(`listening on port ${port}`));
+  assert.equal((await api("DELETE", `/api/mcp_server/${installed.body.id}`)).status, 200);
 });
 
 test("a server that crashes at start ends in status error with its stderr; install still answers 200", async () => {
