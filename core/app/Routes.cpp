@@ -11,17 +11,21 @@
 #include "core/api/PoliciesApi.h"
 #include "core/api/StatisticsApi.h"
 #include "core/api/TeamsApi.h"
-#include "core/api/TokenPricesApi.h"
-#include "core/api/ToolsApi.h"
 #include "core/api/SecretsApi.h"
 #include "core/api/TokensApi.h"
 #include "core/secrets/PluginSecretStore.h"
+#include "core/api/TokenPricesApi.h"
+#include "core/api/ToolsApi.h"
 #include "core/auth/AuthRoutes.h"
 #include "core/auth/AuthService.h"
 #include "core/gateway/McpGateway.h"
+#include "core/auth/sso/HostHttpClient.h"
+#include "core/auth/sso/SsoBroker.h"
 #include "core/http/Context.h"
 #include "core/mcp/McpApi.h"
 #include "core/mcp/McpRegistry.h"
+#include "core/plugins/HostServices.h"
+#include "core/plugins/PluginManager.h"
 #include "core/proxy/ProxyModule.h"
 #include "core/telemetry/TelemetryModule.h"
 #include "core/app/TelemetryWiring.h"
@@ -93,6 +97,19 @@ void registerRoutes(Platform& platform) {
             api::registerSecretsRoutes(platform.apiRouter, store);
             api::registerTokenRoutes(platform.apiRouter, platform.auth, store);
         }
+        // Single sign-on: the broker (core/auth/sso) over the sso.* plugins, which get the host's HTTP client.
+        if (platform.host) platform.host->setHttpClient(auth::sso::sendHttpRequest);
+        // The routes hold the broker (shared_from_this), so it lives as long as the router.
+        auto ssoBroker = std::make_shared<auth::sso::SsoBroker>(
+            platform.auth,
+            [&platform](const std::string& plugin, const std::string& config)
+                -> sdk::Result<std::shared_ptr<sdk::SsoProvider>> {
+                if (!platform.plugins)
+                    return sdk::fail(sdk::ErrorCode::Unavailable, "the plugin manager is not running");
+                return platform.plugins->createSso(plugin, config);
+            },
+            platform.settings.get("ARCHESTRA_API_BASE_URL"));
+        ssoBroker->registerRoutes(platform.apiRouter);
 
         // LLM proxy: its cache and log threads start now, before the listeners open; the log flushes after
         // they close.
