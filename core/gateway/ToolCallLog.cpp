@@ -33,7 +33,7 @@ json itemSchema() {
                    {"mcpServerName", string()},
                    {"method", string()},
                    {"toolCall", {{"type", "object"}, {"nullable", true}}},
-                   {"toolResult", {{"nullable", true}}},
+                   {"toolResult", {{"type", "object"}, {"nullable", true}}},  // the MCP CallToolResult object
                    {"createdAt", dateTime()}},
                   {"id", "agentId", "mcpServerName", "method", "toolCall", "toolResult", "createdAt"});
 }
