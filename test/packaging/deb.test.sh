@@ -38,8 +38,10 @@ for lib in libpocofoundation libpq5 libssl3; do
   [[ "$depends" == *"$lib"* ]] || fail "Depends lacks $lib: $depends"
 done
 [[ "$(dpkg-deb -f "$devdeb" Package)" == archestra-platform-dev ]] || fail "dev package name"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q '\./postinst$' || fail "no postinst"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q '\./conffiles$' || fail "no conffiles"
+# Listed into a variable first: `tar -t | grep -q` under pipefail fails when grep exits before tar finishes.
+control="$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)"
+grep -q '\./postinst$' <<<"$control" || fail "no postinst"
+grep -q '\./conffiles$' <<<"$control" || fail "no conffiles"
 
 # Contents.
 dpkg-deb -c "$deb" | awk '{print $6}' >"$WORK/files.txt"
@@ -75,7 +77,7 @@ fi
 
 # Run what was extracted.
 bin="$root$prefix/bin/archestra-platform"
-"$bin" --version | grep -q "$version" || fail "--version: $("$bin" --version)"
+[[ "$("$bin" --version)" == *"$version"* ]] || fail "--version: $("$bin" --version)"
 export ARCHESTRA_DATA_DIR="$WORK/data"
 API_PORT="$(free_port)"
 export ARCHESTRA_API_BASE_URL="http://localhost:$API_PORT" ARCHESTRA_UI_PORT="$(free_port)"

@@ -114,8 +114,10 @@ grep -q "Admin UI:.*http://localhost:$ARCHESTRA_UI_PORT" "$ROOT/run1.log" || fai
 grep -q "API:.*$ARCHESTRA_API_BASE_URL" "$ROOT/run1.log" || fail "banner lacks the API URL"
 [[ "$(http_status "http://127.0.0.1:$ARCHESTRA_UI_PORT/health")" == 200 ]] || fail "UI port does not answer"
 # PostgreSQL listens on loopback only, with password authentication.
-ss -ltn "sport = :$ARCHESTRA_EMBEDDED_PG_PORT" | grep -q "127.0.0.1:$ARCHESTRA_EMBEDDED_PG_PORT" || fail "PostgreSQL not on 127.0.0.1"
-ss -ltn "sport = :$ARCHESTRA_EMBEDDED_PG_PORT" | grep -qv "0.0.0.0:$ARCHESTRA_EMBEDDED_PG_PORT" || true
+pg_listen="$(ss -ltn "sport = :$ARCHESTRA_EMBEDDED_PG_PORT")"
+grep -q "127.0.0.1:$ARCHESTRA_EMBEDDED_PG_PORT" <<<"$pg_listen" || fail "PostgreSQL not on 127.0.0.1"
+! grep -q -e "0.0.0.0:$ARCHESTRA_EMBEDDED_PG_PORT" -e "\*:$ARCHESTRA_EMBEDDED_PG_PORT" <<<"$pg_listen" ||
+  fail "PostgreSQL listens on all interfaces: $pg_listen"
 
 origin="http://localhost:$API_PORT"
 cookie="$(curl -s -D - -o /dev/null -H "origin: $origin" -H 'content-type: application/json' \
