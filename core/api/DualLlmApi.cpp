@@ -3,6 +3,7 @@
 // results of that interaction's request (OpenAI tool_call_id, Anthropic tool_use_id).
 #include "core/api/DualLlmApi.h"
 
+#include "core/api/CrudRoutes.h"
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
 #include "core/http/Context.h"
@@ -177,20 +178,15 @@ void registerDualLlmRoutes(http::Router& router, std::shared_ptr<auth::AuthServi
             changed();
             c.sendJson(200, loadConfig(db, id));
         });
-    router.add({.method = "DELETE",
-                .path = "/api/dual-llm-config/{id}",
-                .operationId = "deleteDualLlmConfig",
-                .tag = tag,
-                .summary = "Delete a dual LLM config",
-                .access = Access::permission("dualLlmConfig", "delete"),
-                .response = success(),
-                .uuidParams = {"id"}},
-               [&db, changed](Context& c) {
-                   if (db.execute("DELETE FROM dual_llm_config WHERE id = $1::uuid", {c.param("id")}) == 0)
-                       throw ApiError::notFound("Dual LLM config not found");
-                   changed();
-                   c.sendJson(200, {{"success", true}});
-               });
+    addDeleteByIdRoute(router, db,
+                       {.path = "/api/dual-llm-config/{id}",
+                        .operationId = "deleteDualLlmConfig",
+                        .tag = tag,
+                        .summary = "Delete a dual LLM config",
+                        .access = Access::permission("dualLlmConfig", "delete"),
+                        .table = "dual_llm_config",
+                        .notFoundMessage = "Dual LLM config not found"},
+                       changed);
     router.add({.method = "GET",
                 .path = "/api/dual-llm-results/by-tool-call-id/{toolCallId}",
                 .operationId = "getDualLlmResultByToolCallId",

@@ -3,6 +3,7 @@
 // Usage is read from the same counters the proxy and the MCP gateway enforce.
 #include "core/api/LimitsApi.h"
 
+#include "core/api/CrudRoutes.h"
 #include "core/api/TokenPricesApi.h"
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
@@ -279,20 +280,15 @@ void registerLimitRoutes(http::Router& router, std::shared_ptr<auth::AuthService
             changed();
             c.sendJson(200, loadLimit(db, id));
         });
-    router.add({.method = "DELETE",
-                .path = "/api/limits/{id}",
-                .operationId = "deleteLimit",
-                .tag = tag,
-                .summary = "Delete a limit and its usage",
-                .access = Access::permission("limit", "delete"),
-                .response = success(),
-                .uuidParams = {"id"}},
-               [&db, changed](Context& c) {
-                   if (db.execute("DELETE FROM limits WHERE id = $1::uuid", {c.param("id")}) == 0)
-                       throw ApiError::notFound("Limit not found");
-                   changed();
-                   c.sendJson(200, {{"success", true}});
-               });
+    addDeleteByIdRoute(router, db,
+                       {.path = "/api/limits/{id}",
+                        .operationId = "deleteLimit",
+                        .tag = tag,
+                        .summary = "Delete a limit and its usage",
+                        .access = Access::permission("limit", "delete"),
+                        .table = "limits",
+                        .notFoundMessage = "Limit not found"},
+                       changed);
 }
 
 }  // namespace archestra::api

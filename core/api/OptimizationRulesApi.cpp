@@ -2,6 +2,7 @@
 // the API accepts is a rule the proxy applies.
 #include "core/api/OptimizationRulesApi.h"
 
+#include "core/api/CrudRoutes.h"
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
 #include "core/http/Context.h"
@@ -165,20 +166,15 @@ void registerOptimizationRuleRoutes(http::Router& router, std::shared_ptr<auth::
             changed();
             c.sendJson(200, loadRule(db, id));
         });
-    router.add({.method = "DELETE",
-                .path = "/api/optimization-rules/{id}",
-                .operationId = "deleteOptimizationRule",
-                .tag = tag,
-                .summary = "Delete a rule",
-                .access = Access::permission("profile", "delete"),
-                .response = success(),
-                .uuidParams = {"id"}},
-               [&db, changed](Context& c) {
-                   if (db.execute("DELETE FROM optimization_rules WHERE id = $1::uuid", {c.param("id")}) == 0)
-                       throw ApiError::notFound("Optimization rule not found");
-                   changed();
-                   c.sendJson(200, {{"success", true}});
-               });
+    addDeleteByIdRoute(router, db,
+                       {.path = "/api/optimization-rules/{id}",
+                        .operationId = "deleteOptimizationRule",
+                        .tag = tag,
+                        .summary = "Delete a rule",
+                        .access = Access::permission("profile", "delete"),
+                        .table = "optimization_rules",
+                        .notFoundMessage = "Optimization rule not found"},
+                       changed);
 }
 
 }  // namespace archestra::api

@@ -2,6 +2,7 @@
 // returned as PostgreSQL's own text of the column (never through a double).
 #include "core/api/TokenPricesApi.h"
 
+#include "core/api/CrudRoutes.h"
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
 #include "core/http/Context.h"
@@ -211,20 +212,15 @@ void registerTokenPriceRoutes(http::Router& router, std::shared_ptr<auth::AuthSe
             changed();
             c.sendJson(200, loadPrice(db, id));
         });
-    router.add({.method = "DELETE",
-                .path = "/api/token-prices/{id}",
-                .operationId = "deleteTokenPrice",
-                .tag = tag,
-                .summary = "Delete a model price (the model falls back to the default price)",
-                .access = Access::permission("tokenPrice", "delete"),
-                .response = success(),
-                .uuidParams = {"id"}},
-               [&db, changed](Context& c) {
-                   if (db.execute("DELETE FROM token_price WHERE id = $1::uuid", {c.param("id")}) == 0)
-                       throw ApiError::notFound("Token price not found");
-                   changed();
-                   c.sendJson(200, {{"success", true}});
-               });
+    addDeleteByIdRoute(router, db,
+                       {.path = "/api/token-prices/{id}",
+                        .operationId = "deleteTokenPrice",
+                        .tag = tag,
+                        .summary = "Delete a model price (the model falls back to the default price)",
+                        .access = Access::permission("tokenPrice", "delete"),
+                        .table = "token_price",
+                        .notFoundMessage = "Token price not found"},
+                       changed);
 }
 
 }  // namespace archestra::api
