@@ -193,6 +193,10 @@ int EmbeddedPostgres::spawn(const std::vector<std::string>& args, bool serverPro
     }
     if (pid == 0) {
         ::setpgid(0, 0);  // our terminal's Ctrl-C must not reach the server: we stop it ourselves, in order
+        sigset_t
+            none;  // the platform blocks its termination signals (core/app/Main.cpp); the server must not
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::dup2(nullFd, 0);
         ::dup2(logFd, 1);
         ::dup2(logFd, 2);
