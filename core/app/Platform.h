@@ -72,13 +72,15 @@ struct Platform {
     std::shared_ptr<proxy::ProxyModule> proxy;
     /// Metrics (/metrics on 9050), traces and analytics (core/telemetry); ActiveSpan for modules' own spans.
     std::shared_ptr<telemetry::TelemetryModule> telemetry;
-    /// Secret values (tokens, MCP env secrets, OAuth client secrets) in the active secrets backend (core/secrets).
+    /// Secret values (tokens, MCP env secrets, OAuth client secrets) in the active secrets backend
+    /// (core/secrets).
     std::shared_ptr<secrets::SecretStore> secrets;
     /// Calls tools on installed MCP servers (core/mcp); used by the MCP gateway (core/gateway).
     std::shared_ptr<mcp::ToolExecutor> toolExecutor;
     /// MCP gateway /v1/mcp (core/gateway): sessions, guardrails on tool calls, built-in tools.
     std::shared_ptr<gateway::McpGateway> gateway;
-    /// MCP registry runtime (core/mcp): orchestrator, installs, tool discovery; toolExecutor is its connections.
+    /// MCP registry runtime (core/mcp): orchestrator, installs, tool discovery; toolExecutor is its
+    /// connections.
     std::shared_ptr<mcp::McpRegistry> mcpRegistry;
     /// Run in reverse order once the listeners have stopped, before the database closes (log flush).
     std::vector<std::function<void()>> shutdownHooks;

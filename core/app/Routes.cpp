@@ -4,31 +4,31 @@
 #include "core/api/AgentToolsApi.h"
 #include "core/api/AgentsApi.h"
 #include "core/api/DualLlmApi.h"
-#include "core/api/OpenApi.h"
-#include "core/api/OrganizationApi.h"
 #include "core/api/LimitsApi.h"
+#include "core/api/OpenApi.h"
 #include "core/api/OptimizationRulesApi.h"
+#include "core/api/OrganizationApi.h"
 #include "core/api/PoliciesApi.h"
+#include "core/api/SecretsApi.h"
 #include "core/api/StatisticsApi.h"
 #include "core/api/TeamsApi.h"
-#include "core/api/SecretsApi.h"
-#include "core/api/TokensApi.h"
-#include "core/secrets/PluginSecretStore.h"
 #include "core/api/TokenPricesApi.h"
+#include "core/api/TokensApi.h"
 #include "core/api/ToolsApi.h"
+#include "core/app/TelemetryWiring.h"
 #include "core/auth/AuthRoutes.h"
 #include "core/auth/AuthService.h"
-#include "core/gateway/McpGateway.h"
 #include "core/auth/sso/HostHttpClient.h"
 #include "core/auth/sso/SsoBroker.h"
+#include "core/gateway/McpGateway.h"
 #include "core/http/Context.h"
 #include "core/mcp/McpApi.h"
 #include "core/mcp/McpRegistry.h"
 #include "core/plugins/HostServices.h"
 #include "core/plugins/PluginManager.h"
 #include "core/proxy/ProxyModule.h"
+#include "core/secrets/PluginSecretStore.h"
 #include "core/telemetry/TelemetryModule.h"
-#include "core/app/TelemetryWiring.h"
 
 namespace archestra::app {
 
@@ -80,7 +80,8 @@ void registerSystemRoutes(Platform& platform) {
 
 void registerRoutes(Platform& platform) {
     registerSystemRoutes(platform);
-    // Telemetry first: /metrics on the metrics listener, exporters from the telemetry.* plugins; it stops last.
+    // Telemetry first: /metrics on the metrics listener, exporters from the telemetry.* plugins; it stops
+    // last.
     platform.telemetry = std::make_shared<telemetry::TelemetryModule>(platform.settings);
     platform.telemetry->registerRoutes(platform.metricsRouter);
     if (platform.plugins) platform.telemetry->attachPlugins(*platform.plugins);
@@ -97,13 +98,14 @@ void registerRoutes(Platform& platform) {
             api::registerSecretsRoutes(platform.apiRouter, store);
             api::registerTokenRoutes(platform.apiRouter, platform.auth, store);
         }
-        // Single sign-on: the broker (core/auth/sso) over the sso.* plugins, which get the host's HTTP client.
+        // Single sign-on: the broker (core/auth/sso) over the sso.* plugins, which get the host's HTTP
+        // client.
         if (platform.host) platform.host->setHttpClient(auth::sso::sendHttpRequest);
         // The routes hold the broker (shared_from_this), so it lives as long as the router.
         auto ssoBroker = std::make_shared<auth::sso::SsoBroker>(
             platform.auth,
-            [&platform](const std::string& plugin, const std::string& config)
-                -> sdk::Result<std::shared_ptr<sdk::SsoProvider>> {
+            [&platform](const std::string& plugin,
+                        const std::string& config) -> sdk::Result<std::shared_ptr<sdk::SsoProvider>> {
                 if (!platform.plugins)
                     return sdk::fail(sdk::ErrorCode::Unavailable, "the plugin manager is not running");
                 return platform.plugins->createSso(plugin, config);
@@ -126,10 +128,11 @@ void registerRoutes(Platform& platform) {
         api::registerPolicyRoutes(platform.apiRouter, platform.auth, [&platform] {
             if (platform.proxy) platform.proxy->cache().invalidate();
         });
-        // MCP registry: orchestrator plugin, installs and tool discovery; its connections are the ToolExecutor
-        // the MCP gateway calls. Stopped (servers killed) after the listeners close.
+        // MCP registry: orchestrator plugin, installs and tool discovery; its connections are the
+        // ToolExecutor the MCP gateway calls. Stopped (servers killed) after the listeners close.
         platform.mcpRegistry = std::make_shared<mcp::McpRegistry>(
-            platform.settings, *platform.database, platform.plugins.get(), [&platform] { return platform.secrets; },
+            platform.settings, *platform.database, platform.plugins.get(),
+            [&platform] { return platform.secrets; },
             [&platform] {
                 if (platform.proxy) platform.proxy->cache().invalidate();
             });

@@ -27,7 +27,8 @@ struct AuthOptions {
     bool disableBasicAuth = false;
     bool disableInvitations = false;
     bool enterprise = false;
-    bool analytics = true;  ///< ARCHESTRA_ANALYTICS != disabled; /api/features tells the UI (no analytics code when off)
+    bool analytics =
+        true;  ///< ARCHESTRA_ANALYTICS != disabled; /api/features tells the UI (no analytics code when off)
     std::string adminEmail = "admin@localhost.ai";
     std::string defaultAdminEmail =
         "admin@localhost.ai";            ///< the shipped default, for default-credentials-status

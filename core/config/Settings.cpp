@@ -82,7 +82,8 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_CHAT_ANTHROPIC_API_KEY", "", K::String, "Provider key for the chat feature", true},
         // MCP gateway
         {"ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS", "", K::String,
-         "Extra host names the MCP gateway answers under (comma-separated; * for any). Loopback names, address "
+         "Extra host names the MCP gateway answers under (comma-separated; * for any). Loopback names, "
+         "address "
          "literals and the hosts of ARCHESTRA_API_BASE_URL / ARCHESTRA_FRONTEND_URL are always allowed"},
         {"ARCHESTRA_MCP_GATEWAY_SESSION_IDLE_MS", "1800000", K::Count,
          "MCP gateway sessions unused this long expire"},
@@ -162,7 +163,8 @@ std::vector<SettingSpec> buildSpecs() {
          "X-Vault-AWS-IAM-Server-ID header value"},
         {"ARCHESTRA_HASHICORP_VAULT_KV_VERSION", "2", K::Enum, "Vault KV engine version", false, {"1", "2"}},
         {"ARCHESTRA_HASHICORP_VAULT_SECRET_PATH", "", K::String,
-         "Vault path secrets are written under (default secret/data/archestra for KV v2, secret/archestra for v1)"},
+         "Vault path secrets are written under (default secret/data/archestra for KV v2, secret/archestra "
+         "for v1)"},
         {"ARCHESTRA_HASHICORP_VAULT_SECRET_METADATA_PATH", "", K::String,
          "Vault KV v2 metadata path (default: the secret path with /data/ replaced by /metadata/)"},
         {"ARCHESTRA_HASHICORP_VAULT_CA_FILE", "", K::Path, "CA bundle for Vault TLS"},
