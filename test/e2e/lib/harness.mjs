@@ -288,7 +288,8 @@ export async function eventually(probe, timeout_ms = 10000, interval_ms = 100) {
   let value;
   while (Date.now() < deadline) {
     value = await probe();
-    if (value) return value;
+    // An empty array (e.g. psql rows not written yet) is truthy in JavaScript but means "not yet".
+    if (value && !(Array.isArray(value) && value.length === 0)) return value;
     await sleep(interval_ms);
   }
   return value;
