@@ -6,3 +6,5 @@
 # Seeds live in test/fuzz/corpus/<name without "fuzz_">/, an optional dictionary in test/fuzz/dict/<same>.dict.
 
 archestra_fuzz_target(fuzz_policy SOURCE targets/PolicyFuzz.cpp CORE core/policy/*.cpp)
+archestra_fuzz_target(fuzz_proxy SOURCE targets/ProxyFuzz.cpp CORE core/proxy/sse/*.cpp core/proxy/adapters/*.cpp
+                      LINK Poco::Foundation)

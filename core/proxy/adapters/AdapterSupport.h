@@ -23,6 +23,30 @@ std::string compact(const nlohmann::json& value);
 /// Rewritten stream events keep the upstream key order, so they read like their neighbours.
 std::string compact(const nlohmann::ordered_json& value);
 
+// Typed field reads that never throw: a field of the wrong type reads as absent. nlohmann's value() throws
+// type_error on a type mismatch, which would turn a malformed body or stream event into an internal error
+// (found by fuzz_proxy).
+template <class Json>
+std::string textField(const Json& object, const char* key, std::string fallback = {}) {
+    if (!object.is_object()) return fallback;
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->template get<std::string>() : fallback;
+}
+
+template <class Json>
+long long intField(const Json& object, const char* key, long long fallback) {
+    if (!object.is_object()) return fallback;
+    auto it = object.find(key);
+    return it != object.end() && it->is_number_integer() ? it->template get<long long>() : fallback;
+}
+
+template <class Json>
+bool boolField(const Json& object, const char* key, bool fallback) {
+    if (!object.is_object()) return fallback;
+    auto it = object.find(key);
+    return it != object.end() && it->is_boolean() ? it->template get<bool>() : fallback;
+}
+
 /// Throws Poco::DataFormatException naming the provider and what was wrong.
 [[noreturn]] void badRequest(std::string_view provider, std::string_view what);
 

@@ -30,38 +30,38 @@ class AnthropicStreamAssembler final : public StreamAssembler {
   public:
     StreamAction feed(const SseEvent& event) override {
         json data = event.hasData ? json::parse(event.data, nullptr, false) : json();
-        std::string type = data.is_object() ? data.value("type", event.event) : event.event;
+        std::string type = data.is_object() ? textField(data, "type", event.event) : event.event;
         bool startsHold = false;
-        int index = data.is_object() ? data.value("index", -1) : -1;
+        int index = data.is_object() ? intField(data, "index", -1) : -1;
         if (type == "message_start" && data.contains("message")) {
             const json& message = data["message"];
-            _msg.id = message.value("id", "");
-            _msg.model = message.value("model", "");
+            _msg.id = textField(message, "id");
+            _msg.model = textField(message, "model");
             if (message.contains("usage")) readUsage(message["usage"], _msg.usage);
         } else if (type == "content_block_start" && data.contains("content_block")) {
             const json& block = data["content_block"];
-            std::string blockType = block.value("type", "");
+            std::string blockType = textField(block, "type");
             _blockTypes[index] = blockType;
             if (blockType == "tool_use") {
                 ToolCall& call = _calls[index];
-                call.id = block.value("id", "");
-                call.name = block.value("name", "");
+                call.id = textField(block, "id");
+                call.name = textField(block, "name");
                 // A start block may already carry the whole input (no deltas follow then).
                 if (block.contains("input") && block["input"].is_object() && !block["input"].empty())
                     call.argumentsRaw = compact(block["input"]);
                 startsHold = true;
             } else if (blockType == "text") {
-                _msg.text += block.value("text", "");
+                _msg.text += textField(block, "text");
             }
         } else if (type == "content_block_delta" && data.contains("delta")) {
             const json& delta = data["delta"];
-            std::string deltaType = delta.value("type", "");
+            std::string deltaType = textField(delta, "type");
             if (deltaType == "text_delta") {
-                _msg.text += delta.value("text", "");
+                _msg.text += textField(delta, "text");
             } else if (deltaType == "thinking_delta") {
-                _msg.thinking += delta.value("thinking", "");
+                _msg.thinking += textField(delta, "thinking");
             } else if (deltaType == "input_json_delta" && _calls.count(index)) {
-                _calls[index].argumentsRaw += delta.value("partial_json", "");
+                _calls[index].argumentsRaw += textField(delta, "partial_json");
             }
         } else if (type == "message_delta") {
             if (data.contains("delta") && data["delta"].contains("stop_reason") &&
@@ -108,8 +108,8 @@ class AnthropicStreamAssembler final : public StreamAssembler {
             }
             ordered_json data =
                 event.hasData ? ordered_json::parse(event.data, nullptr, false) : ordered_json();
-            std::string type = data.is_object() ? data.value("type", event.event) : event.event;
-            int index = data.is_object() ? data.value("index", -1) : -1;
+            std::string type = data.is_object() ? textField(data, "type", event.event) : event.event;
+            int index = data.is_object() ? intField(data, "index", -1) : -1;
             std::string_view eol = sseLineEnding(event.raw);
             auto block = blockedByIndex.find(index);
             bool blockedEvent = block != blockedByIndex.end() &&
@@ -189,7 +189,7 @@ class AnthropicAdapter final : public ProviderAdapter {
                 // Server tools (web_search_..., bash_..., ...) run at Anthropic, not in the agent: not
                 // discovered.
                 if (tool.contains("type") && !tool["type"].is_null() && tool["type"] != "custom") continue;
-                DeclaredTool declared{tool.value("name", ""), tool.value("description", ""),
+                DeclaredTool declared{textField(tool, "name"), textField(tool, "description"),
                                       tool.contains("input_schema") ? tool["input_schema"] : json::object()};
                 if (!declared.name.empty()) view.tools.push_back(std::move(declared));
             }
@@ -200,23 +200,23 @@ class AnthropicAdapter final : public ProviderAdapter {
             if (!message.is_object() || !message.contains("content") || !message["content"].is_array())
                 continue;
             for (const auto& block : message["content"]) {
-                if (block.is_object() && block.value("type", "") == "tool_use")
-                    view.toolCallNames[block.value("id", "")] = block.value("name", "");
+                if (block.is_object() && textField(block, "type") == "tool_use")
+                    view.toolCallNames[textField(block, "id")] = textField(block, "name");
             }
         }
         for (std::size_t i = 0; i < messages.size(); ++i) {
             const json& message = messages[i];
             if (!message.is_object())
                 badRequest("anthropic", "messages[" + std::to_string(i) + "] must be an object");
-            std::string role = message.value("role", "");
+            std::string role = textField(message, "role");
             const json content = message.contains("content") ? message["content"] : json("");
             view.text += role + ": " + blocksText(content) + "\n";
             if (role != "user" || !content.is_array()) continue;
             for (std::size_t p = 0; p < content.size(); ++p) {
                 const json& block = content[p];
-                if (!block.is_object() || block.value("type", "") != "tool_result") continue;
+                if (!block.is_object() || textField(block, "type") != "tool_result") continue;
                 ToolResult result;
-                result.toolCallId = block.value("tool_use_id", "");
+                result.toolCallId = textField(block, "tool_use_id");
                 auto name = view.toolCallNames.find(result.toolCallId);
                 if (name != view.toolCallNames.end()) result.toolName = name->second;
                 result.content =
@@ -250,22 +250,22 @@ class AnthropicAdapter final : public ProviderAdapter {
 
     ResponseView parseResponse(const json& body) const override {
         ResponseView view;
-        view.id = body.value("id", "");
-        view.model = body.value("model", "");
+        view.id = textField(body, "id");
+        view.model = textField(body, "model");
         if (body.contains("stop_reason") && body["stop_reason"].is_string())
             view.finishReason = body["stop_reason"].get<std::string>();
         if (body.contains("usage")) readUsage(body["usage"], view.usage);
         if (!body.contains("content") || !body["content"].is_array()) return view;
         for (const auto& block : body["content"]) {
-            std::string type = block.value("type", "");
+            std::string type = textField(block, "type");
             if (type == "text") {
-                view.text += block.value("text", "");
+                view.text += textField(block, "text");
             } else if (type == "thinking") {
-                view.thinking += block.value("thinking", "");
+                view.thinking += textField(block, "thinking");
             } else if (type == "tool_use") {
                 ToolCall call;
-                call.id = block.value("id", "");
-                call.name = block.value("name", "");
+                call.id = textField(block, "id");
+                call.name = textField(block, "name");
                 call.arguments = block.contains("input") ? block["input"] : json::object();
                 call.argumentsRaw = compact(call.arguments);
                 call.argumentsValid = true;
@@ -283,8 +283,8 @@ class AnthropicAdapter final : public ProviderAdapter {
         bool anyBlocked = false;
         bool toolUseLeft = false;
         for (auto& block : copy["content"]) {
-            if (block.value("type", "") != "tool_use") continue;
-            if (const BlockedCall* call = findBlocked(blocked, block.value("id", ""))) {
+            if (textField(block, "type") != "tool_use") continue;
+            if (const BlockedCall* call = findBlocked(blocked, textField(block, "id"))) {
                 block = json{{"type", "text"}, {"text", call->contentMessage}, {"citations", nullptr}};
                 anyBlocked = true;
             } else {

@@ -22,7 +22,7 @@ class CallIds {
         if (functionPart.contains("id") && functionPart["id"].is_string() &&
             !functionPart["id"].template get<std::string>().empty())
             return functionPart["id"].template get<std::string>();
-        std::string name = functionPart.value("name", "");
+        std::string name = textField(functionPart, "name");
         return name + "#" + std::to_string(_counts[name]++);
     }
 
@@ -53,8 +53,8 @@ const json* firstCandidateParts(const json& body) {
 // Reads one response body (whole or one stream chunk) into `view`; returns the ids of the calls it contained.
 std::vector<std::string> readResponse(const json& body, ResponseView& view, CallIds& ids) {
     std::vector<std::string> callIds;
-    if (body.contains("responseId")) view.id = body.value("responseId", "");
-    if (body.contains("modelVersion")) view.model = body.value("modelVersion", "");
+    if (body.contains("responseId")) view.id = textField(body, "responseId");
+    if (body.contains("modelVersion")) view.model = textField(body, "modelVersion");
     readUsage(body, view.usage);
     if (body.contains("candidates") && body["candidates"].is_array() && !body["candidates"].empty()) {
         const json& candidate = body["candidates"][0];
@@ -68,14 +68,15 @@ std::vector<std::string> readResponse(const json& body, ResponseView& view, Call
             const json& functionCall = part["functionCall"];
             ToolCall call;
             call.id = ids.next(functionCall);
-            call.name = functionCall.value("name", "");
+            call.name = textField(functionCall, "name");
             call.arguments = functionCall.contains("args") ? functionCall["args"] : json::object();
             call.argumentsRaw = compact(call.arguments);
             call.argumentsValid = true;
             callIds.push_back(call.id);
             view.toolCalls.push_back(std::move(call));
         } else if (part.contains("text") && part["text"].is_string()) {
-            (part.value("thought", false) ? view.thinking : view.text) += part["text"].get<std::string>();
+            (boolField(part, "thought", false) ? view.thinking : view.text) +=
+                part["text"].get<std::string>();
         }
     }
     return callIds;
@@ -201,8 +202,8 @@ class GeminiAdapter final : public ProviderAdapter {
                                       : declaration.contains("parametersJsonSchema")
                                           ? declaration["parametersJsonSchema"]
                                           : json::object();
-                    DeclaredTool declared{declaration.value("name", ""), declaration.value("description", ""),
-                                          std::move(parameters)};
+                    DeclaredTool declared{textField(declaration, "name"),
+                                          textField(declaration, "description"), std::move(parameters)};
                     if (!declared.name.empty()) view.tools.push_back(std::move(declared));
                 }
             }
@@ -224,7 +225,7 @@ class GeminiAdapter final : public ProviderAdapter {
                 if (!part.is_object()) continue;
                 if (part.contains("functionCall") && part["functionCall"].is_object()) {
                     view.toolCallNames[callIds.next(part["functionCall"])] =
-                        part["functionCall"].value("name", "");
+                        textField(part["functionCall"], "name");
                 } else if (part.contains("functionResponse") && part["functionResponse"].is_object()) {
                     const json& response = part["functionResponse"];
                     ToolResult result;
@@ -232,7 +233,7 @@ class GeminiAdapter final : public ProviderAdapter {
                     // The response names its function itself; the call is only needed to confirm it.
                     auto name = view.toolCallNames.find(result.toolCallId);
                     result.toolName =
-                        name != view.toolCallNames.end() ? name->second : response.value("name", "");
+                        name != view.toolCallNames.end() ? name->second : textField(response, "name");
                     result.content = response.contains("response") ? response["response"] : json::object();
                     result.location = {i, p};
                     view.toolResults.push_back(std::move(result));

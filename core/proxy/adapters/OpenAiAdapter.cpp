@@ -20,18 +20,18 @@ std::string contentText(const json& content) {
 }
 
 void readToolCall(const json& entry, ToolCall& call) {
-    call.id = entry.value("id", "");
+    call.id = textField(entry, "id");
     if (entry.value("type", "function") == "custom" && entry.contains("custom")) {
         const json& custom = entry["custom"];
-        call.name = custom.value("name", "");
-        call.argumentsRaw = custom.value("input", "");
+        call.name = textField(custom, "name");
+        call.argumentsRaw = textField(custom, "input");
         // Custom tools take free text, never JSON.
         call.arguments = call.argumentsRaw;
         call.argumentsValid = true;
         return;
     }
     const json& function = entry.contains("function") ? entry["function"] : json::object();
-    call.name = function.value("name", "");
+    call.name = textField(function, "name");
     call.argumentsRaw = function.contains("arguments") && function["arguments"].is_string()
                             ? function["arguments"].get<std::string>()
                             : std::string();
@@ -55,13 +55,13 @@ class OpenAiStreamAssembler final : public StreamAssembler {
                         if (chunk.contains(key)) _meta[key] = chunk[key];
                     }
                     _usageKey = chunk.contains("usage");
-                    _msg.id = chunk.value("id", "");
-                    _msg.model = chunk.value("model", "");
+                    _msg.id = textField(chunk, "id");
+                    _msg.model = textField(chunk, "model");
                 }
                 readUsage(chunk);
                 if (chunk.contains("choices") && chunk["choices"].is_array()) {
                     for (const auto& choice : chunk["choices"]) {
-                        if (choice.value("index", 0) != 0)
+                        if (intField(choice, "index", 0) != 0)
                             continue;  // n > 1: only the first choice is assembled
                         if (readChoice(choice)) holdThis = true;
                         if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
@@ -129,7 +129,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
             bool changed = false;
             bool drop = false;
             for (auto& choice : chunk["choices"]) {
-                if (choice.value("index", 0) != 0) continue;
+                if (intField(choice, "index", 0) != 0) continue;
                 ordered_json& delta = choice["delta"];
                 if (delta.is_object() && delta.contains("tool_calls") && delta["tool_calls"].is_array()) {
                     ordered_json kept = ordered_json::array();
@@ -294,12 +294,12 @@ class OpenAiAdapter final : public ProviderAdapter {
                 if (type == "function" && tool.contains("function") && tool["function"].is_object()) {
                     const json& function = tool["function"];
                     DeclaredTool declared{
-                        function.value("name", ""), function.value("description", ""),
+                        textField(function, "name"), textField(function, "description"),
                         function.contains("parameters") ? function["parameters"] : json::object()};
                     if (!declared.name.empty()) view.tools.push_back(std::move(declared));
                 } else if (type == "custom" && tool.contains("custom") && tool["custom"].is_object()) {
                     const json& custom = tool["custom"];
-                    DeclaredTool declared{custom.value("name", ""), custom.value("description", ""),
+                    DeclaredTool declared{textField(custom, "name"), textField(custom, "description"),
                                           custom.contains("format") ? custom["format"] : json::object()};
                     if (!declared.name.empty()) view.tools.push_back(std::move(declared));
                 }
@@ -319,12 +319,12 @@ class OpenAiAdapter final : public ProviderAdapter {
             const json& message = messages[i];
             if (!message.is_object())
                 badRequest("openai", "messages[" + std::to_string(i) + "] must be an object");
-            std::string role = message.value("role", "");
+            std::string role = textField(message, "role");
             std::string text = message.contains("content") ? contentText(message["content"]) : std::string();
             view.text += role + ": " + text + "\n";
             if (role != "tool") continue;
             ToolResult result;
-            result.toolCallId = message.value("tool_call_id", "");
+            result.toolCallId = textField(message, "tool_call_id");
             auto name = view.toolCallNames.find(result.toolCallId);
             if (name != view.toolCallNames.end()) result.toolName = name->second;
             result.content = parseMaybeJson(text);
@@ -338,7 +338,7 @@ class OpenAiAdapter final : public ProviderAdapter {
                            const json& content) const override {
         json copy = body;
         if (!copy.contains("messages") || location.messageIndex >= copy["messages"].size() ||
-            copy["messages"][location.messageIndex].value("role", "") != "tool") {
+            textField(copy["messages"][location.messageIndex], "role") != "tool") {
             throw Poco::InvalidArgumentException(
                 "openai rewriteToolResult",
                 "messages[" + std::to_string(location.messageIndex) + "] is not a tool message");
@@ -350,8 +350,8 @@ class OpenAiAdapter final : public ProviderAdapter {
 
     ResponseView parseResponse(const json& body) const override {
         ResponseView view;
-        view.id = body.value("id", "");
-        view.model = body.value("model", "");
+        view.id = textField(body, "id");
+        view.model = textField(body, "model");
         if (body.contains("usage") && body["usage"].is_object()) {
             const json& usage = body["usage"];
             if (usage.contains("prompt_tokens"))
@@ -390,7 +390,7 @@ class OpenAiAdapter final : public ProviderAdapter {
             std::string content;
             std::string refusal;
             for (const auto& entry : message["tool_calls"]) {
-                if (const BlockedCall* block = findBlocked(blocked, entry.value("id", ""))) {
+                if (const BlockedCall* block = findBlocked(blocked, textField(entry, "id"))) {
                     content += block->contentMessage;
                     refusal += block->refusalMessage;
                 } else {

@@ -94,7 +94,7 @@ std::string joinTextBlocks(const nlohmann::json& blocks) {
     std::string text;
     if (!blocks.is_array()) return text;
     for (const auto& block : blocks) {
-        if (block.is_object() && block.value("type", "") == "text" && block.contains("text") &&
+        if (block.is_object() && textField(block, "type") == "text" && block.contains("text") &&
             block["text"].is_string()) {
             text += block["text"].get<std::string>();
         }

@@ -1,0 +1,146 @@
+// libFuzzer harness for the proxy's parsing path: the SSE parser (byte-faithful under any chunking) and each
+// provider adapter's request, response and stream parsing on arbitrary input.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <Poco/Exception.h>
+#include <nlohmann/json.hpp>
+
+#include "core/proxy/adapters/ProviderAdapter.h"
+#include "core/proxy/sse/SseParser.h"
+
+using namespace archestra::proxy;
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void violated(const char* what) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+}
+
+// Splits `input` into chunks whose sizes come from `sizes` (cycled), so every split point gets exercised.
+std::vector<std::string_view> chunked(std::string_view input, std::string_view sizes) {
+    std::vector<std::string_view> chunks;
+    std::size_t pos = 0, i = 0;
+    while (pos < input.size()) {
+        std::size_t n =
+            sizes.empty() ? input.size() : 1 + static_cast<unsigned char>(sizes[i++ % sizes.size()]) % 64;
+        n = std::min(n, input.size() - pos);
+        chunks.push_back(input.substr(pos, n));
+        pos += n;
+    }
+    return chunks;
+}
+
+// The parser's contract: the raw bytes of all dispatched events are the input, byte for byte, whatever the
+// chunking; an event over the bound throws DataFormatException and nothing else escapes.
+void fuzzSse(std::string_view sizes, std::string_view input) {
+    SseParser parser(4096);
+    std::vector<SseEvent> events;
+    try {
+        for (auto chunk : chunked(input, sizes)) parser.feed(chunk, events);
+        parser.finish(events);
+    } catch (const Poco::DataFormatException&) {
+        return;
+    }
+    std::string joined;
+    for (const auto& e : events) joined += e.raw;
+    if (joined != input) violated("concatenated raw events differ from the input");
+    // Same input in one piece gives the same events.
+    SseParser whole(4096);
+    auto again = whole.feed(input);
+    whole.finish(again);
+    if (again.size() != events.size()) violated("event count depends on chunking");
+    for (std::size_t i = 0; i < events.size(); ++i)
+        if (again[i].data != events[i].data || again[i].event != events[i].event)
+            violated("event content depends on chunking");
+}
+
+const ProviderAdapter& pick(unsigned char selector) {
+    switch (selector % 3) {
+        case 0:
+            return openAiAdapter();
+        case 1:
+            return anthropicAdapter();
+        default:
+            return geminiAdapter();
+    }
+}
+
+// Requests and responses: malformed bodies are refused with DataFormatException; anything else that escapes
+// (a nlohmann type_error from an unchecked access) would be a 500 in the proxy, so it aborts here.
+void fuzzBodies(const ProviderAdapter& adapter, std::string_view input) {
+    json body = json::parse(input.begin(), input.end(), nullptr, false);
+    if (body.is_discarded()) return;
+    try {
+        RequestView request = adapter.parseRequest(body, RouteInfo{"gemini-pro", false});
+        for (const auto& result : request.toolResults) {
+            json rewritten = adapter.rewriteToolResult(body, result.location, json("[blocked]"));
+            (void)adapter.parseRequest(rewritten, RouteInfo{"gemini-pro", false});
+        }
+    } catch (const Poco::DataFormatException&) {
+    }
+    try {
+        ResponseView response = adapter.parseResponse(body);
+        std::vector<BlockedCall> blocked;
+        if (!response.toolCalls.empty())
+            blocked.push_back({response.toolCalls.front().id, "blocked", "refused"});
+        json answer = adapter.blockResponse(body, blocked);
+        (void)adapter.parseResponse(answer);
+    } catch (const Poco::DataFormatException&) {
+    }
+}
+
+// Streams: any sequence of events is fed to the assembler; release() when it says it can.
+void fuzzStream(const ProviderAdapter& adapter, std::string_view input) {
+    SseParser parser(1 << 16);
+    std::vector<SseEvent> events;
+    try {
+        parser.feed(input, events);
+        parser.finish(events);
+    } catch (const Poco::DataFormatException&) {
+        return;
+    }
+    auto assembler = adapter.newStreamAssembler();
+    for (const auto& event : events) {
+        (void)assembler->feed(event);
+        if (assembler->readyToRelease()) {
+            std::vector<BlockedCall> blocked;
+            const auto& calls = assembler->message().toolCalls;
+            if (!calls.empty()) blocked.push_back({calls.front().id, "blocked", "refused"});
+            (void)assembler->release(blocked);
+            if (assembler->holding()) violated("still holding after release()");
+        }
+    }
+    if (assembler->holding()) (void)assembler->release({});
+    (void)adapter.sseError(ProxyErrorKind::UpstreamTimeout, std::string_view(input).substr(0, 32));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 2) return 0;
+    const unsigned char mode = data[0];
+    std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+    switch (mode % 3) {
+        case 0: {
+            // First up-to-8 bytes choose chunk sizes, the rest is the stream.
+            std::size_t n = std::min<std::size_t>(8, rest.size());
+            fuzzSse(rest.substr(0, n), rest.substr(n));
+            break;
+        }
+        case 1:
+            fuzzBodies(pick(data[1]), rest.substr(1));
+            break;
+        default:
+            fuzzStream(pick(data[1]), rest.substr(1));
+            break;
+    }
+    return 0;
+}
