@@ -207,6 +207,22 @@ test("external database: its URL, no bundled PostgreSQL, init container waits on
   assert.doesNotMatch(r.notes, /password/);
 });
 
+test("external URL with the bundled PostgreSQL still enabled fails, naming the value to set", () => {
+  // The deployment guide's one-flag example: Helm cannot switch the subchart off from another value, so the
+  // chart refuses rather than deploy a PostgreSQL nobody uses.
+  for (const values of [
+    { postgresql: { external_database_url: "postgresql://u:p@db.example.com:5432/x" } },
+    { postgresql: { external_database_url: "postgresql://u:p@db.example.com:5432/x", enabled: true } },
+  ]) {
+    const r = render([valuesFile(values)]);
+    assert.equal(r.ok, false, `rendered with ${JSON.stringify(values)}`);
+    assert.match(r.stderr, /postgresql\.external_database_url is set, so set postgresql\.enabled=false as well/);
+  }
+  // An empty URL is "not set": the bundled one is used as before.
+  const empty = renderOk([valuesFile({ postgresql: { external_database_url: "" } })]);
+  assert.match(envOf(empty.objects)[0].value, /@archestra-platform-postgresql:5432\//);
+});
+
 test("no database at all fails with a clear message", () => {
   const r = render([valuesFile({ postgresql: { enabled: false } })]);
   assert.equal(r.ok, false);

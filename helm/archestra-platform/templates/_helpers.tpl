@@ -74,6 +74,12 @@ else <release>-<name>; "-primary" is appended in replication mode. The original 
 
 {{- define "archestra-platform.databaseUrl" -}}
 {{- if .Values.postgresql.external_database_url -}}
+{{- /* Helm decides whether to deploy a dependency from its `condition` value alone (postgresql.enabled); no
+template can switch it off when the URL is set. Rather than deploy an unused PostgreSQL, stop and say what to
+set. */ -}}
+{{- if .Values.postgresql.enabled -}}
+{{- fail "postgresql.external_database_url is set, so set postgresql.enabled=false as well (--set postgresql.enabled=false): Helm deploys the bundled PostgreSQL subchart whenever postgresql.enabled is true, and it would run unused" -}}
+{{- end -}}
 {{- .Values.postgresql.external_database_url -}}
 {{- else if .Values.postgresql.enabled -}}
 {{- $auth := .Values.postgresql.auth -}}
