@@ -315,6 +315,10 @@ test("the other pages render their content, and the layout works on a narrow win
   await screenshot(page, "11-costs");
 
   await nav("Settings").click();
+  // Without the enterprise licence there is no Roles or SSO providers tab.
+  await page.getByRole("tab", { name: "Account" }).waitFor();
+  assert.equal(await page.getByRole("tab", { name: "Roles" }).count(), 0);
+  assert.equal(await page.getByRole("tab", { name: "SSO providers" }).count(), 0);
   await page.getByRole("tab", { name: "Teams & tokens" }).click();
   await see(page.getByRole("region", { name: "Teams" }), "Default Team");
   await screenshot(page, "13-settings-teams");

@@ -1,7 +1,8 @@
-// Table with column sorting, a text filter and pagination, plus its loading, error and empty states.
+// Table with column sorting, a text filter and pagination, plus its loading, error and empty states; with
+// `remote`, sorting and pages are the server's (for logs that outgrow one response).
 import type { ComponentChildren } from "preact";
 import { useMemo, useState } from "preact/hooks";
-import { Empty, ErrorBox, Spinner } from "./ui";
+import { ConfirmButton, Empty, ErrorBox, Spinner } from "./ui";
 
 export interface Column<T> {
   key: string;
@@ -10,6 +11,18 @@ export interface Column<T> {
   /// Value used for sorting and filtering; defaults to row[key].
   value?: (row: T) => string | number | boolean | null | undefined;
   sortable?: boolean;
+}
+
+export type SortState = { key: string; dir: "asc" | "desc" };
+
+/// Server-side paging: `rows` is the current page; the server sorts by the keys in `sortable`.
+export interface RemotePaging {
+  total: number;
+  page: number;
+  onPage: (page: number) => void;
+  sort: SortState;
+  onSort: (sort: SortState) => void;
+  sortable: string[];
 }
 
 export function DataTable<T>({
@@ -27,6 +40,7 @@ export function DataTable<T>({
   defaultSort,
   toolbar,
   onRowClick,
+  remote,
 }: {
   label: string;
   columns: Column<T>[];
@@ -42,15 +56,19 @@ export function DataTable<T>({
   defaultSort?: { key: string; dir: "asc" | "desc" };
   toolbar?: ComponentChildren;
   onRowClick?: (row: T) => void;
+  remote?: RemotePaging;
 }) {
   const [filter, setFilter] = useState("");
-  const [sort, setSort] = useState(defaultSort);
-  const [page, setPage] = useState(0);
+  const [localSort, setLocalSort] = useState(defaultSort);
+  const [localPage, setLocalPage] = useState(0);
+  const sort = remote ? remote.sort : localSort;
+  const setPage = remote ? remote.onPage : setLocalPage;
   const valueOf = (col: Column<T>, row: T) =>
     col.value ? col.value(row) : ((row as Record<string, unknown>)[col.key] as string | number | undefined);
 
   const shown = useMemo(() => {
     let list = rows ?? [];
+    if (remote) return list;
     const needle = filter.trim().toLowerCase();
     if (needle)
       list = list.filter((row) =>
@@ -69,19 +87,23 @@ export function DataTable<T>({
     }
     return list;
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [rows, filter, sort]);
+  }, [rows, filter, sort, remote]);
 
-  const pages = Math.max(1, Math.ceil(shown.length / pageSize));
-  const current = Math.min(page, pages - 1);
-  const pageRows = shown.slice(current * pageSize, current * pageSize + pageSize);
+  const total = remote ? remote.total : shown.length;
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const current = remote ? remote.page : Math.min(localPage, pages - 1);
+  const pageRows = remote ? shown : shown.slice(current * pageSize, current * pageSize + pageSize);
 
   const toggleSort = (key: string) => {
-    setSort((s) => (s?.key === key ? { key, dir: s.dir === "asc" ? "desc" : "asc" } : { key, dir: "asc" }));
+    const next = (s: SortState | undefined): SortState => (s?.key === key ? { key, dir: s.dir === "asc" ? "desc" : "asc" } : { key, dir: "asc" });
+    if (remote) remote.onSort(next(remote.sort));
+    else setLocalSort(next);
   };
 
   return (
     <section class="table-card" aria-label={label}>
       <div class="table-toolbar">
+        {!remote && (
         <input
           type="search"
           class="input"
@@ -93,6 +115,7 @@ export function DataTable<T>({
             setPage(0);
           }}
         />
+        )}
         {toolbar}
       </div>
       {error ? (
@@ -108,7 +131,9 @@ export function DataTable<T>({
               <thead>
                 <tr>
                   {columns.map((c) => {
-                    const sortable = c.sortable !== false && !!(c.value || c.render === undefined || c.sortable);
+                    const sortable = remote
+                      ? remote.sortable.includes(c.key)
+                      : c.sortable !== false && !!(c.value || c.render === undefined || c.sortable);
                     const dir = sort?.key === c.key ? sort.dir : undefined;
                     return (
                       <th scope="col" aria-sort={dir ? (dir === "asc" ? "ascending" : "descending") : undefined}>
@@ -138,7 +163,7 @@ export function DataTable<T>({
           </div>
           <nav class="pagination" aria-label={`${label} pages`}>
             <span class="muted">
-              {current * pageSize + 1}–{current * pageSize + pageRows.length} of {shown.length}
+              {current * pageSize + 1}–{current * pageSize + pageRows.length} of {total}
             </span>
             <button type="button" class="btn btn-small" disabled={current === 0} onClick={() => setPage(current - 1)}>
               Previous
@@ -154,4 +179,42 @@ export function DataTable<T>({
       )}
     </section>
   );
+}
+
+/// The last column of a table: per-row buttons, never sorted.
+export function actionsColumn<T>(render: (row: T) => ComponentChildren): Column<T> {
+  return { key: "actions", label: "Actions", sortable: false, render: (row) => <div class="row-actions">{render(row)}</div> };
+}
+
+/// A delete (or revoke, remove…) button that asks first, runs `remove`, then `done` (usually a reload).
+export function DeleteButton({
+  title,
+  message,
+  remove,
+  done,
+  label = "Delete",
+}: {
+  title: string;
+  message: ComponentChildren;
+  remove: () => Promise<unknown>;
+  done?: () => void;
+  label?: string;
+}) {
+  return (
+    <ConfirmButton
+      label={label}
+      confirmLabel={label}
+      title={title}
+      message={message}
+      onConfirm={async () => {
+        await remove();
+        done?.();
+      }}
+    />
+  );
+}
+
+/// An actions column whose only action is DeleteButton.
+export function deleteColumn<T>(props: (row: T) => { title: string; message: ComponentChildren; remove: () => Promise<unknown>; done?: () => void; label?: string }): Column<T> {
+  return actionsColumn((row) => <DeleteButton {...props(row)} />);
 }

@@ -197,16 +197,39 @@ export function CodeBlock({ code, label }: { code: string; label: string }) {
   );
 }
 
-export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+/// A labelled form control; `error` (from the platform's 400 naming this field) is shown under it.
+export function Field({ label, children, hint, error }: { label: string; children: ComponentChildren; hint?: string; error?: string }) {
   return (
-    <div class="field">
+    <div class={error ? "field field-invalid" : "field"}>
       <label class="field-inner">
         <span class="field-label">{label}</span>
         {children}
       </label>
       {hint && <span class="field-hint">{hint}</span>}
+      {error && (
+        <span class="field-error" role="alert">
+          {error}
+        </span>
+      )}
     </div>
   );
+}
+
+/// The platform's 400s read "Field 'name': why" (or "Field 'model[2]': …"): the field it names, if any.
+export function erroredField(error: string | undefined): string | undefined {
+  const m = error ? /^Field '([A-Za-z0-9_]+)/.exec(error) : null;
+  return m ? m[1] : undefined;
+}
+
+/// Splits a submit error between the form's fields: `on(name)` is the message for that field (shown next to
+/// it); `rest` is the error when it names none of `fields` (shown for the whole form).
+export function fieldErrors(error: string | undefined, fields: string[]) {
+  const field = erroredField(error);
+  const mine = field !== undefined && fields.includes(field);
+  return {
+    on: (name: string) => (mine && field === name ? error!.replace(/^Field '[^']*':\s*/, "") : undefined),
+    rest: mine ? undefined : error,
+  };
 }
 
 export function Badge({ tone = "neutral", children }: { tone?: "neutral" | "good" | "bad" | "warn"; children: ComponentChildren }) {

@@ -1,10 +1,10 @@
 // Costs: usage statistics over time (Chart.js), limits, token prices and optimization rules.
 import { Chart, type ChartConfiguration, registerables } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { raw } from "../api/client";
-import { DataTable } from "../components/DataTable";
-import { ConfirmButton, Empty, ErrorBox, Field, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
-import { useLoad } from "../lib/hooks";
+import { api, raw, unwrap } from "../api/client";
+import { actionsColumn, DataTable, DeleteButton } from "../components/DataTable";
+import { Badge, Empty, ErrorBox, Field, fieldErrors, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { type Loaded, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 
 Chart.register(...registerables);
@@ -74,9 +74,11 @@ function LineChart({ rows, label }: { rows: SeriesRow[]; label: (r: SeriesRow) =
     const chart = new Chart(canvas.current, config);
     return () => chart.destroy();
   }, [rows]);
+  // The canvas is opaque to screen readers: its label carries each series' total.
+  const summary = rows.map((r) => `${label(r)}: $${r.timeSeries.reduce((s, p) => s + Number(p.value), 0).toFixed(6)}`).join(", ");
   return (
     <div class="chart-box">
-      <canvas ref={canvas} role="img" aria-label="Cost over time" />
+      <canvas ref={canvas} role="img" aria-label={`Cost over time: ${summary}`} />
     </div>
   );
 }
@@ -159,6 +161,132 @@ function Statistics() {
   );
 }
 
+// ---- who a limit or rule applies to --------------------------------------------------------------------------
+
+type EntityType = "organization" | "team" | "agent";
+interface Named {
+  id: string;
+  name: string;
+}
+interface Entities {
+  organization: Named;
+  teams: Named[];
+  agents: Named[];
+}
+
+function useEntities(): Loaded<Entities> {
+  return useLoad(async () => {
+    const [organization, teams, agents] = await Promise.all([
+      unwrap(api.GET("/api/organization")) as Promise<Named>,
+      unwrap(api.GET("/api/teams")) as Promise<Named[]>,
+      unwrap(api.GET("/api/agents/all")) as Promise<Named[]>,
+    ]);
+    return { organization, teams, agents };
+  });
+}
+
+const entityTypeLabel: Record<EntityType, string> = { organization: "Organization", team: "Team", agent: "Profile" };
+
+function entityName(entities: Entities | undefined, type: string, id: string): string {
+  if (!entities) return id;
+  if (type === "organization") return `Organization ${entities.organization.name}`;
+  const list = type === "team" ? entities.teams : entities.agents;
+  const found = list.find((e) => e.id === id);
+  return `${entityTypeLabel[type as EntityType] ?? type} ${found ? found.name : id}`;
+}
+
+/// "Applies to": the kind of entity, then which one (the organization needs no choice).
+function EntityFields({
+  entities,
+  type,
+  id,
+  onChange,
+  errorOn,
+}: {
+  entities: Entities;
+  type: EntityType;
+  id: string;
+  onChange: (type: EntityType, id: string) => void;
+  errorOn: (field: string) => string | undefined;
+}) {
+  const choices = type === "team" ? entities.teams : type === "agent" ? entities.agents : [entities.organization];
+  return (
+    <>
+      <Field label="Applies to" error={errorOn("entityType")}>
+        <select
+          class="input"
+          value={type}
+          onChange={(e) => {
+            const t = e.currentTarget.value as EntityType;
+            const first = t === "team" ? entities.teams[0] : t === "agent" ? entities.agents[0] : entities.organization;
+            onChange(t, first?.id ?? "");
+          }}
+        >
+          <option value="organization">Organization</option>
+          <option value="team">Team</option>
+          <option value="agent">Profile</option>
+        </select>
+      </Field>
+      {type !== "organization" && (
+        <Field label={type === "team" ? "Team" : "Profile"} error={errorOn("entityId")}>
+          <select class="input" value={id} onChange={(e) => onChange(type, e.currentTarget.value)}>
+            {choices.map((c) => (
+              <option value={c.id}>{c.name}</option>
+            ))}
+          </select>
+        </Field>
+      )}
+      {type === "organization" && errorOn("entityId") && <ErrorBox error={errorOn("entityId")!} />}
+    </>
+  );
+}
+
+/// Create/edit dialog shell: the form, its whole-form error, and the submit button.
+function EditDialog({
+  title,
+  open,
+  onClose,
+  onSubmit,
+  busy,
+  error,
+  submitLabel,
+  children,
+}: {
+  title: string;
+  open: boolean;
+  onClose: () => void;
+  onSubmit: () => void;
+  busy: boolean;
+  error?: string;
+  submitLabel: string;
+  children: preact.ComponentChildren;
+}) {
+  return (
+    <Modal title={title} open={open} onClose={onClose}>
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          onSubmit();
+        }}
+      >
+        {children}
+        {error && <ErrorBox error={error} />}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy}>
+            {busy ? "Saving…" : submitLabel}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// ---- token prices ---------------------------------------------------------------------------------------------
+
 interface TokenPrice {
   id: string;
   provider: string;
@@ -166,46 +294,19 @@ interface TokenPrice {
   pricePerMillionInput: string;
   pricePerMillionOutput: string;
 }
+type PriceInput = Omit<TokenPrice, "id">;
 
 function TokenPrices() {
-  const prices = useLoad(() => raw<TokenPrice[]>("GET", "/api/token-prices"));
-  const [form, setForm] = useState({ provider: "openai", model: "", pricePerMillionInput: "", pricePerMillionOutput: "" });
-  const add = useSubmit(async () => {
-    await raw("POST", "/api/token-prices", form);
-    setForm({ ...form, model: "", pricePerMillionInput: "", pricePerMillionOutput: "" });
-    prices.reload();
-  });
+  const prices = useLoad(() => unwrap(api.GET("/api/token-prices")) as Promise<TokenPrice[]>);
+  const [editing, setEditing] = useState<TokenPrice | "new">();
   return (
     <section class="card" aria-label="Token prices">
-      <h2>Token prices (USD per million tokens)</h2>
-      <form
-        class="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          add.submit();
-        }}
-      >
-        <Field label="Provider">
-          <select class="input" value={form.provider} onChange={(e) => setForm({ ...form, provider: e.currentTarget.value })}>
-            <option value="openai">OpenAI</option>
-            <option value="anthropic">Anthropic</option>
-            <option value="gemini">Gemini</option>
-          </select>
-        </Field>
-        <Field label="Model">
-          <input class="input" required value={form.model} onInput={(e) => setForm({ ...form, model: e.currentTarget.value })} />
-        </Field>
-        <Field label="Input price">
-          <input class="input" required inputMode="decimal" value={form.pricePerMillionInput} onInput={(e) => setForm({ ...form, pricePerMillionInput: e.currentTarget.value })} />
-        </Field>
-        <Field label="Output price">
-          <input class="input" required inputMode="decimal" value={form.pricePerMillionOutput} onInput={(e) => setForm({ ...form, pricePerMillionOutput: e.currentTarget.value })} />
-        </Field>
-        <button type="submit" class="btn btn-primary" disabled={add.busy}>
-          Add price
+      <div class="card-header">
+        <h2>Token prices (USD per million tokens)</h2>
+        <button type="button" class="btn btn-primary" onClick={() => setEditing("new")}>
+          Add token price
         </button>
-      </form>
-      {add.error && <ErrorBox error={add.error} />}
+      </div>
       <DataTable
         label="Token prices"
         rows={prices.data}
@@ -214,130 +315,352 @@ function TokenPrices() {
         onRetry={prices.reload}
         rowKey={(p) => p.id}
         emptyTitle="No token prices"
+        emptyBody="Without a price, a model's requests are counted but cost nothing."
         defaultSort={{ key: "model", dir: "asc" }}
         columns={[
           { key: "provider", label: "Provider" },
           { key: "model", label: "Model" },
           { key: "pricePerMillionInput", label: "Input", value: (p) => Number(p.pricePerMillionInput), render: (p) => `$${p.pricePerMillionInput}` },
           { key: "pricePerMillionOutput", label: "Output", value: (p) => Number(p.pricePerMillionOutput), render: (p) => `$${p.pricePerMillionOutput}` },
-          {
-            key: "actions",
-            label: "Actions",
-            sortable: false,
-            render: (p) => (
-              <ConfirmButton
-                label="Delete"
+          actionsColumn<TokenPrice>((p) => (
+            <>
+              <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
+                Edit
+              </button>
+              <DeleteButton
                 title={`Delete the price of ${p.model}?`}
                 message="Costs of this model will no longer be computed."
-                onConfirm={async () => {
-                  await raw("DELETE", `/api/token-prices/${p.id}`);
-                  prices.reload();
-                }}
+                remove={() => unwrap(api.DELETE("/api/token-prices/{id}", { params: { path: { id: p.id } } }))}
+                done={prices.reload}
               />
-            ),
-          },
+            </>
+          )),
         ]}
       />
+      {editing && (
+        <TokenPriceDialog
+          price={editing === "new" ? undefined : editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            prices.reload();
+          }}
+        />
+      )}
     </section>
   );
 }
 
+function TokenPriceDialog({ price, onClose, onSaved }: { price?: TokenPrice; onClose: () => void; onSaved: () => void }) {
+  const [form, setForm] = useState<PriceInput>(
+    price ? { provider: price.provider, model: price.model, pricePerMillionInput: price.pricePerMillionInput, pricePerMillionOutput: price.pricePerMillionOutput } : { provider: "openai", model: "", pricePerMillionInput: "", pricePerMillionOutput: "" },
+  );
+  const save = useSubmit(async () => {
+    if (price) await unwrap(api.PUT("/api/token-prices/{id}", { params: { path: { id: price.id } }, body: form as never }));
+    else await unwrap(api.POST("/api/token-prices", { body: form as never }));
+    onSaved();
+  });
+  const errors = fieldErrors(save.error, ["provider", "model", "pricePerMillionInput", "pricePerMillionOutput"]);
+  const set = (patch: Partial<PriceInput>) => setForm({ ...form, ...patch });
+  return (
+    <EditDialog title={price ? `Edit the price of ${price.model}` : "Add token price"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={price ? "Save" : "Add"}>
+      <Field label="Provider" error={errors.on("provider")}>
+        <select class="input" value={form.provider} onChange={(e) => set({ provider: e.currentTarget.value })}>
+          <option value="openai">OpenAI</option>
+          <option value="anthropic">Anthropic</option>
+          <option value="gemini">Gemini</option>
+        </select>
+      </Field>
+      <Field label="Model" error={errors.on("model")}>
+        <input class="input" value={form.model} onInput={(e) => set({ model: e.currentTarget.value })} />
+      </Field>
+      <Field label="Input price" hint="USD per million input tokens, e.g. 0.15" error={errors.on("pricePerMillionInput")}>
+        <input class="input" inputMode="decimal" value={form.pricePerMillionInput} onInput={(e) => set({ pricePerMillionInput: e.currentTarget.value })} />
+      </Field>
+      <Field label="Output price" hint="USD per million output tokens" error={errors.on("pricePerMillionOutput")}>
+        <input class="input" inputMode="decimal" value={form.pricePerMillionOutput} onInput={(e) => set({ pricePerMillionOutput: e.currentTarget.value })} />
+      </Field>
+    </EditDialog>
+  );
+}
+
+// ---- limits ---------------------------------------------------------------------------------------------------
+
+type LimitType = "token_cost" | "mcp_server_calls" | "tool_calls";
 interface Limit {
   id: string;
-  entityType: string;
+  entityType: EntityType;
   entityId: string;
-  limitType: string;
+  limitType: LimitType;
   limitValue: number;
   model?: string[] | null;
   mcpServerName?: string | null;
   toolName?: string | null;
+  currentUsageCalls?: number;
   modelUsage?: { model: string; cost: number | string }[];
 }
 
-function Limits() {
-  const limits = useLoad(() => raw<Limit[]>("GET", "/api/limits"));
+const limitTypeLabel: Record<LimitType, string> = { token_cost: "Token cost (USD)", mcp_server_calls: "MCP server calls", tool_calls: "Tool calls" };
+
+/// What a limit has used so far: dollars for token_cost, calls otherwise.
+function used(l: Limit): number {
+  return l.limitType === "token_cost" ? (l.modelUsage ?? []).reduce((s, u) => s + Number(u.cost), 0) : l.currentUsageCalls ?? 0;
+}
+
+function UsageCell({ limit }: { limit: Limit }) {
+  const value = used(limit);
+  const share = limit.limitValue > 0 ? Math.min(1, value / limit.limitValue) : 1;
+  const text = limit.limitType === "token_cost" ? `$${value.toFixed(6)} of $${limit.limitValue}` : `${value} of ${limit.limitValue} calls`;
   return (
-    <DataTable
-      label="Limits"
-      rows={limits.data}
-      loading={limits.loading}
-      error={limits.error}
-      onRetry={limits.reload}
-      rowKey={(l) => l.id}
-      emptyTitle="No limits"
-      emptyBody="Limits are created with the API or Terraform (POST /api/limits)."
-      columns={[
-        { key: "entityType", label: "Applies to", value: (l) => `${l.entityType} ${l.entityId}` },
-        { key: "limitType", label: "Type" },
-        { key: "limitValue", label: "Limit" },
-        { key: "scope", label: "Scope", value: (l) => l.model?.join(", ") || [l.mcpServerName, l.toolName].filter(Boolean).join(" / ") || "—" },
-        { key: "usage", label: "Used", value: (l) => (l.modelUsage ?? []).reduce((s, u) => s + Number(u.cost), 0), render: (l) => `$${(l.modelUsage ?? []).reduce((s, u) => s + Number(u.cost), 0).toFixed(4)}` },
-        {
-          key: "actions",
-          label: "Actions",
-          sortable: false,
-          render: (l) => (
-            <ConfirmButton
-              label="Delete"
-              title="Delete this limit?"
-              message="Usage will no longer be capped by it."
-              onConfirm={async () => {
-                await raw("DELETE", `/api/limits/${l.id}`);
-                limits.reload();
-              }}
-            />
-          ),
-        },
-      ]}
-    />
+    <span data-testid="limit-usage">
+      {text}
+      <span class={value >= limit.limitValue ? "usage-bar over" : "usage-bar"} role="progressbar" aria-label="Usage" aria-valuemin={0} aria-valuemax={limit.limitValue} aria-valuenow={value}>
+        <span style={{ width: `${Math.round(share * 100)}%` }} />
+      </span>
+    </span>
   );
 }
 
+function Limits() {
+  const limits = useLoad(() => unwrap(api.GET("/api/limits")) as Promise<Limit[]>);
+  const entities = useEntities();
+  const [editing, setEditing] = useState<Limit | "new">();
+  return (
+    <section class="card" aria-label="Limits">
+      <div class="card-header">
+        <h2>Limits</h2>
+        <button type="button" class="btn btn-primary" disabled={!entities.data} onClick={() => setEditing("new")}>
+          Create limit
+        </button>
+      </div>
+      <DataTable
+        label="Limits"
+        rows={limits.data}
+        loading={limits.loading}
+        error={limits.error ?? entities.error}
+        onRetry={limits.reload}
+        rowKey={(l) => l.id}
+        emptyTitle="No limits"
+        emptyBody="A limit stops a profile, team or the organization once it has spent its budget or made its calls."
+        toolbar={
+          <button type="button" class="btn btn-small" onClick={limits.reload}>
+            Refresh
+          </button>
+        }
+        columns={[
+          { key: "entity", label: "Applies to", value: (l) => entityName(entities.data, l.entityType, l.entityId) },
+          { key: "limitType", label: "Type", value: (l) => limitTypeLabel[l.limitType] ?? l.limitType },
+          { key: "limitValue", label: "Limit" },
+          { key: "scope", label: "Scope", value: (l) => l.model?.join(", ") || [l.mcpServerName, l.toolName].filter(Boolean).join(" / ") || "—" },
+          { key: "usage", label: "Used", value: used, render: (l) => <UsageCell limit={l} /> },
+          { key: "state", label: "State", value: (l) => (used(l) >= l.limitValue ? "exceeded" : "ok"), render: (l) => (used(l) >= l.limitValue ? <Badge tone="bad">exceeded</Badge> : <Badge tone="good">within</Badge>) },
+          actionsColumn<Limit>((l) => (
+            <>
+              <button type="button" class="btn btn-small" onClick={() => setEditing(l)}>
+                Edit
+              </button>
+              <DeleteButton
+                title="Delete this limit?"
+                message="Usage will no longer be capped by it."
+                remove={() => unwrap(api.DELETE("/api/limits/{id}", { params: { path: { id: l.id } } }))}
+                done={limits.reload}
+              />
+            </>
+          )),
+        ]}
+      />
+      {editing && entities.data && (
+        <LimitDialog
+          limit={editing === "new" ? undefined : editing}
+          entities={entities.data}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            limits.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function LimitDialog({ limit, entities, onClose, onSaved }: { limit?: Limit; entities: Entities; onClose: () => void; onSaved: () => void }) {
+  const [entity, setEntity] = useState<{ type: EntityType; id: string }>(limit ? { type: limit.entityType, id: limit.entityId } : { type: "organization", id: entities.organization.id });
+  const [limitType, setLimitType] = useState<LimitType>(limit?.limitType ?? "token_cost");
+  const [value, setValue] = useState(limit ? String(limit.limitValue) : "");
+  const [models, setModels] = useState(limit?.model?.join(", ") ?? "");
+  const [server, setServer] = useState(limit?.mcpServerName ?? "");
+  const [tool, setTool] = useState(limit?.toolName ?? "");
+  const save = useSubmit(async () => {
+    // The number is sent as typed when it is not one, so the platform names the field.
+    const n = Number(value);
+    const body = {
+      entityType: entity.type,
+      entityId: entity.id,
+      limitType,
+      limitValue: value.trim() !== "" && Number.isFinite(n) ? n : value,
+      model: limitType === "token_cost" ? models.split(",").map((m) => m.trim()).filter(Boolean) : null,
+      mcpServerName: limitType === "token_cost" ? null : server.trim() || null,
+      toolName: limitType === "tool_calls" ? tool.trim() || null : null,
+    };
+    if (limit) await unwrap(api.PATCH("/api/limits/{id}", { params: { path: { id: limit.id } }, body: body as never }));
+    else await unwrap(api.POST("/api/limits", { body: body as never }));
+    onSaved();
+  });
+  const errors = fieldErrors(save.error, ["entityType", "entityId", "limitType", "limitValue", "model", "mcpServerName", "toolName"]);
+  return (
+    <EditDialog title={limit ? "Edit limit" : "Create limit"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={limit ? "Save" : "Create"}>
+      <EntityFields entities={entities} type={entity.type} id={entity.id} onChange={(type, id) => setEntity({ type, id })} errorOn={errors.on} />
+      <Field label="Limit type" error={errors.on("limitType")}>
+        <select class="input" value={limitType} onChange={(e) => setLimitType(e.currentTarget.value as LimitType)}>
+          {(Object.keys(limitTypeLabel) as LimitType[]).map((t) => (
+            <option value={t}>{limitTypeLabel[t]}</option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Limit value" hint={limitType === "token_cost" ? "USD, a whole number" : "Number of calls"} error={errors.on("limitValue")}>
+        <input class="input" inputMode="numeric" value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+      </Field>
+      {limitType === "token_cost" ? (
+        <Field label="Models" hint="Comma-separated model names whose cost counts" error={errors.on("model")}>
+          <input class="input" value={models} onInput={(e) => setModels(e.currentTarget.value)} />
+        </Field>
+      ) : (
+        <Field label="MCP server name" error={errors.on("mcpServerName")}>
+          <input class="input" value={server} onInput={(e) => setServer(e.currentTarget.value)} />
+        </Field>
+      )}
+      {limitType === "tool_calls" && (
+        <Field label="Tool name" error={errors.on("toolName")}>
+          <input class="input" value={tool} onInput={(e) => setTool(e.currentTarget.value)} />
+        </Field>
+      )}
+    </EditDialog>
+  );
+}
+
+// ---- optimization rules ----------------------------------------------------------------------------------------
+
+interface Condition {
+  maxLength?: number;
+  hasTools?: boolean;
+}
 interface Rule {
   id: string;
-  entityType: string;
+  entityType: EntityType;
   entityId: string;
   provider: string;
   targetModel: string;
   enabled: boolean;
-  conditions: unknown[];
+  conditions: Condition[];
 }
 
+const describeConditions = (conditions: Condition[]) =>
+  conditions
+    .map((c) => (c.maxLength !== undefined ? `at most ${c.maxLength} tokens` : c.hasTools !== undefined ? (c.hasTools ? "with tools" : "without tools") : JSON.stringify(c)))
+    .join(" and ") || "always";
+
 function OptimizationRules() {
-  const rules = useLoad(() => raw<Rule[]>("GET", "/api/optimization-rules"));
+  const rules = useLoad(() => unwrap(api.GET("/api/optimization-rules")) as Promise<Rule[]>);
+  const entities = useEntities();
+  const [editing, setEditing] = useState<Rule | "new">();
   return (
-    <DataTable
-      label="Optimization rules"
-      rows={rules.data}
-      loading={rules.loading}
-      error={rules.error}
-      onRetry={rules.reload}
-      rowKey={(r) => r.id}
-      emptyTitle="No optimization rules"
-      emptyBody="A rule switches matching requests to a cheaper model."
-      columns={[
-        { key: "entityType", label: "Applies to", value: (r) => `${r.entityType} ${r.entityId}` },
-        { key: "provider", label: "Provider" },
-        { key: "targetModel", label: "Target model" },
-        { key: "conditions", label: "Conditions", value: (r) => JSON.stringify(r.conditions) },
-        { key: "enabled", label: "Enabled", value: (r) => (r.enabled ? "yes" : "no") },
-        {
-          key: "actions",
-          label: "Actions",
-          sortable: false,
-          render: (r) => (
-            <ConfirmButton
-              label="Delete"
-              title="Delete this rule?"
-              message="Matching requests keep their model."
-              onConfirm={async () => {
-                await raw("DELETE", `/api/optimization-rules/${r.id}`);
-                rules.reload();
-              }}
-            />
-          ),
-        },
-      ]}
-    />
+    <section class="card" aria-label="Optimization rules">
+      <div class="card-header">
+        <h2>Optimization rules</h2>
+        <button type="button" class="btn btn-primary" disabled={!entities.data} onClick={() => setEditing("new")}>
+          Create rule
+        </button>
+      </div>
+      <DataTable
+        label="Optimization rules"
+        rows={rules.data}
+        loading={rules.loading}
+        error={rules.error ?? entities.error}
+        onRetry={rules.reload}
+        rowKey={(r) => r.id}
+        emptyTitle="No optimization rules"
+        emptyBody="A rule switches matching requests to a cheaper model."
+        columns={[
+          { key: "entity", label: "Applies to", value: (r) => entityName(entities.data, r.entityType, r.entityId) },
+          { key: "provider", label: "Provider" },
+          { key: "targetModel", label: "Target model" },
+          { key: "conditions", label: "When", value: (r) => describeConditions(r.conditions) },
+          { key: "enabled", label: "Enabled", value: (r) => (r.enabled ? "yes" : "no"), render: (r) => <Badge tone={r.enabled ? "good" : "neutral"}>{r.enabled ? "enabled" : "disabled"}</Badge> },
+          actionsColumn<Rule>((r) => (
+            <>
+              <button type="button" class="btn btn-small" onClick={() => setEditing(r)}>
+                Edit
+              </button>
+              <DeleteButton
+                title="Delete this rule?"
+                message="Matching requests keep their model."
+                remove={() => unwrap(api.DELETE("/api/optimization-rules/{id}", { params: { path: { id: r.id } } }))}
+                done={rules.reload}
+              />
+            </>
+          )),
+        ]}
+      />
+      {editing && entities.data && (
+        <RuleDialog
+          rule={editing === "new" ? undefined : editing}
+          entities={entities.data}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            rules.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function RuleDialog({ rule, entities, onClose, onSaved }: { rule?: Rule; entities: Entities; onClose: () => void; onSaved: () => void }) {
+  const [entity, setEntity] = useState<{ type: EntityType; id: string }>(rule ? { type: rule.entityType, id: rule.entityId } : { type: "organization", id: entities.organization.id });
+  const [provider, setProvider] = useState(rule?.provider ?? "openai");
+  const [targetModel, setTargetModel] = useState(rule?.targetModel ?? "");
+  const [maxLength, setMaxLength] = useState(String(rule?.conditions.find((c) => c.maxLength !== undefined)?.maxLength ?? ""));
+  const initialTools = rule?.conditions.find((c) => c.hasTools !== undefined)?.hasTools;
+  const [hasTools, setHasTools] = useState(initialTools === undefined ? "any" : initialTools ? "yes" : "no");
+  const [enabled, setEnabled] = useState(rule?.enabled ?? true);
+  const save = useSubmit(async () => {
+    const conditions: unknown[] = [];
+    if (maxLength.trim() !== "") conditions.push({ maxLength: /^\d+$/.test(maxLength.trim()) ? Number(maxLength) : maxLength });
+    if (hasTools !== "any") conditions.push({ hasTools: hasTools === "yes" });
+    const body = { entityType: entity.type, entityId: entity.id, provider, targetModel, conditions, enabled };
+    if (rule) await unwrap(api.PUT("/api/optimization-rules/{id}", { params: { path: { id: rule.id } }, body: body as never }));
+    else await unwrap(api.POST("/api/optimization-rules", { body: body as never }));
+    onSaved();
+  });
+  const errors = fieldErrors(save.error, ["entityType", "entityId", "provider", "targetModel", "conditions", "enabled"]);
+  return (
+    <EditDialog title={rule ? "Edit optimization rule" : "Create optimization rule"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={rule ? "Save" : "Create"}>
+      <EntityFields entities={entities} type={entity.type} id={entity.id} onChange={(type, id) => setEntity({ type, id })} errorOn={errors.on} />
+      <Field label="Provider" error={errors.on("provider")}>
+        <select class="input" value={provider} onChange={(e) => setProvider(e.currentTarget.value)}>
+          <option value="openai">OpenAI</option>
+          <option value="anthropic">Anthropic</option>
+          <option value="gemini">Gemini</option>
+        </select>
+      </Field>
+      <Field label="Target model" hint="Matching requests are sent to this model instead" error={errors.on("targetModel")}>
+        <input class="input" value={targetModel} onInput={(e) => setTargetModel(e.currentTarget.value)} />
+      </Field>
+      <Field label="Maximum length (tokens)" hint="Only requests up to this many tokens; empty for any length" error={errors.on("conditions")}>
+        <input class="input" inputMode="numeric" value={maxLength} onInput={(e) => setMaxLength(e.currentTarget.value)} />
+      </Field>
+      <Field label="Tools in the request">
+        <select class="input" value={hasTools} onChange={(e) => setHasTools(e.currentTarget.value)}>
+          <option value="any">Either</option>
+          <option value="no">Only without tools</option>
+          <option value="yes">Only with tools</option>
+        </select>
+      </Field>
+      <label class="check">
+        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} /> Enabled
+      </label>
+    </EditDialog>
   );
 }

@@ -1,10 +1,10 @@
 // Logs: LLM proxy interactions (filters by profile, external agent id, model, blocked) with a detail view of
 // request, response and the policy decisions with their reasons; MCP gateway tool calls.
 import { useState } from "preact/hooks";
-import { api, raw, unwrap } from "../api/client";
+import { api, unwrap } from "../api/client";
 import { type Column, DataTable } from "../components/DataTable";
 import { Badge, ErrorBox, Field, PageHeader, Spinner, Tabs } from "../components/ui";
-import { formatTime, useLoad } from "../lib/hooks";
+import { formatTime, type Paginated, useLoad, useRemotePage } from "../lib/hooks";
 import { linkHandler, navigate, useLocation } from "../lib/router";
 import { loadProfiles } from "./Profiles";
 
@@ -69,19 +69,22 @@ function InteractionsTable() {
   const [model, setModel] = useState("");
   const [blocked, setBlocked] = useState("");
   const agentIds = useLoad(() => unwrap(api.GET("/api/interactions/external-agent-ids")) as Promise<string[]>);
-  const list = useLoad(async () => {
-    const query: Record<string, string | number | boolean> = { limit: 100, sortDirection: "desc" };
-    if (profileId) query.profileId = profileId;
-    if (externalAgentId) query.externalAgentId = externalAgentId;
-    if (model) query.model = model;
-    if (blocked) query.blocked = blocked === "yes";
-    const page = (await unwrap(api.GET("/api/interactions", { params: { query: query as never } }))) as { data: Interaction[] };
-    return page.data;
-  }, [profileId, externalAgentId, model, blocked]);
+  const { list, rows, remote, pageSize } = useRemotePage<Interaction>(
+    async (page) => {
+      const query: Record<string, string | number | boolean> = { ...page };
+      if (profileId) query.profileId = profileId;
+      if (externalAgentId) query.externalAgentId = externalAgentId;
+      if (model) query.model = model;
+      if (blocked) query.blocked = blocked === "yes";
+      return (await unwrap(api.GET("/api/interactions", { params: { query: query as never } }))) as Paginated<Interaction>;
+    },
+    [profileId, externalAgentId, model, blocked],
+    ["createdAt", "profileId", "externalAgentId", "model"],
+  );
   const profileName = (id: string | null) => profiles.data?.find((p) => p.id === id)?.name ?? id ?? "—";
   const columns: Column<Interaction>[] = [
     { key: "createdAt", label: "Time", value: (i) => i.createdAt, render: (i) => <a href={`/logs/${i.id}`} onClick={linkHandler(`/logs/${i.id}`)}>{formatTime(i.createdAt)}</a> },
-    { key: "profile", label: "Profile", value: (i) => profileName(i.profileId) },
+    { key: "profileId", label: "Profile", value: (i) => profileName(i.profileId) },
     { key: "externalAgentId", label: "Agent id", value: (i) => i.externalAgentId ?? "—" },
     { key: "type", label: "Provider", value: (i) => i.type },
     { key: "model", label: "Model", value: (i) => i.model ?? "—" },
@@ -98,11 +101,13 @@ function InteractionsTable() {
     <DataTable
       label="LLM proxy interactions"
       columns={columns}
-      rows={list.data}
+      rows={rows}
       loading={list.loading}
       error={list.error}
       onRetry={list.reload}
       rowKey={(i) => i.id}
+      remote={remote}
+      pageSize={pageSize}
       emptyTitle="No interactions recorded"
       emptyBody="Point an agent at a profile's base URL (Profiles → Connect) and its calls appear here."
       defaultSort={{ key: "createdAt", dir: "desc" }}
@@ -147,10 +152,18 @@ interface McpCall {
 }
 
 function McpCallsTable() {
-  const list = useLoad(async () => {
-    const page = await raw<{ data: McpCall[] }>("GET", "/api/mcp-tool-calls?limit=100");
-    return page.data;
-  });
+  const profiles = useLoad(loadProfiles);
+  const [profileId, setProfileId] = useState("");
+  const { list, rows, remote, pageSize } = useRemotePage<McpCall>(
+    async (page) => {
+      const query: Record<string, string | number> = { ...page };
+      if (profileId) query.agentId = profileId;
+      return (await unwrap(api.GET("/api/mcp-tool-calls", { params: { query: query as never } }))) as Paginated<McpCall>;
+    },
+    [profileId],
+    ["createdAt", "agentId", "mcpServerName", "method"],
+  );
+  const profileName = (id: string | null) => profiles.data?.find((p) => p.id === id)?.name ?? id ?? "—";
   const [open, setOpen] = useState<McpCall>();
   return (
     <>
@@ -158,23 +171,43 @@ function McpCallsTable() {
         label="MCP gateway calls"
         columns={[
           { key: "createdAt", label: "Time", value: (c) => c.createdAt, render: (c) => formatTime(c.createdAt) },
+          { key: "agentId", label: "Profile", value: (c) => profileName(c.agentId) },
           { key: "mcpServerName", label: "MCP server" },
           { key: "method", label: "Method" },
           { key: "tool", label: "Tool", value: (c) => c.toolCall?.name ?? "—" },
-          { key: "agentId", label: "Profile" },
         ]}
-        rows={list.data}
+        rows={rows}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(c) => c.id}
+        remote={remote}
+        pageSize={pageSize}
         emptyTitle="No MCP gateway calls recorded"
+        emptyBody="Connect an MCP client to a profile's gateway URL (Profiles → Connect) and its calls appear here."
         onRowClick={setOpen}
-        defaultSort={{ key: "createdAt", dir: "desc" }}
+        toolbar={
+          <div class="filters">
+            <select class="input" aria-label="Profile filter" value={profileId} onChange={(e) => setProfileId(e.currentTarget.value)}>
+              <option value="">All profiles</option>
+              {profiles.data?.map((p) => (
+                <option value={p.id}>{p.name}</option>
+              ))}
+            </select>
+            <button type="button" class="btn btn-small" onClick={list.reload}>
+              Refresh
+            </button>
+          </div>
+        }
       />
       {open && (
-        <section class="card">
-          <h2>Call {open.id}</h2>
+        <section class="card" aria-label="MCP call detail">
+          <h2>
+            {open.method} {open.toolCall?.name ?? ""} on {open.mcpServerName}
+          </h2>
+          <p class="muted">
+            {formatTime(open.createdAt)} · profile {profileName(open.agentId)}
+          </p>
           <JsonView label="Tool call" value={open.toolCall} />
           <JsonView label="Result" value={open.toolResult} />
         </section>

@@ -2,7 +2,7 @@
 // installed servers with status, tools, logs (following live), restart and uninstall.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { raw } from "../api/client";
-import { DataTable } from "../components/DataTable";
+import { DataTable, DeleteButton } from "../components/DataTable";
 import { Badge, ConfirmButton, ErrorBox, Field, Modal, PageHeader, Spinner, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
 
@@ -94,14 +94,11 @@ export function McpRegistryPage() {
                 <button type="button" class="btn btn-small" onClick={() => setEditing(c)}>
                   Edit
                 </button>
-                <ConfirmButton
-                  label="Delete"
+                <DeleteButton
                   title={`Delete ${c.name} from the catalog?`}
                   message="Installed servers keep running until uninstalled."
-                  onConfirm={async () => {
-                    await raw("DELETE", `/api/internal_mcp_catalog/${c.id}`);
-                    catalog.reload();
-                  }}
+                  remove={() => raw("DELETE", `/api/internal_mcp_catalog/${c.id}`)}
+                  done={catalog.reload}
                 />
               </div>
             ),

@@ -2,8 +2,8 @@
 // gateway URLs and SDK snippets.
 import { useEffect, useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
-import { type Column, DataTable } from "../components/DataTable";
-import { Badge, CodeBlock, ConfirmButton, CopyField, ErrorBox, Field, Modal, PageHeader, Tabs, useSubmit } from "../components/ui";
+import { type Column, DataTable, DeleteButton } from "../components/DataTable";
+import { Badge, CodeBlock, CopyField, ErrorBox, Field, Modal, PageHeader, Tabs, useSubmit } from "../components/ui";
 import { apiBaseUrl } from "../lib/apiBase";
 import { formatTime, useLoad } from "../lib/hooks";
 
@@ -63,14 +63,11 @@ export function ProfilesPage() {
           <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
             Edit
           </button>
-          <ConfirmButton
-            label="Delete"
+          <DeleteButton
             title={`Delete profile ${p.name}?`}
             message={`Agents using ${p.name} will stop being attributed to it. This cannot be undone.`}
-            onConfirm={async () => {
-              await unwrap(api.DELETE("/api/agents/{id}", { params: { path: { id: p.id } } }));
-              profiles.reload();
-            }}
+            remove={() => unwrap(api.DELETE("/api/agents/{id}", { params: { path: { id: p.id } } }))}
+            done={profiles.reload}
           />
         </div>
       ),

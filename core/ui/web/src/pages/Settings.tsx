@@ -1,9 +1,9 @@
 // Settings: Account (password, API keys), Members and invitations, Teams and tokens, Secrets backend, Dual LLM,
-// SSO providers (enterprise).
+// Roles and SSO providers (enterprise).
 import { useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
-import { DataTable } from "../components/DataTable";
-import { Badge, ConfirmButton, CopyButton, CopyField, Empty, ErrorBox, Field, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { actionsColumn, DataTable, deleteColumn, DeleteButton } from "../components/DataTable";
+import { Badge, ConfirmButton, CopyButton, CopyField, Empty, ErrorBox, Field, fieldErrors, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 import { useSession } from "../lib/session";
@@ -18,7 +18,12 @@ export function SettingsPage() {
     { id: "teams", label: "Teams & tokens" },
     { id: "secrets", label: "Secrets" },
     { id: "dual-llm", label: "Dual LLM" },
-    ...(features.enterprise ? [{ id: "sso-providers", label: "SSO providers" }] : []),
+    ...(features.enterprise
+      ? [
+          { id: "roles", label: "Roles" },
+          { id: "sso-providers", label: "SSO providers" },
+        ]
+      : []),
   ];
   return (
     <>
@@ -29,7 +34,8 @@ export function SettingsPage() {
       {tab === "teams" && <TeamsSettings />}
       {tab === "secrets" && <SecretsSettings />}
       {tab === "dual-llm" && <DualLlmSettings />}
-      {tab === "sso-providers" && <SsoSettings />}
+      {tab === "roles" && features.enterprise && <RolesSettings />}
+      {tab === "sso-providers" && features.enterprise && <SsoSettings />}
     </>
   );
 }
@@ -149,23 +155,13 @@ function ApiKeys() {
           { key: "start", label: "Key", value: (k) => (k.start ? `${k.start}…` : "—") },
           { key: "createdAt", label: "Created", value: (k) => k.createdAt, render: (k) => formatTime(k.createdAt) },
           { key: "expiresAt", label: "Expires", value: (k) => k.expiresAt ?? "", render: (k) => (k.expiresAt ? formatTime(k.expiresAt) : "Never") },
-          {
-            key: "actions",
-            label: "Actions",
-            sortable: false,
-            render: (k) => (
-              <ConfirmButton
-                label="Revoke"
-                confirmLabel="Revoke"
-                title={`Revoke API key ${k.name ?? k.start ?? ""}?`}
-                message="Anything using this key stops working immediately."
-                onConfirm={async () => {
-                  await unwrap(api.POST("/api/auth/api-key/delete", { body: { keyId: k.id } }));
-                  keys.reload();
-                }}
-              />
-            ),
-          },
+          deleteColumn<ApiKey>((k) => ({
+            label: "Revoke",
+            title: `Revoke API key ${k.name ?? k.start ?? ""}?`,
+            message: "Anything using this key stops working immediately.",
+            remove: () => unwrap(api.POST("/api/auth/api-key/delete", { body: { keyId: k.id } })),
+            done: keys.reload,
+          })),
         ]}
       />
       <Modal title={created ? "API key created" : "Create API key"} open={creating} onClose={() => { setCreating(false); setCreated(undefined); }}>
@@ -249,6 +245,12 @@ function MembersSettings() {
     invitations.reload();
   });
   const [roleError, setRoleError] = useState<string>();
+  // With the enterprise licence, custom roles can be given to members and invitations too.
+  const customRoles = useLoad(
+    async () => (features.enterprise ? ((await unwrap(api.GET("/api/roles"))) as Role[]).map((r) => r.role) : []),
+    [features.enterprise],
+  );
+  const roleChoices = [...new Set([...roles, ...(customRoles.data ?? [])])];
   return (
     <div class="stack">
       <section class="card" aria-label="Members">
@@ -284,30 +286,20 @@ function MembersSettings() {
                     members.reload();
                   }}
                 >
-                  {[...new Set([...roles, m.role])].map((r) => (
+                  {[...new Set([...roleChoices, m.role])].map((r) => (
                     <option value={r}>{r}</option>
                   ))}
                 </select>
               ),
             },
             { key: "createdAt", label: "Joined", value: (m) => m.createdAt, render: (m) => formatTime(m.createdAt) },
-            {
-              key: "actions",
-              label: "Actions",
-              sortable: false,
-              render: (m) => (
-                <ConfirmButton
-                  label="Remove"
-                  confirmLabel="Remove"
-                  title={`Remove ${m.user?.email}?`}
-                  message="They lose access to this organization."
-                  onConfirm={async () => {
-                    await unwrap(api.POST("/api/auth/organization/remove-member", { body: { memberIdOrEmail: m.id } }));
-                    members.reload();
-                  }}
-                />
-              ),
-            },
+            deleteColumn<Member>((m) => ({
+              label: "Remove",
+              title: `Remove ${m.user?.email}?`,
+              message: "They lose access to this organization.",
+              remove: () => unwrap(api.POST("/api/auth/organization/remove-member", { body: { memberIdOrEmail: m.id } })),
+              done: members.reload,
+            })),
           ]}
         />
       </section>
@@ -326,7 +318,7 @@ function MembersSettings() {
             </Field>
             <Field label="Role">
               <select class="input" name="inviteRole" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-                {roles.map((r) => (
+                {roleChoices.map((r) => (
                   <option value={r}>{r}</option>
                 ))}
               </select>
@@ -448,22 +440,12 @@ function TeamsSettings() {
             { key: "name", label: "Name" },
             { key: "description", label: "Description", value: (t) => t.description ?? "—" },
             { key: "createdAt", label: "Created", value: (t) => t.createdAt, render: (t) => formatTime(t.createdAt) },
-            {
-              key: "actions",
-              label: "Actions",
-              sortable: false,
-              render: (t) => (
-                <ConfirmButton
-                  label="Delete"
-                  title={`Delete team ${t.name}?`}
-                  message="Profiles assigned only to this team become visible to admins only."
-                  onConfirm={async () => {
-                    await unwrap(api.DELETE("/api/teams/{id}", { params: { path: { id: t.id } } }));
-                    teams.reload();
-                  }}
-                />
-              ),
-            },
+            deleteColumn<Team>((t) => ({
+              title: `Delete team ${t.name}?`,
+              message: "Profiles assigned only to this team become visible to admins only.",
+              remove: () => unwrap(api.DELETE("/api/teams/{id}", { params: { path: { id: t.id } } })),
+              done: teams.reload,
+            })),
           ]}
         />
       </section>
@@ -626,8 +608,15 @@ function DualLlmForm({ initial, onSaved }: { initial: DualLlmConfig; onSaved: ()
   );
 }
 
+interface SsoProvider {
+  id: string;
+  providerId: string;
+  issuer: string;
+  domain: string;
+}
+
 function SsoSettings() {
-  const providers = useLoad(() => raw<{ id: string; providerId: string; issuer: string; domain: string }[]>("GET", "/api/sso-providers"));
+  const providers = useLoad(() => raw<SsoProvider[]>("GET", "/api/sso-providers"));
   return (
     <section class="card" aria-label="SSO providers">
       <h2>SSO providers</h2>
@@ -646,25 +635,160 @@ function SsoSettings() {
             { key: "providerId", label: "Provider" },
             { key: "issuer", label: "Issuer" },
             { key: "domain", label: "Domain" },
-            {
-              key: "actions",
-              label: "Actions",
-              sortable: false,
-              render: (p) => (
-                <ConfirmButton
-                  label="Delete"
-                  title={`Delete SSO provider ${p.providerId}?`}
-                  message="Users can no longer sign in with it."
-                  onConfirm={async () => {
-                    await raw("DELETE", `/api/sso-providers/${p.id}`);
-                    providers.reload();
-                  }}
-                />
-              ),
-            },
+            deleteColumn<SsoProvider>((p) => ({
+              title: `Delete SSO provider ${p.providerId}?`,
+              message: "Users can no longer sign in with it.",
+              remove: () => raw("DELETE", `/api/sso-providers/${p.id}`),
+              done: providers.reload,
+            })),
           ]}
         />
       )}
     </section>
+  );
+}
+
+// ---- Roles (enterprise) -----------------------------------------------------------------------------------------
+
+interface Role {
+  id: string;
+  role: string;
+  name: string;
+  permission: Record<string, string[]>;
+  predefined: boolean;
+}
+
+const permissionCount = (r: Role) => Object.values(r.permission).reduce((n, actions) => n + actions.length, 0);
+
+function RolesSettings() {
+  const roles = useLoad(() => unwrap(api.GET("/api/roles")) as Promise<Role[]>);
+  const [editing, setEditing] = useState<Role | "new">();
+  // The admin role holds every permission there is: its map is the catalog the editor offers.
+  const catalog = roles.data?.find((r) => r.predefined && r.role === "admin")?.permission;
+  return (
+    <section class="card" aria-label="Roles">
+      <div class="card-header">
+        <h2>Roles</h2>
+        <button type="button" class="btn btn-primary" disabled={!catalog} onClick={() => setEditing("new")}>
+          Create role
+        </button>
+      </div>
+      <p class="muted">admin, editor and member are built in. A custom role grants exactly the permissions ticked; you can only grant what you hold.</p>
+      <DataTable
+        label="Roles"
+        rows={roles.data}
+        loading={roles.loading}
+        error={roles.error}
+        onRetry={roles.reload}
+        rowKey={(r) => r.id}
+        emptyTitle="No roles"
+        columns={[
+          { key: "name", label: "Name" },
+          { key: "role", label: "Identifier", render: (r) => <code>{r.role}</code>, value: (r) => r.role },
+          { key: "predefined", label: "Kind", value: (r) => (r.predefined ? "built in" : "custom"), render: (r) => <Badge tone={r.predefined ? "neutral" : "good"}>{r.predefined ? "built in" : "custom"}</Badge> },
+          { key: "permissions", label: "Permissions", value: permissionCount },
+          actionsColumn<Role>((r) =>
+            r.predefined ? (
+              <span class="muted">—</span>
+            ) : (
+              <>
+                <button type="button" class="btn btn-small" onClick={() => setEditing(r)}>
+                  Edit
+                </button>
+                <DeleteButton
+                  title={`Delete role ${r.name}?`}
+                  message="Only a role no member holds can be deleted."
+                  remove={() => unwrap(api.DELETE("/api/roles/{roleId}", { params: { path: { roleId: r.id } } }))}
+                  done={roles.reload}
+                />
+              </>
+            ),
+          ),
+        ]}
+      />
+      {editing && catalog && (
+        <RoleDialog
+          role={editing === "new" ? undefined : editing}
+          catalog={catalog}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            roles.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function RoleDialog({ role, catalog, onClose, onSaved }: { role?: Role; catalog: Record<string, string[]>; onClose: () => void; onSaved: () => void }) {
+  const [name, setName] = useState(role?.name ?? "");
+  const [granted, setGranted] = useState<Record<string, string[]>>(role?.permission ?? {});
+  const save = useSubmit(async () => {
+    const permission = Object.fromEntries(Object.entries(granted).filter(([, actions]) => actions.length > 0));
+    if (role) await unwrap(api.PUT("/api/roles/{roleId}", { params: { path: { roleId: role.id } }, body: { name, permission } as never }));
+    else await unwrap(api.POST("/api/roles", { body: { name, permission } as never }));
+    onSaved();
+  });
+  const errors = fieldErrors(save.error, ["name", "permission"]);
+  const toggle = (resource: string, action: string, on: boolean) => {
+    const current = new Set(granted[resource] ?? []);
+    if (on) current.add(action);
+    else current.delete(action);
+    setGranted({ ...granted, [resource]: catalog[resource].filter((a) => current.has(a)) });
+  };
+  return (
+    <Modal title={role ? `Edit role ${role.name}` : "Create role"} open onClose={onClose} wide>
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          save.submit();
+        }}
+      >
+        <Field label="Role name" hint="The identifier is derived from it: lower case letters, digits and _" error={errors.on("name")}>
+          <input class="input" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <fieldset class="fieldset" aria-label="Permissions">
+          <legend>Permissions</legend>
+          <table class="perm-grid">
+            <tbody>
+              {Object.entries(catalog).map(([resource, actions]) => (
+                <tr>
+                  <th scope="row">{resource}</th>
+                  <td>
+                    {actions.map((action) => (
+                      <label class="check inline">
+                        <input
+                          type="checkbox"
+                          aria-label={`${resource}:${action}`}
+                          checked={(granted[resource] ?? []).includes(action)}
+                          onChange={(e) => toggle(resource, action, e.currentTarget.checked)}
+                        />{" "}
+                        {action}{" "}
+                      </label>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {errors.on("permission") && (
+            <span class="field-error" role="alert">
+              {errors.on("permission")}
+            </span>
+          )}
+        </fieldset>
+        {errors.rest && <ErrorBox error={errors.rest} />}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={save.busy}>
+            {save.busy ? "Saving…" : role ? "Save" : "Create"}
+          </button>
+        </div>
+      </form>
+    </Modal>
   );
 }

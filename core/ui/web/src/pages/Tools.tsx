@@ -2,8 +2,8 @@
 // profile tool, edited in place.
 import { useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
-import { type Column, DataTable } from "../components/DataTable";
-import { Badge, ConfirmButton, ErrorBox, PageHeader, Spinner, useSubmit } from "../components/ui";
+import { type Column, DataTable, DeleteButton } from "../components/DataTable";
+import { Badge, ErrorBox, PageHeader, Spinner, useSubmit } from "../components/ui";
 import { useLoad } from "../lib/hooks";
 
 interface AgentTool {
@@ -273,14 +273,11 @@ function PolicyRow({ kind, policy, operators, onSaved, onCancel }: { kind: "invo
           Cancel
         </button>
       ) : (
-        <ConfirmButton
-          label="Delete"
+        <DeleteButton
           title="Delete this policy?"
           message="The tool will no longer be checked against it."
-          onConfirm={async () => {
-            await raw("DELETE", `${base}/${policy.id}`);
-            onSaved();
-          }}
+          remove={() => raw("DELETE", `${base}/${policy.id}`)}
+          done={onSaved}
         />
       )}
       {error && <ErrorBox error={error} />}
