@@ -8,3 +8,5 @@
 archestra_fuzz_target(fuzz_policy SOURCE targets/PolicyFuzz.cpp CORE core/policy/*.cpp)
 archestra_fuzz_target(fuzz_proxy SOURCE targets/ProxyFuzz.cpp CORE core/proxy/sse/*.cpp core/proxy/adapters/*.cpp
                       LINK Poco::Foundation)
+archestra_fuzz_target(fuzz_config SOURCE targets/ConfigFuzz.cpp CORE core/config/Settings.cpp core/plugins/Manifest.cpp
+                      LINK Poco::Foundation Poco::Util)

@@ -1,0 +1,109 @@
+// libFuzzer harness for what the platform reads at start-up: the settings (environment + properties file,
+// validated) and plugin.json manifests.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
+
+#include "core/config/Settings.h"
+#include "core/plugins/Manifest.h"
+#include "core/plugins/PluginManager.h"
+
+namespace archestra::plugins {
+// PluginManager.cpp (which defines it) pulls in the loader and Boost.DLL; the manifest reader only throws it.
+POCO_IMPLEMENT_EXCEPTION(PluginException, Poco::RuntimeException, "Plugin error")
+}  // namespace archestra::plugins
+
+using namespace archestra;
+
+namespace {
+
+[[noreturn]] void violated(const char* what) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+}
+
+// Input: "NAME=value" lines for the environment, then a line "--", then a properties file. Load either
+// succeeds or throws SettingsException; on success no secret value appears in the --help table, and an
+// error message never carries a secret value either.
+void fuzzSettings(std::string_view input) {
+    std::string text(input);
+    std::string envPart = text, filePart;
+    if (auto cut = text.find("\n--\n"); cut != std::string::npos) {
+        envPart = text.substr(0, cut);
+        filePart = text.substr(cut + 4);
+    }
+    std::map<std::string, std::string> env;
+    std::istringstream lines(envPart);
+    for (std::string line; std::getline(lines, line);)
+        if (auto eq = line.find('='); eq != std::string::npos && eq > 0)
+            env[line.substr(0, eq)] = line.substr(eq + 1);
+    Poco::AutoPtr<Poco::Util::PropertyFileConfiguration> file;
+    try {
+        std::istringstream props(filePart);
+        file = new Poco::Util::PropertyFileConfiguration(props);
+    } catch (const Poco::Exception&) {
+        return;  // Poco refuses the file before we see it
+    }
+    auto secretLeaked = [&](std::string_view output) {
+        for (const auto& spec : config::Settings::specs()) {
+            if (!spec.secret) continue;
+            for (const auto& name : {spec.name}) {
+                auto it = env.find(name);
+                if (it != env.end() && it->second.size() >= 12 &&
+                    output.find(it->second) != std::string::npos)
+                    return true;
+            }
+        }
+        return false;
+    };
+    try {
+        config::Settings settings = config::Settings::load(env, file.get());
+        if (secretLeaked(settings.describe())) violated("a secret setting's value is printed by describe()");
+    } catch (const config::SettingsException& e) {
+        if (secretLeaked(e.message())) violated("a settings error message carries a secret value");
+    }
+}
+
+// The manifest reader takes a path: the input goes to a per-process scratch file.
+void fuzzManifest(std::string_view input) {
+    static const std::string path = "/tmp/archestra-fuzz-manifest-" + std::to_string(::getpid()) + ".json";
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(input.data(), static_cast<std::streamsize>(input.size()));
+    }
+    try {
+        plugins::PluginManifest manifest = plugins::readManifest(path);
+        if (manifest.name.empty() || manifest.file.empty() || !plugins::isKnownKind(manifest.kind))
+            violated("readManifest accepted a manifest without name, file or a known kind");
+        if (manifest.file.find('/') != std::string::npos) violated("readManifest accepted a path as file");
+        try {
+            plugins::checkManifestAbi(manifest, path);
+        } catch (const plugins::PluginException&) {
+        }
+    } catch (const plugins::PluginException&) {
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 1) return 0;
+    std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+    if (data[0] % 2 == 0)
+        fuzzSettings(rest);
+    else
+        fuzzManifest(rest);
+    return 0;
+}
