@@ -144,6 +144,52 @@ export function ConfirmButton({
   );
 }
 
+/// Create/edit dialog shell: the form, its whole-form error, and the submit button.
+export function FormDialog({
+  title,
+  open,
+  onClose,
+  onSubmit,
+  busy,
+  error,
+  submitLabel,
+  children,
+  wide,
+}: {
+  title: string;
+  open: boolean;
+  onClose: () => void;
+  onSubmit: () => void;
+  busy: boolean;
+  error?: string;
+  submitLabel: string;
+  children: ComponentChildren;
+  wide?: boolean;
+}) {
+  return (
+    <Modal title={title} open={open} onClose={onClose} wide={wide}>
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          onSubmit();
+        }}
+      >
+        {children}
+        {error && <ErrorBox error={error} />}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy}>
+            {busy ? "Saving…" : submitLabel}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
 export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
   const [copied, setCopied] = useState(false);
   return (

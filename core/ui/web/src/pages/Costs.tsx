@@ -3,7 +3,7 @@ import { Chart, type ChartConfiguration, registerables } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
 import { actionsColumn, DataTable, DeleteButton } from "../components/DataTable";
-import { Badge, Empty, ErrorBox, Field, fieldErrors, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { Badge, Empty, ErrorBox, Field, fieldErrors, FormDialog, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
 import { type Loaded, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 
@@ -241,50 +241,6 @@ function EntityFields({
   );
 }
 
-/// Create/edit dialog shell: the form, its whole-form error, and the submit button.
-function EditDialog({
-  title,
-  open,
-  onClose,
-  onSubmit,
-  busy,
-  error,
-  submitLabel,
-  children,
-}: {
-  title: string;
-  open: boolean;
-  onClose: () => void;
-  onSubmit: () => void;
-  busy: boolean;
-  error?: string;
-  submitLabel: string;
-  children: preact.ComponentChildren;
-}) {
-  return (
-    <Modal title={title} open={open} onClose={onClose}>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          onSubmit();
-        }}
-      >
-        {children}
-        {error && <ErrorBox error={error} />}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy}>
-            {busy ? "Saving…" : submitLabel}
-          </button>
-        </div>
-      </form>
-    </Modal>
-  );
-}
-
 // ---- token prices ---------------------------------------------------------------------------------------------
 
 interface TokenPrice {
@@ -363,7 +319,7 @@ function TokenPriceDialog({ price, onClose, onSaved }: { price?: TokenPrice; onC
   const errors = fieldErrors(save.error, ["provider", "model", "pricePerMillionInput", "pricePerMillionOutput"]);
   const set = (patch: Partial<PriceInput>) => setForm({ ...form, ...patch });
   return (
-    <EditDialog title={price ? `Edit the price of ${price.model}` : "Add token price"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={price ? "Save" : "Add"}>
+    <FormDialog title={price ? `Edit the price of ${price.model}` : "Add token price"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={price ? "Save" : "Add"}>
       <Field label="Provider" error={errors.on("provider")}>
         <select class="input" value={form.provider} onChange={(e) => set({ provider: e.currentTarget.value })}>
           <option value="openai">OpenAI</option>
@@ -380,7 +336,7 @@ function TokenPriceDialog({ price, onClose, onSaved }: { price?: TokenPrice; onC
       <Field label="Output price" hint="USD per million output tokens" error={errors.on("pricePerMillionOutput")}>
         <input class="input" inputMode="decimal" value={form.pricePerMillionOutput} onInput={(e) => set({ pricePerMillionOutput: e.currentTarget.value })} />
       </Field>
-    </EditDialog>
+    </FormDialog>
   );
 }
 
@@ -509,7 +465,7 @@ function LimitDialog({ limit, entities, onClose, onSaved }: { limit?: Limit; ent
   });
   const errors = fieldErrors(save.error, ["entityType", "entityId", "limitType", "limitValue", "model", "mcpServerName", "toolName"]);
   return (
-    <EditDialog title={limit ? "Edit limit" : "Create limit"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={limit ? "Save" : "Create"}>
+    <FormDialog title={limit ? "Edit limit" : "Create limit"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={limit ? "Save" : "Create"}>
       <EntityFields entities={entities} type={entity.type} id={entity.id} onChange={(type, id) => setEntity({ type, id })} errorOn={errors.on} />
       <Field label="Limit type" error={errors.on("limitType")}>
         <select class="input" value={limitType} onChange={(e) => setLimitType(e.currentTarget.value as LimitType)}>
@@ -535,7 +491,7 @@ function LimitDialog({ limit, entities, onClose, onSaved }: { limit?: Limit; ent
           <input class="input" value={tool} onInput={(e) => setTool(e.currentTarget.value)} />
         </Field>
       )}
-    </EditDialog>
+    </FormDialog>
   );
 }
 
@@ -636,7 +592,7 @@ function RuleDialog({ rule, entities, onClose, onSaved }: { rule?: Rule; entitie
   });
   const errors = fieldErrors(save.error, ["entityType", "entityId", "provider", "targetModel", "conditions", "enabled"]);
   return (
-    <EditDialog title={rule ? "Edit optimization rule" : "Create optimization rule"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={rule ? "Save" : "Create"}>
+    <FormDialog title={rule ? "Edit optimization rule" : "Create optimization rule"} open onClose={onClose} onSubmit={() => save.submit()} busy={save.busy} error={errors.rest} submitLabel={rule ? "Save" : "Create"}>
       <EntityFields entities={entities} type={entity.type} id={entity.id} onChange={(type, id) => setEntity({ type, id })} errorOn={errors.on} />
       <Field label="Provider" error={errors.on("provider")}>
         <select class="input" value={provider} onChange={(e) => setProvider(e.currentTarget.value)}>
@@ -661,6 +617,6 @@ function RuleDialog({ rule, entities, onClose, onSaved }: { rule?: Rule; entitie
       <label class="check">
         <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} /> Enabled
       </label>
-    </EditDialog>
+    </FormDialog>
   );
 }

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
 import { type Column, DataTable, DeleteButton } from "../components/DataTable";
-import { Badge, CodeBlock, CopyField, ErrorBox, Field, Modal, PageHeader, Tabs, useSubmit } from "../components/ui";
+import { Badge, CodeBlock, CopyField, ErrorBox, Field, fieldErrors, Modal, PageHeader, Tabs, useSubmit } from "../components/ui";
 import { apiBaseUrl } from "../lib/apiBase";
 import { formatTime, useLoad } from "../lib/hooks";
 
@@ -128,6 +128,7 @@ function ProfileForm({ profile, teams, onSaved }: { profile?: Profile; teams: Te
     else await unwrap(api.POST("/api/agents", { body: body as never }));
     onSaved();
   });
+  const errors = fieldErrors(error, ["name", "labels"]);
   return (
     <form
       onSubmit={(e) => {
@@ -135,7 +136,7 @@ function ProfileForm({ profile, teams, onSaved }: { profile?: Profile; teams: Te
         submit();
       }}
     >
-      <Field label="Name">
+      <Field label="Name" error={errors.on("name")}>
         <input class="input" name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
       </Field>
       <fieldset class="fieldset">
@@ -166,12 +167,17 @@ function ProfileForm({ profile, teams, onSaved }: { profile?: Profile; teams: Te
         <button type="button" class="btn btn-small" onClick={() => setLabels([...labels, { key: "", value: "" }])}>
           Add label
         </button>
+        {errors.on("labels") && (
+          <span class="field-error" role="alert">
+            {errors.on("labels")}
+          </span>
+        )}
       </fieldset>
       <label class="check">
         <input type="checkbox" checked={untrusted} onChange={(e) => setUntrusted(e.currentTarget.checked)} />
         Treat the whole context as untrusted
       </label>
-      {error && <ErrorBox error={error} />}
+      {errors.rest && <ErrorBox error={errors.rest} />}
       <div class="form-actions">
         <button type="submit" class="btn btn-primary" disabled={busy}>
           {busy ? "Saving…" : profile ? "Save" : "Create"}

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
 import { actionsColumn, DataTable, deleteColumn, DeleteButton } from "../components/DataTable";
-import { Badge, ConfirmButton, CopyButton, CopyField, Empty, ErrorBox, Field, fieldErrors, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { Badge, ConfirmButton, CopyButton, CopyField, Empty, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 import { useSession } from "../lib/session";
@@ -738,57 +738,49 @@ function RoleDialog({ role, catalog, onClose, onSaved }: { role?: Role; catalog:
     setGranted({ ...granted, [resource]: catalog[resource].filter((a) => current.has(a)) });
   };
   return (
-    <Modal title={role ? `Edit role ${role.name}` : "Create role"} open onClose={onClose} wide>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          save.submit();
-        }}
-      >
-        <Field label="Role name" hint="The identifier is derived from it: lower case letters, digits and _" error={errors.on("name")}>
-          <input class="input" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        </Field>
-        <fieldset class="fieldset" aria-label="Permissions">
-          <legend>Permissions</legend>
-          <table class="perm-grid">
-            <tbody>
-              {Object.entries(catalog).map(([resource, actions]) => (
-                <tr>
-                  <th scope="row">{resource}</th>
-                  <td>
-                    {actions.map((action) => (
-                      <label class="check inline">
-                        <input
-                          type="checkbox"
-                          aria-label={`${resource}:${action}`}
-                          checked={(granted[resource] ?? []).includes(action)}
-                          onChange={(e) => toggle(resource, action, e.currentTarget.checked)}
-                        />{" "}
-                        {action}{" "}
-                      </label>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {errors.on("permission") && (
-            <span class="field-error" role="alert">
-              {errors.on("permission")}
-            </span>
-          )}
-        </fieldset>
-        {errors.rest && <ErrorBox error={errors.rest} />}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={save.busy}>
-            {save.busy ? "Saving…" : role ? "Save" : "Create"}
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={role ? `Edit role ${role.name}` : "Create role"}
+      open
+      wide
+      onClose={onClose}
+      onSubmit={() => save.submit()}
+      busy={save.busy}
+      error={errors.rest}
+      submitLabel={role ? "Save" : "Create"}
+    >
+      <Field label="Role name" hint="The identifier is derived from it: lower case letters, digits and _" error={errors.on("name")}>
+        <input class="input" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <fieldset class="fieldset" aria-label="Permissions">
+        <legend>Permissions</legend>
+        <table class="perm-grid">
+          <tbody>
+            {Object.entries(catalog).map(([resource, actions]) => (
+              <tr>
+                <th scope="row">{resource}</th>
+                <td>
+                  {actions.map((action) => (
+                    <label class="check inline">
+                      <input
+                        type="checkbox"
+                        aria-label={`${resource}:${action}`}
+                        checked={(granted[resource] ?? []).includes(action)}
+                        onChange={(e) => toggle(resource, action, e.currentTarget.checked)}
+                      />{" "}
+                      {action}{" "}
+                    </label>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {errors.on("permission") && (
+          <span class="field-error" role="alert">
+            {errors.on("permission")}
+          </span>
+        )}
+      </fieldset>
+    </FormDialog>
   );
 }
