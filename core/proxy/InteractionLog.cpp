@@ -1,4 +1,5 @@
-// Interaction log: bounded queue -> writer thread -> batched INSERT; a spool file while the database is away.
+// Interaction log: write-ahead segment + bounded queue -> writer thread -> batched INSERT; a spool file while
+// the database is away.
 #include "core/proxy/InteractionLog.h"
 
 #include "core/db/Database.h"
@@ -7,15 +8,19 @@
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <map>
 
 namespace archestra::proxy {
 
@@ -62,7 +67,44 @@ const char* const kInsertSql =
     "updated_at = now()";
 
 std::string dumpLine(const nlohmann::json& row) {
-    return row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::string line = row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line += '\n';
+    return line;
+}
+
+/// Writes all of `data` (retrying short writes and EINTR); false with errno set on failure.
+bool writeAll(int fd, const char* data, std::size_t size) {
+    while (size > 0) {
+        ssize_t n = ::write(fd, data, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+/// A JSON array text of rows given as newline-terminated object texts (newlines are JSON whitespace).
+std::string joinRows(const std::vector<std::string>& lines) {
+    std::size_t size = 2;
+    for (const auto& line : lines) size += line.size() + 1;
+    std::string body;
+    body.reserve(size);
+    body += '[';
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (i) body += ',';
+        body += lines[i];
+    }
+    body += ']';
+    return body;
+}
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
@@ -79,7 +121,12 @@ std::string nowRfc3339() {
     return buffer;
 }
 
-nlohmann::json InteractionRecord::toJson() const {
+nlohmann::json InteractionRecord::toJson() const& {
+    InteractionRecord copy = *this;
+    return std::move(copy).toJson();
+}
+
+nlohmann::json InteractionRecord::toJson() && {
     auto optional = [](const auto& value) -> nlohmann::json {
         if (value) return *value;
         return nullptr;
@@ -87,9 +134,9 @@ nlohmann::json InteractionRecord::toJson() const {
     return {{"id", id},
             {"profile_id", profileId.empty() ? nlohmann::json(nullptr) : nlohmann::json(profileId)},
             {"external_agent_id", optional(externalAgentId)},
-            {"request", request},
-            {"processed_request", processedRequest},
-            {"response", response},
+            {"request", std::move(request)},
+            {"processed_request", std::move(processedRequest)},
+            {"response", std::move(response)},
             {"type", type},
             {"model", model},
             {"original_model", optional(originalModel)},
@@ -103,7 +150,7 @@ nlohmann::json InteractionRecord::toJson() const {
             {"status_code", statusCode},
             {"duration_ms", duration_ms},
             {"time_to_first_token_ms", optional(timeToFirstToken_ms)},
-            {"decisions", decisions},
+            {"decisions", std::move(decisions)},
             {"created_at", createdAt}};
 }
 
@@ -116,6 +163,7 @@ InteractionLog::InteractionLog(db::Database& database, std::string spoolDir, Int
 
 InteractionLog::~InteractionLog() {
     stop();
+    closeSegments();
     if (_spoolFd >= 0) ::close(_spoolFd);
 }
 
@@ -126,6 +174,12 @@ void InteractionLog::start() {
         throw Poco::CreateFileException("interaction spool " + _spoolFile + ": cannot open for appending");
     struct stat info {};
     if (::fstat(_spoolFd, &info) == 0) _spoolBytes = static_cast<std::uint64_t>(info.st_size);
+    recoverSegments();
+    if (_options.writeAhead) {
+        std::lock_guard lock(_mutex);
+        _segmentPrefix =
+            _spoolDir + "/wal-" + std::to_string(nowMs()) + "-" + std::to_string(::getpid()) + "-";
+    }
     if (_spoolBytes > 0)
         _logger.information("interaction spool " + _spoolFile + " holds " +
                             std::to_string(_spoolBytes.load()) +
@@ -145,23 +199,129 @@ void InteractionLog::stop() {
     }
     _wake.notify_all();
     _writer.join();
+    closeSegments();
     if (_spoolBytes > 0)
         _logger.warning("interaction log stopped with " + std::to_string(_spoolBytes.load()) +
                         " bytes spooled in " + _spoolFile + "; they are written at the next start");
 }
 
 void InteractionLog::enqueue(InteractionRecord record) {
+    // Serialised here, once: the same text goes to the segment, the spool and the INSERT.
+    std::string line = dumpLine(std::move(record).toJson());
     {
         std::lock_guard lock(_mutex);
         if (_queue.size() < _options.capacity) {
-            _queue.push_back(std::move(record));
+            std::uint64_t segment = appendToSegment(line);
+            _queue.push_back({std::move(line), segment});
             if (_queue.size() == 1 || _queue.size() >= _options.batchSize) _wake.notify_one();
             return;
         }
     }
     // Full: never make the request wait for the database; the record goes to disk and is replayed later.
-    appendToSpool({dumpLine(record.toJson())}, false);
+    appendToSpool({line}, false);
     ++_spooled;
+}
+
+std::uint64_t InteractionLog::appendToSegment(const std::string& line) {
+    if (_segmentPrefix.empty()) return 0;
+    auto current = _segments.empty() ? _segments.end() : std::prev(_segments.end());
+    if (current == _segments.end() || current->second.bytes >= _options.segmentBytes) {
+        std::uint64_t number = _nextSegment++;
+        std::string path = _segmentPrefix + std::to_string(number) + ".jsonl";
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            _logger.error("interaction write-ahead segment " + path + ": cannot open (errno " +
+                          std::to_string(errno) + ")");
+            return 0;
+        }
+        // Held while this process lives: a process sharing the directory must not take a live segment.
+        ::flock(fd, LOCK_EX | LOCK_NB);
+        if (current != _segments.end() && current->second.uncommitted == 0) {
+            ::unlink(current->second.path.c_str());
+            ::close(current->second.fd);
+            _segments.erase(current);
+        }
+        current = _segments.emplace(number, Segment{path, fd, 0, 0}).first;
+    }
+    Segment& segment = current->second;
+    if (!writeAll(segment.fd, line.data(), line.size())) {
+        _logger.error("interaction write-ahead segment " + segment.path + ": write failed (errno " +
+                      std::to_string(errno) + "); the row is only in memory until written");
+        return 0;
+    }
+    segment.bytes += line.size();
+    ++segment.uncommitted;
+    return current->first;
+}
+
+void InteractionLog::segmentCommitted(std::uint64_t number, std::uint64_t count) {
+    auto it = _segments.find(number);
+    if (it == _segments.end()) return;
+    Segment& segment = it->second;
+    segment.uncommitted -= std::min(segment.uncommitted, count);
+    if (segment.uncommitted > 0) return;
+    bool current = std::next(it) == _segments.end();
+    if (!current) {
+        ::unlink(segment.path.c_str());
+        ::close(segment.fd);
+        _segments.erase(it);
+    } else if (segment.bytes > 0 && ::ftruncate(segment.fd, 0) == 0) {
+        segment.bytes = 0;  // O_APPEND: the next row goes to offset 0
+    }
+}
+
+void InteractionLog::closeSegments() {
+    std::lock_guard lock(_mutex);
+    for (auto& [number, segment] : _segments) {
+        // Rows still uncommitted (a writer that could not finish) stay on disk for the next start.
+        if (segment.uncommitted == 0) ::unlink(segment.path.c_str());
+        ::close(segment.fd);
+    }
+    _segments.clear();
+    _segmentPrefix.clear();
+}
+
+void InteractionLog::recoverSegments() {
+    DIR* dir = ::opendir(_spoolDir.c_str());
+    if (!dir) return;
+    std::vector<std::string> paths;
+    while (dirent* entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name.rfind("wal-", 0) == 0 && name.size() > 6 && name.compare(name.size() - 6, 6, ".jsonl") == 0)
+            paths.push_back(_spoolDir + "/" + name);
+    }
+    ::closedir(dir);
+    std::sort(paths.begin(), paths.end());
+    for (const auto& path : paths) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // a live process owns it
+            ::close(fd);
+            continue;
+        }
+        std::string content;
+        char buffer[65536];
+        ssize_t n;
+        while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+            content.append(buffer, static_cast<std::size_t>(n));
+        ::close(fd);
+        if (n < 0) {
+            _logger.error("interaction write-ahead segment " + path + ": cannot read; left in place");
+            continue;
+        }
+        std::uint64_t rows = static_cast<std::uint64_t>(std::count(content.begin(), content.end(), '\n'));
+        // A torn last line (killed inside write(2)) must not glue onto the next spool line; alone, the
+        // replay drops it (it was never acknowledged: the response waits for the write).
+        if (!content.empty() && content.back() != '\n') content += '\n';
+        if (!content.empty()) {
+            appendToSpool({content}, true);
+            _recovered += rows;
+        }
+        ::unlink(path.c_str());
+        if (rows > 0)
+            _logger.warning("recovered " + std::to_string(rows) + " interactions from " + path +
+                            " (left by a process that did not stop cleanly)");
+    }
 }
 
 std::size_t InteractionLog::queueDepth() const {
@@ -179,7 +339,7 @@ bool InteractionLog::waitUntilDrained(long timeout_ms) {
 void InteractionLog::run() {
     auto lastProbe = std::chrono::steady_clock::time_point{};
     while (true) {
-        std::vector<InteractionRecord> taken;
+        std::vector<Pending> taken;
         bool stopping = false;
         {
             std::unique_lock lock(_mutex);
@@ -195,9 +355,13 @@ void InteractionLog::run() {
             _busy = !taken.empty();
             if (stopping && taken.empty()) break;
         }
-        std::vector<nlohmann::json> rows;
+        std::vector<std::string> rows;
+        std::map<std::uint64_t, std::uint64_t> bySegment;
         rows.reserve(taken.size());
-        for (const auto& record : taken) rows.push_back(record.toJson());
+        for (auto& pending : taken) {
+            if (pending.segment) ++bySegment[pending.segment];
+            rows.push_back(std::move(pending.line));
+        }
         taken.clear();
 
         if (_databaseDown) {
@@ -213,7 +377,9 @@ void InteractionLog::run() {
         if (!_databaseDown && _spoolBytes > 0 && !replaySpool()) _databaseDown = true;
         if (!rows.empty()) writeBatch(rows);
         {
+            // Inserted, spooled with fdatasync, or dropped as bad: the segments no longer need these rows.
             std::lock_guard lock(_mutex);
+            for (const auto& [segment, count] : bySegment) segmentCommitted(segment, count);
             _busy = false;
         }
         _drained.notify_all();
@@ -221,7 +387,7 @@ void InteractionLog::run() {
     _drained.notify_all();
 }
 
-void InteractionLog::writeBatch(std::vector<nlohmann::json>& rows) {
+void InteractionLog::writeBatch(const std::vector<std::string>& rows) {
     if (!_databaseDown) {
         try {
             insert(rows);
@@ -232,17 +398,14 @@ void InteractionLog::writeBatch(std::vector<nlohmann::json>& rows) {
                             _spoolFile);
         }
     }
-    std::vector<std::string> lines;
-    lines.reserve(rows.size());
-    for (const auto& row : rows) lines.push_back(dumpLine(row));
-    appendToSpool(lines, true);
+    appendToSpool(rows, true);
     _spooled += rows.size();
 }
 
-void InteractionLog::insert(const std::vector<nlohmann::json>& rows) {
+void InteractionLog::insert(const std::vector<std::string>& rows) {
     if (rows.empty()) return;
     try {
-        long long usageRows = _db.execute(kInsertSql, {dumpLine(nlohmann::json(rows))});
+        long long usageRows = _db.execute(kInsertSql, {joinRows(rows)});
         _written += rows.size();
         if (usageRows > 0 && _onUsageChanged) _onUsageChanged();
     } catch (const db::DatabaseUnavailableException&) {
@@ -251,8 +414,9 @@ void InteractionLog::insert(const std::vector<nlohmann::json>& rows) {
         // One bad row must not sink the batch: write them one by one and drop (with a log line) what fails.
         if (rows.size() == 1) {
             ++_dropped;
-            _logger.error(std::string("interaction ") + rows[0].value("id", "") +
-                          " dropped: " + error.what());
+            nlohmann::json row = nlohmann::json::parse(rows[0], nullptr, false);
+            std::string id = row.is_object() ? row.value("id", "") : "";
+            _logger.error("interaction " + id + " dropped: " + error.what());
             return;
         }
         for (const auto& row : rows) {
@@ -269,40 +433,31 @@ void InteractionLog::appendToSpool(const std::vector<std::string>& lines, bool s
     std::lock_guard lock(_spoolMutex);
     std::string buffer;
     for (const auto& line : lines) buffer += line;
-    const char* data = buffer.data();
-    std::size_t left = buffer.size();
-    while (left > 0) {
-        ssize_t n = ::write(_spoolFd, data, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            _dropped += lines.size();
-            _logger.critical("interaction spool " + _spoolFile + ": write failed (errno " +
-                             std::to_string(errno) + "); " + std::to_string(lines.size()) +
-                             " interactions lost");
-            return;
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-        _spoolBytes += static_cast<std::uint64_t>(n);
+    if (!writeAll(_spoolFd, buffer.data(), buffer.size())) {
+        _dropped += lines.size();
+        _logger.critical("interaction spool " + _spoolFile + ": write failed (errno " +
+                         std::to_string(errno) + "); " + std::to_string(lines.size()) + " interactions lost");
+        return;
     }
+    _spoolBytes += buffer.size();
     if (sync) ::fdatasync(_spoolFd);
 }
 
 bool InteractionLog::replaySpool() {
     std::lock_guard lock(_spoolMutex);
     std::ifstream in(_spoolFile, std::ios::binary);
-    std::vector<nlohmann::json> batch;
+    std::vector<std::string> batch;
     std::string line;
     std::size_t replayed = 0;
     try {
         while (std::getline(in, line)) {
             if (line.empty()) continue;
-            try {
-                batch.push_back(nlohmann::json::parse(line));
-            } catch (const nlohmann::json::exception&) {
+            if (!nlohmann::json::accept(line)) {
                 ++_dropped;  // a torn last line from a crash: nothing to recover
                 continue;
             }
+            line += '\n';
+            batch.push_back(std::move(line));
             if (batch.size() >= _options.batchSize) {
                 insert(batch);
                 replayed += batch.size();

@@ -1,4 +1,5 @@
-// Interaction log: every proxied LLM call, written asynchronously in batches; spooled to disk while the
+// Interaction log: every proxied LLM call, appended to a write-ahead segment file on the request thread (so a
+// killed process loses nothing it acknowledged), written asynchronously in batches; spooled to disk while the
 // database is away and replayed when it returns.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,7 +51,8 @@ struct InteractionRecord {
     nlohmann::json decisions;  ///< {"context":..., "toolCalls":[...]} with reasons; null when none
     std::string createdAt;     ///< RFC 3339 UTC with milliseconds
 
-    nlohmann::json toJson() const;  ///< the spool line / jsonb_to_recordset row (snake_case columns)
+    nlohmann::json toJson() const&;  ///< the spool line / jsonb_to_recordset row (snake_case columns)
+    nlohmann::json toJson() &&;      ///< the same, moving the bodies instead of copying them
 };
 
 struct InteractionLogOptions {
@@ -57,9 +60,20 @@ struct InteractionLogOptions {
     std::size_t batchSize = 200;
     long flushInterval_ms = 100;
     long retry_ms = 1000;  ///< while the database is away: how often to probe it
+    /// Write-ahead segments: a new one starts when the current one passes this size, so a segment whose
+    /// entries are all committed can be deleted even under steady load.
+    std::uint64_t segmentBytes = 4u << 20;
+    bool writeAhead = true;  ///< false: the pre-WAL behaviour (entries only in memory until written)
 };
 
 /// Thread-safe; enqueue() never waits for the database (a full queue spills to the spool file instead).
+///
+/// Durability: enqueue() appends the row to this process's write-ahead segment (<spool dir>/wal-*.jsonl) with
+/// one write(2) before it returns, and the proxy calls it before the response's last bytes go out. No fsync:
+/// the page cache survives a killed process (SIGKILL, OOM kill, crash), not a power cut or a kernel panic.
+/// A segment is deleted once every row in it is committed (or moved to the fsync'd spool while the database
+/// is away). At start(), segments left by a dead process (those nobody holds an flock on) are appended to the
+/// spool and replayed; rows carry their id, so a row that did reach the database is skipped (ON CONFLICT).
 class InteractionLog {
   public:
     /// `spoolDir` is created when needed (<data dir>/spool).
@@ -88,13 +102,35 @@ class InteractionLog {
     std::uint64_t rowsSpooled() const { return _spooled.load(); }
     bool databaseAvailable() const { return !_databaseDown.load(); }
     const std::string& spoolFile() const { return _spoolFile; }
+    /// Rows recovered at start() from segments a killed process left behind.
+    std::uint64_t rowsRecovered() const { return _recovered.load(); }
 
   private:
+    /// One row waiting for the writer: its serialised JSON and the segment that holds it.
+    struct Pending {
+        std::string line;  ///< JSON object text, newline-terminated
+        std::uint64_t segment = 0;
+    };
+    struct Segment {
+        std::string path;
+        int fd = -1;
+        std::uint64_t bytes = 0;
+        std::uint64_t uncommitted = 0;
+    };
+    /// Under _mutex: appends `line` to the current segment (opening a new one when needed); returns its
+    /// number, or 0 when the row is not in any segment (write-ahead off or the write failed).
+    std::uint64_t appendToSegment(const std::string& line);
+    /// Under _mutex: the writer finished with `count` rows of `segment`; deletes a finished old segment and
+    /// empties the current one when it holds nothing uncommitted.
+    void segmentCommitted(std::uint64_t segment, std::uint64_t count);
+    /// Before the writer starts: moves segments of dead processes into the spool file.
+    void recoverSegments();
+    void closeSegments();
     void run();
-    void writeBatch(std::vector<nlohmann::json>& rows);
-    /// Inserts rows (ON CONFLICT (id) DO NOTHING); throws DatabaseUnavailableException when the server is
-    /// gone.
-    void insert(const std::vector<nlohmann::json>& rows);
+    void writeBatch(const std::vector<std::string>& lines);
+    /// Inserts rows given as newline-terminated JSON object texts (ON CONFLICT (id) DO NOTHING); throws
+    /// DatabaseUnavailableException when the server is gone.
+    void insert(const std::vector<std::string>& lines);
     void appendToSpool(const std::vector<std::string>& lines, bool sync);
     /// Replays the spool file; true when it is empty afterwards.
     bool replaySpool();
@@ -108,7 +144,10 @@ class InteractionLog {
     mutable std::mutex _mutex;
     std::condition_variable _wake;
     std::condition_variable _drained;
-    std::deque<InteractionRecord> _queue;
+    std::deque<Pending> _queue;
+    std::map<std::uint64_t, Segment> _segments;  // by number; the last one is current
+    std::uint64_t _nextSegment = 1;
+    std::string _segmentPrefix;  // <spool dir>/wal-<start ms>-<pid>-
     bool _stopping = false;
     bool _busy = false;  // the writer holds records taken from the queue
 
@@ -118,6 +157,7 @@ class InteractionLog {
     std::atomic<std::uint64_t> _written{0};
     std::atomic<std::uint64_t> _dropped{0};
     std::atomic<std::uint64_t> _spooled{0};
+    std::atomic<std::uint64_t> _recovered{0};
     std::atomic<bool> _databaseDown{false};
     std::function<void()> _onUsageChanged;
     std::thread _writer;

@@ -787,10 +787,12 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         record.response = responseBody;
     }
     copyResponseHead(exchange.response, out);
-    const std::string& sent = replaced ? *replaced : responseBody;
     if (replaced) out.setContentType("application/json");
-    out.sendBuffer(sent.data(), sent.size());
+    // Logged first: enqueue() puts the row in the write-ahead segment, so a process killed right after the
+    // client got its answer still has the row (see InteractionLog).
+    std::string sentBody = replaced ? std::move(*replaced) : std::move(responseBody);
     finish(status);
+    out.sendBuffer(sentBody.data(), sentBody.size());
 }
 
 void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {

@@ -22,7 +22,16 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
     _discovery = std::make_unique<ToolDiscovery>(database, [this] { _cache->invalidate(); });
     std::string spool = Poco::Path(settings.dataDir()).makeAbsolute().append("spool").toString();
     _log = std::make_unique<InteractionLog>(database, spool);
-    _log->setUsageListener([this] { _cache->markDirty(); });
+    // token_cost usage changed: this replica reloads, and so must every other one (limits count across replicas,
+    // and each enforces from its own snapshot). The payload is no replica's id, so all of them reload.
+    _log->setUsageListener([this] {
+        _cache->markDirty();
+        try {
+            _db.notify(ProfileCache::kChannel, "usage");
+        } catch (const std::exception&) {
+            // The database is away: the listeners reload when they reconnect.
+        }
+    });
     _proxy = std::make_unique<LlmProxy>(upstreams, *_pool, *_cache, *_discovery, *_log);
     _limits = std::make_unique<LimitEnforcer>(database, *_cache);
 }
