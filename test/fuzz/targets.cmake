@@ -10,3 +10,5 @@ archestra_fuzz_target(fuzz_proxy SOURCE targets/ProxyFuzz.cpp CORE core/proxy/ss
                       LINK Poco::Foundation)
 archestra_fuzz_target(fuzz_config SOURCE targets/ConfigFuzz.cpp CORE core/config/Settings.cpp core/plugins/Manifest.cpp
                       LINK Poco::Foundation Poco::Util)
+archestra_fuzz_target(fuzz_http SOURCE targets/HttpFuzz.cpp CORE core/http/Router.cpp core/http/BodyValidator.cpp
+                      core/gateway/JsonRpc.cpp LINK Poco::Foundation Poco::Net)
