@@ -1,5 +1,6 @@
-// The Admin UI with the enterprise licence on, in a real browser (Debian chromium via playwright-core): sign in
-// through a real OpenID provider (oidc-provider) from the sign-in page's button; as the admin, the Costs page
+// The Admin UI with the enterprise licence on, in a real browser (Debian chromium via playwright-core): the admin
+// registers a real OpenID provider (oidc-provider) under Settings → SSO providers, and a new user signs in through
+// it from the sign-in page's button, getting the default role chosen in the dialog; as the admin, the Costs page
 // (token prices, limits and optimization rules created and edited in dialogs, the platform's 400s shown next to
 // the field they name, charts and a limit's usage after traffic sent with the openai SDK), the Roles editor and
 // the Dual LLM settings (saved, then read back after a reload). A second platform with
@@ -62,7 +63,7 @@ describe("Admin UI, enterprise: SSO sign-in, Costs, Roles, Dual LLM", () => {
         ARCHESTRA_ENTERPRISE_LICENSE_ACTIVATED: "true",
       },
     });
-    const admin = await registerIdp(frontend, idp);
+    const admin = await adminHeaders(frontend);
     const created = await fetch(`${frontend}/api/agents`, {
       method: "POST",
       headers: { ...admin, "content-type": "application/json" },
@@ -79,6 +80,48 @@ describe("Admin UI, enterprise: SSO sign-in, Costs, Roles, Dual LLM", () => {
     await idp?.stop();
   });
 
+  test("admin signs in with the password", async () => {
+    ({ page } = await newPage(browser, frontend));
+    await page.goto("/auth/sign-in");
+    await page.getByLabel("Email").fill(ADMIN_EMAIL);
+    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Profiles" }).waitFor();
+  });
+
+  test("SSO providers: added in Settings (a missing client id named under its field), then edited", async () => {
+    await page.goto("/settings");
+    await page.getByRole("tab", { name: "SSO providers" }).click();
+    const section = page.getByRole("region", { name: "SSO providers" });
+    await see(section, "No SSO providers");
+    await section.getByRole("button", { name: "Add SSO provider" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add SSO provider" });
+    await dialog.getByLabel("Provider ID").fill(PROVIDER);
+    await dialog.getByLabel("Issuer").fill(idp.url);
+    await dialog.getByLabel("Domain").fill("example.org");
+    await dialog.getByLabel("Client secret").fill(CLIENT_SECRET);
+    await dialog.getByLabel("Default role").selectOption("editor");
+    await dialog.getByRole("button", { name: "Add", exact: true }).click();
+    await see(dialog.locator(".field").filter({ has: page.getByLabel("Client ID") }).getByRole("alert"), /non-empty string/);
+    await dialog.getByLabel("Client ID").fill(CLIENT_ID);
+    await dialog.getByRole("button", { name: "Add", exact: true }).click();
+    await dialog.waitFor({ state: "hidden" });
+    const row = section.getByRole("row").filter({ hasText: PROVIDER });
+    await see(row, "example.org");
+    await see(row, "editor");
+
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = page.getByRole("dialog", { name: `Edit SSO provider ${PROVIDER}` });
+    assert.equal(await edit.getByLabel("Client ID").inputValue(), CLIENT_ID);
+    await edit.getByLabel("Domain").fill("example.com");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.waitFor({ state: "hidden" });
+    await see(row, "example.com");
+    const [[config]] = await stack.platform.psql(`SELECT oidc_config FROM sso_provider WHERE provider_id = '${PROVIDER}'`);
+    assert.equal(JSON.parse(config).clientId, CLIENT_ID);
+    await screenshot(page, "ee-00-sso-providers");
+  });
+
   test("sign-in page: the password form and the provider's button; the button signs in through the IdP", async () => {
     const visitor = await newPage(browser, frontend);
     try {
@@ -91,20 +134,11 @@ describe("Admin UI, enterprise: SSO sign-in, Costs, Roles, Dual LLM", () => {
       const [[role]] = await stack.platform.psql(
         `SELECT m.role FROM member m JOIN "user" u ON u.id = m.user_id WHERE u.email = 'sso.user@example.com'`,
       );
-      assert.equal(role, "member", "the IdP's user became a member of the organization");
+      assert.equal(role, "editor", "the IdP's user joined with the default role set in the dialog");
       await screenshot(visitor.page, "ee-02-signed-in-sso");
     } finally {
       await visitor.context.close();
     }
-  });
-
-  test("admin signs in with the password", async () => {
-    ({ page } = await newPage(browser, frontend));
-    await page.goto("/auth/sign-in");
-    await page.getByLabel("Email").fill(ADMIN_EMAIL);
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await page.getByRole("heading", { name: "Profiles" }).waitFor();
   });
 
   // Each test starts from its page's URL, so one that fails (a dialog left open) does not fail the next.

@@ -261,9 +261,10 @@ export function Field({ label, children, hint, error }: { label: string; childre
   );
 }
 
-/// The platform's 400s read "Field 'name': why" (or "Field 'model[2]': …"): the field it names, if any.
+/// The platform's 400s read "Field 'name': why" (or "Field 'model[2]'", "Field 'oidcConfig.clientId'"): the field
+/// it names (model, oidcConfig.clientId), if any.
 export function erroredField(error: string | undefined): string | undefined {
-  const m = error ? /^Field '([A-Za-z0-9_]+)/.exec(error) : null;
+  const m = error ? /^Field '([A-Za-z0-9_.]+)/.exec(error) : null;
   return m ? m[1] : undefined;
 }
 

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
 import { actionsColumn, DataTable, deleteColumn, DeleteButton } from "../components/DataTable";
-import { Badge, ConfirmButton, CopyButton, CopyField, Empty, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { Badge, ConfirmButton, CopyButton, CopyField, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 import { useSession } from "../lib/session";
@@ -613,38 +613,190 @@ interface SsoProvider {
   providerId: string;
   issuer: string;
   domain: string;
+  oidcConfig?: { clientId?: string; clientSecret?: string; scopes?: string[]; tokenEndpointAuthentication?: string } | null;
+  samlConfig?: { entryPoint?: string; cert?: string } | null;
+  roleMapping?: { rules?: unknown[]; defaultRole?: string } | null;
+  teamSyncConfig?: { enabled?: boolean; groupsExpression?: string } | null;
 }
 
 function SsoSettings() {
-  const providers = useLoad(() => raw<SsoProvider[]>("GET", "/api/sso-providers"));
+  const providers = useLoad(() => unwrap(api.GET("/api/sso-providers")) as Promise<SsoProvider[]>);
+  const roleNames = useLoad(async () => ((await unwrap(api.GET("/api/roles"))) as Role[]).map((r) => r.role));
+  const [editing, setEditing] = useState<SsoProvider | "new">();
   return (
     <section class="card" aria-label="SSO providers">
-      <h2>SSO providers</h2>
-      {providers.data?.length === 0 ? (
-        <Empty title="No SSO providers">Add one with the API (POST /api/sso-providers) or Terraform.</Empty>
-      ) : (
-        <DataTable
-          label="SSO providers"
-          rows={providers.data}
-          loading={providers.loading}
-          error={providers.error}
-          onRetry={providers.reload}
-          rowKey={(p) => p.id}
-          emptyTitle="No SSO providers"
-          columns={[
-            { key: "providerId", label: "Provider" },
-            { key: "issuer", label: "Issuer" },
-            { key: "domain", label: "Domain" },
-            deleteColumn<SsoProvider>((p) => ({
-              title: `Delete SSO provider ${p.providerId}?`,
-              message: "Users can no longer sign in with it.",
-              remove: () => raw("DELETE", `/api/sso-providers/${p.id}`),
-              done: providers.reload,
-            })),
-          ]}
+      <div class="card-header">
+        <h2>SSO providers</h2>
+        <button type="button" class="btn btn-primary" onClick={() => setEditing("new")}>
+          Add SSO provider
+        </button>
+      </div>
+      <p class="muted">
+        Each provider gets a “Sign in with …” button on the sign-in page. Its callback URL is{" "}
+        <code>{location.origin}/api/auth/sso/callback/&lt;provider id&gt;</code>.
+      </p>
+      <DataTable
+        label="SSO providers"
+        rows={providers.data}
+        loading={providers.loading}
+        error={providers.error}
+        onRetry={providers.reload}
+        rowKey={(p) => p.id}
+        emptyTitle="No SSO providers"
+        emptyBody="Add an OpenID Connect or SAML identity provider."
+        columns={[
+          { key: "providerId", label: "Provider" },
+          { key: "protocol", label: "Protocol", value: (p) => (p.samlConfig ? "SAML" : "OIDC") },
+          { key: "issuer", label: "Issuer" },
+          { key: "domain", label: "Domain" },
+          { key: "defaultRole", label: "Default role", value: (p) => p.roleMapping?.defaultRole ?? "member" },
+          actionsColumn<SsoProvider>((p) => (
+            <>
+              <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
+                Edit
+              </button>
+              <DeleteButton
+                title={`Delete SSO provider ${p.providerId}?`}
+                message="Users can no longer sign in with it."
+                remove={() => unwrap(api.DELETE("/api/sso-providers/{id}", { params: { path: { id: p.id } } }))}
+                done={providers.reload}
+              />
+            </>
+          )),
+        ]}
+      />
+      {editing && (
+        <SsoProviderDialog
+          provider={editing === "new" ? undefined : editing}
+          roles={roleNames.data ?? roles}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            providers.reload();
+          }}
         />
       )}
     </section>
+  );
+}
+
+function SsoProviderDialog({ provider, roles: roleChoices, onClose, onSaved }: { provider?: SsoProvider; roles: string[]; onClose: () => void; onSaved: () => void }) {
+  const [f, setF] = useState({
+    providerId: provider?.providerId ?? "",
+    issuer: provider?.issuer ?? "",
+    domain: provider?.domain ?? "",
+    protocol: provider?.samlConfig ? "saml" : "oidc",
+    clientId: provider?.oidcConfig?.clientId ?? "",
+    clientSecret: provider?.oidcConfig?.clientSecret ?? "",
+    scopes: (provider?.oidcConfig?.scopes ?? ["openid", "email", "profile"]).join(" "),
+    tokenAuth: provider?.oidcConfig?.tokenEndpointAuthentication ?? "client_secret_basic",
+    entryPoint: provider?.samlConfig?.entryPoint ?? "",
+    cert: provider?.samlConfig?.cert ?? "",
+    defaultRole: provider?.roleMapping?.defaultRole ?? "member",
+    teamSync: provider?.teamSyncConfig?.enabled ?? false,
+  });
+  const set = (patch: Partial<typeof f>) => setF({ ...f, ...patch });
+  const save = useSubmit(async () => {
+    const body = {
+      providerId: f.providerId,
+      issuer: f.issuer,
+      domain: f.domain,
+      ...(f.protocol === "oidc"
+        ? {
+            oidcConfig: {
+              ...(provider?.oidcConfig ?? {}),
+              clientId: f.clientId,
+              clientSecret: f.clientSecret,
+              scopes: f.scopes.split(/\s+/).filter(Boolean),
+              tokenEndpointAuthentication: f.tokenAuth,
+            },
+          }
+        : { samlConfig: { ...(provider?.samlConfig ?? {}), entryPoint: f.entryPoint, cert: f.cert } }),
+      // Keeps any rules set through the API; the dialog edits the role given when no rule matches.
+      roleMapping: { ...(provider?.roleMapping ?? {}), rules: provider?.roleMapping?.rules ?? [], defaultRole: f.defaultRole },
+      teamSyncConfig: { ...(provider?.teamSyncConfig ?? {}), enabled: f.teamSync },
+    };
+    if (provider) await unwrap(api.PUT("/api/sso-providers/{id}", { params: { path: { id: provider.id } }, body: body as never }));
+    else await unwrap(api.POST("/api/sso-providers", { body: body as never }));
+    onSaved();
+  });
+  const errors = fieldErrors(save.error, [
+    "providerId",
+    "issuer",
+    "domain",
+    "oidcConfig",
+    "oidcConfig.clientId",
+    "oidcConfig.clientSecret",
+    "oidcConfig.tokenEndpointAuthentication",
+    "samlConfig",
+    "samlConfig.entryPoint",
+    "samlConfig.cert",
+  ]);
+  return (
+    <FormDialog
+      title={provider ? `Edit SSO provider ${provider.providerId}` : "Add SSO provider"}
+      open
+      wide
+      onClose={onClose}
+      onSubmit={() => save.submit()}
+      busy={save.busy}
+      error={errors.rest}
+      submitLabel={provider ? "Save" : "Add"}
+    >
+      <Field label="Provider ID" hint="Shown on the sign-in button and part of the callback URL" error={errors.on("providerId")}>
+        <input class="input" value={f.providerId} onInput={(e) => set({ providerId: e.currentTarget.value })} />
+      </Field>
+      <Field label="Issuer" hint="The identity provider's URL (OIDC discovery is read from it)" error={errors.on("issuer")}>
+        <input class="input" value={f.issuer} onInput={(e) => set({ issuer: e.currentTarget.value })} />
+      </Field>
+      <Field label="Domain" hint="Email domain of its users, e.g. example.com" error={errors.on("domain")}>
+        <input class="input" value={f.domain} onInput={(e) => set({ domain: e.currentTarget.value })} />
+      </Field>
+      <Field label="Protocol">
+        <select class="input" value={f.protocol} onChange={(e) => set({ protocol: e.currentTarget.value })}>
+          <option value="oidc">OpenID Connect</option>
+          <option value="saml">SAML 2.0</option>
+        </select>
+      </Field>
+      {f.protocol === "oidc" ? (
+        <>
+          <Field label="Client ID" error={errors.on("oidcConfig.clientId") ?? errors.on("oidcConfig")}>
+            <input class="input" value={f.clientId} onInput={(e) => set({ clientId: e.currentTarget.value })} />
+          </Field>
+          <Field label="Client secret" error={errors.on("oidcConfig.clientSecret")}>
+            <input class="input" type="password" autoComplete="off" value={f.clientSecret} onInput={(e) => set({ clientSecret: e.currentTarget.value })} />
+          </Field>
+          <Field label="Scopes" hint="Space-separated">
+            <input class="input" value={f.scopes} onInput={(e) => set({ scopes: e.currentTarget.value })} />
+          </Field>
+          <Field label="Token endpoint authentication" error={errors.on("oidcConfig.tokenEndpointAuthentication")}>
+            <select class="input" value={f.tokenAuth} onChange={(e) => set({ tokenAuth: e.currentTarget.value })}>
+              <option value="client_secret_basic">client_secret_basic</option>
+              <option value="client_secret_post">client_secret_post</option>
+            </select>
+          </Field>
+        </>
+      ) : (
+        <>
+          <Field label="Single sign-on URL" error={errors.on("samlConfig.entryPoint") ?? errors.on("samlConfig")}>
+            <input class="input" value={f.entryPoint} onInput={(e) => set({ entryPoint: e.currentTarget.value })} />
+          </Field>
+          <Field label="Signing certificate" hint="PEM or base64" error={errors.on("samlConfig.cert")}>
+            <textarea class="input" rows={4} value={f.cert} onInput={(e) => set({ cert: e.currentTarget.value })} />
+          </Field>
+        </>
+      )}
+      <Field label="Default role" hint="Given to users no role-mapping rule matches">
+        <select class="input" value={f.defaultRole} onChange={(e) => set({ defaultRole: e.currentTarget.value })}>
+          {[...new Set([...roleChoices, f.defaultRole])].map((r) => (
+            <option value={r}>{r}</option>
+          ))}
+        </select>
+      </Field>
+      <label class="check">
+        <input type="checkbox" checked={f.teamSync} onChange={(e) => set({ teamSync: e.currentTarget.checked })} /> Sync team membership from the provider's groups
+      </label>
+    </FormDialog>
   );
 }
 
