@@ -137,6 +137,8 @@ void registerRoutes(Platform& platform) {
                 if (platform.proxy) platform.proxy->cache().invalidate();
             });
         platform.mcpRegistry->start();
+        platform.auth->setOrchestratorSource(
+            [registry = platform.mcpRegistry] { return registry->orchestratorName(); });
         platform.toolExecutor = platform.mcpRegistry->connections();
         mcp::registerMcpRoutes(platform.apiRouter, platform.auth, platform.mcpRegistry);
         platform.shutdownHooks.push_back([&platform] { platform.mcpRegistry->stop(); });

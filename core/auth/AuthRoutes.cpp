@@ -575,8 +575,9 @@ void registerAuthRoutes(http::Router& router, std::shared_ptr<AuthService> servi
                                    {"orchestrator-k8s-runtime"})},
                [service](Context& c) {
                    const auto& o = service->options();
-                   c.sendJson(200, {{"orchestrator-k8s-runtime", o.orchestrator == "kubernetes"},
-                                    {"orchestrator", o.orchestrator},
+                   std::string orchestrator = service->activeOrchestrator();
+                   c.sendJson(200, {{"orchestrator-k8s-runtime", orchestrator == "kubernetes"},
+                                    {"orchestrator", orchestrator},
                                     {"basicAuthDisabled", o.disableBasicAuth},
                                     {"invitationsDisabled", o.disableInvitations},
                                     {"enterprise", o.enterprise},

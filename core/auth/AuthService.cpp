@@ -73,14 +73,6 @@ AuthOptions AuthOptions::fromSettings(const config::Settings& settings, const st
     o.adminEmail = settings.get("ARCHESTRA_AUTH_ADMIN_EMAIL");
     for (const auto& spec : config::Settings::specs())
         if (spec.name == "ARCHESTRA_AUTH_ADMIN_EMAIL") o.defaultAdminEmail = spec.defaultValue;
-    std::string orchestrator = settings.get("ARCHESTRA_ORCHESTRATOR");
-    if (orchestrator.empty() || orchestrator == "auto") {
-        // Same rule as the orchestrator's auto mode: in a cluster, or given a kubeconfig, use Kubernetes.
-        bool inCluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
-        orchestrator =
-            inCluster || settings.isSet("ARCHESTRA_ORCHESTRATOR_KUBECONFIG") ? "kubernetes" : "local";
-    }
-    o.orchestrator = orchestrator;
     return o;
 }
 

@@ -7,6 +7,7 @@
 #include "core/http/Dispatcher.h"
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,8 +32,7 @@ struct AuthOptions {
         true;  ///< ARCHESTRA_ANALYTICS != disabled; /api/features tells the UI (no analytics code when off)
     std::string adminEmail = "admin@localhost.ai";
     std::string defaultAdminEmail =
-        "admin@localhost.ai";            ///< the shipped default, for default-credentials-status
-    std::string orchestrator = "local";  ///< resolved orchestrator name reported by /api/features
+        "admin@localhost.ai";  ///< the shipped default, for default-credentials-status
 
     std::chrono::seconds sessionLifetime{7 * 24 * 3600};
     std::chrono::seconds sessionRefreshAfter{24 * 3600};
@@ -108,6 +108,16 @@ class AuthService : public http::Authenticator {
 
     db::Database& database() { return _db; }
     const AuthOptions& options() const { return _options; }
+    /// Where /api/features learns which orchestrator runs MCP servers (the MCP registry, which made the
+    /// choice); set once at start-up, before the listeners open.
+    void setOrchestratorSource(std::function<std::string()> source) {
+        _orchestratorSource = std::move(source);
+    }
+    /// The active orchestrator's name, or "none" when no orchestrator could be started.
+    std::string activeOrchestrator() const {
+        std::string name = _orchestratorSource ? _orchestratorSource() : "";
+        return name.empty() ? "none" : name;
+    }
 
   private:
     struct CacheEntry {
@@ -122,6 +132,7 @@ class AuthService : public http::Authenticator {
 
     db::Database& _db;
     AuthOptions _options;
+    std::function<std::string()> _orchestratorSource;
     std::mutex _mutex;
     std::unordered_map<std::string, CacheEntry> _cache;  ///< "s:"+token hash or "k:"+key hash
     struct RoleEntry {

@@ -96,8 +96,8 @@ OrchestratorChoice selectOrchestrator(const config::Settings& settings, plugins:
         return std::find(available.begin(), available.end(), name) != available.end();
     };
     std::string wanted = settings.get("ARCHESTRA_ORCHESTRATOR");
-    if (wanted.empty() || wanted == "auto")
-        wanted = clusterConfigPresent(settings) && has("kubernetes") ? "kubernetes" : "local";
+    bool automatic = wanted.empty() || wanted == "auto";
+    if (automatic) wanted = clusterConfigPresent(settings) && has("kubernetes") ? "kubernetes" : "local";
     if (!has(wanted)) {
         std::string list;
         for (const auto& name : available) list += (list.empty() ? "" : ", ") + name;
@@ -114,6 +114,14 @@ OrchestratorChoice selectOrchestrator(const config::Settings& settings, plugins:
                    settings.getBool("ARCHESTRA_ORCHESTRATOR_LOAD_KUBECONFIG_FROM_CURRENT_CLUSTER")},
                   {"kubeconfig", settings.get("ARCHESTRA_ORCHESTRATOR_KUBECONFIG")}};
     auto created = plugins->createOrchestrator(wanted, config.dump());
+    if (!created.ok() && automatic && wanted == "kubernetes" && has("local")) {
+        // auto: a cluster configuration that cannot be used must not leave the platform without MCP servers.
+        log().warning("ARCHESTRA_ORCHESTRATOR=auto: the Kubernetes configuration is unusable (" +
+                      created.error().message + "); MCP servers run as local processes");
+        wanted = "local";
+        config = json::object();
+        created = plugins->createOrchestrator(wanted, config.dump());
+    }
     if (!created.ok()) {
         choice.error = "the orchestrator '" + wanted + "' could not be created: " + created.error().message;
         return choice;
@@ -306,6 +314,7 @@ sdk::McpServerSpec McpRegistry::buildSpec(const ServerRow& row) {
             std::string key = entry["key"].get<std::string>();
             bool prompted = entry.value("promptOnInstallation", false);
             std::string type = entry.value("type", std::string("plain_text"));
+            if (type == "secret") spec.secret_env_keys.push_back(key);
             if (prompted) {
                 if (envValues.contains(key)) spec.env[key] = jsonScalarText(envValues[key]);
             } else if (type == "secret") {

@@ -24,6 +24,9 @@ struct McpServerSpec {
     std::string transport = "stdio";         ///< "stdio" or "streamable-http"
     int http_port = 8080;                    ///< for streamable-http
     std::string http_path = "/mcp";          ///< for streamable-http
+    /// Keys of `env` whose values are secrets (catalog type "secret"): a container orchestrator keeps them in
+    /// a secret object and references them instead of writing them into the workload spec.
+    std::vector<std::string> secret_env_keys;
 };
 
 /// Lifecycle state of one server. Zero is invalid.
