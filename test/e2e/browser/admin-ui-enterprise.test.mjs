@@ -141,6 +141,40 @@ describe("Admin UI, enterprise: SSO sign-in, Costs, Roles, Dual LLM", () => {
     }
   });
 
+  test("teams: a team's members are added and removed, and identity provider groups linked to it", async () => {
+    await page.goto("/settings");
+    await page.getByRole("tab", { name: "Teams & tokens" }).click();
+    const teams = page.getByRole("region", { name: "Teams" });
+    await teams.getByLabel("Team name").fill("Engineering");
+    await teams.getByRole("button", { name: "Create team" }).click();
+    const row = teams.getByRole("row").filter({ hasText: "Engineering" });
+    await row.getByRole("button", { name: "Members" }).click();
+    const dialog = page.getByRole("dialog", { name: "Team Engineering" });
+    const members = dialog.getByRole("region", { name: "Team members" });
+    await see(members, "No members in this team");
+    await members.getByLabel("Organization member").selectOption({ label: "sso.user@example.com" });
+    await members.getByRole("button", { name: "Add to team" }).click();
+    const member = members.getByRole("row").filter({ hasText: "sso.user@example.com" });
+    await see(member, "by hand");
+    await see(member, "Sso User");
+
+    const groups = dialog.getByRole("region", { name: "External groups" });
+    await groups.getByRole("button", { name: "Link group" }).click();
+    await see(groups.locator(".field").filter({ has: page.getByLabel("Group", { exact: true }) }).getByRole("alert"), /non-empty/);
+    await groups.getByLabel("Group", { exact: true }).fill("  Eng-Team ");
+    await groups.getByRole("button", { name: "Link group" }).click();
+    await see(groups.getByRole("row").filter({ hasText: "eng-team" }), "eng-team");
+    await screenshot(page, "ee-02b-team-members");
+
+    await member.getByRole("button", { name: "Remove" }).click();
+    await page.getByRole("dialog", { name: /^Remove sso.user@example.com from Engineering/ }).getByRole("button", { name: "Remove" }).click();
+    await member.waitFor({ state: "detached" });
+    const [[count]] = await stack.platform.psql(
+      "SELECT count(*) FROM team_member tm JOIN team t ON t.id = tm.team_id WHERE t.name = 'Engineering'",
+    );
+    assert.equal(count, "0");
+  });
+
   // Each test starts from its page's URL, so one that fails (a dialog left open) does not fail the next.
   const costsTab = async (name) => {
     await page.goto("/cost");

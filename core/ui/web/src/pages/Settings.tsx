@@ -400,6 +400,7 @@ function TeamsSettings() {
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [revealed, setRevealed] = useState<Record<string, string>>({});
+  const [managing, setManaging] = useState<Team>();
   const create = useSubmit(async () => {
     await unwrap(api.POST("/api/teams", { body: { name, description: description || undefined } as never }));
     setName("");
@@ -440,14 +441,22 @@ function TeamsSettings() {
             { key: "name", label: "Name" },
             { key: "description", label: "Description", value: (t) => t.description ?? "—" },
             { key: "createdAt", label: "Created", value: (t) => t.createdAt, render: (t) => formatTime(t.createdAt) },
-            deleteColumn<Team>((t) => ({
-              title: `Delete team ${t.name}?`,
-              message: "Profiles assigned only to this team become visible to admins only.",
-              remove: () => unwrap(api.DELETE("/api/teams/{id}", { params: { path: { id: t.id } } })),
-              done: teams.reload,
-            })),
+            actionsColumn<Team>((t) => (
+              <>
+                <button type="button" class="btn btn-small" onClick={() => setManaging(t)}>
+                  Members
+                </button>
+                <DeleteButton
+                  title={`Delete team ${t.name}?`}
+                  message="Profiles assigned only to this team become visible to admins only."
+                  remove={() => unwrap(api.DELETE("/api/teams/{id}", { params: { path: { id: t.id } } }))}
+                  done={teams.reload}
+                />
+              </>
+            )),
           ]}
         />
+        {managing && <TeamMembersDialog team={managing} onClose={() => setManaging(undefined)} />}
       </section>
       <section class="card" aria-label="Tokens">
         <h2>MCP gateway tokens</h2>
@@ -503,6 +512,135 @@ function TeamsSettings() {
         />
       </section>
     </div>
+  );
+}
+
+interface TeamMember {
+  id: string;
+  userId: string;
+  role: string;
+  syncedFromSso: boolean;
+}
+interface ExternalGroup {
+  id: string;
+  groupIdentifier: string;
+}
+
+/// A team's members (organization members added or removed) and, with the enterprise licence, the identity
+/// provider groups whose users single sign-on adds to it.
+function TeamMembersDialog({ team, onClose }: { team: Team; onClose: () => void }) {
+  const { features } = useSession();
+  const path = { params: { path: { id: team.id } } };
+  const members = useLoad(() => unwrap(api.GET("/api/teams/{id}/members", path)) as Promise<TeamMember[]>);
+  const people = useLoad(async () => ((await unwrap(api.GET("/api/auth/organization/list-members"))) as { members: Member[] }).members);
+  const groups = useLoad(
+    () => (features.enterprise ? (unwrap(api.GET("/api/teams/{id}/external-groups", path)) as Promise<ExternalGroup[]>) : Promise.resolve([])),
+    [features.enterprise],
+  );
+  const person = (userId: string) => people.data?.find((m) => m.userId === userId)?.user;
+  const candidates = (people.data ?? []).filter((m) => !members.data?.some((t) => t.userId === m.userId));
+  const [userId, setUserId] = useState("");
+  const add = useSubmit(async () => {
+    await unwrap(api.POST("/api/teams/{id}/members", { ...path, body: { userId: userId || candidates[0]?.userId } as never }));
+    setUserId("");
+    members.reload();
+  });
+  const [group, setGroup] = useState("");
+  const addGroup = useSubmit(async () => {
+    await unwrap(api.POST("/api/teams/{id}/external-groups", { ...path, body: { groupIdentifier: group } as never }));
+    setGroup("");
+    groups.reload();
+  });
+  const groupErrors = fieldErrors(addGroup.error, ["groupIdentifier"]);
+  return (
+    <Modal title={`Team ${team.name}`} open onClose={onClose} wide>
+      <section aria-label="Team members">
+        <h3>Members</h3>
+        <DataTable
+          label="Team members"
+          rows={members.data}
+          loading={members.loading}
+          error={members.error}
+          onRetry={members.reload}
+          rowKey={(m) => m.id}
+          pageSize={5}
+          emptyTitle="No members in this team"
+          columns={[
+            { key: "name", label: "Name", value: (m) => person(m.userId)?.name ?? m.userId },
+            { key: "email", label: "Email", value: (m) => person(m.userId)?.email ?? "—" },
+            { key: "source", label: "Added", value: (m) => (m.syncedFromSso ? "by SSO group" : "by hand") },
+            deleteColumn<TeamMember>((m) => ({
+              label: "Remove",
+              title: `Remove ${person(m.userId)?.email ?? m.userId} from ${team.name}?`,
+              message: "They lose the team's profiles unless another team gives them.",
+              remove: () => unwrap(api.DELETE("/api/teams/{id}/members/{userId}", { params: { path: { id: team.id, userId: m.userId } } })),
+              done: members.reload,
+            })),
+          ]}
+        />
+        <form
+          class="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            add.submit();
+          }}
+        >
+          <Field label="Organization member">
+            <select class="input" value={userId || candidates[0]?.userId || ""} onChange={(e) => setUserId(e.currentTarget.value)}>
+              {candidates.map((m) => (
+                <option value={m.userId}>{m.user?.email ?? m.userId}</option>
+              ))}
+            </select>
+          </Field>
+          <button type="submit" class="btn btn-primary" disabled={add.busy || candidates.length === 0}>
+            Add to team
+          </button>
+        </form>
+        {add.error && <ErrorBox error={add.error} />}
+      </section>
+      {features.enterprise && (
+        <section aria-label="External groups">
+          <h3>Identity provider groups</h3>
+          <p class="muted">Users signing in with SSO who are in one of these groups join this team.</p>
+          <DataTable
+            label="External groups"
+            rows={groups.data}
+            loading={groups.loading}
+            error={groups.error}
+            onRetry={groups.reload}
+            rowKey={(g) => g.id}
+            pageSize={5}
+            emptyTitle="No groups linked"
+            columns={[
+              { key: "groupIdentifier", label: "Group" },
+              deleteColumn<ExternalGroup>((g) => ({
+                label: "Unlink",
+                title: `Unlink group ${g.groupIdentifier}?`,
+                message: "Its users are no longer added to this team at sign-in.",
+                remove: () => unwrap(api.DELETE("/api/teams/{id}/external-groups/{groupId}", { params: { path: { id: team.id, groupId: g.id } } })),
+                done: groups.reload,
+              })),
+            ]}
+          />
+          <form
+            class="inline-form"
+            noValidate
+            onSubmit={(e) => {
+              e.preventDefault();
+              addGroup.submit();
+            }}
+          >
+            <Field label="Group" error={groupErrors.on("groupIdentifier")}>
+              <input class="input" value={group} onInput={(e) => setGroup(e.currentTarget.value)} />
+            </Field>
+            <button type="submit" class="btn btn-primary" disabled={addGroup.busy}>
+              Link group
+            </button>
+          </form>
+          {groupErrors.rest && <ErrorBox error={groupErrors.rest} />}
+        </section>
+      )}
+    </Modal>
   );
 }
 
