@@ -372,3 +372,24 @@ test("values.schema.json rejects a misspelt key and a bad PDB value, accepts eve
     assert.ok(validateValues(r.values), `${f}: ${JSON.stringify(validateValues.errors)}`);
   }
 });
+
+test("the guide's install command: image and HOSTNAME from --set land on the container", async () => {
+  // helm upgrade archestra-platform ... --set archestra.image="archestra/platform:0.6.27" --set archestra.env.HOSTNAME="0.0.0.0"
+  const r = renderOk([valuesFile({ archestra: { image: "archestra/platform:0.6.27", env: { HOSTNAME: "0.0.0.0" } } })]);
+  await validateAll(r);
+  const c = container(r.objects);
+  assert.equal(c.image, "archestra/platform:0.6.27");
+  assert.deepEqual(c.env.find((e) => e.name === "HOSTNAME"), { name: "HOSTNAME", value: "0.0.0.0" });
+  // The guide's port-forward: svc/archestra-platform 9000:9000 3000:3000.
+  const ports = find(r.objects, "Service", "archestra-platform").spec.ports.map((p) => p.port);
+  for (const p of [9000, 3000]) assert.ok(ports.includes(p), `Service port ${p}`);
+});
+
+test("Traefik: the guide's ingress annotation lands on the Ingress", async () => {
+  const r = renderOk([
+    valuesFile({ archestra: { ingress: { enabled: true, annotations: { "traefik.ingress.kubernetes.io/service.passhostheader": "true" } } } }),
+  ]);
+  await validateAll(r);
+  const ingress = find(r.objects, "Ingress");
+  assert.equal(ingress.metadata.annotations["traefik.ingress.kubernetes.io/service.passhostheader"], "true");
+});
