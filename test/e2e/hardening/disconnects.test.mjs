@@ -1,0 +1,104 @@
+// Clients that hang up mid-stream, by the hundred: each upstream request is cancelled, each interaction is
+// still recorded, and the platform's threads, open files and memory come back to where a burst of completed
+// streams of the same size leaves them (no leak per abandoned stream).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+
+import { startStack, eventually, sleep } from "../lib/harness.mjs";
+
+let stack;
+
+before(async () => {
+  stack = await startStack();
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+function processState() {
+  const pid = stack.platform.child.pid;
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  return {
+    threads: Number(/Threads:\s+(\d+)/.exec(status)[1]),
+    rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)[1]),
+    fds: fs.readdirSync(`/proc/${pid}/fd`).length,
+  };
+}
+
+function streamingRequest(scenario, agentId) {
+  return {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer sk-test", "x-archestra-agent-id": agentId },
+    body: JSON.stringify({
+      model: "gpt-4o",
+      stream: true,
+      messages: [{ role: "user", content: `hello scenario:${scenario}` }],
+    }),
+  };
+}
+
+/// Reads the whole stream.
+async function completeStream(agentId) {
+  const res = await fetch(`${stack.platform.baseUrl}/v1/openai/chat/completions`, streamingRequest("text", agentId));
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /data: \[DONE\]/);
+}
+
+/// Reads the first chunk of a slow stream, then hangs up.
+async function abandonStream(agentId) {
+  const controller = new AbortController();
+  const res = await fetch(`${stack.platform.baseUrl}/v1/openai/chat/completions`, {
+    ...streamingRequest("slow-stream-300", agentId),
+    signal: controller.signal,
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  const first = await reader.read();
+  assert.ok(!first.done && first.value.length > 0, "no first chunk");
+  controller.abort();
+  await reader.cancel().catch(() => {});
+}
+
+async function abandonRounds(batch, rounds, agentId) {
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(Array.from({ length: batch }, () => abandonStream(agentId)));
+  }
+  const abandoned = batch * rounds;
+  // Every abandoned stream is recorded (with what arrived before the hang-up) and its upstream call cancelled.
+  await eventually(async () => {
+    const rows = await stack.platform.psql(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agentId}'`);
+    return Number(rows[0][0]) === abandoned ? rows : null;
+  }, 30000);
+  await eventually(async () => {
+    const mine = (await stack.standin.requests()).filter((r) => r.headers["x-archestra-agent-id"] === agentId || r.body.includes(agentId));
+    return mine.length >= abandoned && mine.every((r) => r.outcome === "peer closed") ? mine : null;
+  }, 20000).catch(() => {});
+  const slow = (await stack.standin.requests()).filter((r) => r.body.includes("slow-stream-300"));
+  assert.ok(slow.every((r) => r.outcome === "peer closed"), `upstream calls not cancelled: ${slow.filter((r) => r.outcome !== "peer closed").map((r) => r.outcome).join(",")}`);
+  await sleep(2000);
+  return processState();
+}
+
+test("hundreds of mid-stream disconnects leak no threads, files or memory", { timeout: 240000 }, async () => {
+  const batch = 50;
+  for (let round = 0; round < 2; round++) {
+    await Promise.all(Array.from({ length: batch }, () => completeStream("complete")));
+  }
+  await sleep(1500);
+  const reference = processState();
+  // Two equal phases of abandoned streams: the thread pool and caches grow in the first; a leak per stream
+  // shows as growth in the second.
+  const first = await abandonRounds(batch, 2, "abandoned-1");
+  const second = await abandonRounds(batch, 2, "abandoned-2");
+  console.log(
+    `after ${batch * 2} completed streams: ${JSON.stringify(reference)}; after 100 abandoned: ${JSON.stringify(first)}; after 100 more: ${JSON.stringify(second)}`,
+  );
+  assert.ok(second.threads <= first.threads + 4, `threads ${first.threads} -> ${second.threads}`);
+  assert.ok(second.fds <= first.fds + 4, `open files ${first.fds} -> ${second.fds}`);
+  assert.ok(second.rssKb <= first.rssKb + 16 * 1024, `RSS ${first.rssKb} kB -> ${second.rssKb} kB`);
+  const health = await fetch(`${stack.platform.baseUrl}/health`);
+  assert.equal(health.status, 200);
+});
