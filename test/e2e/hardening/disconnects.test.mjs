@@ -72,12 +72,15 @@ async function abandonRounds(batch, rounds, agentId) {
     const rows = await stack.platform.psql(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agentId}'`);
     return Number(rows[0][0]) === abandoned ? rows : null;
   }, 30000);
+  const slowCalls = async () => (await stack.standin.requests()).filter((r) => r.body.includes("slow-stream-300"));
   await eventually(async () => {
-    const mine = (await stack.standin.requests()).filter((r) => r.headers["x-archestra-agent-id"] === agentId || r.body.includes(agentId));
-    return mine.length >= abandoned && mine.every((r) => r.outcome === "peer closed") ? mine : null;
+    const slow = await slowCalls();
+    return slow.every((r) => r.outcome === "peer closed") ? slow : null;
   }, 20000).catch(() => {});
-  const slow = (await stack.standin.requests()).filter((r) => r.body.includes("slow-stream-300"));
-  assert.ok(slow.every((r) => r.outcome === "peer closed"), `upstream calls not cancelled: ${slow.filter((r) => r.outcome !== "peer closed").map((r) => r.outcome).join(",")}`);
+  const slow = await slowCalls();
+  assert.ok(slow.length >= abandoned, `${slow.length} upstream calls for ${abandoned} streams`);
+  const open = slow.filter((r) => r.outcome !== "peer closed");
+  assert.equal(open.length, 0, `upstream calls not cancelled: ${open.map((r) => r.outcome).join(",")}`);
   await sleep(2000);
   return processState();
 }
