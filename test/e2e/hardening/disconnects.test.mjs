@@ -63,15 +63,16 @@ async function abandonStream(agentId) {
 }
 
 async function abandonRounds(batch, rounds, agentId) {
+  const recorded = async () =>
+    Number((await stack.platform.psql(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agentId}'`))[0][0]);
   for (let round = 0; round < rounds; round++) {
     await Promise.all(Array.from({ length: batch }, () => abandonStream(agentId)));
+    // Every abandoned stream is recorded (with what arrived before the hang-up). Waiting for it also bounds
+    // the overlap between batches, so both phases reach the same concurrency.
+    const expected = batch * (round + 1);
+    await eventually(async () => ((await recorded()) === expected ? expected : null), 30000);
   }
   const abandoned = batch * rounds;
-  // Every abandoned stream is recorded (with what arrived before the hang-up) and its upstream call cancelled.
-  await eventually(async () => {
-    const rows = await stack.platform.psql(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agentId}'`);
-    return Number(rows[0][0]) === abandoned ? rows : null;
-  }, 30000);
   const slowCalls = async () => (await stack.standin.requests()).filter((r) => r.body.includes("slow-stream-300"));
   await eventually(async () => {
     const slow = await slowCalls();
@@ -81,7 +82,8 @@ async function abandonRounds(batch, rounds, agentId) {
   assert.ok(slow.length >= abandoned, `${slow.length} upstream calls for ${abandoned} streams`);
   const open = slow.filter((r) => r.outcome !== "peer closed");
   assert.equal(open.length, 0, `upstream calls not cancelled: ${open.map((r) => r.outcome).join(",")}`);
-  await sleep(2000);
+  // Idle keep-alive connections (client side 4 s, the stand-in's 5 s) close first, so only leaks remain.
+  await sleep(7000);
   return processState();
 }
 
