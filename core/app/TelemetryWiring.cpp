@@ -2,11 +2,19 @@
 #include "core/app/TelemetryWiring.h"
 
 #include "core/db/Database.h"
+#include "core/mcp/McpRegistry.h"
+#include "core/mcp/McpServerStates.h"
 #include "core/plugins/PluginManager.h"
 #include "core/proxy/ProxyModule.h"
 #include "core/telemetry/TelemetryModule.h"
 
+#include <Poco/Logger.h>
+
 #include <prometheus/gauge.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
 
 namespace archestra::app {
 
@@ -34,6 +42,36 @@ void addTelemetryGauges(Platform& platform) {
                    [database] { return static_cast<double>(database->capacity()); });
         t.addGauge("archestra_database_ready", "1 when the database is connected, migrated and seeded",
                    [&platform] { return platform.databaseReady ? 1.0 : 0.0; });
+    }
+    if (platform.database) {
+        auto& family = prometheus::BuildGauge()
+                           .Name("archestra_mcp_servers")
+                           .Help("MCP server installations by server type, runtime (orchestrator) and state")
+                           .Register(t.metrics().registry());
+        // Series seen before stay at 0 when their last server leaves the state (a gauge must not vanish).
+        auto seen = std::make_shared<
+            std::map<std::tuple<std::string, std::string, std::string>, prometheus::Gauge*>>();
+        t.metrics().addScrapeHook([&platform, &family, seen] {
+            if (!platform.databaseReady) return;
+            std::vector<mcp::McpServerStateCount> counts;
+            try {
+                counts = mcp::countMcpServerStates(
+                    *platform.database, platform.mcpRegistry ? platform.mcpRegistry->orchestratorName() : "");
+            } catch (const std::exception& error) {
+                // The database is away: keep the last values (the database gauges say why).
+                Poco::Logger::get("metrics").debug(std::string("MCP server states unavailable: ") +
+                                                   error.what());
+                return;
+            }
+            for (auto& [key, gauge] : *seen) gauge->Set(0);
+            for (const auto& c : counts) {
+                auto& gauge = (*seen)[{c.serverType, c.runtime, c.state}];
+                if (!gauge)
+                    gauge = &family.Add(
+                        {{"server_type", c.serverType}, {"runtime", c.runtime}, {"state", c.state}});
+                gauge->Set(static_cast<double>(c.count));
+            }
+        });
     }
     auto& inFlight = prometheus::BuildGauge()
                          .Name("archestra_http_requests_in_flight")

@@ -14,6 +14,7 @@
 #include <Poco/UUIDGenerator.h>
 
 #include <openssl/crypto.h>
+#include <prometheus/summary.h>
 
 #include <unordered_map>
 
@@ -29,6 +30,11 @@ constexpr const char* kDefaultMetricsSecret = "archestra-metrics-secret";
 
 const prometheus::Histogram::BucketBoundaries kHttpBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                            0.5,   1,    2.5,   5,    10};
+
+/// The reference's fastify-metrics summary uses prom-client's default percentiles; the allowed error per
+/// quantile is prometheus-cpp's (CKMS) trade-off between precision and memory.
+const prometheus::Summary::Quantiles kHttpQuantiles{{0.01, 0.001}, {0.05, 0.005}, {0.5, 0.05},    {0.9, 0.01},
+                                                    {0.95, 0.005}, {0.99, 0.001}, {0.999, 0.0001}};
 
 /// Methods outside this list (any token is a valid HTTP method) share one label value.
 std::string boundedMethod(const std::string& method) {
@@ -64,6 +70,10 @@ class TelemetryModule::HttpObserver : public http::RequestObserver {
                       .Name("http_request_duration_seconds")
                       .Help("request duration in seconds")
                       .Register(registry)),
+          _summaryFamily(prometheus::BuildSummary()
+                             .Name("http_request_summary_seconds")
+                             .Help("request duration in seconds summary")
+                             .Register(registry)),
           _pipeline(pipeline) {}
 
     void onRequestStart(const http::Context& context) override {
@@ -111,6 +121,7 @@ class TelemetryModule::HttpObserver : public http::RequestObserver {
         // As the reference: /health, OPTIONS and HEAD are not measured.
         if (method == "OPTIONS" || method == "HEAD" || context.path() == "/health") return;
         prometheus::Histogram* histogram = nullptr;
+        prometheus::Summary* summary = nullptr;
         {
             std::string key = boundedMethod(method) + ' ' + routeLabel + ' ' + std::to_string(status);
             std::lock_guard lock(_mutex);
@@ -121,16 +132,26 @@ class TelemetryModule::HttpObserver : public http::RequestObserver {
                                      {"status_code", std::to_string(status)}},
                                     kHttpBuckets);
             histogram = slot;
+            auto& summarySlot = _summaries[key];
+            if (!summarySlot)
+                summarySlot = &_summaryFamily.Add({{"method", boundedMethod(method)},
+                                                   {"route", routeLabel},
+                                                   {"status_code", std::to_string(status)}},
+                                                  kHttpQuantiles);
+            summary = summarySlot;
         }
         histogram->Observe(seconds);
+        summary->Observe(seconds);
     }
 
   private:
     prometheus::Family<prometheus::Histogram>& _family;
+    prometheus::Family<prometheus::Summary>& _summaryFamily;
     ExportPipeline& _pipeline;
     std::mutex _mutex;
     // Keys are bounded: route templates come from the router, methods and status codes from short lists.
     std::unordered_map<std::string, prometheus::Histogram*> _children;
+    std::unordered_map<std::string, prometheus::Summary*> _summaries;
 };
 
 // ---- LLM observer ----------------------------------------------------------------------------------------
@@ -316,6 +337,7 @@ void TelemetryModule::attachPlugins(plugins::PluginManager& plugins) {
     };
     if (has("otlp")) {
         nlohmann::json config = {{"endpoint", _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT")},
+                                 {"protocol", _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_PROTOCOL")},
                                  {"bearer", _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_BEARER")},
                                  {"username", _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_USERNAME")},
                                  {"password", _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_PASSWORD")},
@@ -324,8 +346,8 @@ void TelemetryModule::attachPlugins(plugins::PluginManager& plugins) {
         auto created = plugins.createTelemetry("otlp", config.dump());
         if (created.ok()) {
             _pipeline.addSpanExporter(created.value(), "telemetry.otlp");
-            log().information("traces: OTLP/HTTP to " +
-                              _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT"));
+            log().information("traces: OTLP/HTTP (" + _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_PROTOCOL") +
+                              ") to " + _settings.get("ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT"));
         } else {
             log().warning("traces disabled: telemetry.otlp failed to start: " + created.error().message);
         }

@@ -1,5 +1,6 @@
-// telemetry.otlp: turns the host's finished spans into OTLP/HTTP JSON (ExportTraceServiceRequest) and posts
-// them to the configured endpoint, retrying with backoff on 429 and 5xx.
+// telemetry.otlp: turns the host's finished spans into an OTLP/HTTP ExportTraceServiceRequest (JSON, or
+// protobuf with protocol "http/protobuf") and posts it to the configured endpoint, retrying with backoff on
+// 429 and 5xx.
 #include <Poco/Base64Encoder.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -55,9 +57,89 @@ json keyValue(const std::string& key, json value) {
     return {{"key", key}, {"value", std::move(value)}};
 }
 
+/// Protobuf wire encoding of the few opentelemetry-proto messages sent here. Hand-written because it is five
+/// small messages; a generated codec would add protoc and libprotobuf to the build for them.
+class ProtoWriter {
+  public:
+    const std::string& bytes() const { return _out; }
+
+    void varint(int field, std::uint64_t value) {
+        tag(field, 0);
+        rawVarint(value);
+    }
+    void fixed64(int field, std::uint64_t value) {
+        tag(field, 1);
+        for (int i = 0; i < 8; ++i) _out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    }
+    void doubleValue(int field, double value) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &value, sizeof bits);
+        fixed64(field, bits);
+    }
+    void bytesField(int field, const std::string& value) {
+        tag(field, 2);
+        rawVarint(value.size());
+        _out += value;
+    }
+    void message(int field, const ProtoWriter& nested) { bytesField(field, nested._out); }
+
+  private:
+    void tag(int field, int wireType) { rawVarint((static_cast<std::uint64_t>(field) << 3) | wireType); }
+    void rawVarint(std::uint64_t value) {
+        while (value >= 0x80) {
+            _out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+            value >>= 7;
+        }
+        _out.push_back(static_cast<char>(value));
+    }
+    std::string _out;
+};
+
+/// Trace and span ids travel as raw bytes in protobuf (hex only in the JSON mapping).
+std::string hexToBytes(const std::string& hex) {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    return out;
+}
+
+/// AnyValue (opentelemetry.proto.common.v1): string 1, bool 2, int64 3, double 4.
+ProtoWriter protoAnyValue(const std::string& jsonText) {
+    ProtoWriter w;
+    json value = json::parse(jsonText, nullptr, false);
+    if (value.is_discarded())
+        w.bytesField(1, jsonText);
+    else if (value.is_string())
+        w.bytesField(1, value.get<std::string>());
+    else if (value.is_boolean())
+        w.varint(2, value.get<bool>() ? 1 : 0);
+    else if (value.is_number_integer())
+        w.varint(3, static_cast<std::uint64_t>(value.get<std::int64_t>()));
+    else if (value.is_number())
+        w.doubleValue(4, value.get<double>());
+    else
+        w.bytesField(1, value.dump());
+    return w;
+}
+
+/// KeyValue: key 1, value 2.
+ProtoWriter protoKeyValue(const std::string& key, const ProtoWriter& value) {
+    ProtoWriter w;
+    w.bytesField(1, key);
+    w.message(2, value);
+    return w;
+}
+
+ProtoWriter protoString(const std::string& text) {
+    ProtoWriter w;
+    w.bytesField(1, text);
+    return w;
+}
+
 struct Config {
     std::string endpoint;
     std::string authorization;  ///< full header value, empty for none
+    bool protobuf = false;      ///< "http/protobuf" instead of the default "http/json"
     std::string serviceName = "Archestra Platform API";
     std::string serviceVersion;
     int maxAttempts = 4;
@@ -72,7 +154,9 @@ class OtlpExporter : public TelemetryExporter {
 
     Status exportSpans(const std::vector<Span>& spans) override {
         if (spans.empty()) return okStatus();
-        std::string body = encode(spans).dump(-1, ' ', false, json::error_handler_t::replace);
+        std::string body = _config.protobuf
+                               ? encodeProtobuf(spans)
+                               : encode(spans).dump(-1, ' ', false, json::error_handler_t::replace);
         long backoff = _config.backoff_ms;
         std::string lastError;
         for (int attempt = 1; attempt <= _config.maxAttempts; ++attempt) {
@@ -106,14 +190,60 @@ class OtlpExporter : public TelemetryExporter {
     Status flush(std::int64_t) override { return okStatus(); }  // nothing is buffered here (the host batches)
 
   private:
+    static int spanKind(const Span& span) {
+        // SERVER for incoming HTTP requests, CLIENT for calls the platform makes (LLM, MCP).
+        return span.attributes_json.count("http.route") ? 2 : 3;
+    }
+
+    /// ExportTraceServiceRequest { resource_spans 1: ResourceSpans { resource 1, scope_spans 2: ScopeSpans {
+    /// scope 1, spans 2 } } } with Span fields trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6,
+    /// start 7, end 8, attributes 9, status 15 (message 2, code 3).
+    std::string encodeProtobuf(const std::vector<Span>& spans) const {
+        ProtoWriter scopeSpans;
+        ProtoWriter scope;
+        scope.bytesField(1, "archestra");
+        scope.bytesField(2, _config.serviceVersion);
+        scopeSpans.message(1, scope);
+        for (const auto& span : spans) {
+            ProtoWriter item;
+            item.bytesField(1, hexToBytes(span.trace_id));
+            item.bytesField(2, hexToBytes(span.span_id));
+            if (!span.parent_span_id.empty()) item.bytesField(4, hexToBytes(span.parent_span_id));
+            item.bytesField(5, span.name);
+            item.varint(6, static_cast<std::uint64_t>(spanKind(span)));
+            item.fixed64(7, static_cast<std::uint64_t>(span.start_unix_nanos));
+            item.fixed64(8, static_cast<std::uint64_t>(span.end_unix_nanos));
+            for (const auto& [key, value] : span.attributes_json)
+                item.message(9, protoKeyValue(key, protoAnyValue(value)));
+            ProtoWriter status;
+            if (span.status == SpanStatus::Ok) status.varint(3, 1);
+            if (span.status == SpanStatus::Error) {
+                status.bytesField(2, span.status_message);
+                status.varint(3, 2);
+            }
+            item.message(15, status);
+            scopeSpans.message(2, item);
+        }
+        ProtoWriter resource;
+        resource.message(1, protoKeyValue("service.name", protoString(_config.serviceName)));
+        resource.message(1, protoKeyValue("service.version", protoString(_config.serviceVersion)));
+        resource.message(1, protoKeyValue("telemetry.sdk.name", protoString("archestra")));
+        resource.message(1, protoKeyValue("telemetry.sdk.language", protoString("cpp")));
+        ProtoWriter resourceSpans;
+        resourceSpans.message(1, resource);
+        resourceSpans.message(2, scopeSpans);
+        ProtoWriter request;
+        request.message(1, resourceSpans);
+        return request.bytes();
+    }
+
     json encode(const std::vector<Span>& spans) const {
         json out = json::array();
         for (const auto& span : spans) {
             json attributes = json::array();
             for (const auto& [key, value] : span.attributes_json)
                 attributes.push_back(keyValue(key, anyValue(value)));
-            // SERVER for incoming HTTP requests, CLIENT for calls the platform makes (LLM, MCP).
-            int kind = span.attributes_json.count("http.route") ? 2 : 3;
+            int kind = spanKind(span);
             json item = {{"traceId", span.trace_id},
                          {"spanId", span.span_id},
                          {"name", span.name},
@@ -158,7 +288,7 @@ class OtlpExporter : public TelemetryExporter {
         Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST,
                                        _uri.getPathEtc().empty() ? "/" : _uri.getPathEtc(),
                                        Poco::Net::HTTPMessage::HTTP_1_1);
-        request.setContentType("application/json");
+        request.setContentType(_config.protobuf ? "application/x-protobuf" : "application/json");
         request.setContentLength(static_cast<std::streamsize>(body.size()));
         if (!_config.authorization.empty()) request.set("Authorization", _config.authorization);
         session->sendRequest(request) << body;
@@ -172,15 +302,23 @@ class OtlpExporter : public TelemetryExporter {
     void reportFailure(const std::string& error) {
         std::lock_guard lock(_mutex);
         // One warning per outage, then debug lines: a down collector must not flood the log.
+        ++_failedBatches;
         if (!_failing)
-            _logger.log(LogLevel::Warning, "cannot export spans to " + _config.endpoint + ": " + error);
+            _logger.log(LogLevel::Warning, "cannot export spans to " + _config.endpoint + ": " + error +
+                                               " (further failures are logged at debug level until it "
+                                               "recovers; archestra_telemetry_span_export_failures_total "
+                                               "counts them)");
         else
-            _logger.log(LogLevel::Debug, "span export still failing: " + error);
+            _logger.log(LogLevel::Debug, "span export still failing (" + std::to_string(_failedBatches) +
+                                             " batches): " + error);
         _failing = true;
     }
     void reportRecovered() {
         std::lock_guard lock(_mutex);
-        if (_failing) _logger.log(LogLevel::Info, "span export to " + _config.endpoint + " works again");
+        if (_failing)
+            _logger.log(LogLevel::Info, "span export to " + _config.endpoint + " recovered after " +
+                                            std::to_string(_failedBatches) + " failed batches");
+        _failedBatches = 0;
         _failing = false;
     }
 
@@ -189,17 +327,19 @@ class OtlpExporter : public TelemetryExporter {
     Poco::URI _uri;
     std::mutex _mutex;
     bool _failing = false;
+    std::uint64_t _failedBatches = 0;
 };
 
 Status registerFactories(Registrar& registrar) {
     TelemetryFactory factory;
     factory.name = "otlp";
-    factory.description = "spans as OTLP/HTTP JSON to an OpenTelemetry collector";
+    factory.description = "spans as OTLP/HTTP (JSON or protobuf) to an OpenTelemetry collector";
     factory.config_schema_json = R"({
         "type": "object",
         "required": ["endpoint"],
         "properties": {
             "endpoint": {"type": "string"},
+            "protocol": {"type": "string", "enum": ["http/json", "http/protobuf"]},
             "bearer": {"type": "string"},
             "username": {"type": "string"},
             "password": {"type": "string"},
@@ -224,6 +364,11 @@ Status registerFactories(Registrar& registrar) {
         } catch (const Poco::Exception&) {
             return fail(ErrorCode::InvalidArgument, "otlp: endpoint '" + config.endpoint + "' is not a URL");
         }
+        const std::string protocol = c.value("protocol", "http/json");
+        if (protocol != "http/json" && protocol != "http/protobuf")
+            return fail(ErrorCode::InvalidArgument,
+                        "otlp: protocol '" + protocol + "' must be http/json or http/protobuf");
+        config.protobuf = protocol == "http/protobuf";
         const std::string bearer = trim(c.value("bearer", ""));
         const std::string user = trim(c.value("username", ""));
         const std::string password = trim(c.value("password", ""));

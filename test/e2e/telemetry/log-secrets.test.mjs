@@ -1,5 +1,6 @@
 // A full run's logs (debug level, text and JSON formats) never contain the admin password, an API key, a
-// provider key or a session cookie, even though each of them passes through the platform.
+// provider key or a session cookie, even though each of them passes through the platform; and every line has
+// the documented shape: timestamp, level, component, and the request id on lines written for a request.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,6 +12,33 @@ import { sleep } from "./standins.mjs";
 
 const ADMIN_PASSWORD = "Log-Secret-Admin-Pw-91";
 const PROVIDER_KEY = "sk-proj-LOGSECRET0123456789abcdef";
+const REQUEST_ID = "log-shape-request-42";
+const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+/// Every line of the platform's output: `<RFC 3339 UTC ms> <level> [<component>] (req <id>)? <text>` or, in
+/// JSON, one object per line with time, level, component, msg and requestId on request lines.
+function checkLineShapes(logs, format) {
+  const lines = logs.split("\n").filter((l) => l.length);
+  const withRequest = [];
+  for (const line of lines) {
+    if (format === "json") {
+      let entry;
+      assert.doesNotThrow(() => (entry = JSON.parse(line)), `not one JSON object per line: ${line}`);
+      assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, line);
+      assert.ok(LEVELS.includes(entry.level), `level in ${line}`);
+      assert.ok(typeof entry.component === "string" && entry.component.length, `component in ${line}`);
+      assert.equal(typeof entry.msg, "string", line);
+      if (entry.requestId === REQUEST_ID) withRequest.push(line);
+    } else {
+      const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\w+)\s+\[([^\]]+)\]( \(req ([^)]+)\))? /.exec(line);
+      assert.ok(m, `line without timestamp, level and component: ${line}`);
+      assert.ok(LEVELS.includes(m[2]), `level in ${line}`);
+      if (m[5] === REQUEST_ID) withRequest.push(line);
+    }
+  }
+  // At debug level the access log writes the request: its line carries the id the client sent.
+  assert.ok(withRequest.some((l) => l.includes("/api/agents")), `no line of the /api/agents request has its id:\n${withRequest.join("\n")}`);
+}
 let upstream;
 const platforms = [];
 const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-logs-"));
@@ -61,7 +89,7 @@ for (const format of ["text", "json"]) {
     const apiKey = (await created.json()).key;
     assert.ok(apiKey && apiKey.length > 10);
     assert.equal((await fetch(`${platform.baseUrl}/api/features`, { headers: { authorization: apiKey } })).status, 200);
-    await fetch(`${platform.baseUrl}/api/agents`, { headers: { authorization: apiKey } });
+    await fetch(`${platform.baseUrl}/api/agents`, { headers: { authorization: apiKey, "X-Request-Id": REQUEST_ID } });
     const openai = new OpenAI({ baseURL: `${platform.baseUrl}/v1/openai`, apiKey: PROVIDER_KEY, maxRetries: 0 });
     await openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] });
     await assert.rejects(
@@ -74,6 +102,7 @@ for (const format of ["text", "json"]) {
     const logs = fs.readFileSync(file, "utf8");
     assert.ok(logs.split("\n").length > 10, "the log file holds the run");
     assert.match(logs, format === "json" ? /^\{"component":/m : /^\d{4}-\d\d-\d\dT[\d:.]+Z (info|debug)/m);
+    checkLineShapes(logs, format);
     for (const [what, secret] of [
       ["admin password", ADMIN_PASSWORD],
       ["wrong password", "Wrong-Password-Attempt-77"],

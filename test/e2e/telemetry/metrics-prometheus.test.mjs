@@ -170,4 +170,43 @@ test("Prometheus scrapes the platform and sees the LLM and HTTP series after tra
   assert.ok(proxyRoute.length, "the proxy route is labelled with its template");
   const health = await query('http_request_duration_seconds_count{route="/health"}');
   assert.equal(health.length, 0, "/health is excluded");
+  // The reference's fastify-metrics summary beside the histogram: same labels, prom-client's default percentiles.
+  const summary = await query('http_request_summary_seconds{route="/api/features",method="GET",status_code="200"}');
+  assert.deepEqual(new Set(summary.map((s) => s.metric.quantile)), new Set(["0.01", "0.05", "0.5", "0.9", "0.95", "0.99", "0.999"]));
+});
+
+test("MCP server installations by type, runtime and state follow the registry's rows", async () => {
+  // Rows as the registry writes them (status set by install, discovery and restarts).
+  await stack.platform.psql(
+    "INSERT INTO mcp_server (name, server_type, local_installation_status) VALUES " +
+      "('metrics-remote', 'remote', 'success'), ('metrics-local-a', 'local', 'error'), " +
+      "('metrics-local-b', 'local', 'error'), ('metrics-local-c', 'local', 'pending')",
+  );
+  const value = async (labels) => {
+    const r = await query(`archestra_mcp_servers{${labels}}`);
+    return r.length === 1 ? { value: Number(r[0].value[1]), metric: r[0].metric } : null;
+  };
+  const errors = await waitFor(async () => {
+    const v = await value('server_type="local",state="error"');
+    return v?.value === 2 ? v : null;
+  }, 15000);
+  assert.ok(errors, "archestra_mcp_servers never showed the two local servers in error");
+  assert.equal(errors.metric.runtime, "local", "the orchestrator that runs local servers");
+  assert.equal((await value('server_type="local",state="pending"'))?.value, 1);
+  const remote = await value('server_type="remote",state="success"');
+  assert.equal(remote?.value, 1);
+  assert.equal(remote.metric.runtime, "remote");
+  // A state change moves the count; a state left empty drops to 0 rather than vanishing.
+  await stack.platform.psql("UPDATE mcp_server SET local_installation_status = 'success' WHERE server_type = 'local'");
+  const moved = await waitFor(async () => {
+    const [err, ok] = [await value('server_type="local",state="error"'), await value('server_type="local",state="success"')];
+    return err?.value === 0 && ok?.value === 3 ? true : null;
+  }, 15000);
+  assert.ok(moved, "the gauge did not follow the state change");
+  await stack.platform.psql("DELETE FROM mcp_server WHERE name LIKE 'metrics-%'");
+});
+
+test("the OTLP exporter is on by default, pointed at the documented endpoint", () => {
+  // deployment.md: ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT defaults to http://localhost:4318/v1/traces.
+  assert.match(stack.platform.logTail(400), /traces: OTLP\/HTTP \(http\/json\) to http:\/\/localhost:4318\/v1\/traces/);
 });

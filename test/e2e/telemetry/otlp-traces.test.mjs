@@ -1,6 +1,8 @@
-// telemetry.otlp: spans of incoming HTTP requests and LLM calls at the OTLP receiver stand-in (names,
-// attributes of reference-proxy.md §5, parentage from the client's traceparent, propagation upstream, error
-// status), auth header rules, retry on 503, and an unreachable endpoint not slowing the proxy (measured).
+// telemetry.otlp: spans of incoming HTTP requests and LLM calls at the OTLP receiver stand-in, which decodes them
+// with the OpenTelemetry project's OTLP definitions (JSON and protobuf encodings): names, attributes of
+// reference-proxy.md §5, parentage from the client's traceparent, propagation upstream, error status; auth header
+// rules, retry on 503; an unreachable endpoint not slowing the proxy (measured), warned about once, then
+// "recovered" when a collector appears.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -135,21 +137,55 @@ test("LLM and HTTP spans: names, attributes, parentage, traceparent upstream, be
   assert.ok(requests.length > 0);
   for (const r of requests) {
     assert.equal(r.headers.authorization, "Bearer otlp-bearer-token", "bearer wins over basic");
+    assert.equal(r.contentType, "application/json", "OTLP/HTTP JSON is the default encoding");
     assert.equal(r.error, null, r.error);
   }
 });
 
-test("basic auth with both values; only one of them: a warning and no header", async () => {
+test("http/protobuf encoding and basic auth with both values; only one of them: a warning and no header", async () => {
   await receiver.post("/__reset");
   const both = (basicPlatform = await platformWith({
     ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/v1/traces`,
+    ARCHESTRA_OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_USERNAME: "collector",
     ARCHESTRA_OTEL_EXPORTER_OTLP_AUTH_PASSWORD: "pa55",
   }));
+  const profileId = await defaultProfileId(both);
+  const clientTrace = "0af7651916cd43dd8448eb211c80319c";
+  const clientSpan = "b7ad6b7169203331";
+  await openaiFor(both, { traceparent: `00-${clientTrace}-${clientSpan}-01` }).chat.completions.create({
+    model: "gpt-4o",
+    messages: [{ role: "user", content: "Hello" }],
+  });
   await fetch(`${both.baseUrl}/api/features`);
   let requests = await waitFor(async () => (await receiver.get("/__requests")).requests.filter((r) => !r.error).length && (await receiver.get("/__requests")).requests);
   assert.ok(requests, "no export arrived");
   assert.equal(requests[0].headers.authorization, `Basic ${Buffer.from("collector:pa55").toString("base64")}`);
+  for (const r of requests) {
+    assert.equal(r.contentType, "application/x-protobuf");
+    assert.equal(r.error, null, r.error);
+  }
+  // Decoded from protobuf with ExportTraceServiceRequest.decode + verify: the same spans as the JSON encoding.
+  const [llmSpan] = await spansNamed("openai.chat.completions");
+  assert.ok(llmSpan, "no openai.chat.completions span from the protobuf exporter");
+  assert.equal(llmSpan.traceId, clientTrace);
+  assert.equal(llmSpan.kind, 3, "CLIENT");
+  assert.equal(llmSpan.status.code, 1, "OK");
+  assert.equal(llmSpan.attributes["route.category"], "llm-proxy");
+  assert.equal(llmSpan.attributes["llm.provider"], "openai");
+  assert.equal(llmSpan.attributes["llm.model"], "gpt-4o");
+  assert.equal(llmSpan.attributes["llm.stream"], false, "bool attribute");
+  assert.equal(llmSpan.attributes["http.response.status_code"], 200, "int64 attribute");
+  assert.equal(llmSpan.attributes["profile.id"], profileId);
+  assert.equal(llmSpan.resource["service.name"], "Archestra Platform API");
+  assert.equal(llmSpan.scope, "archestra");
+  assert.ok(BigInt(llmSpan.endNs) > BigInt(llmSpan.startNs), "fixed64 times");
+  const { spans } = await receiver.get("/__spans");
+  const serverSpan = spans.find((s) => s.spanId === llmSpan.parentSpanId);
+  assert.ok(serverSpan, "the LLM span's parent (the HTTP server span) was exported");
+  assert.equal(serverSpan.name, "POST /v1/openai/chat/completions");
+  assert.equal(serverSpan.parentSpanId, clientSpan);
+  assert.equal(serverSpan.kind, 2, "SERVER");
 
   await receiver.post("/__reset");
   const one = await platformWith({
@@ -216,4 +252,23 @@ test("an unreachable endpoint does not slow the proxy (measured)", async () => {
     if (failures === 0) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(failures > 0, "export failures are counted within 10 s");
+
+  // No collector must not flood the log: one warning for the outage, the rest at debug level (not shown at info).
+  const warnings = () => down.logTail(400).split("\n").filter((l) => /cannot export spans/.test(l));
+  assert.equal(warnings().length, 1, warnings().join("\n"));
+  assert.match(warnings()[0], / warn /);
+  assert.ok(failures >= 1);
+  // A collector appears where the exporter points: the next batch goes through and the log says "recovered".
+  const late = await startOtlpReceiver(deadPort);
+  try {
+    await fetch(`${down.baseUrl}/api/features`);
+    const arrived = await waitFor(async () => {
+      const { spans } = await late.get("/__spans");
+      return spans.some((s) => s.name === "GET /api/features") && /recovered after \d+ failed batches/.test(down.logTail(400));
+    }, 15000);
+    assert.ok(arrived, `no recovery after the collector came up:\n${down.logTail(30)}`);
+    assert.equal(warnings().length, 1, "no new warning once recovered");
+  } finally {
+    await late.stop();
+  }
 });

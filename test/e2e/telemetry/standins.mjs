@@ -3,8 +3,8 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { repoRoot } from "../lib/harness.mjs";
 
-async function startNodeStandin(script) {
-  const child = spawn(process.execPath, [script, "0"], { stdio: ["ignore", "pipe", "pipe"] });
+async function startNodeStandin(script, wantedPort = 0) {
+  const child = spawn(process.execPath, [script, String(wantedPort)], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${output}`)), 10000);
@@ -42,7 +42,9 @@ async function startNodeStandin(script) {
   };
 }
 
-export const startOtlpReceiver = () => startNodeStandin(path.join(repoRoot, "test/standins/otlp-receiver/server.mjs"));
+/// `port` 0 picks a free one; a given port lets a test bring a receiver up where an exporter already points.
+export const startOtlpReceiver = (port = 0) =>
+  startNodeStandin(path.join(repoRoot, "test/standins/otlp-receiver/server.mjs"), port);
 export const startPostHogCapture = () =>
   startNodeStandin(path.join(repoRoot, "test/standins/posthog-capture/server.mjs"));
 

@@ -1,91 +1,138 @@
-// OTLP/HTTP traces receiver stand-in (not a collector): validates and decodes OTLP JSON export requests and keeps
-// the spans and headers for the telemetry tests. Type definitions come from @opentelemetry/api.
+// OTLP/HTTP traces receiver stand-in (not a collector): decodes each export request with the OpenTelemetry
+// project's own OTLP message definitions (protobuf or JSON), keeps the spans and headers for the telemetry tests.
 import http from "node:http";
 import path from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
-// The shared npm project of the tests (test/e2e/package.json) pins @opentelemetry/api.
+// The shared npm project of the tests (test/e2e/package.json) pins @opentelemetry/otlp-transformer, whose
+// protobufjs-generated module carries the opentelemetry-proto messages with decode/fromObject/verify.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.resolve(here, "../../e2e/package.json"));
-const { isValidTraceId, isValidSpanId, SpanKind, SpanStatusCode } = require("@opentelemetry/api");
+const { isValidTraceId, isValidSpanId } = require("@opentelemetry/api");
+const proto = require("@opentelemetry/otlp-transformer/build/src/generated/root").opentelemetry.proto;
+const ExportTraceServiceRequest = proto.collector.trace.v1.ExportTraceServiceRequest;
 
 const port = Number(process.argv[2] || 0);
 let spans = [];
 let requests = [];
 let failNext = { status: 0, count: 0 };
 
-/// OTLP JSON AnyValue -> plain JS value; throws on an unknown shape.
-function anyValue(v) {
-  if (v === null || typeof v !== "object") throw new Error(`AnyValue must be an object, got ${JSON.stringify(v)}`);
-  if ("stringValue" in v) return String(v.stringValue);
-  if ("boolValue" in v) {
-    if (typeof v.boolValue !== "boolean") throw new Error("boolValue must be a boolean");
-    return v.boolValue;
+const ID_FIELDS = new Set(["traceId", "spanId", "parentSpanId"]);
+
+/// OTLP JSON (ids in hex, as the OTLP/HTTP spec maps them) -> the object form protobufjs expects (ids as bytes).
+function hexIdsToBytes(value, key) {
+  if (Array.isArray(value)) return value.map((v) => hexIdsToBytes(v));
+  if (value && typeof value === "object") {
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = hexIdsToBytes(v, k);
+    return out;
   }
-  if ("intValue" in v) {
-    // int64 is a decimal string in OTLP JSON (numbers are tolerated by the spec's decoders).
-    if (!/^-?\d+$/.test(String(v.intValue))) throw new Error(`intValue ${v.intValue} is not an integer`);
-    return Number(v.intValue);
+  if (ID_FIELDS.has(key) && typeof value === "string") {
+    if (!/^([0-9a-f]{2})*$/.test(value)) throw new Error(`${key} '${value}' is not lowercase hex`);
+    return Buffer.from(value, "hex");
   }
-  if ("doubleValue" in v) return Number(v.doubleValue);
-  if ("arrayValue" in v) return (v.arrayValue.values || []).map(anyValue);
-  throw new Error(`unknown AnyValue ${JSON.stringify(v)}`);
+  return value;
 }
 
-function attributes(list, where) {
-  if (list === undefined) return {};
-  if (!Array.isArray(list)) throw new Error(`${where}.attributes must be an array`);
-  const out = {};
-  for (const kv of list) {
-    if (typeof kv.key !== "string") throw new Error(`${where}: attribute without a string key`);
-    out[kv.key] = anyValue(kv.value);
+/// Every key of the JSON must be a field of the message: fromObject silently drops unknown ones, so compare
+/// the input with what the definitions kept (toObject keeps every field that was set, zeros included).
+function unknownField(input, kept, where = "") {
+  if (Array.isArray(input)) {
+    for (let i = 0; i < input.length; i++) {
+      const bad = unknownField(input[i], kept?.[i], `${where}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
   }
+  if (input && typeof input === "object" && !Buffer.isBuffer(input)) {
+    for (const [k, v] of Object.entries(input)) {
+      if (kept === null || typeof kept !== "object" || !(k in kept)) return `${where}.${k}`;
+      const bad = unknownField(v, kept[k], `${where}.${k}`);
+      if (bad) return bad;
+    }
+  }
+  return null;
+}
+
+/// The request body -> ExportTraceServiceRequest message; throws naming the first violation.
+function decodeRequest(body, contentType) {
+  let message;
+  if (contentType.startsWith("application/x-protobuf")) {
+    message = ExportTraceServiceRequest.decode(body);
+  } else if (contentType.startsWith("application/json")) {
+    const input = hexIdsToBytes(JSON.parse(body.toString("utf8")));
+    message = ExportTraceServiceRequest.fromObject(input);
+    const kept = ExportTraceServiceRequest.toObject(message, { longs: String, enums: Number, bytes: Buffer });
+    const bad = unknownField(input, kept);
+    if (bad) throw new Error(`unknown field ${bad.slice(1)} (not in ExportTraceServiceRequest)`);
+    // int64/fixed64 are decimal strings in OTLP JSON: fromObject accepts them; check they are integers.
+    const longs = /"(startTimeUnixNano|endTimeUnixNano|timeUnixNano|intValue)":\s*("[^"]*"|[^,}\]]*)/g;
+    for (const [, field, raw] of body.toString("utf8").matchAll(longs)) {
+      if (!/^"-?\d+"$|^-?\d+$/.test(raw.trim())) throw new Error(`${field} ${raw} is not an integer`);
+    }
+  } else {
+    throw Object.assign(new Error(`content-type ${contentType || "(none)"}`), { status: 415 });
+  }
+  const problem = ExportTraceServiceRequest.verify(message);
+  if (problem) throw new Error(`ExportTraceServiceRequest.verify: ${problem}`);
+  return message;
+}
+
+const hex = (bytes) => Buffer.from(bytes || []).toString("hex");
+
+function anyValue(v) {
+  if (!v) return undefined;
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  if (v.arrayValue !== undefined) return (v.arrayValue.values || []).map(anyValue);
+  if (v.kvlistValue !== undefined) return attributes(v.kvlistValue.values);
+  return undefined;
+}
+
+function attributes(list) {
+  const out = {};
+  for (const kv of list || []) out[kv.key] = anyValue(kv.value);
   return out;
 }
 
-function nanos(v, where) {
-  if (!/^\d+$/.test(String(v))) throw new Error(`${where} must be a decimal nanosecond count, got ${v}`);
-  return BigInt(v);
-}
-
-/// ExportTraceServiceRequest (JSON) -> flattened spans; throws naming the first violation.
-function decode(body) {
-  if (!Array.isArray(body.resourceSpans)) throw new Error("resourceSpans must be an array");
+/// Decoded message -> flattened spans; checks what the definitions cannot (id lengths, time order).
+function flatten(message) {
+  const plain = ExportTraceServiceRequest.toObject(message, { longs: String, enums: Number, bytes: Array });
   const out = [];
-  body.resourceSpans.forEach((rs, i) => {
-    const resource = attributes(rs.resource?.attributes, `resourceSpans[${i}].resource`);
+  (plain.resourceSpans || []).forEach((rs, i) => {
+    const resource = attributes(rs.resource?.attributes);
     (rs.scopeSpans || []).forEach((ss, j) => {
-      const scope = ss.scope || {};
       (ss.spans || []).forEach((s, k) => {
         const where = `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
-        if (!isValidTraceId(s.traceId || "")) throw new Error(`${where}.traceId '${s.traceId}' is not 32 lowercase hex`);
-        if (!isValidSpanId(s.spanId || "")) throw new Error(`${where}.spanId '${s.spanId}' is not 16 lowercase hex`);
-        if (s.parentSpanId !== undefined && s.parentSpanId !== "" && !isValidSpanId(s.parentSpanId))
-          throw new Error(`${where}.parentSpanId '${s.parentSpanId}' is invalid`);
-        if (typeof s.name !== "string" || !s.name) throw new Error(`${where}.name is missing`);
-        // OTLP kinds are SpanKind + 1 (0 is UNSPECIFIED in the proto).
-        const kinds = Object.values(SpanKind).filter((x) => typeof x === "number").map((x) => x + 1);
-        if (s.kind !== undefined && !kinds.includes(s.kind)) throw new Error(`${where}.kind ${s.kind} is not a span kind`);
-        const start = nanos(s.startTimeUnixNano, `${where}.startTimeUnixNano`);
-        const end = nanos(s.endTimeUnixNano, `${where}.endTimeUnixNano`);
+        const traceId = hex(s.traceId);
+        const spanId = hex(s.spanId);
+        const parentSpanId = hex(s.parentSpanId);
+        if (!isValidTraceId(traceId)) throw new Error(`${where}.traceId '${traceId}' is not a valid trace id`);
+        if (!isValidSpanId(spanId)) throw new Error(`${where}.spanId '${spanId}' is not a valid span id`);
+        if (parentSpanId && !isValidSpanId(parentSpanId)) throw new Error(`${where}.parentSpanId '${parentSpanId}' is invalid`);
+        if (!s.name) throw new Error(`${where}.name is missing`);
+        const start = BigInt(s.startTimeUnixNano || 0);
+        const end = BigInt(s.endTimeUnixNano || 0);
+        if (start === 0n) throw new Error(`${where}.startTimeUnixNano is missing`);
         if (end < start) throw new Error(`${where} ends before it starts`);
-        const code = s.status?.code ?? SpanStatusCode.UNSET;
-        if (![SpanStatusCode.UNSET, SpanStatusCode.OK, SpanStatusCode.ERROR].includes(code))
-          throw new Error(`${where}.status.code ${code} is invalid`);
         out.push({
-          traceId: s.traceId,
-          spanId: s.spanId,
-          parentSpanId: s.parentSpanId || "",
+          traceId,
+          spanId,
+          parentSpanId,
           name: s.name,
-          kind: s.kind,
+          kind: s.kind ?? 0,
           startNs: start.toString(),
           endNs: end.toString(),
           durationMs: Number(end - start) / 1e6,
-          attributes: attributes(s.attributes, where),
-          status: { code, message: s.status?.message || "" },
+          attributes: attributes(s.attributes),
+          status: { code: s.status?.code ?? 0, message: s.status?.message || "" },
           resource,
-          scope: scope.name || "",
+          scope: ss.scope?.name || "",
+          scopeVersion: ss.scope?.version || "",
         });
       });
     });
@@ -116,25 +163,22 @@ const server = http.createServer((req, res) => {
       return send(res, 200, failNext);
     }
     if (req.method !== "POST" || url.pathname !== "/v1/traces") return send(res, 404, { error: "not found" });
-    const record = { method: req.method, path: url.pathname, headers: req.headers, error: null, spans: 0 };
+    const contentType = String(req.headers["content-type"] || "");
+    const record = { method: req.method, path: url.pathname, headers: req.headers, contentType, error: null, spans: 0 };
     requests.push(record);
     if (failNext.count > 0) {
       failNext.count--;
       record.error = `answered ${failNext.status} on purpose`;
       return send(res, failNext.status, { error: "stand-in failure" });
     }
-    if (!String(req.headers["content-type"] || "").startsWith("application/json")) {
-      record.error = `content-type ${req.headers["content-type"]}`;
-      return send(res, 415, { error: "expected application/json" });
-    }
     try {
-      const decoded = decode(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      const decoded = flatten(decodeRequest(Buffer.concat(chunks), contentType));
       record.spans = decoded.length;
       spans.push(...decoded);
       send(res, 200, {});
     } catch (err) {
       record.error = err.message;
-      send(res, 400, { error: err.message });
+      send(res, err.status || 400, { error: err.message });
     }
   });
 });
