@@ -11,6 +11,7 @@ deps:
 test-deps:
 	@bash packaging/install-deps.sh --test
 	@bash test/e2e/install-npm.sh
+	@bash test/conformance/install.sh
 
 configure: deps
 	@test -f $(BUILD_DIR)/build.ninja || cmake --preset $(PRESET) >/dev/null

@@ -193,6 +193,47 @@ std::string uuidPathField(const json& body, const std::string& field) {
 
 }  // namespace
 
+json bulkAssignTools(db::Database& db, const json& body) {
+    auto list = body.find("assignments");
+    if (list == body.end() || !list->is_array())
+        throw ApiError::badRequest("Field 'assignments': expected an array");
+    // Validate everything first so a malformed request writes nothing.
+    struct Item {
+        std::string agentId, toolId;
+        std::vector<std::pair<std::string, db::Value>> settings;
+    };
+    std::vector<Item> items;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const json& a = (*list)[i];
+        std::string prefix = "assignments[" + std::to_string(i) + "].";
+        if (!a.is_object())
+            throw ApiError::badRequest("Field 'assignments[" + std::to_string(i) + "]': expected an object");
+        Item item;
+        try {
+            item.agentId = uuidPathField(a, "agentId");
+            item.toolId = uuidPathField(a, "toolId");
+            item.settings = settingsFrom(db, a, true);
+        } catch (const ApiError& e) {
+            std::string message = e.what();
+            throw ApiError::badRequest(message.replace(0, 7, "Field '" + prefix));
+        }
+        items.push_back(std::move(item));
+    }
+    json succeeded = json::array(), failures = json::array(), duplicates = json::array();
+    for (const auto& item : items) {
+        json ref = {{"agentId", item.agentId}, {"toolId", item.toolId}};
+        try {
+            bool created = db.transaction(
+                [&](db::Connection& conn) { return assign(conn, item.agentId, item.toolId, item.settings); });
+            (created ? succeeded : duplicates).push_back(ref);
+        } catch (const ApiError& e) {
+            ref["error"] = e.what();
+            failures.push_back(ref);
+        }
+    }
+    return {{"succeeded", succeeded}, {"failed", failures}, {"duplicates", duplicates}};
+}
+
 void registerAgentToolRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
                              std::function<void()> onChange) {
     using namespace auth::schema;
@@ -439,61 +480,21 @@ void registerAgentToolRoutes(http::Router& router, std::shared_ptr<auth::AuthSer
     json pair = object({{"agentId", uuid}, {"toolId", uuid}}, {"agentId", "toolId"});
     json failed = pair;
     failed["properties"]["error"] = string();
-    router.add(
-        {.method = "POST",
-         .path = "/api/agents/tools/bulk-assign",
-         .operationId = "bulkAssignTools",
-         .tag = tag,
-         .summary = "Assign many tools to many profiles; each assignment succeeds or fails on its own",
-         .access = Access::permission("profile", "update"),
-         .requestBody = object({{"assignments", array(pair)}}, {"assignments"}),
-         .response =
-             object({{"succeeded", array(pair)}, {"failed", array(failed)}, {"duplicates", array(pair)}},
+    router.add({.method = "POST",
+                .path = "/api/agents/tools/bulk-assign",
+                .operationId = "bulkAssignTools",
+                .tag = tag,
+                .summary = "Assign many tools to many profiles; each assignment succeeds or fails on its own",
+                .access = Access::permission("profile", "update"),
+                .requestBody = object({{"assignments", array(pair)}}, {"assignments"}),
+                .response = object(
+                    {{"succeeded", array(pair)}, {"failed", array(failed)}, {"duplicates", array(pair)}},
                     {"succeeded", "failed", "duplicates"})},
-        [&db, changed](Context& c) {
-            const json& body = c.jsonObject();
-            auto list = body.find("assignments");
-            if (list == body.end() || !list->is_array())
-                throw ApiError::badRequest("Field 'assignments': expected an array");
-            // Validate everything first so a malformed request writes nothing.
-            struct Item {
-                std::string agentId, toolId;
-                std::vector<std::pair<std::string, db::Value>> settings;
-            };
-            std::vector<Item> items;
-            for (std::size_t i = 0; i < list->size(); ++i) {
-                const json& a = (*list)[i];
-                std::string prefix = "assignments[" + std::to_string(i) + "].";
-                if (!a.is_object())
-                    throw ApiError::badRequest("Field 'assignments[" + std::to_string(i) +
-                                               "]': expected an object");
-                Item item;
-                try {
-                    item.agentId = uuidPathField(a, "agentId");
-                    item.toolId = uuidPathField(a, "toolId");
-                    item.settings = settingsFrom(db, a, true);
-                } catch (const ApiError& e) {
-                    std::string message = e.what();
-                    throw ApiError::badRequest(message.replace(0, 7, "Field '" + prefix));
-                }
-                items.push_back(std::move(item));
-            }
-            json succeeded = json::array(), failures = json::array(), duplicates = json::array();
-            for (const auto& item : items) {
-                json ref = {{"agentId", item.agentId}, {"toolId", item.toolId}};
-                try {
-                    bool created = db.transaction([&](db::Connection& conn) {
-                        return assign(conn, item.agentId, item.toolId, item.settings);
-                    });
-                    (created ? succeeded : duplicates).push_back(ref);
-                } catch (const ApiError& e) {
-                    ref["error"] = e.what();
-                    failures.push_back(ref);
-                }
-            }
-            if (!succeeded.empty()) changed();
-            c.sendJson(200, {{"succeeded", succeeded}, {"failed", failures}, {"duplicates", duplicates}});
-        });
+               [&db, changed](Context& c) {
+                   json result = bulkAssignTools(db, c.jsonObject());
+                   if (!result["succeeded"].empty()) changed();
+                   c.sendJson(200, result);
+               });
 }
 
 }  // namespace archestra::api

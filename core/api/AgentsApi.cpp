@@ -196,6 +196,35 @@ json paginated(json item) {
 
 }  // namespace
 
+json createAgent(db::Database& db, const std::string& organizationId, const json& body) {
+    std::string name = auth::requiredStringField(body, "name");
+    auto teams = *teamsField(body, true);
+    auto labels = labelsField(body).value_or(std::vector<Label>{});
+    bool isDemo = auth::optionalBoolField(body, "isDemo").value_or(false);
+    bool isDefault = auth::optionalBoolField(body, "isDefault").value_or(false);
+    bool untrusted = auth::optionalBoolField(body, "considerContextUntrusted").value_or(false);
+    std::string id = db.transaction([&](db::Connection& conn) {
+        checkTeams(conn, teams, organizationId);
+        if (isDefault) conn.execute("UPDATE agents SET is_default = false WHERE is_default");
+        std::string agentId =
+            conn.query(
+                    "INSERT INTO agents (name, is_demo, is_default, consider_context_untrusted) "
+                    "VALUES ($1, $2::boolean, $3::boolean, $4::boolean) RETURNING id::text",
+                    {name, boolValue(isDemo), boolValue(isDefault), boolValue(untrusted)})
+                .at(0)
+                .str(0);
+        replaceTeams(conn, agentId, teams);
+        replaceLabels(conn, agentId, labels);
+        return agentId;
+    });
+    return loadAgent(db, id, {.all = true});
+}
+
+std::optional<json> findAgentById(db::Database& db, const std::string& id) {
+    if (!http::isUuidV4(id)) return std::nullopt;
+    return findAgent(db, id, {.all = true});
+}
+
 void registerAgentRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
                          std::function<void()> onChange) {
     using namespace auth::schema;
@@ -305,47 +334,25 @@ void registerAgentRoutes(http::Router& router, std::shared_ptr<auth::AuthService
                    }
                    c.sendJson(200, loadAgent(db, rows.at(0).str(0), {.all = true}));
                });
-    router.add(
-        {.method = "POST",
-         .path = "/api/agents",
-         .operationId = "createAgent",
-         .tag = tag,
-         .summary = "Create a profile assigned to the given teams",
-         .access = Access::permission("profile", "create"),
-         .requestBody = object({{"name", string()},
-                                {"teams", array(string())},
-                                {"labels", labelsInputSchema()},
-                                {"isDemo", boolean()},
-                                {"isDefault", boolean()},
-                                {"considerContextUntrusted", boolean()}},
-                               {"name", "teams"}),
-         .response = agentSchema()},
-        [&db, changed](Context& c) {
-            const json& body = c.jsonObject();
-            std::string name = auth::requiredStringField(body, "name");
-            auto teams = *teamsField(body, true);
-            auto labels = labelsField(body).value_or(std::vector<Label>{});
-            bool isDemo = auth::optionalBoolField(body, "isDemo").value_or(false);
-            bool isDefault = auth::optionalBoolField(body, "isDefault").value_or(false);
-            bool untrusted = auth::optionalBoolField(body, "considerContextUntrusted").value_or(false);
-            const std::string organizationId = c.requirePrincipal().organizationId;
-            std::string id = db.transaction([&](db::Connection& conn) {
-                checkTeams(conn, teams, organizationId);
-                if (isDefault) conn.execute("UPDATE agents SET is_default = false WHERE is_default");
-                std::string agentId =
-                    conn.query(
-                            "INSERT INTO agents (name, is_demo, is_default, consider_context_untrusted) "
-                            "VALUES ($1, $2::boolean, $3::boolean, $4::boolean) RETURNING id::text",
-                            {name, boolValue(isDemo), boolValue(isDefault), boolValue(untrusted)})
-                        .at(0)
-                        .str(0);
-                replaceTeams(conn, agentId, teams);
-                replaceLabels(conn, agentId, labels);
-                return agentId;
-            });
-            changed();
-            c.sendJson(200, loadAgent(db, id, {.all = true}));
-        });
+    router.add({.method = "POST",
+                .path = "/api/agents",
+                .operationId = "createAgent",
+                .tag = tag,
+                .summary = "Create a profile assigned to the given teams",
+                .access = Access::permission("profile", "create"),
+                .requestBody = object({{"name", string()},
+                                       {"teams", array(string())},
+                                       {"labels", labelsInputSchema()},
+                                       {"isDemo", boolean()},
+                                       {"isDefault", boolean()},
+                                       {"considerContextUntrusted", boolean()}},
+                                      {"name", "teams"}),
+                .response = agentSchema()},
+               [&db, changed](Context& c) {
+                   json created = createAgent(db, c.requirePrincipal().organizationId, c.jsonObject());
+                   changed();
+                   c.sendJson(200, created);
+               });
     router.add(
         {.method = "GET",
          .path = "/api/agents/{id}",

@@ -162,6 +162,61 @@ const std::vector<std::string> kFields = {"entityType",    "entityId", "limitTyp
 
 }  // namespace
 
+json listLimits(db::Database& db, const LimitFilter& filter) {
+    std::vector<db::Value> params;
+    std::string where = " WHERE true";
+    auto add = [&](const std::optional<std::string>& value, const std::string& column) {
+        if (!value || value->empty()) return;
+        params.push_back(*value);
+        where += " AND " + column + " = $" + std::to_string(params.size());
+    };
+    add(filter.entityType, "l.entity_type");
+    add(filter.entityId, "l.entity_id");
+    add(filter.limitType, "l.limit_type");
+    auto prices = loadPrices(db);
+    json out = json::array();
+    for (const auto& row : db.query(
+             "SELECT " + limitJsonSql() + " FROM limits l" + where + " ORDER BY l.created_at, l.id", params))
+        out.push_back(withCosts(json::parse(row.str(0)), prices));
+    return out;
+}
+
+json getLimit(db::Database& db, const std::string& id) {
+    if (!http::isUuidV4(id)) throw ApiError::notFound("Limit not found");
+    return loadLimit(db, id);
+}
+
+json createLimit(db::Database& db, const json& body) {
+    auto values = validate(db, body);
+    std::string id = db.query(
+                           "INSERT INTO limits (entity_type, entity_id, limit_type, limit_value, "
+                           "mcp_server_name, tool_name, model, last_cleanup) VALUES ($1, $2, $3, "
+                           "$4::integer, $5, $6, $7::jsonb, now()) RETURNING id::text",
+                           values)
+                         .at(0)
+                         .str(0);
+    return loadLimit(db, id);
+}
+
+json updateLimit(db::Database& db, const std::string& id, const json& body) {
+    json merged = getLimit(db, id);
+    for (const auto& field : kFields)
+        if (auto it = body.find(field); it != body.end()) merged[field] = *it;
+    auto values = validate(db, merged);
+    values.insert(values.begin(), id);
+    if (db.execute("UPDATE limits SET entity_type = $2, entity_id = $3, limit_type = $4, limit_value "
+                   "= $5::integer, mcp_server_name = $6, tool_name = $7, model = $8::jsonb, "
+                   "updated_at = now() WHERE id = $1::uuid",
+                   values) == 0)
+        throw ApiError::notFound("Limit not found");
+    return loadLimit(db, id);
+}
+
+void deleteLimit(db::Database& db, const std::string& id) {
+    if (!http::isUuidV4(id) || db.execute("DELETE FROM limits WHERE id = $1::uuid", {id}) == 0)
+        throw ApiError::notFound("Limit not found");
+}
+
 void registerLimitRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth, LimitHooks hooks) {
     using namespace auth::schema;
     db::Database& db = auth->database();
@@ -197,31 +252,21 @@ void registerLimitRoutes(http::Router& router, std::shared_ptr<auth::AuthService
                        }
                    }
                    if (seedDefaultTokenPrices(db) > 0) changed();
-                   std::vector<db::Value> params;
-                   std::string where = " WHERE true";
-                   auto filter = [&](const std::string& name, const std::string& column,
-                                     std::vector<std::string> allowed) {
+                   LimitFilter filter;
+                   auto pick = [&](const std::string& name, std::vector<std::string> allowed) {
                        auto value = c.query(name);
-                       if (!value || value->empty()) return;
-                       if (!allowed.empty()) {
-                           bool ok = false;
-                           for (const auto& a : allowed) ok = ok || a == *value;
-                           if (!ok)
-                               throw ApiError::badRequest("Query parameter '" + name + "': unknown value '" +
-                                                          *value + "'");
-                       }
-                       params.push_back(*value);
-                       where += " AND " + column + " = $" + std::to_string(params.size());
+                       if (!value || value->empty()) return std::optional<std::string>();
+                       bool ok = allowed.empty();
+                       for (const auto& a : allowed) ok = ok || a == *value;
+                       if (!ok)
+                           throw ApiError::badRequest("Query parameter '" + name + "': unknown value '" +
+                                                      *value + "'");
+                       return value;
                    };
-                   filter("entityType", "l.entity_type", {"organization", "team", "agent"});
-                   filter("entityId", "l.entity_id", {});
-                   filter("limitType", "l.limit_type", {"token_cost", "mcp_server_calls", "tool_calls"});
-                   auto prices = loadPrices(db);
-                   json out = json::array();
-                   for (const auto& row : db.query("SELECT " + limitJsonSql() + " FROM limits l" + where +
-                                                       " ORDER BY l.created_at, l.id",
-                                                   params))
-                       out.push_back(withCosts(json::parse(row.str(0)), prices));
+                   filter.entityType = pick("entityType", {"organization", "team", "agent"});
+                   filter.entityId = pick("entityId", {});
+                   filter.limitType = pick("limitType", {"token_cost", "mcp_server_calls", "tool_calls"});
+                   json out = listLimits(db, filter);
                    c.sendJson(200, out);
                });
     router.add({.method = "POST",
@@ -233,17 +278,9 @@ void registerLimitRoutes(http::Router& router, std::shared_ptr<auth::AuthService
                 .requestBody = createInput,
                 .response = limitSchema()},
                [&db, changed](Context& c) {
-                   auto values = validate(db, c.jsonObject());
-                   std::string id =
-                       db.query(
-                             "INSERT INTO limits (entity_type, entity_id, limit_type, limit_value, "
-                             "mcp_server_name, tool_name, model, last_cleanup) VALUES ($1, $2, $3, "
-                             "$4::integer, $5, $6, $7::jsonb, now()) RETURNING id::text",
-                             values)
-                           .at(0)
-                           .str(0);
+                   json created = createLimit(db, c.jsonObject());
                    changed();
-                   c.sendJson(200, loadLimit(db, id));
+                   c.sendJson(200, created);
                });
     router.add({.method = "GET",
                 .path = "/api/limits/{id}",
@@ -254,32 +291,20 @@ void registerLimitRoutes(http::Router& router, std::shared_ptr<auth::AuthService
                 .response = limitSchema(),
                 .uuidParams = {"id"}},
                [&db](Context& c) { c.sendJson(200, loadLimit(db, c.param("id"))); });
-    router.add(
-        {.method = "PATCH",
-         .path = "/api/limits/{id}",
-         .operationId = "updateLimit",
-         .tag = tag,
-         .summary = "Change a limit; fields left out keep their value, usage is kept",
-         .access = Access::permission("limit", "update"),
-         .requestBody = updateInput,
-         .response = limitSchema(),
-         .uuidParams = {"id"}},
-        [&db, changed](Context& c) {
-            const std::string id = c.param("id");
-            json merged = loadLimit(db, id);
-            const json& body = c.jsonObject();
-            for (const auto& field : kFields)
-                if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-            auto values = validate(db, merged);
-            values.insert(values.begin(), id);
-            if (db.execute("UPDATE limits SET entity_type = $2, entity_id = $3, limit_type = $4, limit_value "
-                           "= $5::integer, mcp_server_name = $6, tool_name = $7, model = $8::jsonb, "
-                           "updated_at = now() WHERE id = $1::uuid",
-                           values) == 0)
-                throw ApiError::notFound("Limit not found");
-            changed();
-            c.sendJson(200, loadLimit(db, id));
-        });
+    router.add({.method = "PATCH",
+                .path = "/api/limits/{id}",
+                .operationId = "updateLimit",
+                .tag = tag,
+                .summary = "Change a limit; fields left out keep their value, usage is kept",
+                .access = Access::permission("limit", "update"),
+                .requestBody = updateInput,
+                .response = limitSchema(),
+                .uuidParams = {"id"}},
+               [&db, changed](Context& c) {
+                   json updated = updateLimit(db, c.param("id"), c.jsonObject());
+                   changed();
+                   c.sendJson(200, updated);
+               });
     addDeleteByIdRoute(router, db,
                        {.path = "/api/limits/{id}",
                         .operationId = "deleteLimit",

@@ -82,6 +82,9 @@ struct Platform {
     /// MCP registry runtime (core/mcp): orchestrator, installs, tool discovery; toolExecutor is its
     /// connections.
     std::shared_ptr<mcp::McpRegistry> mcpRegistry;
+    /// Run before the listeners stop: end long-lived streams (MCP gateway GET streams) so the listeners'
+    /// grace period is not spent waiting for them.
+    std::vector<std::function<void()>> stoppingHooks;
     /// Run in reverse order once the listeners have stopped, before the database closes (log flush).
     std::vector<std::function<void()>> shutdownHooks;
 

@@ -166,8 +166,10 @@ void registerRoutes(Platform& platform) {
         gatewayOptions.toolExecutor = [&platform] { return platform.toolExecutor; };
         gatewayOptions.onPolicyChange = proxyChanged;
         gatewayOptions.limits = &platform.proxy->limits();
+        gatewayOptions.tracing = platform.telemetry ? &platform.telemetry->pipeline() : nullptr;
         platform.gateway = std::make_shared<gateway::McpGateway>(std::move(gatewayOptions));
         platform.gateway->registerRoutes(platform.apiRouter);
+        platform.stoppingHooks.push_back([gateway = platform.gateway] { gateway->stopStreams(); });
     }
     startTelemetry(platform);
     // Last: the document is a snapshot of the routes declared so far.

@@ -289,6 +289,8 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
 }
 
 void HttpSubsystem::uninitialize() {
+    for (auto& hook : _platform.stoppingHooks) hook();
+    _platform.stoppingHooks.clear();
     // Stop accepting everywhere first, then let in-flight requests and streams finish within the bound.
     for (auto& listener : _platform.listeners) listener->stop(10000);
     _platform.listeners.clear();

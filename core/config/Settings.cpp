@@ -87,6 +87,8 @@ std::vector<SettingSpec> buildSpecs() {
          "literals and the hosts of ARCHESTRA_API_BASE_URL / ARCHESTRA_FRONTEND_URL are always allowed"},
         {"ARCHESTRA_MCP_GATEWAY_SESSION_IDLE_MS", "1800000", K::Count,
          "MCP gateway sessions unused this long expire"},
+        {"ARCHESTRA_MCP_GATEWAY_SSE_KEEPALIVE_MS", "15000", K::Count,
+         "How often an MCP gateway GET (SSE) stream sends a keep-alive comment"},
         // Orchestrator
         {"ARCHESTRA_ORCHESTRATOR",
          "auto",

@@ -15,8 +15,10 @@
 #include "core/policy/TrustedData.h"
 #include "core/proxy/LimitEnforcer.h"
 #include "core/proxy/ProfileCache.h"
+#include "core/telemetry/Tracing.h"
 
 #include <Poco/Logger.h>
+#include <Poco/Net/HTTPResponse.h>
 
 #include <algorithm>
 
@@ -57,6 +59,8 @@ struct AssignedTool {
     std::string targetServerId;
     std::string description;
     json inputSchema;
+    bool dynamicCredential = false;  ///< agent_tools.use_dynamic_team_credential: server chosen per caller
+    std::string catalogId;
 };
 
 std::vector<AssignedTool> assignedTools(db::Database& database, const std::string& profileId) {
@@ -66,7 +70,7 @@ std::vector<AssignedTool> assignedTools(db::Database& database, const std::strin
         "SELECT t.name, COALESCE(t.description, ''), t.parameters::text, COALESCE(c.name, s.name, ''), "
         "COALESCE(at.execution_source_mcp_server_id, at.credential_source_mcp_server_id, t.mcp_server_id, "
         "(SELECT s2.id FROM mcp_server s2 WHERE s2.catalog_id = t.catalog_id ORDER BY s2.created_at, s2.id "
-        "LIMIT 1))::text "
+        "LIMIT 1))::text, at.use_dynamic_team_credential, COALESCE(t.catalog_id, s.catalog_id)::text "
         "FROM agent_tools at JOIN tools t ON t.id = at.tool_id "
         "LEFT JOIN internal_mcp_catalog c ON c.id = t.catalog_id "
         "LEFT JOIN mcp_server s ON s.id = t.mcp_server_id "
@@ -91,9 +95,58 @@ std::vector<AssignedTool> assignedTools(db::Database& database, const std::strin
         tool.exposedName = slug.empty() ? tool.storedName : exposedToolName(slug, tool.storedName);
         tool.serverToolName = slug.empty() ? tool.storedName : serverToolName(slug, tool.storedName);
         tool.targetServerId = row.str(4);
+        tool.dynamicCredential = row.str(5) == "t";
+        tool.catalogId = row.str(6);
         tools.push_back(std::move(tool));
     }
     return tools;
+}
+
+/// With dynamic team credentials an assignment names no installation: each caller's call runs on an
+/// installation of the tool's catalog entry that carries *their* credentials. In order:
+///  - an API key's user: their own installation, else one shared with a team of theirs that has the profile,
+///    else one owned by a member of such a team;
+///  - a team token: an installation shared with the token's team, else one owned by a member of that team;
+///  - the legacy profile-id bearer: one shared with, else owned by a member of, a team of the profile;
+///  - the organisation token: the first installation (it acts for the whole organisation).
+/// Nothing found: nullopt, and the call fails saying whose credentials are missing, rather than quietly
+/// using someone else's.
+std::optional<std::string> dynamicCredentialServer(db::Database& database, const std::string& catalogId,
+                                                   const Caller& caller, const proxy::Profile& profile) {
+    if (catalogId.empty()) return std::nullopt;
+    const std::string base = "SELECT s.id::text FROM mcp_server s WHERE s.catalog_id = $1::uuid AND ";
+    const std::string order = " ORDER BY s.created_at, s.id LIMIT 1";
+    auto first = [&](const std::string& condition,
+                     std::vector<db::Value> params) -> std::optional<std::string> {
+        params.insert(params.begin(), catalogId);
+        auto rows = database.query(base + condition + order, params);
+        if (rows.empty()) return std::nullopt;
+        return rows[0].str(0);
+    };
+    const std::string sharedWithTeam =
+        "EXISTS (SELECT 1 FROM mcp_server_team st WHERE st.mcp_server_id = s.id AND st.team_id = $2)";
+    const std::string ownedByTeamMember =
+        "EXISTS (SELECT 1 FROM team_member m WHERE m.team_id = $2 AND m.user_id = s.owner_id)";
+    std::vector<std::string> teams;
+    if (caller.kind == Caller::Kind::OrganizationToken) return first("true", {});
+    if (caller.kind == Caller::Kind::TeamToken && caller.teamId) {
+        teams = {*caller.teamId};
+    } else if (caller.kind == Caller::Kind::ApiKey && caller.user) {
+        if (auto own = first("s.owner_id = $2", {caller.user->userId})) return own;
+        for (const auto& team : profile.teamIds)
+            if (!database
+                     .query("SELECT 1 FROM team_member WHERE team_id = $1 AND user_id = $2",
+                            {team, caller.user->userId})
+                     .empty())
+                teams.push_back(team);
+    } else {
+        teams = profile.teamIds;
+    }
+    for (const auto& team : teams)
+        if (auto shared = first(sharedWithTeam, {team})) return shared;
+    for (const auto& team : teams)
+        if (auto owned = first(ownedByTeamMember, {team})) return owned;
+    return std::nullopt;
 }
 
 /// What the trusted-data policies look at in a CallToolResult: structuredContent when given, else the text
@@ -114,6 +167,58 @@ json policyView(const json& result) {
         return parsed.is_discarded() ? json(texts[0]) : parsed;
     }
     return *content;
+}
+
+const char* callerKind(const Caller& caller) {
+    switch (caller.kind) {
+        case Caller::Kind::OrganizationToken:
+            return "organization_token";
+        case Caller::Kind::TeamToken:
+            return "team_token";
+        case Caller::Kind::ApiKey:
+            return "api_key";
+        case Caller::Kind::ProfileId:
+            return "profile_id";
+        default:
+            return "invalid";
+    }
+}
+
+/// A span for one gateway JSON-RPC request, with the profile attributes the LLM spans carry
+/// (reference-proxy.md §5) and route.category "mcp-gateway", which the original defines but never sets.
+void startSpan(std::optional<telemetry::ActiveSpan>& span, telemetry::ExportPipeline* tracing,
+               const std::string& method, const proxy::Profile& profile, const Caller& caller,
+               const std::string& sessionId) {
+    if (!tracing || !tracing->tracingEnabled()) return;
+    span.emplace(tracing, "mcp." + method);
+    span->setAttribute("route.category", std::string("mcp-gateway"));
+    span->setAttribute("mcp.method", method);
+    if (!sessionId.empty()) span->setAttribute("mcp.session.id", sessionId);
+    span->setAttribute("mcp.auth", std::string(callerKind(caller)));
+    span->setAttribute("profile.id", profile.id);
+    span->setAttribute("profile.name", profile.name);
+    span->setAttribute("agent.id", profile.id);
+    span->setAttribute("agent.name", profile.name);
+    for (const auto& [key, value] : profile.labels) {
+        span->setAttribute("profile." + key, value);
+        span->setAttribute("agent." + key, value);
+    }
+}
+
+/// Marks the span failed for a JSON-RPC error or an isError tool result.
+void finishSpan(std::optional<telemetry::ActiveSpan>& span, const json& response) {
+    if (!span) return;
+    if (response.contains("error")) {
+        span->setError(response["error"].value("message", std::string("JSON-RPC error")));
+    } else if (const json* result = response.contains("result") ? &response["result"] : nullptr;
+               result && result->is_object() && result->value("isError", false)) {
+        std::string message = "tool call failed";
+        if (result->contains("content") && (*result)["content"].is_array() && !(*result)["content"].empty() &&
+            (*result)["content"][0].contains("text") && (*result)["content"][0]["text"].is_string())
+            message = (*result)["content"][0]["text"].get<std::string>().substr(0, 200);
+        span->setError(message);
+    }
+    span->end();
 }
 
 void addMeta(json& result, const json& archestra) {
@@ -139,6 +244,9 @@ GatewayOptions GatewayOptions::fromSettings(const config::Settings& settings) {
     }
     options.hosts =
         HostPolicy::fromUrls({settings.get("ARCHESTRA_API_BASE_URL"), settings.frontendUrl()}, extra);
+    options.sseKeepAlive =
+        std::chrono::milliseconds(std::max(100, settings.getInt("ARCHESTRA_MCP_GATEWAY_SSE_KEEPALIVE_MS")));
+    options.maxStreams = std::max(4, settings.getInt("ARCHESTRA_HTTP_MAX_THREADS") / 4);
     if (settings.isSet("ARCHESTRA_MCP_GATEWAY_SESSION_IDLE_MS"))
         options.sessionIdle =
             std::chrono::milliseconds(settings.getInt("ARCHESTRA_MCP_GATEWAY_SESSION_IDLE_MS"));
@@ -161,7 +269,9 @@ McpGateway::McpGateway(GatewayOptions options)
     }
 }
 
-McpGateway::~McpGateway() = default;
+McpGateway::~McpGateway() {
+    stopStreams();
+}
 
 void McpGateway::registerRoutes(http::Router& router) {
     auto route = [&](const std::string& method, const std::string& path, const std::string& operationId,
@@ -349,7 +459,7 @@ void McpGateway::handlePost(http::Context& context, bool legacy) {
             sessionId = session.id;
             json result = {
                 {"protocolVersion", version},
-                {"capabilities", {{"tools", {{"listChanged", false}}}}},
+                {"capabilities", {{"tools", {{"listChanged", false}}}, {"logging", json::object()}}},
                 {"serverInfo",
                  {{"name", "archestra-agent-" + profile->id},
                   {"title", "Archestra MCP gateway: " + profile->name},
@@ -359,6 +469,10 @@ void McpGateway::handlePost(http::Context& context, bool legacy) {
                      "'. Calls pass the organisation's guardrails: a blocked call returns an error "
                      "result saying why."}};
             json response = rpcResult(messages[0]["id"], result);
+            std::optional<telemetry::ActiveSpan> span;
+            startSpan(span, _options.tracing, "initialize", *profile, caller, sessionId);
+            if (span) span->setAttribute("mcp.protocol_version", version);
+            finishSpan(span, response);
             _log.record(profile->id, kServerName, "initialize",
                         {{"id", ToolCallLog::newCallId()}, {"name", "initialize"}, {"arguments", params}},
                         result);
@@ -415,11 +529,8 @@ void McpGateway::handleGet(http::Context& context, bool legacy) {
         Caller caller;
         if (!admit(context, legacy, profile, caller)) return;
         std::string accept = context.header("Accept");
-        if (acceptsEventStream(accept) && chooseFraming(accept) != ResponseFraming::Json) {
-            // No server-initiated messages exist here (tools never change mid-session), so no GET stream.
-            context.response().set("Allow", "POST, DELETE");
-            sendRpcError(context, 405, rpc::kServerError,
-                         "Method Not Allowed: this server offers no SSE stream on GET");
+        if (!legacy && acceptsEventStream(accept) && chooseFraming(accept) != ResponseFraming::Json) {
+            streamSession(context, *profile);
             return;
         }
         json discovery = {{"name", "archestra-agent-" + profile->id},
@@ -436,6 +547,102 @@ void McpGateway::handleGet(http::Context& context, bool legacy) {
     }
 }
 
+void McpGateway::streamSession(http::Context& context, const proxy::Profile& profile) {
+    const std::string sessionId = context.header(kSessionHeader);
+    if (sessionId.empty()) {
+        sendRpcError(context, 400, rpc::kServerError, "Bad Request: Mcp-Session-Id header is required");
+        return;
+    }
+    if (!_sessions.touch(sessionId, profile.id)) {
+        sendRpcError(context, 400, rpc::kServerError, "Bad Request: Invalid or expired session");
+        return;
+    }
+    {
+        std::lock_guard lock(_streamMutex);
+        if (_stopping) {
+            sendRpcError(context, 503, rpc::kServerError,
+                         "Service Unavailable: the platform is shutting down");
+            return;
+        }
+        if (_streamingSessions.count(sessionId)) {
+            sendRpcError(context, 409, rpc::kServerError,
+                         "Conflict: Only one SSE stream is allowed per session");
+            return;
+        }
+        if (static_cast<int>(_streamingSessions.size()) >= _options.maxStreams) {
+            context.response().set("Retry-After", "30");
+            sendRpcError(context, 503, rpc::kServerError,
+                         "Service Unavailable: too many open MCP SSE streams (" +
+                             std::to_string(_options.maxStreams) + ")");
+            return;
+        }
+        _streamingSessions.emplace(sessionId, profile.id);
+    }
+    // Whatever ends the stream (client gone, session deleted, shutdown), the slot is freed.
+    struct Release {
+        McpGateway& gateway;
+        const std::string& id;
+        ~Release() {
+            std::lock_guard lock(gateway._streamMutex);
+            gateway._streamingSessions.erase(id);
+            gateway._closedSessions.erase(id);
+        }
+    } release{*this, sessionId};
+
+    auto& response = context.response();
+    response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    response.setContentType("text/event-stream");
+    response.setChunkedTransferEncoding(true);
+    response.set("Cache-Control", "no-cache");
+    response.set("X-Accel-Buffering", "no");  // reverse proxies must not buffer the stream
+    response.set(kSessionHeader, sessionId);
+    std::ostream& out = response.send();
+    // The gateway has no server-initiated requests or notifications (its tool list does not change within a
+    // session), so the stream carries only comments; the first one gets the headers to the client now.
+    out << ": archestra mcp gateway stream\n\n";
+    out.flush();
+    logger().debug("MCP GET stream opened for session " + sessionId);
+    std::string reason = "client gone";
+    while (out.good()) {
+        {
+            std::unique_lock lock(_streamMutex);
+            bool woken = _streamWake.wait_for(lock, _options.sseKeepAlive, [&] {
+                return _stopping || _closedSessions.count(sessionId) > 0;
+            });
+            if (woken) {
+                reason = _stopping ? "shutdown" : "session deleted";
+                break;
+            }
+        }
+        // A session deleted on another replica (or expired) ends its stream here too.
+        if (!_sessions.touch(sessionId, profile.id)) {
+            reason = "session ended";
+            break;
+        }
+        out << ": keep-alive\n\n";
+        out.flush();
+    }
+    logger().debug("MCP GET stream of session " + sessionId + " closed: " + reason);
+}
+
+void McpGateway::closeStream(const std::string& sessionId) {
+    std::lock_guard lock(_streamMutex);
+    if (!_streamingSessions.count(sessionId)) return;
+    _closedSessions.insert(sessionId);
+    _streamWake.notify_all();
+}
+
+void McpGateway::stopStreams() {
+    std::lock_guard lock(_streamMutex);
+    _stopping = true;
+    _streamWake.notify_all();
+}
+
+int McpGateway::openStreams() const {
+    std::lock_guard lock(_streamMutex);
+    return static_cast<int>(_streamingSessions.size());
+}
+
 void McpGateway::handleDelete(http::Context& context, bool legacy) {
     try {
         std::shared_ptr<const proxy::Profile> profile;
@@ -450,6 +657,7 @@ void McpGateway::handleDelete(http::Context& context, bool legacy) {
             sendRpcError(context, 404, rpc::kServerError, "Session not found");
             return;
         }
+        closeStream(sessionId);
         context.sendJson(200, {{"success", true}});
     } catch (const std::exception& error) {
         logger().error(std::string("MCP gateway DELETE failed: ") + error.what());
@@ -464,6 +672,13 @@ void McpGateway::handleDeleteAll(http::Context& context, bool legacy) {
         Caller caller;
         if (!admit(context, legacy, profile, caller)) return;
         long long removed = _sessions.removeForProfile(profile->id);
+        {
+            // The profile's streams notice at their next keep-alive check; wake them now instead.
+            std::lock_guard lock(_streamMutex);
+            for (const auto& [id, owner] : _streamingSessions)
+                if (owner == profile->id) _closedSessions.insert(id);
+            _streamWake.notify_all();
+        }
         context.sendJson(200, {{"success", true}, {"sessionsDeleted", removed}});
     } catch (const std::exception& error) {
         logger().error(std::string("MCP gateway session cleanup failed: ") + error.what());
@@ -477,11 +692,33 @@ void McpGateway::handleDeleteAll(http::Context& context, bool legacy) {
 
 json McpGateway::dispatch(const json& request, const proxy::Profile& profile, const Caller& caller,
                           const std::string& sessionId) {
+    const std::string method = request["method"].get<std::string>();
+    std::optional<telemetry::ActiveSpan> span;
+    startSpan(span, _options.tracing, method, profile, caller, sessionId);
+    json response = dispatchTraced(request, profile, caller, sessionId, span ? &*span : nullptr);
+    finishSpan(span, response);
+    return response;
+}
+
+json McpGateway::dispatchTraced(const json& request, const proxy::Profile& profile, const Caller& caller,
+                                const std::string& sessionId, telemetry::ActiveSpan* span) {
     const json& id = request["id"];
     const std::string method = request["method"].get<std::string>();
     json params = request.value("params", json::object());
     try {
         if (method == "ping") return rpcResult(id, json::object());
+        if (method == "logging/setLevel") {
+            // The gateway emits no log notifications, so any valid level is accepted and has nothing to
+            // filter.
+            static const std::vector<std::string> levels = {"debug", "info",     "notice", "warning",
+                                                            "error", "critical", "alert",  "emergency"};
+            std::string level = params.is_object() ? params.value("level", std::string()) : std::string();
+            if (std::find(levels.begin(), levels.end(), level) == levels.end())
+                return rpcError(id, rpc::kInvalidParams,
+                                "Invalid params: 'level' must be one of debug, info, notice, warning, error, "
+                                "critical, alert, emergency");
+            return rpcResult(id, json::object());
+        }
         if (method == "tools/list") {
             json result = listTools(profile);
             _log.record(profile.id, kServerName, "tools/list",
@@ -497,7 +734,7 @@ json McpGateway::dispatch(const json& request, const proxy::Profile& profile, co
         if (method == "tools/call") {
             if (!params.is_object())
                 return rpcError(id, rpc::kInvalidParams, "Invalid params: expected an object with 'name'");
-            return callTool(id, params, profile, caller, sessionId);
+            return callTool(id, params, profile, caller, sessionId, span);
         }
         if (method == "initialize")
             return rpcError(id, rpc::kInvalidRequest, "Invalid Request: the session is already initialized");
@@ -522,11 +759,12 @@ json McpGateway::listTools(const proxy::Profile& profile) {
 }
 
 json McpGateway::callTool(const json& id, const json& params, const proxy::Profile& profile,
-                          const Caller& caller, const std::string& sessionId) {
+                          const Caller& caller, const std::string& sessionId, telemetry::ActiveSpan* span) {
     auto nameIt = params.find("name");
     if (nameIt == params.end() || !nameIt->is_string())
         return rpcError(id, rpc::kInvalidParams, "Invalid params: 'name' must be a string");
     const std::string name = nameIt->get<std::string>();
+    if (span) span->setAttribute("mcp.tool.name", name);
     json arguments = params.value("arguments", json::object());
     if (arguments.is_null()) arguments = json::object();
     if (!arguments.is_object())
@@ -537,6 +775,7 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
     if (name.rfind(policy::kArchestraToolPrefix, 0) == 0) {
         const BuiltinTool* tool = findBuiltinTool(name);
         if (!tool) return rpcError(id, rpc::kMethodNotFound, "Unknown tool: " + name);
+        if (span) span->setAttribute("mcp.server.name", std::string("archestra"));
         BuiltinContext builtin{_options.database, profile.id, profile.name, caller, _options.onPolicyChange};
         json result = callBuiltinTool(*tool, builtin, arguments);
         _log.record(profile.id, "archestra", "tools/call", toolCall, result);
@@ -547,6 +786,10 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
     for (auto& candidate : assignedTools(*_options.database, profile.id))
         if (candidate.exposedName == name) tool = std::move(candidate);
     if (!tool) return rpcError(id, rpc::kMethodNotFound, "Unknown tool: " + name);
+    if (span) {
+        span->setAttribute("mcp.server.name", tool->serverName);
+        span->setAttribute("mcp.server.id", tool->targetServerId);
+    }
 
     // Guardrail 1: tool invocation policies on the arguments, in the session's trust state. Re-read the
     // session so a taint set by a concurrent call (on any replica) counts.
@@ -556,7 +799,12 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
     policy::CallDecision decision =
         policy::evaluateToolCalls(profile.policies, contextTrusted, {{callId, tool->storedName, arguments}})
             .at(0);
+    if (span) span->setAttribute("mcp.context_trusted", contextTrusted);
     if (!decision.allowed) {
+        if (span) {
+            span->setAttribute("mcp.tool.blocked", true);
+            span->setAttribute("mcp.tool.block_reason", decision.reasonCode);
+        }
         std::string text = decision.contentMessage;
         while (!text.empty() && text.front() == '\n') text.erase(text.begin());
         json result = textResult(text, true);
@@ -575,6 +823,10 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
         policy::CallLimitDecision limit =
             _options.limits->checkCall(profile.id, tool->serverName, tool->exposedName);
         if (limit.blocked) {
+            if (span) {
+                span->setAttribute("mcp.tool.blocked", true);
+                span->setAttribute("mcp.tool.block_reason", std::string("limit_exceeded"));
+            }
             json result = textResult(limit.message, true);
             addMeta(result, {{"blocked", true},
                              {"reasonCode", "limit_exceeded"},
@@ -583,6 +835,21 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
             _log.record(profile.id, tool->serverName, "tools/call", toolCall, result);
             return rpcResult(id, std::move(result));
         }
+    }
+
+    if (tool->dynamicCredential) {
+        auto server = dynamicCredentialServer(*_options.database, tool->catalogId, caller, profile);
+        if (!server) {
+            json result =
+                textResult("Tool " + name + " uses dynamic team credentials and there is no '" +
+                               tool->serverName + "' installation with credentials for " + caller.describe() +
+                               ": install it for yourself or share one with your team",
+                           true);
+            _log.record(profile.id, tool->serverName, "tools/call", toolCall, result);
+            return rpcResult(id, std::move(result));
+        }
+        tool->targetServerId = *server;
+        if (span) span->setAttribute("mcp.server.id", tool->targetServerId);
     }
 
     // Routing: the server's own tool name on the server that runs it.
@@ -640,6 +907,11 @@ json McpGateway::callTool(const json& id, const json& params, const proxy::Profi
         if (!trusted && !tainted) {
             _sessions.markTainted(sessionId, taintReason);
             tainted = true;
+        }
+        if (span) {
+            span->setAttribute("mcp.tool.blocked", false);
+            span->setAttribute("mcp.result.verdict", std::string(policy::toString(verdict.verdict)));
+            span->setAttribute("mcp.session.tainted", tainted);
         }
         addMeta(result, {{"blocked", false},
                          {"resultVerdict", std::string(policy::toString(verdict.verdict))},

@@ -10,8 +10,12 @@
 #include "core/gateway/ToolCallLog.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 namespace archestra::auth {
@@ -30,6 +34,10 @@ class Router;
 namespace archestra::mcp {
 class ToolExecutor;
 }
+namespace archestra::telemetry {
+class ActiveSpan;
+class ExportPipeline;
+}  // namespace archestra::telemetry
 namespace archestra::proxy {
 class LimitEnforcer;
 class ProfileCache;
@@ -53,6 +61,13 @@ struct GatewayOptions {
     std::chrono::milliseconds sessionIdle{30 * 60 * 1000};
     std::int64_t toolTimeout_ms = 60000;
     std::function<void()> onPolicyChange;
+    /// Spans of gateway calls (mcp.initialize, mcp.tools/list, mcp.tools/call); null or disabled: none.
+    telemetry::ExportPipeline* tracing = nullptr;
+    /// GET streams send an SSE comment this often: it keeps proxies from closing an idle stream and finds
+    /// clients that went away (ARCHESTRA_MCP_GATEWAY_SSE_KEEPALIVE_MS).
+    std::chrono::milliseconds sseKeepAlive{15000};
+    /// At most this many GET streams at once: each holds an HTTP worker thread (a quarter of the pool).
+    int maxStreams = 64;
 
     /// Hosts (ARCHESTRA_API_BASE_URL, the frontend URL, ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS) and the session
     /// idle time (ARCHESTRA_MCP_GATEWAY_SESSION_IDLE_MS); the caller sets the collaborators.
@@ -69,9 +84,18 @@ class McpGateway {
 
     SessionStore& sessions() { return _sessions; }
 
+    /// Ends every open GET stream now and refuses new ones; called before the listeners stop, so shutdown
+    /// does not wait out the streams.
+    void stopStreams();
+    int openStreams() const;
+
   private:
     void handlePost(http::Context& context, bool legacy);
     void handleGet(http::Context& context, bool legacy);
+    /// The server-to-client SSE stream of one session (GET with Accept: text/event-stream).
+    void streamSession(http::Context& context, const proxy::Profile& profile);
+    /// Wakes the session's GET stream so it ends (after its session was deleted here).
+    void closeStream(const std::string& sessionId);
     void handleDelete(http::Context& context, bool legacy);
     void handleDeleteAll(http::Context& context, bool legacy);
 
@@ -83,14 +107,23 @@ class McpGateway {
 
     nlohmann::json dispatch(const nlohmann::json& request, const proxy::Profile& profile,
                             const Caller& caller, const std::string& sessionId);
+    nlohmann::json dispatchTraced(const nlohmann::json& request, const proxy::Profile& profile,
+                                  const Caller& caller, const std::string& sessionId,
+                                  telemetry::ActiveSpan* span);
     nlohmann::json listTools(const proxy::Profile& profile);
     nlohmann::json callTool(const nlohmann::json& id, const nlohmann::json& params,
-                            const proxy::Profile& profile, const Caller& caller,
-                            const std::string& sessionId);
+                            const proxy::Profile& profile, const Caller& caller, const std::string& sessionId,
+                            telemetry::ActiveSpan* span);
 
     GatewayOptions _options;
     SessionStore _sessions;
     ToolCallLog _log;
+
+    mutable std::mutex _streamMutex;
+    std::condition_variable _streamWake;
+    bool _stopping = false;
+    std::map<std::string, std::string> _streamingSessions;  ///< session -> profile, with an open GET stream
+    std::set<std::string> _closedSessions;                  ///< deleted while streaming: their stream ends
 };
 
 }  // namespace archestra::gateway

@@ -232,7 +232,9 @@ class McpGatewayTest : public CppUnit::TestFixture {
         HttpResult stream =
             test::httpRequest(f.server.port(), "GET", "/v1/mcp/" + f.profileId, "",
                               {{"Authorization", "Bearer " + f.adminKey}, {"Accept", "text/event-stream"}});
-        CPPUNIT_ASSERT_EQUAL(405, stream.status);
+        // The SSE stream belongs to a session (e2e_gateway_builtins covers an open one).
+        CPPUNIT_ASSERT_EQUAL(400, stream.status);
+        CPPUNIT_ASSERT(stream.body.find("Mcp-Session-Id header is required") != std::string::npos);
     }
 
     void testTransportErrors() {
