@@ -315,6 +315,18 @@ std::vector<policy::ToolCall> policyCalls(const std::vector<ToolCall>& calls) {
     return out;
 }
 
+/// Commits the client's response to 200 text/event-stream before the upstream call, so dual-LLM progress can
+/// be sent as SSE comment lines; the relay then writes into the same body.
+std::ostream& startEarlyEventStream(http::Context& context) {
+    auto& out = context.response();
+    out.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    out.setContentType("text/event-stream; charset=utf-8");
+    out.setChunkedTransferEncoding(true);
+    out.set("Cache-Control", "no-cache");
+    out.set("X-Accel-Buffering", "no");
+    return out.send();
+}
+
 void sendProviderError(http::Context& context, const ProviderAdapter& adapter, ProxyErrorKind kind,
                        const std::string& message) {
     context.send(httpStatus(kind), "application/json", adapter.errorBody(kind, message));
@@ -456,13 +468,12 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     // ---- trusted data: evaluate the tool results; block_always results are rewritten before going upstream
     bool contextTrusted = true;
     nlohmann::json decisions = nullptr;
+    std::ostream* earlyStream = nullptr;  // the client's SSE body once dual-LLM progress was sent
     std::optional<nlohmann::json> rewritten;
     if (!view.toolResults.empty() || profile->considerContextUntrusted) {
         policy::ContextEvaluation evaluation =
             policy::evaluateContext(profile->policies, policyResults(view));
         contextTrusted = evaluation.trusted;
-        // No dual LLM here yet: a result to sanitize is kept out of a trusted context.
-        if (evaluation.needsSanitization) contextTrusted = false;
         for (std::size_t i = 0; i < evaluation.perResult.size() && i < view.toolResults.size(); ++i) {
             const auto& decision = evaluation.perResult[i];
             if (decision.verdict == policy::Verdict::Blocked && decision.replacementContent) {
@@ -472,6 +483,27 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             }
         }
         decisions = {{"context", evaluation.toJson()}};
+        // Dual LLM (DualLlm.h): the summaries replace the results; the context stays untrusted unless every
+        // result to sanitise was. A streaming client sees the rounds as SSE comment lines (ignored by SDKs).
+        if (evaluation.needsSanitization) {
+            contextTrusted = false;
+            if (_dualLlm) {
+                DualLlmProgressFn progress;
+                if (view.stream ||
+                    (streamRoute && context.request().getURI().find("alt=sse") != std::string::npos))
+                    progress = [&](const DualLlmProgress& step) {
+                        if (!earlyStream) earlyStream = &startEarlyEventStream(context);
+                        *earlyStream << step.line();
+                        earlyStream->flush();
+                    };
+                DualLlmApplied applied = _dualLlm->apply(
+                    dualLlmTarget(provider, _upstreams.of(provider),
+                                  provider == Provider::Gemini ? model : upstreamModel, context.request()),
+                    adapter, profile->id, view, evaluation, body, rewritten, progress);
+                if (applied.allSanitized) contextTrusted = evaluation.trusted;
+                decisions["dualLlm"] = applied.decisions;
+            }
+        }
     }
     std::string outgoing;
     if (upstreamModel != view.model) {
@@ -558,6 +590,15 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         _log.enqueue(std::move(record));
     };
 
+    // Once dual-LLM progress went out the status is 200 and the body SSE: a failure is an error event, then a
+    // drop.
+    auto sendFailure = [&](ProxyErrorKind kind, const std::string& message) {
+        if (!earlyStream) return sendProviderError(context, adapter, kind, message);
+        *earlyStream << adapter.sseError(kind, message);
+        earlyStream->flush();
+        abortClient(context);
+    };
+
     Exchange exchange;
     try {
         sendUpstream(_pool, endpoint, request, upstreamBody, exchange, &context);
@@ -572,13 +613,13 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     } catch (const UpstreamTimeoutException& error) {
         ++_counters.upstreamErrors;
         outcome.error = "upstream timeout";
-        sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout, error.message());
+        sendFailure(ProxyErrorKind::UpstreamTimeout, error.message());
         finish(504);
         return;
     } catch (const UpstreamUnreachableException& error) {
         ++_counters.upstreamErrors;
         outcome.error = "upstream unreachable";
-        sendProviderError(context, adapter, ProxyErrorKind::UpstreamUnreachable, error.message());
+        sendFailure(ProxyErrorKind::UpstreamUnreachable, error.message());
         finish(502);
         return;
     }
@@ -591,11 +632,13 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     // ---- streaming relay: bytes as they arrive; tool calls held until the invocation policy decided
     if (status >= 200 && status < 300 && eventStream) {
         outcome.streamed = true;
-        copyResponseHead(exchange.response, out);
-        out.setChunkedTransferEncoding(true);
-        out.set("Cache-Control", "no-cache");
-        out.set("X-Accel-Buffering", "no");
-        std::ostream& client = out.send();
+        if (!earlyStream) {
+            copyResponseHead(exchange.response, out);
+            out.setChunkedTransferEncoding(true);
+            out.set("Cache-Control", "no-cache");
+            out.set("X-Accel-Buffering", "no");
+        }
+        std::ostream& client = earlyStream ? *earlyStream : out.send();
         client.flush();
 
         SseParser parser;
@@ -735,15 +778,13 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     } catch (const Poco::TimeoutException& error) {
         abortSession(exchange.session);
         ++_counters.upstreamErrors;
-        sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout,
-                          "Upstream body timed out: " + error.displayText());
+        sendFailure(ProxyErrorKind::UpstreamTimeout, "Upstream body timed out: " + error.displayText());
         finish(504);
         return;
     } catch (const Poco::Exception& error) {
         abortSession(exchange.session);
         ++_counters.upstreamErrors;
-        sendProviderError(context, adapter, ProxyErrorKind::UpstreamUnreachable,
-                          "Upstream body broke: " + error.displayText());
+        sendFailure(ProxyErrorKind::UpstreamUnreachable, "Upstream body broke: " + error.displayText());
         finish(502);
         return;
     }
@@ -785,6 +826,13 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         record.response = std::move(parsed);
     } else {
         record.response = responseBody;
+    }
+    if (earlyStream) {
+        sendFailure(ProxyErrorKind::UpstreamUnreachable,
+                    "The upstream answered HTTP " + std::to_string(status) +
+                        " without a stream: " + responseBody.substr(0, 500));
+        finish(status);
+        return;
     }
     copyResponseHead(exchange.response, out);
     if (replaced) out.setContentType("application/json");

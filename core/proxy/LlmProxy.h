@@ -1,6 +1,7 @@
 // The LLM proxy's request handling: profile, guardrails, upstream call, relay, interaction record.
 #pragma once
 
+#include "core/proxy/DualLlm.h"
 #include "core/proxy/InteractionLog.h"
 #include "core/proxy/LlmCallObserver.h"
 #include "core/proxy/ProfileCache.h"
@@ -52,6 +53,9 @@ class LlmProxy {
     ProxyCounters& counters() { return _counters; }
     /// Metrics/tracing hook; set before the listeners start (not synchronised).
     void setObserver(std::shared_ptr<LlmCallObserver> observer) { _observer = std::move(observer); }
+    /// Dual-LLM sanitisation of tool results; without it such results keep the context untrusted. Set before
+    /// the listeners start; must outlive the proxy's requests.
+    void setDualLlm(DualLlm* dualLlm) { _dualLlm = dualLlm; }
 
   private:
     std::string upstreamPathFor(Provider provider, const std::string& rest) const;
@@ -63,6 +67,7 @@ class LlmProxy {
     InteractionLog& _log;
     ProxyCounters _counters;
     std::shared_ptr<LlmCallObserver> _observer;
+    DualLlm* _dualLlm = nullptr;
 };
 
 /// Registers /v1/openai, /v1/anthropic and /v1/gemini (main routes in the OpenAPI document with the

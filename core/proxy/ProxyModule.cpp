@@ -33,6 +33,9 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
         }
     });
     _proxy = std::make_unique<LlmProxy>(upstreams, *_pool, *_cache, *_discovery, *_log);
+    _dualLlmStore = std::make_unique<DatabaseDualLlmStore>(database);
+    _dualLlm = std::make_unique<DualLlm>(*_pool, *_dualLlmStore);
+    _proxy->setDualLlm(_dualLlm.get());
     _limits = std::make_unique<LimitEnforcer>(database, *_cache);
 }
 

@@ -52,6 +52,8 @@ class ProxyModule {
     std::unique_ptr<ProfileCache> _cache;
     std::unique_ptr<ToolDiscovery> _discovery;
     std::unique_ptr<InteractionLog> _log;
+    std::unique_ptr<DualLlmStore> _dualLlmStore;
+    std::unique_ptr<DualLlm> _dualLlm;
     std::unique_ptr<LlmProxy> _proxy;
     std::unique_ptr<LimitEnforcer> _limits;
     bool _started = false;

@@ -65,6 +65,19 @@ class UpstreamStandIn {
         std::lock_guard lock(_mutex);
         _reply = std::move(reply);
     }
+    /// Replies used once each, in order, before falling back to reply() (a scripted conversation).
+    void queue(std::vector<StandInReply> replies) {
+        std::lock_guard lock(_mutex);
+        for (auto& r : replies) _queue.push_back(std::move(r));
+    }
+    std::vector<StandInRequest> requests() const {
+        std::lock_guard lock(_mutex);
+        return _requests;
+    }
+    void clearRequests() {
+        std::lock_guard lock(_mutex);
+        _requests.clear();
+    }
     StandInRequest last() const {
         std::lock_guard lock(_mutex);
         return _requests.empty() ? StandInRequest{} : _requests.back();
@@ -95,7 +108,12 @@ class UpstreamStandIn {
             {
                 std::lock_guard lock(_owner._mutex);
                 _owner._requests.push_back(seen);
-                reply = _owner._reply;
+                if (!_owner._queue.empty()) {
+                    reply = std::move(_owner._queue.front());
+                    _owner._queue.erase(_owner._queue.begin());
+                } else {
+                    reply = _owner._reply;
+                }
             }
             if (reply.firstByteDelay_ms > 0)
                 std::this_thread::sleep_for(std::chrono::milliseconds(reply.firstByteDelay_ms));
@@ -149,6 +167,7 @@ class UpstreamStandIn {
     int _port = 0;
     mutable std::mutex _mutex;
     StandInReply _reply;
+    std::vector<StandInReply> _queue;
     std::vector<StandInRequest> _requests;
     std::atomic<int> _aborted{0};
 };

@@ -13,7 +13,11 @@
 //   GET  /__last_request   the last API request received: {method, path, headers, rawHeaders, body, bodyBase64,
 //                          outcome: answering | completed | peer closed | dropped by stand-in}
 //   GET  /__requests       every API request received so far: {count, requests:[...]}
-//   POST /__reset          forgets the recorded requests
+//   POST /__reset          forgets the recorded requests (and the scripted replies)
+//   POST /__script         {replies:[{text, match?}]}: queues text answers. A model call takes the first queued reply
+//                          whose `match` (a substring) occurs in its body, or that has no `match`, and gets that text
+//                          as a plain (non-streaming) answer in its provider's shape; without one it gets its
+//                          scenario. Used to script the dual-LLM rounds. GET /__script shows what is left.
 //
 // Scenario: the `x-standin-scenario` request header, else the last `scenario:<name>` found in the request body
 // (put it in the last user message), else "text".
@@ -219,8 +223,55 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// A scripted text answer in each provider's non-streaming shape.
+function scriptedAnswer(provider, text) {
+  if (provider === "openai") {
+    return {
+      id: "chatcmpl-scripted",
+      object: "chat.completion",
+      created: 1760000000,
+      model: "gpt-4o",
+      choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null }, finish_reason: "stop", logprobs: null }],
+      usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+    };
+  }
+  if (provider === "anthropic") {
+    return {
+      id: "msg_scripted",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [{ type: "text", text }],
+      stop_reason: "end_turn",
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 5 },
+    };
+  }
+  return {
+    candidates: [{ content: { role: "model", parts: [{ text }] }, finishReason: "STOP", index: 0 }],
+    usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 },
+  };
+}
+
 export function createStandin() {
   const requests = [];
+  const script = [];
+
+  // The provider of a model call path, or null.
+  function providerOf(p) {
+    if (p === "/v1/chat/completions" || p === "/chat/completions") return "openai";
+    if (p === "/v1/messages") return "anthropic";
+    if (/^\/(v1beta|v1)\/models\/[^/:]+:generateContent$/.test(p)) return "gemini";
+    return null;
+  }
+  function takeScripted(p, body) {
+    const provider = providerOf(p);
+    if (!provider || script.length === 0) return null;
+    const i = script.findIndex((r) => !r.match || body.includes(r.match));
+    if (i < 0) return null;
+    const [reply] = script.splice(i, 1);
+    return { provider, text: reply.text };
+  }
 
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -242,8 +293,15 @@ export function createStandin() {
       return sendJson(res, 200, requests[requests.length - 1]);
     }
     if (p === "/__requests" && req.method === "GET") return sendJson(res, 200, { count: requests.length, requests });
+    if (p === "/__script" && req.method === "POST") {
+      const replies = JSON.parse(raw.toString("utf8") || "{}").replies ?? [];
+      script.push(...replies);
+      return sendJson(res, 200, { queued: script.length });
+    }
+    if (p === "/__script" && req.method === "GET") return sendJson(res, 200, { replies: script });
     if (p === "/__reset" && req.method === "POST") {
       requests.length = 0;
+      script.length = 0;
       return sendJson(res, 200, { ok: true });
     }
     if (p === "/__health") return sendJson(res, 200, { status: "ok" });
@@ -269,6 +327,12 @@ export function createStandin() {
     if (requests.length > 1000) requests.shift();
 
     const rawText = raw.toString("utf8");
+    const scripted = takeScripted(p, rawText);
+    if (scripted) {
+      record.scripted = true;
+      res.writeHead(200, successHeaders(scripted.provider, false));
+      return res.end(JSON.stringify(scriptedAnswer(scripted.provider, scripted.text)));
+    }
     const scenario = scenarioOf(req, rawText);
     const jsonStream = () => {
       try {
