@@ -39,8 +39,9 @@ void HttpListener::start() {
     params->setServerName("archestra-platform");
 
     _pool = std::make_unique<Poco::ThreadPool>(2, _options.maxThreads, 60, 0);
-    _server =
-        std::make_unique<Poco::Net::HTTPServer>(new DispatcherFactory(_dispatcher), *_pool, socket, params);
+    auto* connections = new ServerConnectionFactory(params, new DispatcherFactory(_dispatcher));
+    _stopSignal = connections->stopSignal();
+    _server = std::make_unique<Poco::Net::TCPServer>(connections, *_pool, socket, params);
     _server->start();
 }
 
@@ -54,7 +55,7 @@ void HttpListener::stop(long grace_ms) {
     while (_dispatcher.inFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
         Poco::Thread::sleep(20);
     }
-    _server->stopAll(true);
+    _stopSignal->stopped(this, true);  // what HTTPServer::stopAll does: abort the open connections
     _server.reset();
     _pool->joinAll();
     _pool.reset();

@@ -1,9 +1,12 @@
-// HttpListener: one listening socket served by a Poco HTTPServer thread pool, feeding a Dispatcher.
+// HttpListener: one listening socket served by a Poco TCPServer thread pool (ServerConnection per client),
+// feeding a Dispatcher.
 #pragma once
 
 #include "core/http/Dispatcher.h"
+#include "core/http/ServerConnection.h"
 
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 
 #include <memory>
@@ -40,7 +43,8 @@ class HttpListener {
     ListenerOptions _options;
     Dispatcher& _dispatcher;
     std::unique_ptr<Poco::ThreadPool> _pool;
-    std::unique_ptr<Poco::Net::HTTPServer> _server;
+    std::shared_ptr<ServerStopSignal> _stopSignal;
+    std::unique_ptr<Poco::Net::TCPServer> _server;  ///< Poco's HTTPServer with our ServerConnection
     int _boundPort = 0;
 };
 

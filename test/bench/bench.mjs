@@ -8,7 +8,11 @@
 //
 // Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (seconds, default 2),
 // BENCH_CONCURRENCY (default "10,100"), BENCH_STREAM_CONCURRENCY (default "10"), BENCH_THREADS (wrk threads,
-// default 2), BENCH_TARGETS (default "direct,archestra,portkey"), ARCHESTRA_PLATFORM_BINARY, BENCH_OUTPUT (markdown file, default docs/benchmark.md; "-" for none).
+// default 2), BENCH_TARGETS (default "direct,archestra,portkey"), ARCHESTRA_PLATFORM_BINARY, BENCH_OUTPUT (markdown file, default docs/benchmark.md; "-" for none),
+// BENCH_PERF (a path prefix: `perf record -g` of the platform during each measured archestra run, written to
+// <prefix>-<mode>-c<N>.data; read it with `perf report -i ...`), BENCH_ATTACH (any command run against the
+// platform during each measured archestra run and stopped with SIGINT after it; {pid}, {mode} and {c} are
+// replaced, e.g. BENCH_ATTACH='strace -c -f -o /tmp/sc-{mode}-{c}.txt -p {pid}').
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -163,6 +167,28 @@ function runWrk({ url, concurrency, seconds, stream, headers = {} }) {
   });
 }
 
+/// Profilers attached to the platform while wrk runs (BENCH_PERF, BENCH_ATTACH): what is behind the CPU figure.
+function attachTools(pid, mode, concurrency) {
+  const commands = [];
+  if (process.env.BENCH_PERF)
+    commands.push(["perf", "record", "-g", "-F", "499", "-p", String(pid), "-o", `${process.env.BENCH_PERF}-${mode}-c${concurrency}.data`]);
+  if (process.env.BENCH_ATTACH)
+    commands.push(process.env.BENCH_ATTACH.replaceAll("{pid}", String(pid)).replaceAll("{mode}", mode).replaceAll("{c}", String(concurrency)).split(/\s+/));
+  return commands.map(([cmd, ...args]) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
+    child.on("error", (err) => log(`${cmd} failed: ${err.message}`));
+    return child;
+  });
+}
+
+function stopAttached(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.on("exit", () => resolve());
+    child.kill("SIGINT");
+  });
+}
+
 function cpuTicks(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -253,7 +279,9 @@ async function main() {
       for (const concurrency of levels) {
         for (const [name, t] of Object.entries(targets)) {
           const before = name === "archestra" ? { cpu: cpuTicks(platform.child.pid).self, db: databaseTicks(platform) } : null;
+          const attached = name === "archestra" ? attachTools(platform.child.pid, mode, concurrency) : [];
           const r = await runWrk({ ...t, concurrency, seconds: duration_s, stream });
+          for (const tool of attached) await stopAttached(tool);
           const row = { mode: stream ? "stream" : "json", target: name, concurrency, ...r };
           if (before) {
             const cpu = cpuTicks(platform.child.pid).self - before.cpu;
@@ -352,7 +380,7 @@ function render({ startedAt, loadBefore, results, platformStats }) {
   lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     const direct = results.find((d) => d.mode === r.mode && d.concurrency === r.concurrency && d.target === "direct");
-    const added = r.target === "direct" ? ["-", "-"] : [f(r.p50_ms - direct.p50_ms, 3), f(r.p99_ms - direct.p99_ms, 3)];
+    const added = r.target === "direct" || !direct ? ["-", "-"] : [f(r.p50_ms - direct.p50_ms, 3), f(r.p99_ms - direct.p99_ms, 3)];
     lines.push(
       `| ${r.mode} | ${r.target} | ${r.concurrency} | ${f(r.rps, 0)} | ${f(r.p50_ms, 3)} | ${f(r.p99_ms, 3)} | ${added[0]} | ${added[1]} | ${r.errors} | ` +
         `${r.cpuMsPer1k !== undefined ? f(r.cpuMsPer1k, 0) : "-"} | ${r.dbCpuMsPer1k !== undefined ? f(r.dbCpuMsPer1k, 0) : "-"} |`,

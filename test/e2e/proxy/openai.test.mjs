@@ -266,6 +266,16 @@ test("a stream that dies midway makes the SDK raise after the deltas that did ar
     for await (const chunk of stream) received.push(chunk);
   });
   assert.ok(received.length >= 1, "the chunks sent before the break must reach the client");
+  // Recorded as the error the client saw (502), not as the upstream's 200, with what did arrive.
+  const rows = await eventually(() =>
+    stack.platform.psql(
+      "SELECT status_code, response->'choices'->0->'message'->>'content' FROM interactions " +
+        "WHERE request->'messages'->0->>'content' = 'scenario:stream-dies'",
+    ),
+  );
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0][0], "502");
+  assert.ok(rows[0][1]?.length > 0, `partial text recorded: ${JSON.stringify(rows[0])}`);
 });
 
 test("after an upstream stream died, the next request is served normally (no stale connection, no hang)", async () => {
