@@ -22,6 +22,7 @@
 #include "core/auth/sso/SsoBroker.h"
 #include "core/gateway/McpGateway.h"
 #include "core/http/Context.h"
+#include "core/mcp/InstallationRequestsApi.h"
 #include "core/mcp/McpApi.h"
 #include "core/mcp/McpRegistry.h"
 #include "core/plugins/HostServices.h"
@@ -141,6 +142,11 @@ void registerRoutes(Platform& platform) {
             [registry = platform.mcpRegistry] { return registry->orchestratorName(); });
         platform.toolExecutor = platform.mcpRegistry->connections();
         mcp::registerMcpRoutes(platform.apiRouter, platform.auth, platform.mcpRegistry);
+        mcp::registerInstallationRequestRoutes(
+            platform.apiRouter, platform.auth, platform.mcpRegistry,
+            [registry = platform.mcpRegistry](const nlohmann::json& body) {
+                return mcp::createCatalogItem(*registry, body);
+            });
         platform.shutdownHooks.push_back([&platform] { platform.mcpRegistry->stop(); });
         // Tools, costs, limits, optimization, statistics: writes reload the proxy's snapshot; the limit list
         // first resets the limits whose period is over.

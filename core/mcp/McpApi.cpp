@@ -484,6 +484,22 @@ std::vector<std::string> splitLines(const std::string& text) {
 
 }  // namespace
 
+json createCatalogItem(McpRegistry& registry, const json& body) {
+    db::Database& db = registry.database();
+    if (!body.is_object()) throw ApiError::badRequest("Body: expected a JSON object");
+    CatalogWrite w = parseCatalogBody(body, true);
+    checkSecretIds(db, body);
+    storeCatalogSecrets(registry, w, body["name"].get<std::string>(), std::nullopt);
+    std::string columns, values;
+    for (const auto& [column, placeholder] : w.columns) {
+        columns += (columns.empty() ? "" : ", ") + column;
+        values += (values.empty() ? "" : ", ") + placeholder;
+    }
+    auto rows = db.query("INSERT INTO internal_mcp_catalog (" + columns + ") VALUES (" + values + ") RETURNING id",
+                         w.params);
+    return loadCatalog(db, rows[0].str("id"));
+}
+
 void registerMcpRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
                        std::shared_ptr<McpRegistry> registry) {
     using namespace auth::schema;
@@ -513,21 +529,7 @@ void registerMcpRoutes(http::Router& router, std::shared_ptr<auth::AuthService> 
                 .access = Access::permission("internalMcpCatalog", "create"),
                 .requestBody = catalogBodySchema(true),
                 .response = catalogSchema()},
-               [&db, registry](Context& c) {
-                   const json& body = c.jsonObject();
-                   CatalogWrite w = parseCatalogBody(body, true);
-                   checkSecretIds(db, body);
-                   storeCatalogSecrets(*registry, w, body["name"].get<std::string>(), std::nullopt);
-                   std::string columns, values;
-                   for (const auto& [column, placeholder] : w.columns) {
-                       columns += (columns.empty() ? "" : ", ") + column;
-                       values += (values.empty() ? "" : ", ") + placeholder;
-                   }
-                   auto rows = db.query("INSERT INTO internal_mcp_catalog (" + columns + ") VALUES (" +
-                                            values + ") RETURNING id",
-                                        w.params);
-                   c.sendJson(200, loadCatalog(db, rows[0].str("id")));
-               });
+               [registry](Context& c) { c.sendJson(200, createCatalogItem(*registry, c.jsonObject())); });
     router.add({.method = "GET",
                 .path = "/api/internal_mcp_catalog/{id}",
                 .operationId = "getInternalMcpCatalogItem",
