@@ -306,6 +306,15 @@ class KubernetesOrchestrator : public Orchestrator {
                     return fail(ErrorCode::Unavailable, "pod " + name + " did not start running within 60 s");
                 std::this_thread::sleep_for(std::chrono::milliseconds(500));
             }
+            {
+                // A streamable-HTTP server is spoken to through its Service, not attach: tell the caller so
+                // (its status now carries the endpoint, and the registry retries over HTTP).
+                std::lock_guard lock(_mutex);
+                if (auto it = _servers.find(server_id);
+                    it != _servers.end() && it->second.spec.transport == "streamable-http")
+                    return fail(ErrorCode::Unavailable, "pod " + name + " serves streamable HTTP at '" +
+                                                            it->second.endpoint + "', not stdio");
+            }
             std::string chosen;
             auto socket =
                 _client.openWebSocket(base() + "/pods/" + encode(name) +
