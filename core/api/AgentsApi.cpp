@@ -29,7 +29,12 @@ const std::string kAgentJson =
     "'labels', coalesce((SELECT json_agg(json_build_object('key', k.key, 'value', v.value, 'keyId', k.id, "
     "'valueId', v.id) ORDER BY k.key) FROM agent_labels l JOIN label_keys k ON k.id = l.key_id JOIN "
     "label_values v ON v.id = l.value_id WHERE l.agent_id = a.id), '[]'::json), "
-    "'tools', '[]'::json)::text";
+    "'tools', coalesce((SELECT json_agg(json_build_object('id', tt.id, 'name', tt.name, 'description', "
+    "tt.description, 'parameters', tt.parameters, 'agentId', tt.agent_id, 'catalogId', tt.catalog_id, "
+    "'mcpServerId', tt.mcp_server_id, 'createdAt', " +
+    isoSql("tt.created_at") + ", 'updatedAt', " + isoSql("tt.updated_at") +
+    ") ORDER BY tt.name, tt.id) FROM agent_tools atl JOIN tools tt ON tt.id = atl.tool_id "
+    "WHERE atl.agent_id = a.id), '[]'::json))::text";
 
 struct Label {
     std::string key;
@@ -170,7 +175,17 @@ json agentSchema() {
          {"labels",
           array(object({{"key", string()}, {"value", string()}, {"keyId", string()}, {"valueId", string()}},
                        {"key", "value"}))},
-         {"tools", array(object({}))}},
+         {"tools", array(object({{"id", {{"type", "string"}, {"format", "uuid"}}},
+                                 {"name", string()},
+                                 {"description", nullableString()},
+                                 {"parameters", {{"type", "object"}, {"additionalProperties", true}}},
+                                 {"agentId", nullableString()},
+                                 {"catalogId", nullableString()},
+                                 {"mcpServerId", nullableString()},
+                                 {"createdAt", dateTime()},
+                                 {"updatedAt", dateTime()}},
+                                {"id", "name", "description", "parameters", "agentId", "catalogId",
+                                 "mcpServerId", "createdAt", "updatedAt"}))}},
         {"id", "name", "isDemo", "isDefault", "considerContextUntrusted", "createdAt", "updatedAt", "teams",
          "labels", "tools"});
 }

@@ -20,6 +20,7 @@ class AgentsApiTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testDefaultSwitchAndLabelLists);
     CPPUNIT_TEST(testValidation);
     CPPUNIT_TEST(testMemberVisibility);
+    CPPUNIT_TEST(testToolsArrayInEveryRead);
     CPPUNIT_TEST_SUITE_END();
 
     struct Fixture {
@@ -252,6 +253,48 @@ class AgentsApiTest : public CppUnit::TestFixture {
                 .status);
         // The admin (profile:admin) sees all three.
         CPPUNIT_ASSERT_EQUAL(size_t(3), f.ok("GET", "/api/agents/all").size());
+    }
+
+    /// `tools` lists the profile's assigned tools (agent_tools), sorted by name, in list, all and get.
+    void testToolsArrayInEveryRead() {
+        Fixture f("agents_tools_array");
+        auto& db = f.server.db();
+        std::string profile = f.server.seeded().defaultProfileId;
+        std::string other = f.ok("POST", "/api/agents", {{"name", "other"}, {"teams", json::array()}})["id"];
+        auto tool = [&](const std::string& name, const std::string& agent) {
+            std::string id = db.query(
+                                   "INSERT INTO tools (agent_id, name, description, parameters) VALUES "
+                                   "($1::uuid, $2, NULL, '{\"type\":\"object\"}') RETURNING id::text",
+                                   {agent, name})
+                                 .at(0)
+                                 .str(0);
+            db.execute("INSERT INTO agent_tools (agent_id, tool_id) VALUES ($1::uuid, $2::uuid)",
+                       {agent, id});
+            return id;
+        };
+        std::string weather = tool("get_weather", profile);
+        std::string email = tool("send_email", profile);
+        tool("other_tool", other);
+        auto check = [&](const json& agent) {
+            const json& tools = agent["tools"];
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(agent.dump(), size_t(2), tools.size());
+            CPPUNIT_ASSERT_EQUAL(weather, tools[0]["id"].get<std::string>());
+            CPPUNIT_ASSERT_EQUAL(email, tools[1]["id"].get<std::string>());
+            CPPUNIT_ASSERT_EQUAL(std::string("get_weather"), tools[0]["name"].get<std::string>());
+            CPPUNIT_ASSERT(tools[0]["description"].is_null());
+            CPPUNIT_ASSERT(tools[0]["catalogId"].is_null() && tools[0]["mcpServerId"].is_null());
+            CPPUNIT_ASSERT_EQUAL(profile, tools[0]["agentId"].get<std::string>());
+            CPPUNIT_ASSERT_EQUAL(json({{"type", "object"}}), tools[0]["parameters"]);
+            CPPUNIT_ASSERT_EQUAL(size_t(24), tools[0]["createdAt"].get<std::string>().size());
+        };
+        check(f.ok("GET", "/api/agents/" + profile));
+        for (const auto& agent : f.ok("GET", "/api/agents?limit=100")["data"])
+            if (agent["id"] == profile)
+                check(agent);
+            else
+                CPPUNIT_ASSERT_EQUAL(size_t(1), agent["tools"].size());
+        for (const auto& agent : f.ok("GET", "/api/agents/all"))
+            if (agent["id"] == profile) check(agent);
     }
 };
 

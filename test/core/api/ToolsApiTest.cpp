@@ -5,6 +5,8 @@
 #include "core/api/AgentToolsApi.h"
 #include "core/api/ToolsApi.h"
 
+#include <set>
+
 using namespace archestra;
 using archestra::test::GuardrailApiFixture;
 using nlohmann::json;
@@ -14,6 +16,7 @@ class ToolsApiTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testToolsAndAssignments);
     CPPUNIT_TEST(testTrustSettings);
     CPPUNIT_TEST(testListFiltersAndPagination);
+    CPPUNIT_TEST(testMemberSeesOnlyTheirTeamsTools);
     CPPUNIT_TEST_SUITE_END();
 
     struct Fixture : GuardrailApiFixture {
@@ -194,6 +197,38 @@ class ToolsApiTest : public CppUnit::TestFixture {
                 "Field 'ids[1]'");
         CPPUNIT_ASSERT_EQUAL(
             0LL, f.count("SELECT count(*) FROM agent_tools WHERE tool_result_treatment = 'trusted'"));
+    }
+
+    /// Without profile:admin: tools of profiles in the caller's teams, and of MCP servers the caller owns or
+    /// shares through a team; nothing else.
+    void testMemberSeesOnlyTheirTeamsTools() {
+        Fixture f("tools_member_visibility");
+        auto& db = f.server.db();
+        std::string member = f.server.createUser("member-tools@example.com", "member");
+        std::string cookie = f.server.sessionCookie(member);
+        auto ids = [&](const std::string& path) {
+            auto result = f.server.asCookie(cookie, "GET", path, "");
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(path + ": " + result.body, 200, result.status);
+            std::set<std::string> out;
+            for (const auto& tool : json::parse(result.body)) out.insert(tool["id"].get<std::string>());
+            return out;
+        };
+        CPPUNIT_ASSERT(ids("/api/tools").empty());
+        CPPUNIT_ASSERT(ids("/api/tools/unassigned").empty());
+        db.execute("INSERT INTO team_member (id, team_id, user_id, role) VALUES ($1, $2, $3, 'member')",
+                   {db::newTextId(), f.server.seeded().defaultTeamId, member});
+        CPPUNIT_ASSERT(ids("/api/tools") == std::set<std::string>{f.proxyTool});
+        // Assigned to a visible profile counts too (the MCP tool has no agent_id of its own).
+        db.execute("INSERT INTO agent_tools (agent_id, tool_id) VALUES ($1::uuid, $2::uuid)",
+                   {f.profile, f.mcpTool});
+        CPPUNIT_ASSERT((ids("/api/tools") == std::set<std::string>{f.proxyTool, f.mcpTool}));
+        db.execute("DELETE FROM agent_tools WHERE tool_id = $1::uuid", {f.mcpTool});
+        CPPUNIT_ASSERT(ids("/api/tools") == std::set<std::string>{f.proxyTool});
+        db.execute("UPDATE mcp_server SET owner_id = $1 WHERE id = $2::uuid", {member, f.server_});
+        CPPUNIT_ASSERT((ids("/api/tools") == std::set<std::string>{f.proxyTool, f.mcpTool}));
+        CPPUNIT_ASSERT(ids("/api/tools/unassigned") == std::set<std::string>{f.mcpTool});
+        // The admin still sees everything.
+        CPPUNIT_ASSERT_EQUAL(size_t(2), f.ok("GET", "/api/tools").size());
     }
 
     void testListFiltersAndPagination() {
