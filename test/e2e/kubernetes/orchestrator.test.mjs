@@ -2,9 +2,10 @@
 // test/standins/kube-apiserver, TLS with its own CA, client-certificate auth). A catalog item with a
 // dockerImage is installed: pod, Secret (secret env by secretKeyRef) and labels as reference-ops.md §6, tools
 // of the real @modelcontextprotocol/server-everything discovered through pods/attach, a tool call through the
-// MCP gateway, logs, restart (a new pod), uninstall (pod, secret and service gone), a streamable-HTTP item's
-// Service, an ImagePullBackOff image ending in error with the reason, and a platform restart that reuses the
-// running pod and replaces the existing Secret after the API's 409.
+// MCP gateway, logs, restart (a new pod), uninstall (pod, secret and service gone), a streamable-HTTP item
+// reached through its NodePort Service, ImagePullBackOff and CrashLoopBackOff ending in error with the reason,
+// and a platform restart (bearer-token kubeconfig this time) that reuses the running pod and replaces the
+// existing Secret after the API's 409.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -103,12 +104,12 @@ async function waitStatus(serverId, wanted, timeout_ms = 60000) {
 async function bootPlatform(extra = {}) {
   return startPlatform({
     env: {
-      ...extra,
       ARCHESTRA_ORCHESTRATOR: "kubernetes",
       ARCHESTRA_ORCHESTRATOR_KUBECONFIG: kube.kubeconfigCert,
       ARCHESTRA_ORCHESTRATOR_LOAD_KUBECONFIG_FROM_CURRENT_CLUSTER: "false",
       ARCHESTRA_ORCHESTRATOR_K8S_NAMESPACE: NS,
       ARCHESTRA_ORCHESTRATOR_MCP_SERVER_BASE_IMAGE: "standin/base:0.0.3",
+      ...extra,
     },
   });
 }
@@ -126,6 +127,7 @@ before(async () => {
   await kube.image(IMAGE, "run", [process.execPath, everythingJs, "stdio"]);
   await kube.image(IMAGE_HTTP, "run", [process.execPath, everythingJs, "streamableHttp"]);
   await kube.image("standin/broken:404", "ImagePullBackOff");
+  await kube.image("standin/crashing:1", "CrashLoopBackOff");
   platform = await bootPlatform();
   session = await adminSession(platform);
 });
@@ -271,7 +273,8 @@ test("a platform restart reuses the running pod and replaces the existing secret
   } finally {
     delete process.env.E2E_KEEP_DATA;
   }
-  platform = await bootPlatform({ ARCHESTRA_DATA_DIR: keptDataDirs.at(-1) });
+  // This time with the bearer-token kubeconfig (the first platform used the client certificate).
+  platform = await bootPlatform({ ARCHESTRA_DATA_DIR: keptDataDirs.at(-1), ARCHESTRA_ORCHESTRATOR_KUBECONFIG: kube.kubeconfigToken });
   session = await adminSession(platform);
   await waitStatus(serverId, ["success"]);
   const state = await kube.state();
@@ -284,6 +287,8 @@ test("a platform restart reuses the running pod and replaces the existing secret
   assert.ok(conflict >= 0, after.join("\n"));
   assert.equal(after[conflict + 1], `PUT /api/v1/namespaces/${NS}/secrets/${secretName} 200`);
   assert.ok(!after.some((r) => r.startsWith(`POST /api/v1/namespaces/${NS}/pods `)), "no new pod");
+  const users = new Set(state.requests.slice(requestsBefore).map((r) => r.user));
+  assert.deepEqual([...users], ["token"], "every request of the second platform carried the bearer token");
 });
 
 test("an image that cannot be pulled ends in error with the reason", async () => {
@@ -301,6 +306,21 @@ test("an image that cannot be pulled ends in error with the reason", async () =>
   assert.match(status.localInstallationError, /standin\/broken:404/);
   const removed = await api("DELETE", `/api/mcp_server/${installed.body.id}`);
   assert.equal(removed.status, 200, JSON.stringify(removed.body));
+});
+
+test("a container in CrashLoopBackOff ends in error with the reason", async () => {
+  const catalog = await api("POST", "/api/internal_mcp_catalog", {
+    name: "Crashing",
+    serverType: "local",
+    localConfig: { dockerImage: "standin/crashing:1" },
+  });
+  assert.equal(catalog.status, 200, JSON.stringify(catalog.body));
+  const installed = await api("POST", "/api/mcp_server", { name: "Crashing", catalogId: catalog.body.id });
+  assert.equal(installed.status, 200, JSON.stringify(installed.body));
+  const status = await waitStatus(installed.body.id, ["success", "error"], 30000);
+  assert.equal(status.localInstallationStatus, "error");
+  assert.match(status.localInstallationError, /CrashLoopBackOff/);
+  assert.equal((await api("DELETE", `/api/mcp_server/${installed.body.id}`)).status, 200);
 });
 
 test("a streamable-HTTP server is reached through its Service, which uninstall deletes", async () => {
