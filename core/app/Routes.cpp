@@ -117,7 +117,9 @@ void registerRoutes(Platform& platform) {
         // LLM proxy: its cache and log threads start now, before the listeners open; the log flushes after
         // they close.
         platform.proxy = std::make_shared<proxy::ProxyModule>(platform.settings, *platform.database);
-        platform.proxy->registerRoutes(platform.apiRouter);
+        platform.proxy->registerRoutes(platform.apiRouter, [&platform](const http::Context& c) {
+            return platform.auth->hasPermission(c.requirePrincipal(), "profile", "admin");
+        });
         platform.proxy->proxy().setObserver(platform.telemetry->llmObserver());
         addTelemetryGauges(platform);
         platform.proxy->start();

@@ -44,9 +44,19 @@ nlohmann::json itemSchema() {
               {"createdAt", {{"type", "string"}, {"format", "date-time"}}}}}};
 }
 
+/// " AND <the row's profile is in one of the caller's teams>" for callers who do not see every profile.
+std::string visibleCondition(const SeesAllProfiles& seesAll, const http::Context& context,
+                             std::vector<db::Value>& params) {
+    if (!seesAll || seesAll(context)) return "";
+    params.push_back(context.requirePrincipal().userId);
+    return " AND EXISTS (SELECT 1 FROM agent_team vx JOIN team_member vm ON vm.team_id = vx.team_id WHERE "
+           "vx.agent_id = i.profile_id AND vm.user_id = $" +
+           std::to_string(params.size()) + ")";
+}
+
 }  // namespace
 
-void registerInteractionRoutes(http::Router& router, db::Database& database) {
+void registerInteractionRoutes(http::Router& router, db::Database& database, SeesAllProfiles seesAll) {
     const auto access = http::Access::permission("interaction", "read");
     nlohmann::json paginated = {{"type", "object"},
                                 {"properties",
@@ -78,9 +88,9 @@ void registerInteractionRoutes(http::Router& router, db::Database& database) {
                    {"sortBy",
                     {{"type", "string"}, {"enum", {"createdAt", "profileId", "externalAgentId", "model"}}}},
                    {"sortDirection", {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "desc"}}}}},
-        [&database](http::Context& context) {
+        [&database, seesAll](http::Context& context) {
             std::vector<db::Value> params;
-            std::string where = " WHERE true";
+            std::string where = " WHERE true" + visibleCondition(seesAll, context, params);
             if (auto profileId = context.query("profileId")) {
                 if (!http::isUuidV4(*profileId))
                     throw http::ApiError::badRequest(
@@ -152,10 +162,14 @@ void registerInteractionRoutes(http::Router& router, db::Database& database) {
          .summary = "Distinct X-Archestra-Agent-Id values seen",
          .access = access,
          .response = {{"type", "array"}, {"items", {{"type", "string"}}}}},
-        [&database](http::Context& context) {
+        [&database, seesAll](http::Context& context) {
             nlohmann::json ids = nlohmann::json::array();
-            for (const auto& row : database.query("SELECT DISTINCT external_agent_id FROM interactions "
-                                                  "WHERE external_agent_id IS NOT NULL ORDER BY 1"))
+            std::vector<db::Value> params;
+            std::string visible = visibleCondition(seesAll, context, params);
+            for (const auto& row : database.query("SELECT DISTINCT i.external_agent_id FROM interactions i "
+                                                  "WHERE i.external_agent_id IS NOT NULL" +
+                                                      visible + " ORDER BY 1",
+                                                  params))
                 ids.push_back(row.str(0));
             context.sendJson(200, ids);
         });
@@ -168,10 +182,12 @@ void registerInteractionRoutes(http::Router& router, db::Database& database) {
                 .access = access,
                 .response = itemSchema(),
                 .uuidParams = {"interactionId"}},
-               [&database](http::Context& context) {
-                   auto rows = database.query(
-                       "SELECT " + std::string(kItemSql) + " FROM interactions i WHERE i.id = $1::uuid",
-                       {context.param("interactionId")});
+               [&database, seesAll](http::Context& context) {
+                   std::vector<db::Value> params = {context.param("interactionId")};
+                   std::string visible = visibleCondition(seesAll, context, params);
+                   auto rows = database.query("SELECT " + std::string(kItemSql) +
+                                                  " FROM interactions i WHERE i.id = $1::uuid" + visible,
+                                              params);
                    if (rows.empty())
                        throw http::ApiError::notFound("Interaction with ID " +
                                                       context.param("interactionId") + " not found");

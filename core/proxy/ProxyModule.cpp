@@ -22,8 +22,9 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
     _discovery = std::make_unique<ToolDiscovery>(database, [this] { _cache->invalidate(); });
     std::string spool = Poco::Path(settings.dataDir()).makeAbsolute().append("spool").toString();
     _log = std::make_unique<InteractionLog>(database, spool);
-    // token_cost usage changed: this replica reloads, and so must every other one (limits count across replicas,
-    // and each enforces from its own snapshot). The payload is no replica's id, so all of them reload.
+    // token_cost usage changed: this replica reloads, and so must every other one (limits count across
+    // replicas, and each enforces from its own snapshot). The payload is no replica's id, so all of them
+    // reload.
     _log->setUsageListener([this] {
         _cache->markDirty();
         try {
@@ -43,9 +44,9 @@ ProxyModule::~ProxyModule() {
     stop();
 }
 
-void ProxyModule::registerRoutes(http::Router& router) {
+void ProxyModule::registerRoutes(http::Router& router, SeesAllProfiles seesAll) {
     registerProxyRoutes(router, *_proxy);
-    registerInteractionRoutes(router, _db);
+    registerInteractionRoutes(router, _db, std::move(seesAll));
 }
 
 void ProxyModule::start() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/proxy/InteractionLog.h"
+#include "core/proxy/InteractionRoutes.h"
 #include "core/proxy/LimitEnforcer.h"
 #include "core/proxy/LlmProxy.h"
 #include "core/proxy/ProfileCache.h"
@@ -31,8 +32,8 @@ class ProxyModule {
     ProxyModule(const config::Settings& settings, db::Database& database);
     ~ProxyModule();
 
-    /// Registers /v1/{openai,anthropic,gemini}/... and /api/interactions*.
-    void registerRoutes(http::Router& router);
+    /// Registers /v1/{openai,anthropic,gemini}/... and /api/interactions* (scoped by team unless `seesAll`).
+    void registerRoutes(http::Router& router, SeesAllProfiles seesAll = {});
     void start();
     /// Stops discovery and the cache, then flushes the interaction log. Idempotent.
     void stop();

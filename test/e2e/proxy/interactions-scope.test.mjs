@@ -1,0 +1,118 @@
+// GET /api/interactions scoped by team (reference-api.md: a non-admin only sees the profiles of its teams): a
+// member sees the interactions of a profile in its team, not those of a profile of another team, in the list,
+// by id and in the external agent ids; the admin sees both.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { startStack, adminSession, eventually } from "../lib/harness.mjs";
+
+let stack;
+let admin;
+let member;
+let teamProfileId;
+let otherProfileId;
+
+async function call(who, method, path, body) {
+  const res = await fetch(stack.platform.baseUrl + path, {
+    method,
+    headers: { cookie: who.cookie, origin: who.origin, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  return { status: res.status, body: parsed };
+}
+
+async function chat(profileId, agentId) {
+  const client = new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-test", maxRetries: 0 });
+  await client.chat.completions.create(
+    { model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] },
+    { headers: { "X-Archestra-Agent-Id": agentId } },
+  );
+}
+
+before(async () => {
+  stack = await startStack();
+  const platform = stack.platform;
+  admin = await adminSession(platform);
+  const origin = admin.origin;
+  const invite = await call(admin, "POST", "/api/auth/organization/invite-member", { email: "viewer@example.com", role: "member" });
+  assert.equal(invite.status, 200, JSON.stringify(invite.body));
+  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({
+      name: "Viewer",
+      email: "viewer@example.com",
+      password: "viewer-password-1",
+      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.body.id}&email=viewer@example.com`,
+    }),
+  });
+  assert.equal(signUp.status, 200, await signUp.clone().text());
+  const memberUserId = (await signUp.json()).user.id;
+  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({ email: "viewer@example.com", password: "viewer-password-1" }),
+  });
+  assert.equal(signIn.status, 200);
+  member = { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin };
+
+  const team = await call(admin, "POST", "/api/teams", { name: "Viewers" });
+  assert.equal(team.status, 200, JSON.stringify(team.body));
+  const joined = await call(admin, "POST", `/api/teams/${team.body.id}/members`, { userId: memberUserId });
+  assert.equal(joined.status, 200, JSON.stringify(joined.body));
+  const profile = await call(admin, "POST", "/api/agents", { name: "Viewers' profile", teams: [team.body.id] });
+  assert.equal(profile.status, 200, JSON.stringify(profile.body));
+  teamProfileId = profile.body.id;
+  const otherTeam = await call(admin, "POST", "/api/teams", { name: "Others" });
+  const otherProfile = await call(admin, "POST", "/api/agents", { name: "Others' profile", teams: [otherTeam.body.id] });
+  assert.equal(otherProfile.status, 200, JSON.stringify(otherProfile.body));
+  otherProfileId = otherProfile.body.id;
+
+  await chat(teamProfileId, "team-agent");
+  await chat(otherProfileId, "other-agent");
+  const rows = await eventually(async () => {
+    const all = await call(admin, "GET", "/api/interactions?limit=100");
+    return all.body.data?.length >= 2 ? all.body.data : null;
+  });
+  assert.ok(rows?.length >= 2, "both interactions written");
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+test("the admin sees every profile's interactions", async () => {
+  const all = await call(admin, "GET", "/api/interactions?limit=100");
+  const profiles = new Set(all.body.data.map((i) => i.profileId));
+  assert.ok(profiles.has(teamProfileId) && profiles.has(otherProfileId), JSON.stringify([...profiles]));
+  const ids = await call(admin, "GET", "/api/interactions/external-agent-ids");
+  assert.ok(ids.body.includes("team-agent") && ids.body.includes("other-agent"), JSON.stringify(ids.body));
+});
+
+test("a member sees only the interactions of its teams' profiles: list, by id, external agent ids", async () => {
+  const mine = await call(member, "GET", "/api/interactions?limit=100");
+  assert.equal(mine.status, 200, JSON.stringify(mine.body));
+  assert.ok(mine.body.data.length >= 1);
+  assert.deepEqual([...new Set(mine.body.data.map((i) => i.profileId))], [teamProfileId]);
+  assert.equal(mine.body.pagination.total, mine.body.data.length);
+
+  const all = await call(admin, "GET", "/api/interactions?limit=100");
+  const other = all.body.data.find((i) => i.profileId === otherProfileId);
+  const hidden = await call(member, "GET", `/api/interactions/${other.id}`);
+  assert.equal(hidden.status, 404, JSON.stringify(hidden.body));
+  const own = await call(member, "GET", `/api/interactions/${mine.body.data[0].id}`);
+  assert.equal(own.status, 200);
+
+  const filtered = await call(member, "GET", `/api/interactions?profileId=${otherProfileId}`);
+  assert.equal(filtered.body.data.length, 0);
+
+  const ids = await call(member, "GET", "/api/interactions/external-agent-ids");
+  assert.deepEqual(ids.body, ["team-agent"]);
+});
