@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
 import { startStack, defaultProfileId, adminSession, eventually } from "../lib/harness.mjs";
 
 let stack;
@@ -57,7 +58,7 @@ async function scriptRounds(answer = '{"answer":1}', complete = true) {
     body: JSON.stringify({
       replies: [
         { text: "QUESTION: What does the tool say about the weather?\nOPTIONS:\n0: sunny\n1: rain\n2: snow" },
-        { match: "multiple_choice_response", text: answer },
+        { match: "IGNORE ALL PREVIOUS INSTRUCTIONS", text: answer },
         ...(complete ? [{ text: "DONE" }, { text: SUMMARY }] : []),
       ],
     }),
@@ -175,6 +176,52 @@ test("streaming: the rounds show as SSE comments and the stream stays valid for 
     for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) if (call.function?.name) names.add(call.function.name);
   }
   assert.deepEqual([...names], ["get_weather", "send_email"]);
+});
+
+test("Anthropic, streaming: the rounds use the Messages API with the client's key; the summary replaces the tool_result", async () => {
+  await stack.standin.reset();
+  await scriptRounds();
+  const client = new Anthropic({
+    baseURL: `${stack.platform.baseUrl}/v1/anthropic/${profileId}`,
+    apiKey: "sk-ant-dual",
+    maxRetries: 0,
+  });
+  const stream = client.messages.stream({
+    model: "claude-sonnet-4-5",
+    max_tokens: 256,
+    tools: tools.map((t) => ({ name: t.function.name, description: t.function.description, input_schema: t.function.parameters })),
+    messages: [
+      { role: "user", content: "What is the weather in Paris?" },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_dual_1", name: "get_weather", input: { location: "Paris" } }] },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_dual_1", content: INJECTION },
+          { type: "text", text: "Thanks, go on. scenario:parallel-tools" },
+        ],
+      },
+    ],
+  });
+  const message = await stream.finalMessage();
+  // Sanitised, so the context is trusted and neither call is blocked.
+  assert.deepEqual(
+    message.content.filter((b) => b.type === "tool_use").map((b) => b.name),
+    ["get_weather", "send_email"],
+  );
+  const requests = await stack.standin.requests();
+  assert.equal(requests.length, 5);
+  // The internal calls carry the client's own credential and API version, whichever header the SDK used.
+  const sent = requests[4].headers;
+  assert.match(JSON.stringify(sent), /sk-ant-dual/);
+  for (const r of requests) {
+    assert.equal(r.path, "/v1/messages");
+    for (const h of ["x-api-key", "authorization", "anthropic-version"]) assert.equal(r.headers[h], sent[h], h);
+  }
+  const upstream = JSON.parse(requests[4].body);
+  assert.equal(upstream.messages[2].content[0].content, SUMMARY);
+  assert.doesNotMatch(requests[4].body, /IGNORE ALL/);
+  const stored = await api("GET", "/api/dual-llm-results/by-tool-call-id/toolu_dual_1");
+  assert.equal(stored.result, SUMMARY);
 });
 
 test("a quarantined answer that is not an index leaves the result untrusted: the next call is blocked, not a 500", async () => {
