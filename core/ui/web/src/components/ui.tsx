@@ -273,8 +273,10 @@ export function erroredField(error: string | undefined): string | undefined {
 export function fieldErrors(error: string | undefined, fields: string[]) {
   const field = erroredField(error);
   const mine = field !== undefined && fields.includes(field);
+  // "Field 'conditions[0].maxLength': …" under the conditions field keeps its path, which says what is wrong.
+  const exact = error !== undefined && error.startsWith(`Field '${field}':`);
   return {
-    on: (name: string) => (mine && field === name ? error!.replace(/^Field '[^']*':\s*/, "") : undefined),
+    on: (name: string) => (mine && field === name ? (exact ? error!.replace(/^Field '[^']*':\s*/, "") : error) : undefined),
     rest: mine ? undefined : error,
   };
 }

@@ -59,8 +59,9 @@ function LineChart({ rows, label }: { rows: SeriesRow[]; label: (r: SeriesRow) =
   useEffect(() => {
     if (!canvas.current) return;
     const stamps = [...new Set(rows.flatMap((r) => r.timeSeries.map((p) => p.timestamp)))].sort();
-    const config: ChartConfiguration<"line"> = {
-      type: "line",
+    // A line through one or two buckets shows little: bars then.
+    const config: ChartConfiguration<"line" | "bar"> = {
+      type: stamps.length <= 2 ? "bar" : "line",
       data: {
         labels: stamps.map((s) => new Date(s).toLocaleString()),
         datasets: rows.map((r) => ({
