@@ -28,7 +28,9 @@ void HttpListener::start() {
     }
     _boundPort = socket.address().port();
 
-    auto* params = new Poco::Net::HTTPServerParams;
+    // One owner handle shared by the connection factory and the server (two AutoPtrs adopting the same raw
+    // pointer would each release it: a double free when the server is destroyed).
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(_options.maxThreads);
     params->setMaxQueued(_options.maxQueued);
     params->setKeepAlive(true);
