@@ -326,6 +326,12 @@ test("the other pages render their content, and the layout works on a narrow win
   await page.getByRole("region", { name: "Secrets backend" }).waitFor();
   await screenshot(page, "14-settings-secrets");
 
+  // The profile's tool count: get_weather and send_email, discovered from its requests.
+  await nav("Profiles").click();
+  const profileRow = page.getByRole("row").filter({ hasText: PROFILE });
+  await profileRow.waitFor();
+  assert.equal((await profileRow.getByRole("cell").nth(3).textContent()).trim(), "2");
+
   await page.setViewportSize({ width: 390, height: 800 });
   await nav("Profiles").isHidden();
   assert.equal(await nav("Profiles").isVisible(), false, "the menu is collapsed on a narrow window");
