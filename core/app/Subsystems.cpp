@@ -268,6 +268,8 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
         options.address = address;
         options.port = spec.port;
         options.maxThreads = spec.threads;
+        options.headerTimeout_s = settings.getInt("ARCHESTRA_HTTP_HEADER_TIMEOUT_S");
+        options.readTimeout_s = settings.getInt("ARCHESTRA_HTTP_READ_TIMEOUT_S");
         auto listener = std::make_unique<http::HttpListener>(options, *spec.dispatcher);
         try {
             listener->start();

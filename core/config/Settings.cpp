@@ -45,6 +45,10 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_HTTP_MAX_THREADS", "256", K::Count,
          "Worker threads per listener (one per open connection)"},
         {"ARCHESTRA_HTTP_MAX_BODY_BYTES", "52428800", K::Count, "Largest accepted request body (413 above)"},
+        {"ARCHESTRA_HTTP_HEADER_TIMEOUT_S", "30", K::Count,
+         "Time a client has to send a whole request head once it started (slowloris guard)"},
+        {"ARCHESTRA_HTTP_READ_TIMEOUT_S", "60", K::Count,
+         "Longest silence while reading a request body, or before a new connection's first request"},
         // Files
         {"ARCHESTRA_DATA_DIR", "./data", K::Path, "Auth secret, embedded PostgreSQL, interaction spool"},
         {"ARCHESTRA_PLUGINS_DIR", "", K::Path,

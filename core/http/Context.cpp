@@ -95,6 +95,18 @@ const std::string& Context::body() {
             throw ApiError::payloadTooLarge("Request body exceeds the limit of " +
                                             std::to_string(_maxBodyBytes) + " bytes");
     }
+    // A read that failed (the client went silent past the read timeout, or sent a bad chunk) or a body
+    // shorter than its Content-Length: refuse it and close the connection, because the missing bytes may
+    // still arrive and would otherwise be parsed as the next request.
+    const bool truncated =
+        _request.hasContentLength() && data.size() < static_cast<std::size_t>(_request.getContentLength64());
+    if (in.bad() || truncated) {
+        _response.setKeepAlive(false);
+        throw ApiError::badRequest(
+            "Request body: incomplete, " + std::to_string(data.size()) + " bytes received" +
+            (_request.hasContentLength() ? " of " + std::to_string(_request.getContentLength64())
+                                         : std::string()));
+    }
     _body = std::move(data);
     return *_body;
 }
@@ -132,7 +144,7 @@ void Context::sendJson(int status, const nlohmann::json& body) {
 }
 
 void Context::send(int status, const std::string& contentType, const std::string& body) {
-    _response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    _response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     _response.setContentType(contentType);
     _response.sendBuffer(body.data(), body.size());
 }
@@ -143,12 +155,19 @@ void Context::sendError(int status, const std::string& type, const std::string& 
 
 bool Context::drainBody() {
     if (_body || !hasBody()) return true;
+    // Reading an unread body only buys keeping the connection open, so a small one is read and a large one
+    // (or one over the limit, which the client may never finish sending) closes the connection instead of
+    // holding the thread until it arrives.
+    constexpr std::size_t kDrainBudgetBytes = 64 * 1024;
+    const std::size_t budget = std::min(_maxBodyBytes, kDrainBudgetBytes);
+    if (_request.hasContentLength() && _request.getContentLength64() > static_cast<Poco::Int64>(budget))
+        return false;
     std::istream& in = _request.stream();
     char buffer[16384];
     std::size_t total = 0;
     while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
         total += static_cast<std::size_t>(in.gcount());
-        if (total > _maxBodyBytes) return false;
+        if (total > budget) return false;
     }
     return !in.bad();
 }

@@ -161,7 +161,7 @@ void Dispatcher::dispatch(Context& context) {
             "Access-Control-Allow-Headers",
             "Content-Type, X-Requested-With, Cookie, Authorization, X-Request-Id, X-Archestra-Agent-Id");
         response.set("Access-Control-Max-Age", "600");
-        response.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+        response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
         response.setContentLength(0);
         response.send();
         return;

@@ -36,12 +36,13 @@ void HttpListener::start() {
     params->setKeepAlive(true);
     params->setKeepAliveTimeout(Poco::Timespan(_options.keepAliveTimeout_s, 0));
     params->setMaxKeepAliveRequests(_options.maxKeepAliveRequests);
-    params->setTimeout(Poco::Timespan(60, 0));
+    params->setTimeout(Poco::Timespan(_options.readTimeout_s, 0));
     params->setThreadIdleTime(Poco::Timespan(30, 0));
     params->setServerName("archestra-platform");
 
     _pool = std::make_unique<Poco::ThreadPool>(2, _options.maxThreads, 60, 0);
-    auto* connections = new ServerConnectionFactory(params, new DispatcherFactory(_dispatcher));
+    auto* connections =
+        new ServerConnectionFactory(params, new DispatcherFactory(_dispatcher), _options.headerTimeout_s);
     _stopSignal = connections->stopSignal();
     _server = std::make_unique<Poco::Net::TCPServer>(connections, *_pool, socket, params);
     _server->start();

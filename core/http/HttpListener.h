@@ -22,6 +22,11 @@ struct ListenerOptions {
     int maxQueued = 1024;  ///< accepted connections waiting for a thread
     int keepAliveTimeout_s = 75;
     int maxKeepAliveRequests = 0;  ///< 0: unlimited
+    /// A request head (request line + headers) must arrive whole within this time of its first byte; a
+    /// client trickling it (slowloris) is disconnected instead of holding a thread.
+    int headerTimeout_s = 30;
+    /// Longest wait for the next bytes of a request body (and for the first request on a new connection).
+    int readTimeout_s = 60;
 };
 
 /// Owns the socket, the thread pool and the Poco server. start() binds; stop() stops accepting and waits

@@ -7,13 +7,20 @@
 #include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/String.h>
 
 #include <poll.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 namespace archestra::http {
 
@@ -36,6 +43,76 @@ bool awaitRequest(const Poco::Net::StreamSocket& socket, Poco::Int64 timeout_us)
     } while (n < 0 && errno == EINTR);
     return n > 0;
 }
+
+/// Deadlines of the request heads being read, across every listener. The parse runs inside Poco (blocking
+/// reads through non-virtual calls), so the deadline is enforced from outside: one thread shuts down the
+/// socket of a head that is late, the blocked read returns, and the parse fails like any truncated request.
+class HeaderDeadlines {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    static HeaderDeadlines& instance() {
+        // Leaked on purpose: connection threads may still disarm while static destructors run at exit.
+        static auto* deadlines = new HeaderDeadlines;
+        return *deadlines;
+    }
+
+    void arm(const void* key, const Poco::Net::StreamSocket& socket, Clock::time_point deadline) {
+        std::lock_guard lock(_mutex);
+        _pending[key] = {socket, deadline};
+        if (!_thread.joinable()) _thread = std::thread([this] { watch(); });
+    }
+
+    void disarm(const void* key) {
+        std::lock_guard lock(_mutex);
+        _pending.erase(key);
+    }
+
+  private:
+    struct Entry {
+        Poco::Net::StreamSocket socket;
+        Clock::time_point deadline;
+    };
+
+    void watch() {
+        std::unique_lock lock(_mutex);
+        for (;;) {
+            _wake.wait_for(lock, std::chrono::milliseconds(250));
+            const auto now = Clock::now();
+            for (auto it = _pending.begin(); it != _pending.end();) {
+                if (it->second.deadline > now) {
+                    ++it;
+                    continue;
+                }
+                try {
+                    it->second.socket.shutdown();
+                } catch (...) {  // already closed by the client
+                }
+                it = _pending.erase(it);
+            }
+        }
+    }
+
+    std::mutex _mutex;
+    std::condition_variable _wake;
+    std::map<const void*, Entry> _pending;
+    std::thread _thread;
+};
+
+/// Disarms on every way out of a head parse (parsed, refused, or the socket failed).
+class HeaderDeadlineGuard {
+  public:
+    HeaderDeadlineGuard(const void* key, const Poco::Net::StreamSocket& socket, int timeout_s) : _key(key) {
+        HeaderDeadlines::instance().arm(key, socket,
+                                        HeaderDeadlines::Clock::now() + std::chrono::seconds(timeout_s));
+    }
+    ~HeaderDeadlineGuard() { HeaderDeadlines::instance().disarm(_key); }
+    HeaderDeadlineGuard(const HeaderDeadlineGuard&) = delete;
+    HeaderDeadlineGuard& operator=(const HeaderDeadlineGuard&) = delete;
+
+  private:
+    const void* _key;
+};
 
 /// RFC 9110 IMF-fixdate of the current second, formatted once per second per thread.
 const std::string& currentHttpDate() {
@@ -67,11 +144,12 @@ void sendErrorResponse(Poco::Net::HTTPServerSession& session, Poco::Net::HTTPRes
 ServerConnection::ServerConnection(const Poco::Net::StreamSocket& socket,
                                    Poco::Net::HTTPServerParams::Ptr params,
                                    Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-                                   std::shared_ptr<ServerStopSignal> stop)
+                                   std::shared_ptr<ServerStopSignal> stop, int headerTimeout_s)
     : TCPServerConnection(socket),
       _params(std::move(params)),
       _factory(std::move(factory)),
-      _stop(std::move(stop)) {
+      _stop(std::move(stop)),
+      _headerTimeout_s(headerTimeout_s) {
     _stop->stopped += Poco::delegate(this, &ServerConnection::onServerStopped);
 }
 
@@ -118,7 +196,21 @@ void ServerConnection::run() {
         const bool canKeepAlive = maxRequests <= 0 || served < maxRequests;
         try {
             Poco::Net::HTTPServerResponseImpl response(session);
+            // The head's first byte is here (awaitRequest); the whole head gets _headerTimeout_s from now.
+            std::optional<HeaderDeadlineGuard> deadline(std::in_place, this, socket(), _headerTimeout_s);
             Poco::Net::HTTPServerRequestImpl request(response, session, _params);
+            deadline.reset();
+            // Request smuggling: a front proxy and this server must agree where the body ends. With both
+            // framings, or a transfer coding other than plain "chunked" (which Poco would ignore and fall
+            // back to Content-Length), refuse and close (RFC 9112 §6.1, §6.3).
+            if (request.has("Transfer-Encoding")) {
+                const bool chunkedOnly = Poco::icompare(request.get("Transfer-Encoding"), "chunked") == 0;
+                if (request.has("Content-Length") || !chunkedOnly) {
+                    sendErrorResponse(session, chunkedOnly ? Poco::Net::HTTPResponse::HTTP_BAD_REQUEST
+                                                           : Poco::Net::HTTPResponse::HTTP_NOT_IMPLEMENTED);
+                    break;
+                }
+            }
             response.set("Date", currentHttpDate());
             response.setVersion(request.getVersion());
             response.setKeepAlive(_params->getKeepAlive() && request.getKeepAlive() && canKeepAlive);

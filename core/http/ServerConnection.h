@@ -18,7 +18,9 @@ namespace archestra::http {
 /// costs measured under load: waiting for the next request with one poll(2) instead of Poco's epoll instance
 /// per wait (epoll_create + epoll_ctl + epoll_wait + close), TCP_NODELAY once per connection (a streamed
 /// event or a response written in two parts is not held back by Nagle's algorithm), and the Date header
-/// formatted once per second instead of per response.
+/// formatted once per second instead of per response. Unlike Poco's, a request head must arrive whole within
+/// a deadline (Poco's receive timeout applies per read, so a client sending one byte a second held a thread
+/// for hours).
 /// Fired by the listener when it stops (argument: abort the requests in progress); every open connection
 /// listens. Shared so that a connection outliving the server never touches a destroyed event.
 struct ServerStopSignal {
@@ -29,7 +31,7 @@ class ServerConnection : public Poco::Net::TCPServerConnection {
   public:
     ServerConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
                      Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-                     std::shared_ptr<ServerStopSignal> stop);
+                     std::shared_ptr<ServerStopSignal> stop, int headerTimeout_s);
     ~ServerConnection() override;
     void run() override;
 
@@ -40,17 +42,19 @@ class ServerConnection : public Poco::Net::TCPServerConnection {
     Poco::Net::HTTPRequestHandlerFactory::Ptr _factory;
     std::shared_ptr<ServerStopSignal> _stop;
     std::atomic<bool> _stopped{false};
+    int _headerTimeout_s;
 };
 
 class ServerConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
   public:
     ServerConnectionFactory(Poco::Net::HTTPServerParams::Ptr params,
-                            Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
+                            Poco::Net::HTTPRequestHandlerFactory::Ptr factory, int headerTimeout_s)
         : _params(std::move(params)),
           _factory(std::move(factory)),
-          _stop(std::make_shared<ServerStopSignal>()) {}
+          _stop(std::make_shared<ServerStopSignal>()),
+          _headerTimeout_s(headerTimeout_s) {}
     Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-        return new ServerConnection(socket, _params, _factory, _stop);
+        return new ServerConnection(socket, _params, _factory, _stop, _headerTimeout_s);
     }
     /// What HTTPServer::stopAll does: every open connection ends (at once when `abortCurrent`).
     std::shared_ptr<ServerStopSignal> stopSignal() const { return _stop; }
@@ -59,6 +63,7 @@ class ServerConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
     Poco::Net::HTTPServerParams::Ptr _params;
     Poco::Net::HTTPRequestHandlerFactory::Ptr _factory;
     std::shared_ptr<ServerStopSignal> _stop;
+    int _headerTimeout_s;
 };
 
 }  // namespace archestra::http
