@@ -9,6 +9,7 @@
 #include "core/api/OptimizationRulesApi.h"
 #include "core/api/OrganizationApi.h"
 #include "core/api/PoliciesApi.h"
+#include "core/api/PromptsApi.h"
 #include "core/api/SecretsApi.h"
 #include "core/api/StatisticsApi.h"
 #include "core/api/TeamsApi.h"
@@ -165,6 +166,7 @@ void registerRoutes(Platform& platform) {
         api::registerOptimizationRuleRoutes(platform.apiRouter, platform.auth, proxyChanged);
         api::registerStatisticsRoutes(platform.apiRouter, platform.auth);
         api::registerDualLlmRoutes(platform.apiRouter, platform.auth, proxyChanged);
+        api::registerPromptRoutes(platform.apiRouter, platform.auth);
         // MCP gateway (/v1/mcp): judges calls with the proxy's profile cache, so both paths apply the same
         // policies; the tool executor is read per call.
         auto gatewayOptions = gateway::GatewayOptions::fromSettings(platform.settings);

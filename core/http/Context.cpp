@@ -2,6 +2,7 @@
 #include "core/http/Context.h"
 
 #include "core/http/ApiError.h"
+#include "core/http/BodyValidator.h"
 
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
@@ -23,7 +24,10 @@ Context::Context(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerRes
 void Context::setRoute(const Route* route, std::map<std::string, std::string> params) {
     _route = route;
     _params = std::move(params);
-    if (route != nullptr && route->spec.maxBodyBytes > 0) _maxBodyBytes = route->spec.maxBodyBytes;
+    if (route != nullptr && route->spec.maxBodyBytes > 0)
+        _maxBodyBytes = route->spec.maxBodyBytes;
+    else if (route != nullptr && isManagementRoute(route->spec))
+        _maxBodyBytes = std::min(_maxBodyBytes, kManagementMaxBodyBytes);
 }
 
 const std::string& Context::param(const std::string& name) const {

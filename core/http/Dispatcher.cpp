@@ -2,6 +2,7 @@
 #include "core/http/Dispatcher.h"
 
 #include "core/config/Logging.h"
+#include "core/http/BodyValidator.h"
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/NetException.h>
@@ -187,8 +188,10 @@ void Dispatcher::dispatch(Context& context) {
             throw ApiError::badRequest("Path parameter '" + name + "': expected a UUID v4, got '" +
                                        context.param(name) + "'");
     }
+    std::size_t limit = route.spec.maxBodyBytes > 0 ? route.spec.maxBodyBytes : _options.maxBodyBytes;
+    if (route.spec.maxBodyBytes == 0 && isManagementRoute(route.spec))
+        limit = std::min(limit, kManagementMaxBodyBytes);  // Context::setRoute applies it to a chunked body
     if (context.request().hasContentLength()) {
-        std::size_t limit = route.spec.maxBodyBytes > 0 ? route.spec.maxBodyBytes : _options.maxBodyBytes;
         if (context.request().getContentLength64() > static_cast<Poco::Int64>(limit))
             throw ApiError::payloadTooLarge(
                 "Request body of " + std::to_string(context.request().getContentLength64()) +
@@ -208,6 +211,14 @@ void Dispatcher::dispatch(Context& context) {
             if (auto principal = _authenticator->authenticate(context)) context.setPrincipal(*principal);
         } catch (const ApiError&) {
         }
+    }
+    // A body that breaks the route's declared schema is refused before the handler runs (so before a lookup
+    // could answer 404, and before anything is written), with a message naming the field.
+    if (!route.spec.requestBody.is_null() && isManagementRoute(route.spec) &&
+        (method == "POST" || method == "PUT" || method == "PATCH")) {
+        static const nlohmann::json emptyObject = nlohmann::json::object();
+        const nlohmann::json& body = context.hasBody() ? context.json() : emptyObject;
+        if (auto error = validateBody(route.spec.requestBody, body)) throw ApiError::badRequest(*error);
     }
     route.handler(context);
     if (!context.responded())

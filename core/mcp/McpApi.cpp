@@ -772,6 +772,103 @@ void registerMcpRoutes(http::Router& router, std::shared_ptr<auth::AuthService> 
                 }
             c.sendJson(200, {{"success", true}});
         });
+
+    // ---- access: which teams and users may use an installation (mcp_server_team / mcp_server_user) ----
+    // The catalog-scoped routes act on the installations of one catalog item owned by `userId` (default: the
+    // caller), which is how the UI addresses "my server from this registry entry".
+    auto catalogServers = [&db](const std::string& catalogId, const std::string& ownerId) {
+        std::vector<std::string> ids;
+        for (const auto& row :
+             db.query("SELECT s.id::text FROM mcp_server s "
+                      "WHERE s.catalog_id = $1::uuid AND s.owner_id = $2 ORDER BY s.created_at",
+                      {catalogId, ownerId}))
+            ids.push_back(row.str(0));
+        if (ids.empty())
+            throw ApiError::notFound("No MCP server installed from catalog item " + catalogId + " for user " +
+                                     ownerId);
+        return ids;
+    };
+    router.add({.method = "POST",
+                .path = "/api/mcp_server/catalog/{catalogId}/teams",
+                .operationId = "grantTeamMcpServerAccess",
+                .tag = serverTag,
+                .summary = "Give teams access to the caller's (or userId's) installation of a catalog item",
+                .access = Access::permission("mcpServer", "update"),
+                .requestBody = object({{"teamIds", {{"type", "array"}, {"minItems", 1}, {"items", string()}}},
+                                       {"userId", string()}},
+                                      {"teamIds"}),
+                .response = success(),
+                .uuidParams = {"catalogId"}},
+               [&db, catalogServers](Context& c) {
+                   const json& body = c.jsonObject();
+                   const auto& principal = c.requirePrincipal();
+                   auto teams = stringArrayField(body, "teamIds", false);
+                   std::string owner = auth::optionalStringField(body, "userId").value_or(principal.userId);
+                   for (const auto& team : teams)
+                       if (db.query("SELECT 1 FROM team WHERE id = $1 AND organization_id = $2",
+                                    {team, principal.organizationId})
+                               .empty())
+                           throw ApiError::badRequest("Field 'teamIds': no team with id " + team);
+                   auto servers = catalogServers(c.param("catalogId"), owner);
+                   db.transaction([&](db::Connection& conn) {
+                       for (const auto& server : servers)
+                           for (const auto& team : teams)
+                               conn.execute(
+                                   "INSERT INTO mcp_server_team (mcp_server_id, team_id) VALUES ($1::uuid, "
+                                   "$2) ON CONFLICT DO NOTHING",
+                                   {server, team});
+                       return 0;
+                   });
+                   c.sendJson(200, {{"success", true}});
+               });
+    router.add({.method = "DELETE",
+                .path = "/api/mcp_server/catalog/{catalogId}/teams",
+                .operationId = "revokeAllTeamsMcpServerAccess",
+                .tag = serverTag,
+                .summary = "Remove every team's access to the caller's installation of a catalog item",
+                .access = Access::permission("mcpServer", "update"),
+                .response = success(),
+                .uuidParams = {"catalogId"}},
+               [&db, catalogServers](Context& c) {
+                   auto servers = catalogServers(c.param("catalogId"), c.requirePrincipal().userId);
+                   for (const auto& server : servers)
+                       db.execute("DELETE FROM mcp_server_team WHERE mcp_server_id = $1::uuid", {server});
+                   c.sendJson(200, {{"success", true}});
+               });
+    router.add({.method = "DELETE",
+                .path = "/api/mcp_server/catalog/{catalogId}/user/{userId}",
+                .operationId = "revokeUserMcpServerAccess",
+                .tag = serverTag,
+                .summary = "Remove a user's access to the installations of a catalog item",
+                .access = Access::permission("mcpServer", "update"),
+                .response = success(),
+                .uuidParams = {"catalogId"}},
+               [&db](Context& c) {
+                   long long removed = db.execute(
+                       "DELETE FROM mcp_server_user su USING mcp_server s WHERE su.mcp_server_id = s.id AND "
+                       "s.catalog_id = $1::uuid AND su.user_id = $2",
+                       {c.param("catalogId"), c.param("userId")});
+                   if (removed == 0)
+                       throw ApiError::notFound("User " + c.param("userId") +
+                                                " has no access to an installation of this catalog item");
+                   c.sendJson(200, {{"success", true}});
+               });
+    router.add(
+        {.method = "DELETE",
+         .path = "/api/mcp_server/{id}/team/{teamId}",
+         .operationId = "revokeTeamMcpServerAccess",
+         .tag = serverTag,
+         .summary = "Remove one team's access to an installation",
+         .access = Access::permission("mcpServer", "update"),
+         .response = success(),
+         .uuidParams = {"id"}},
+        [&db, auth](Context& c) {
+            db::Row row = loadServerRow(db, *auth, c);
+            if (db.execute("DELETE FROM mcp_server_team WHERE mcp_server_id = $1::uuid AND team_id = $2",
+                           {row.str("id"), c.param("teamId")}) == 0)
+                throw ApiError::notFound("Team " + c.param("teamId") + " has no access to this MCP server");
+            c.sendJson(200, {{"success", true}});
+        });
     router.add(
         {.method = "GET",
          .path = "/api/mcp_server/{id}/installation-status",
