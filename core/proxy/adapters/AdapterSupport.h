@@ -3,6 +3,8 @@
 
 #include "core/proxy/adapters/ProviderAdapter.h"
 
+#include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -45,6 +47,33 @@ bool boolField(const Json& object, const char* key, bool fallback) {
     if (!object.is_object()) return fallback;
     auto it = object.find(key);
     return it != object.end() && it->is_boolean() ? it->template get<bool>() : fallback;
+}
+
+/// A token count: a non-negative integer, or a float that is a whole number in range (some providers send
+/// 12.0); anything else reads as absent. A float outside int64 converted with get<int64_t>() is undefined
+/// behaviour (found by fuzz_proxy).
+template <class Json>
+std::optional<std::int64_t> tokenCount(const Json& object, const char* key) {
+    if (!object.is_object()) return std::nullopt;
+    auto it = object.find(key);
+    if (it == object.end()) return std::nullopt;
+    if (it->is_number_unsigned()) {
+        auto value = it->template get<std::uint64_t>();
+        if (value > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+        return static_cast<std::int64_t>(value);
+    }
+    if (it->is_number_integer()) {
+        auto value = it->template get<std::int64_t>();
+        return value >= 0 ? std::optional<std::int64_t>(value) : std::nullopt;
+    }
+    if (it->is_number_float()) {
+        double value = it->template get<double>();
+        if (!(value >= 0 && value <= 9007199254740992.0) ||
+            value != static_cast<double>(static_cast<std::int64_t>(value)))
+            return std::nullopt;
+        return static_cast<std::int64_t>(value);
+    }
+    return std::nullopt;
 }
 
 /// Throws Poco::DataFormatException naming the provider and what was wrong.

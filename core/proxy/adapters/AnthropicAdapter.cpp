@@ -20,10 +20,8 @@ std::string blocksText(const json& content) {
 
 void readUsage(const json& usage, Usage& out) {
     if (!usage.is_object()) return;
-    if (usage.contains("input_tokens") && usage["input_tokens"].is_number())
-        out.inputTokens = usage["input_tokens"].get<std::int64_t>();
-    if (usage.contains("output_tokens") && usage["output_tokens"].is_number())
-        out.outputTokens = usage["output_tokens"].get<std::int64_t>();
+    if (auto tokens = tokenCount(usage, "input_tokens")) out.inputTokens = *tokens;
+    if (auto tokens = tokenCount(usage, "output_tokens")) out.outputTokens = *tokens;
 }
 
 class AnthropicStreamAssembler final : public StreamAssembler {

@@ -33,11 +33,11 @@ class CallIds {
 void readUsage(const json& body, Usage& usage) {
     if (!body.contains("usageMetadata") || !body["usageMetadata"].is_object()) return;
     const json& meta = body["usageMetadata"];
-    if (meta.contains("promptTokenCount")) usage.inputTokens = meta["promptTokenCount"].get<std::int64_t>();
+    if (auto tokens = tokenCount(meta, "promptTokenCount")) usage.inputTokens = *tokens;
     // Thinking tokens are billed as output.
-    if (meta.contains("candidatesTokenCount") || meta.contains("thoughtsTokenCount"))
-        usage.outputTokens = meta.value("candidatesTokenCount", std::int64_t{0}) +
-                             meta.value("thoughtsTokenCount", std::int64_t{0});
+    auto candidates = tokenCount(meta, "candidatesTokenCount");
+    auto thoughts = tokenCount(meta, "thoughtsTokenCount");
+    if (candidates || thoughts) usage.outputTokens = candidates.value_or(0) + thoughts.value_or(0);
 }
 
 const json* firstCandidateParts(const json& body) {

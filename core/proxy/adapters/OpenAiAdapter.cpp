@@ -195,10 +195,8 @@ class OpenAiStreamAssembler final : public StreamAssembler {
     void readUsage(const json& chunk) {
         if (!chunk.contains("usage") || !chunk["usage"].is_object()) return;
         const json& usage = chunk["usage"];
-        if (usage.contains("prompt_tokens"))
-            _msg.usage.inputTokens = usage["prompt_tokens"].get<std::int64_t>();
-        if (usage.contains("completion_tokens"))
-            _msg.usage.outputTokens = usage["completion_tokens"].get<std::int64_t>();
+        if (auto tokens = tokenCount(usage, "prompt_tokens")) _msg.usage.inputTokens = *tokens;
+        if (auto tokens = tokenCount(usage, "completion_tokens")) _msg.usage.outputTokens = *tokens;
     }
 
     // Returns true when the choice carries tool-call deltas.
@@ -354,10 +352,8 @@ class OpenAiAdapter final : public ProviderAdapter {
         view.model = textField(body, "model");
         if (body.contains("usage") && body["usage"].is_object()) {
             const json& usage = body["usage"];
-            if (usage.contains("prompt_tokens"))
-                view.usage.inputTokens = usage["prompt_tokens"].get<std::int64_t>();
-            if (usage.contains("completion_tokens"))
-                view.usage.outputTokens = usage["completion_tokens"].get<std::int64_t>();
+            if (auto tokens = tokenCount(usage, "prompt_tokens")) view.usage.inputTokens = *tokens;
+            if (auto tokens = tokenCount(usage, "completion_tokens")) view.usage.outputTokens = *tokens;
         }
         if (!body.contains("choices") || !body["choices"].is_array() || body["choices"].empty()) return view;
         const json& choice = body["choices"][0];

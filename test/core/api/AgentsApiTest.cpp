@@ -206,7 +206,7 @@ class AgentsApiTest : public CppUnit::TestFixture {
         expect400("POST", "/api/agents", {{"name", 5}, {"teams", json::array()}}, "'name'");
         expect400("POST", "/api/agents", {{"name", "n"}}, "'teams'");
         expect400("POST", "/api/agents", {{"name", "n"}, {"teams", "abc"}}, "'teams'");
-        expect400("POST", "/api/agents", {{"name", "n"}, {"teams", {1}}}, "'teams'");
+        expect400("POST", "/api/agents", {{"name", "n"}, {"teams", {1}}}, "'teams[0]'");
         expect400("POST", "/api/agents", {{"name", "n"}, {"teams", {"no-such-team"}}}, "no-such-team");
         expect400("POST", "/api/agents", {{"name", "n"}, {"teams", json::array()}, {"labels", "x"}},
                   "'labels'");
