@@ -145,11 +145,10 @@ void registerRoutes(Platform& platform) {
             [registry = platform.mcpRegistry] { return registry->orchestratorName(); });
         platform.toolExecutor = platform.mcpRegistry->connections();
         mcp::registerMcpRoutes(platform.apiRouter, platform.auth, platform.mcpRegistry);
-        mcp::registerInstallationRequestRoutes(
-            platform.apiRouter, platform.auth, platform.mcpRegistry,
-            [registry = platform.mcpRegistry](const nlohmann::json& body) {
-                return mcp::createCatalogItem(*registry, body);
-            });
+        mcp::registerInstallationRequestRoutes(platform.apiRouter, platform.auth, platform.mcpRegistry,
+                                               [registry = platform.mcpRegistry](const nlohmann::json& body) {
+                                                   return mcp::createCatalogItem(*registry, body);
+                                               });
         platform.shutdownHooks.push_back([&platform] { platform.mcpRegistry->stop(); });
         // Tools, costs, limits, optimization, statistics: writes reload the proxy's snapshot; the limit list
         // first resets the limits whose period is over.

@@ -495,8 +495,8 @@ json createCatalogItem(McpRegistry& registry, const json& body) {
         columns += (columns.empty() ? "" : ", ") + column;
         values += (values.empty() ? "" : ", ") + placeholder;
     }
-    auto rows = db.query("INSERT INTO internal_mcp_catalog (" + columns + ") VALUES (" + values + ") RETURNING id",
-                         w.params);
+    auto rows = db.query(
+        "INSERT INTO internal_mcp_catalog (" + columns + ") VALUES (" + values + ") RETURNING id", w.params);
     return loadCatalog(db, rows[0].str("id"));
 }
 
