@@ -125,7 +125,7 @@ class AnthropicStreamAssembler final : public StreamAssembler {
             } else if (blockedEvent) {
                 // input_json_delta of a blocked call: dropped.
             } else if (type == "message_delta" && allBlocked && data.contains("delta") &&
-                       data["delta"].value("stop_reason", ordered_json()) == "tool_use") {
+                       textField(data["delta"], "stop_reason") == "tool_use") {
                 data["delta"]["stop_reason"] = "end_turn";
                 out += formatSseEvent(event.event.empty() ? type : event.event, compact(data), eol);
             } else {
@@ -289,7 +289,7 @@ class AnthropicAdapter final : public ProviderAdapter {
                 toolUseLeft = true;
             }
         }
-        if (anyBlocked && !toolUseLeft && copy.value("stop_reason", json()) == "tool_use")
+        if (anyBlocked && !toolUseLeft && textField(copy, "stop_reason") == "tool_use")
             copy["stop_reason"] = "end_turn";
         return copy;
     }

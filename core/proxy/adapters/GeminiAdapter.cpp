@@ -219,7 +219,7 @@ class GeminiAdapter final : public ProviderAdapter {
                 badRequest("gemini", "contents[" + std::to_string(i) + "] must be an object");
             const json parts =
                 content.contains("parts") && content["parts"].is_array() ? content["parts"] : json::array();
-            view.text += content.value("role", "user") + ": " + partsText(parts) + "\n";
+            view.text += textField(content, "role", "user") + ": " + partsText(parts) + "\n";
             for (std::size_t p = 0; p < parts.size(); ++p) {
                 const json& part = parts[p];
                 if (!part.is_object()) continue;

@@ -21,7 +21,7 @@ std::string contentText(const json& content) {
 
 void readToolCall(const json& entry, ToolCall& call) {
     call.id = textField(entry, "id");
-    if (entry.value("type", "function") == "custom" && entry.contains("custom")) {
+    if (textField(entry, "type", "function") == "custom" && entry.contains("custom")) {
         const json& custom = entry["custom"];
         call.name = textField(custom, "name");
         call.argumentsRaw = textField(custom, "input");
@@ -129,13 +129,17 @@ class OpenAiStreamAssembler final : public StreamAssembler {
             bool changed = false;
             bool drop = false;
             for (auto& choice : chunk["choices"]) {
-                if (intField(choice, "index", 0) != 0) continue;
+                if (!choice.is_object() || intField(choice, "index", 0) != 0) continue;
                 ordered_json& delta = choice["delta"];
                 if (delta.is_object() && delta.contains("tool_calls") && delta["tool_calls"].is_array()) {
                     ordered_json kept = ordered_json::array();
                     for (std::size_t i = 0; i < delta["tool_calls"].size(); ++i) {
                         ordered_json entry = delta["tool_calls"][i];
-                        int index = entry.value("index", static_cast<int>(i));
+                        if (!entry.is_object()) {  // not a tool call delta: passed on as it came
+                            kept.push_back(std::move(entry));
+                            continue;
+                        }
+                        int index = static_cast<int>(intField(entry, "index", static_cast<long long>(i)));
                         auto it = newIndex.find(index);
                         if (it == newIndex.end()) {
                             changed = true;
@@ -159,7 +163,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
                         delta["tool_calls"] = std::move(kept);
                     }
                 }
-                if (allBlocked && choice.value("finish_reason", ordered_json()) == "tool_calls") {
+                if (allBlocked && textField(choice, "finish_reason") == "tool_calls") {
                     choice["finish_reason"] = "stop";
                     changed = true;
                 }
@@ -208,7 +212,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
         if (!delta.contains("tool_calls") || !delta["tool_calls"].is_array()) return false;
         for (std::size_t i = 0; i < delta["tool_calls"].size(); ++i) {
             const json& entry = delta["tool_calls"][i];
-            int index = entry.value("index", static_cast<int>(i));
+            int index = static_cast<int>(intField(entry, "index", static_cast<long long>(i)));
             ToolCall& call = _calls[index];
             if (entry.contains("id") && entry["id"].is_string()) call.id = entry["id"].get<std::string>();
             if (entry.contains("function") && entry["function"].is_object()) {
@@ -288,7 +292,7 @@ class OpenAiAdapter final : public ProviderAdapter {
         if (body.contains("tools") && body["tools"].is_array()) {
             view.hasTools = !body["tools"].empty();
             for (const auto& tool : body["tools"]) {
-                std::string type = tool.value("type", "function");
+                std::string type = textField(tool, "type", "function");
                 if (type == "function" && tool.contains("function") && tool["function"].is_object()) {
                     const json& function = tool["function"];
                     DeclaredTool declared{
