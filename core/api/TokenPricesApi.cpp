@@ -129,11 +129,6 @@ void registerTokenPriceRoutes(http::Router& router, std::shared_ptr<auth::AuthSe
     const std::string tag = "Token Prices";
     json input = priceSchema();
     for (const char* field : {"id", "createdAt", "updatedAt"}) input["properties"].erase(field);
-    // Prices are answered as decimal strings (numeric columns), but a JSON number is accepted on input too,
-    // as the original does; priceField() normalises both.
-    for (const char* field : {"pricePerMillionInput", "pricePerMillionOutput"})
-        input["properties"][field] = {
-            {"oneOf", json::array({input["properties"][field], {{"type", "number"}, {"minimum", 0}}})}};
     json createInput = input;
     createInput["required"] = {"provider", "model", "pricePerMillionInput", "pricePerMillionOutput"};
     json updateInput = input;

@@ -30,7 +30,7 @@ class TokenPricesApiTest : public CppUnit::TestFixture {
                             {{"provider", "openai"},
                              {"model", "gpt-4o"},
                              {"pricePerMillionInput", "2.50"},
-                             {"pricePerMillionOutput", 10}});
+                             {"pricePerMillionOutput", "10"}});
         CPPUNIT_ASSERT_EQUAL(1, f.changes.load());
         CPPUNIT_ASSERT(http::isUuidV4(created["id"].get<std::string>()));
         CPPUNIT_ASSERT_EQUAL(std::string("2.50"), created["pricePerMillionInput"].get<std::string>());
