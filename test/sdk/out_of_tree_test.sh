@@ -2,9 +2,11 @@
 # Out-of-tree plugin test: `cmake --install` this build to a temporary prefix, build the example plugin against
 # that prefix with only find_package(ArchestraSDK) + archestra_add_plugin(), drop it into a plugin directory and
 # check the plugin manager lists and uses it (and the installed host's --list-plugins, once it has one).
-# Usage: out_of_tree_test.sh <build dir> <source dir> <probe binary> <C++ compiler>
+# Usage: out_of_tree_test.sh <build dir> <source dir> <probe binary> <C++ compiler> [sanitizer flags]
+# (sanitizer flags: a CMake list, as the asan/tsan builds pass it, so the plugin is instrumented like the host)
 set -euo pipefail
-build=$1 src=$2 probe=$3 cxx=$4
+build=$1 src=$2 probe=$3 cxx=$4 sanitize=${5:-}
+sanitize=${sanitize//;/ }
 tmp=$(mktemp -d /tmp/archestra-sdk-oot-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -21,7 +23,8 @@ config=$(find "$tmp/prefix" -name ArchestraSDKConfig.cmake | head -1)
 # Build a copy of the example so nothing is written into the source tree.
 cp -r "$src/sdk/examples/hello-telemetry" "$tmp/example"
 cmake -S "$tmp/example" -B "$tmp/example-build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/configure.log" 2>&1 ||
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_CXX_FLAGS="$sanitize" \
+  -DCMAKE_SHARED_LINKER_FLAGS="$sanitize" -DCMAKE_MODULE_LINKER_FLAGS="$sanitize" >"$tmp/configure.log" 2>&1 ||
   { cat "$tmp/configure.log" >&2; fail "configuring the example against the installed SDK failed"; }
 cmake --build "$tmp/example-build" >"$tmp/build.log" 2>&1 ||
   { cat "$tmp/build.log" >&2; fail "building the example against the installed SDK failed"; }
