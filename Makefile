@@ -3,7 +3,7 @@ PRESET ?= default
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test-deps configure build build-platform run test format format-check bench clean
+.PHONY: deps test-deps configure build build-platform run test sanitizers format format-check bench clean
 
 deps:
 	@bash packaging/install-deps.sh
@@ -31,6 +31,11 @@ run: build-platform
 
 test: test-deps build
 	@ctest --preset $(PRESET)
+
+# ASan+UBSan over the whole suite and TSan over the proxy tests (README, Hardening); writes
+# build/default/reliability/sanitizers.json. Long: about an hour of building each on 2 cores.
+sanitizers: test-deps
+	@bash test/bench/sanitizers.sh
 
 format:
 	@git ls-files '*.h' '*.cpp' | xargs clang-format -i
