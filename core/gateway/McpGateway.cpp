@@ -382,18 +382,56 @@ std::optional<Caller> McpGateway::authenticate(http::Context& context, bool lega
             return std::nullopt;
         }
         if (!principal) return std::nullopt;
-        if (!profile.organizationId.empty() && principal->organizationId != profile.organizationId)
-            return std::nullopt;
-        if (!_options.auth->hasPermission(*principal, "profile", "read")) return std::nullopt;
-        Caller caller;
-        caller.kind = Caller::Kind::ApiKey;
-        caller.role = principal->role;
-        caller.organizationId = principal->organizationId;
-        caller.permissions = _options.auth->permissionsOf(principal->organizationId, principal->role);
-        caller.user = std::move(principal);
-        return caller;
+        return userCaller(profile, *principal);
     }
     return std::nullopt;
+}
+
+std::optional<Caller> McpGateway::userCaller(const proxy::Profile& profile, const http::Principal& user) {
+    if (!_options.auth) return std::nullopt;
+    if (!profile.organizationId.empty() && user.organizationId != profile.organizationId) return std::nullopt;
+    if (!_options.auth->hasPermission(user, "profile", "read")) return std::nullopt;
+    Caller caller;
+    caller.kind = Caller::Kind::ApiKey;
+    caller.role = user.role;
+    caller.organizationId = user.organizationId;
+    caller.permissions = _options.auth->permissionsOf(user.organizationId, user.role);
+    caller.user = user;
+    return caller;
+}
+
+// ---- in-process client (the Admin UI chat)
+// ---------------------------------------------------------------------
+
+std::optional<std::string> McpGateway::openUserSession(const std::string& profileId,
+                                                       const http::Principal& user) {
+    if (!_options.profiles) return std::nullopt;
+    auto profile = _options.profiles->findOrRefresh(profileId);
+    if (!profile) return std::nullopt;
+    auto caller = userCaller(*profile, user);
+    if (!caller) return std::nullopt;
+    json data = {{"caller", caller->toJson()},
+                 {"clientInfo", {{"name", "archestra-chat"}, {"version", ARCHESTRA_VERSION}}}};
+    return _sessions.create(profile->id, "2025-06-18", std::move(data)).id;
+}
+
+json McpGateway::userRequest(const std::string& sessionId, const std::string& profileId,
+                             const http::Principal& user, const json& request) {
+    const json id = request.value("id", json(0));
+    auto profile = _options.profiles ? _options.profiles->findOrRefresh(profileId) : nullptr;
+    if (!profile) return rpcError(id, rpc::kServerError, "Profile " + profileId + " not found");
+    auto caller = userCaller(*profile, user);
+    if (!caller) return rpcError(id, rpc::kServerError, "Unauthorized: the user may not use this profile");
+    if (!_sessions.touch(sessionId, profile->id))
+        return rpcError(id, rpc::kServerError, "Bad Request: Invalid or expired session");
+    json message = request;
+    message["jsonrpc"] = "2.0";
+    if (!message.contains("id")) message["id"] = id;
+    return dispatch(message, *profile, *caller, sessionId);
+}
+
+void McpGateway::closeUserSession(const std::string& sessionId, const std::string& profileId) {
+    _sessions.remove(sessionId, profileId);
 }
 
 // ---- HTTP methods

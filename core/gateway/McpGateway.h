@@ -30,6 +30,7 @@ class Database;
 namespace archestra::http {
 class Context;
 class Router;
+struct Principal;
 }  // namespace archestra::http
 namespace archestra::mcp {
 class ToolExecutor;
@@ -89,7 +90,19 @@ class McpGateway {
     void stopStreams();
     int openStreams() const;
 
+    /// In-process client for the Admin UI chat (core/chat): the same tools/list and tools/call as POST
+    /// /v1/mcp/{profileId} with the user's API key (guardrails, limits, the MCP tool-call log, the session's
+    /// taint), without an HTTP round trip. Opens a session for `user` on profile `profileId`; nullopt when
+    /// the profile does not exist or the user may not use it (another organisation, no profile:read).
+    std::optional<std::string> openUserSession(const std::string& profileId, const http::Principal& user);
+    /// One JSON-RPC request ({id, method, params}) in a session opened above; a JSON-RPC error object when
+    /// the session expired or the profile is gone.
+    nlohmann::json userRequest(const std::string& sessionId, const std::string& profileId,
+                               const http::Principal& user, const nlohmann::json& request);
+    void closeUserSession(const std::string& sessionId, const std::string& profileId);
+
   private:
+    std::optional<Caller> userCaller(const proxy::Profile& profile, const http::Principal& user);
     void handlePost(http::Context& context, bool legacy);
     void handleGet(http::Context& context, bool legacy);
     /// The server-to-client SSE stream of one session (GET with Accept: text/event-stream).
