@@ -21,6 +21,7 @@
 #include "core/auth/AuthService.h"
 #include "core/auth/sso/HostHttpClient.h"
 #include "core/auth/sso/SsoBroker.h"
+#include "core/chat/ChatApi.h"
 #include "core/gateway/McpGateway.h"
 #include "core/http/Context.h"
 #include "core/mcp/InstallationRequestsApi.h"
@@ -179,6 +180,20 @@ void registerRoutes(Platform& platform) {
         platform.gateway = std::make_shared<gateway::McpGateway>(std::move(gatewayOptions));
         platform.gateway->registerRoutes(platform.apiRouter);
         platform.stoppingHooks.push_back([gateway = platform.gateway] { gateway->stopStreams(); });
+        // Chat: model calls through this process's own LLM proxy (the API listener), tools through the
+        // gateway's in-process client, so the chat meets the same guardrails as any agent.
+        chat::ChatOptions chatOptions;
+        chatOptions.auth = platform.auth;
+        chatOptions.secrets = [&platform] { return platform.secrets; };
+        chatOptions.gateway = platform.gateway;
+        std::string listen = platform.settings.get("ARCHESTRA_LISTEN_ADDRESS");
+        chatOptions.proxyHost = listen.empty() || listen == "0.0.0.0" ? "127.0.0.1"
+                                : listen == "::"                      ? "::1"
+                                                                      : listen;
+        chatOptions.proxyPort = platform.settings.apiPort();
+        chatOptions.anthropicApiKey = platform.settings.get("ARCHESTRA_CHAT_ANTHROPIC_API_KEY");
+        chatOptions.openAiApiKey = platform.settings.get("ARCHESTRA_CHAT_OPENAI_API_KEY");
+        chat::registerChatRoutes(platform.apiRouter, std::move(chatOptions));
     }
     startTelemetry(platform);
     // Last: the document is a snapshot of the routes declared so far.

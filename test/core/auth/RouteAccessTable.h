@@ -151,6 +151,17 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"DELETE /api/mcp_server/catalog/{catalogId}/teams", "mcpServer:update"},
         {"DELETE /api/mcp_server/catalog/{catalogId}/user/{userId}", "mcpServer:update"},
         {"DELETE /api/mcp_server/{id}/team/{teamId}", "mcpServer:update"},
+        // chat (issue 15)
+        {"POST /api/chat", "conversation:update"},
+        {"GET /api/chat/conversations", "conversation:read"},
+        {"POST /api/chat/conversations", "conversation:create"},
+        {"GET /api/chat/conversations/{id}", "conversation:read"},
+        {"PATCH /api/chat/conversations/{id}", "conversation:update"},
+        {"DELETE /api/chat/conversations/{id}", "conversation:delete"},
+        {"POST /api/chat/conversations/{id}/generate-title", "conversation:update"},
+        {"GET /api/chat/agents/{agentId}/mcp-tools", "conversation:read"},
+        {"GET /api/chat-settings", "chatSettings:read"},
+        {"PATCH /api/chat-settings", "chatSettings:update"},
         // prompts (issue 7)
         {"GET /api/prompts", "prompt:read"},
         {"POST /api/prompts", "prompt:create"},

@@ -18,6 +18,9 @@
 //                          whose `match` (a substring) occurs in its body, or that has no `match`, and gets that text
 //                          as a plain (non-streaming) answer in its provider's shape; without one it gets its
 //                          scenario. Used to script the dual-LLM rounds. GET /__script shows what is left.
+//                          A reply {toolCall:{name, arguments}, text?, match?} answers with that tool call instead
+//                          (Anthropic tool_use / OpenAI tool_calls / Gemini functionCall, after the text if any);
+//                          used to script a chat's tool round.
 //
 // Scenario: the `x-standin-scenario` request header, else the last `scenario:<name>` found in the request body
 // (put it in the last user message), else "text".
@@ -223,6 +226,44 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+let scriptedToolCounter = 0;
+
+// A scripted tool-call answer in each provider's non-streaming shape.
+function scriptedToolCallAnswer(provider, { name, arguments: args = {} }, text) {
+  const id = `call_scripted_${++scriptedToolCounter}`;
+  if (provider === "openai") {
+    return {
+      id: "chatcmpl-scripted-tool",
+      object: "chat.completion",
+      created: 1760000000,
+      model: "gpt-4o",
+      choices: [{
+        index: 0,
+        message: { role: "assistant", content: text ?? null, refusal: null, tool_calls: [{ id, type: "function", function: { name, arguments: JSON.stringify(args) } }] },
+        finish_reason: "tool_calls",
+        logprobs: null,
+      }],
+      usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+    };
+  }
+  if (provider === "anthropic") {
+    return {
+      id: "msg_scripted_tool",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [...(text ? [{ type: "text", text }] : []), { type: "tool_use", id: `toolu_scripted_${scriptedToolCounter}`, name, input: args }],
+      stop_reason: "tool_use",
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 5 },
+    };
+  }
+  return {
+    candidates: [{ content: { role: "model", parts: [...(text ? [{ text }] : []), { functionCall: { name, args } }] }, finishReason: "STOP", index: 0 }],
+    usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 },
+  };
+}
+
 // A scripted text answer in each provider's non-streaming shape.
 function scriptedAnswer(provider, text) {
   if (provider === "openai") {
@@ -270,7 +311,7 @@ export function createStandin() {
     const i = script.findIndex((r) => !r.match || body.includes(r.match));
     if (i < 0) return null;
     const [reply] = script.splice(i, 1);
-    return { provider, text: reply.text };
+    return { provider, text: reply.text, toolCall: reply.toolCall };
   }
 
   const server = http.createServer((req, res) => {
@@ -331,7 +372,10 @@ export function createStandin() {
     if (scripted) {
       record.scripted = true;
       res.writeHead(200, successHeaders(scripted.provider, false));
-      return res.end(JSON.stringify(scriptedAnswer(scripted.provider, scripted.text)));
+      const answer = scripted.toolCall
+        ? scriptedToolCallAnswer(scripted.provider, scripted.toolCall, scripted.text)
+        : scriptedAnswer(scripted.provider, scripted.text);
+      return res.end(JSON.stringify(answer));
     }
     const scenario = scenarioOf(req, rawText);
     const jsonStream = () => {

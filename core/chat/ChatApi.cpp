@@ -1,0 +1,765 @@
+// The chat: every model call goes through this process's own LLM proxy over HTTP (so the profile's
+// guardrails, limits, tool discovery and the interaction log apply as for any agent) and every tool call
+// through the MCP gateway's in-process client (invocation policies, trusted-data policies, limits and the MCP
+// tool-call log). Conversations are the caller's own: every statement filters by user and organisation, so
+// another user's conversation is a 404 like a missing one.
+#include "core/chat/ChatApi.h"
+
+#include "core/auth/AuthService.h"
+#include "core/auth/Schema.h"
+#include "core/auth/SqlJson.h"
+#include "core/chat/ChatProvider.h"
+#include "core/gateway/McpGateway.h"
+#include "core/http/Context.h"
+#include "core/secrets/SecretStore.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <sstream>
+
+namespace archestra::chat {
+namespace {
+
+using auth::isoSql;
+using http::Access;
+using http::ApiError;
+using http::Context;
+using nlohmann::json;
+
+Poco::Logger& logger() {
+    return Poco::Logger::get("archestra.chat");
+}
+
+const std::string& organizationOf(const Context& context) {
+    const auto& principal = context.requirePrincipal();
+    if (principal.organizationId.empty())
+        throw ApiError::forbidden("The caller is not a member of any organization");
+    return principal.organizationId;
+}
+
+std::string conversationJsonSql() {
+    return "json_build_object('id', c.id, 'userId', c.user_id, 'organizationId', c.organization_id, "
+           "'agentId', "
+           "c.agent_id, 'promptId', c.prompt_id, 'title', c.title, 'selectedModel', c.selected_model, "
+           "'createdAt', " +
+           isoSql("c.created_at") + ", 'updatedAt', " + isoSql("c.updated_at") +
+           ", 'agent', CASE WHEN a.id IS NULL THEN NULL ELSE json_build_object('id', a.id, 'name', a.name) "
+           "END)::text";
+}
+const std::string kConversationFrom = " FROM conversations c LEFT JOIN agents a ON a.id = c.agent_id ";
+
+json conversationSchema(bool withMessages) {
+    using namespace auth::schema;
+    json uuid = {{"type", "string"}, {"format", "uuid"}};
+    json properties = {{"id", uuid},
+                       {"userId", string()},
+                       {"organizationId", string()},
+                       {"agentId", nullable(uuid)},
+                       {"promptId", nullable(uuid)},
+                       {"title", nullableString()},
+                       {"selectedModel", string()},
+                       {"createdAt", dateTime()},
+                       {"updatedAt", dateTime()},
+                       {"agent", nullable(object({{"id", uuid}, {"name", string()}}, {"id", "name"}))}};
+    std::vector<std::string> required = {"id",    "userId",        "organizationId", "agentId",  "promptId",
+                                         "title", "selectedModel", "createdAt",      "updatedAt"};
+    if (withMessages) {
+        properties["messages"] = array(object({{"id", uuid},
+                                               {"role", enumOf({"user", "assistant", "tool"})},
+                                               {"parts", array({{"type", "object"}})},
+                                               {"createdAt", dateTime()}},
+                                              {"id", "role", "parts", "createdAt"}));
+        required.push_back("messages");
+    }
+    return object(properties, required);
+}
+
+/// The caller's conversation `id`, or 404.
+json loadConversation(db::Connection& conn, const http::Principal& user, const std::string& id) {
+    auto rows = conn.query("SELECT " + conversationJsonSql() + kConversationFrom +
+                               "WHERE c.id = $1::uuid AND c.user_id = $2 AND c.organization_id = $3",
+                           {id, user.userId, user.organizationId});
+    if (rows.empty()) throw ApiError::notFound("Conversation not found");
+    return json::parse(rows[0].str(0));
+}
+
+json loadMessages(db::Connection& conn, const std::string& conversationId) {
+    json out = json::array();
+    for (const auto& row : conn.query(
+             "SELECT json_build_object('id', m.id, 'role', m.role, 'parts', coalesce(m.content->'parts', "
+             "'[]'::jsonb), 'createdAt', " +
+                 isoSql("m.created_at") +
+                 ")::text FROM messages m WHERE m.conversation_id = $1::uuid ORDER BY m.created_at, m.id",
+             {conversationId}))
+        out.push_back(json::parse(row.str(0)));
+    return out;
+}
+
+std::vector<StoredMessage> history(const json& messages) {
+    std::vector<StoredMessage> out;
+    for (const auto& m : messages) out.push_back({m.value("role", ""), m.value("parts", json::array())});
+    return out;
+}
+
+void requireAgent(db::Connection& conn, const std::string& agentId) {
+    if (conn.query("SELECT 1 FROM agents WHERE id = $1::uuid", {agentId}).empty())
+        throw ApiError::badRequest("Field 'agentId': profile " + agentId + " not found");
+}
+
+void requirePrompt(db::Connection& conn, const std::string& org, const std::string& promptId) {
+    if (conn.query("SELECT 1 FROM prompts WHERE id = $1::uuid AND organization_id = $2", {promptId, org})
+            .empty())
+        throw ApiError::badRequest("Field 'promptId': prompt " + promptId + " not found");
+}
+
+/// The text of the last message of a UI request ({role, parts:[{type:"text",text}]} or {role, content}).
+std::string lastUserText(const json& messages) {
+    if (!messages.is_array() || messages.empty())
+        throw ApiError::badRequest("Field 'messages': expected at least one message");
+    const json& last = messages.back();
+    if (!last.is_object() || last.value("role", json("")) != "user")
+        throw ApiError::badRequest("Field 'messages[" + std::to_string(messages.size() - 1) +
+                                   "].role': expected the last message to be the user's");
+    std::string text;
+    if (last.contains("content") && last["content"].is_string()) text = last["content"];
+    if (last.contains("parts") && last["parts"].is_array())
+        for (const auto& part : last["parts"])
+            if (part.is_object() && part.value("type", json("")) == "text" && part["text"].is_string()) {
+                if (!text.empty()) text += "\n";
+                text += part["text"].get<std::string>();
+            }
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw ApiError::badRequest("Field 'messages[" + std::to_string(messages.size() - 1) +
+                                   "]': expected text (parts of type text, or content)");
+    return text;
+}
+
+std::string insertMessage(db::Database& db, const std::string& conversationId, const std::string& role,
+                          const json& parts) {
+    return db
+        .query(
+            "INSERT INTO messages (conversation_id, role, content) VALUES ($1::uuid, $2, $3::jsonb) "
+            "RETURNING id::text",
+            {conversationId, role, json{{"parts", parts}}.dump()})
+        .at(0)
+        .str(0);
+}
+
+/// One streamed answer: events of the AI SDK UI message stream protocol (`data: <json>` lines, `[DONE]`
+/// last).
+class EventStream {
+  public:
+    explicit EventStream(Context& context) {
+        auto& response = context.response();
+        response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+        response.setContentType("text/event-stream");
+        response.setChunkedTransferEncoding(true);
+        response.set("Cache-Control", "no-cache");
+        response.set("X-Accel-Buffering", "no");
+        response.set("x-vercel-ai-ui-message-stream", "v1");
+        _out = &response.send();
+    }
+    void send(const json& event) {
+        if (!_out->good()) return;
+        *_out << "data: " << event.dump() << "\n\n";
+        _out->flush();
+    }
+    void done() {
+        if (!_out->good()) return;
+        *_out << "data: [DONE]\n\n";
+        _out->flush();
+    }
+    bool open() const { return _out->good(); }
+
+  private:
+    std::ostream* _out = nullptr;
+};
+
+}  // namespace
+
+/// Calls the model through the platform's own proxy. Owns nothing but the options.
+class ChatService {
+  public:
+    explicit ChatService(ChatOptions options) : _o(std::move(options)) {}
+
+    db::Database& db() { return _o.auth->database(); }
+    gateway::McpGateway* gateway() { return _o.gateway.get(); }
+    int maxSteps() const { return _o.maxSteps; }
+
+    /// The organisation's chat settings row (created on first use) as JSON.
+    json settings(const std::string& org) {
+        db().execute(
+            "INSERT INTO chat_settings (organization_id) VALUES ($1) ON CONFLICT (organization_id) DO "
+            "NOTHING",
+            {org});
+        auto row = db().query(
+                           "SELECT json_build_object('id', s.id, 'organizationId', s.organization_id, "
+                           "'anthropicApiKeySecretId', s.anthropic_api_key_secret_id, 'createdAt', " +
+                               isoSql("s.created_at") + ", 'updatedAt', " + isoSql("s.updated_at") +
+                               ")::text FROM chat_settings s WHERE s.organization_id = $1",
+                           {org})
+                       .at(0);
+        json out = json::parse(row.str(0));
+        bool stored = !out["anthropicApiKeySecretId"].is_null();
+        out["hasAnthropicApiKey"] = stored || !_o.anthropicApiKey.empty();
+        out["anthropicApiKeySource"] = stored                        ? json("settings")
+                                       : !_o.anthropicApiKey.empty() ? json("environment")
+                                                                     : json(nullptr);
+        out["hasOpenAiApiKey"] = !_o.openAiApiKey.empty();
+        return out;
+    }
+
+    json updateSettings(const std::string& org, const json& body) {
+        settings(org);
+        auto current = db().query(
+            "SELECT anthropic_api_key_secret_id::text AS sid FROM chat_settings WHERE "
+            "organization_id = $1",
+            {org});
+        db::Value secretId = current.at(0).at("sid");
+        auto store = _o.secrets ? _o.secrets() : nullptr;
+        if (body.value("resetApiKey", false)) {
+            if (secretId) {
+                db().execute(
+                    "UPDATE chat_settings SET anthropic_api_key_secret_id = NULL, updated_at = now() "
+                    "WHERE organization_id = $1",
+                    {org});
+                if (store) store->remove(*secretId);
+            }
+        } else if (body.contains("anthropicApiKey")) {
+            if (!store) throw ApiError::unavailable("The secrets backend is not available");
+            json value = {{"apiKey", body["anthropicApiKey"].get<std::string>()}};
+            if (!secretId || !store->update(*secretId, value)) {
+                std::string id = store->create("chat-anthropic-api-key-" + org, value);
+                db().execute(
+                    "UPDATE chat_settings SET anthropic_api_key_secret_id = $2::uuid, updated_at = now() "
+                    "WHERE organization_id = $1",
+                    {org, id});
+                if (secretId) store->remove(*secretId);
+            } else {
+                db().execute("UPDATE chat_settings SET updated_at = now() WHERE organization_id = $1", {org});
+            }
+        }
+        return settings(org);
+    }
+
+    /// The provider key for `provider`: chat settings (Anthropic), else the environment; empty when none.
+    std::string apiKey(Provider provider, const std::string& org) {
+        if (provider == Provider::OpenAi) return _o.openAiApiKey;
+        auto rows = db().query(
+            "SELECT anthropic_api_key_secret_id::text AS sid FROM chat_settings WHERE "
+            "organization_id = $1 AND anthropic_api_key_secret_id IS NOT NULL",
+            {org});
+        auto store = _o.secrets ? _o.secrets() : nullptr;
+        if (!rows.empty() && store) {
+            if (auto value = store->get(rows[0].str("sid")))
+                if (value->is_object() && (*value)["apiKey"].is_string()) return (*value)["apiKey"];
+        }
+        return _o.anthropicApiKey;
+    }
+
+    /// One model call through the proxy: {status, body}.
+    std::pair<int, std::string> callModel(Provider provider, const std::string& key,
+                                          const std::string& profileId, const json& request) {
+        std::string path = provider == Provider::Anthropic ? "/v1/anthropic/" + profileId + "/v1/messages"
+                                                           : "/v1/openai/" + profileId + "/chat/completions";
+        Poco::Net::HTTPClientSession session(_o.proxyHost, static_cast<Poco::UInt16>(_o.proxyPort));
+        session.setTimeout(Poco::Timespan(_o.modelTimeout_s, 0));
+        Poco::Net::HTTPRequest http(Poco::Net::HTTPRequest::HTTP_POST, path,
+                                    Poco::Net::HTTPMessage::HTTP_1_1);
+        std::string body = request.dump();
+        http.setContentType("application/json");
+        http.setContentLength(static_cast<std::streamsize>(body.size()));
+        http.set("User-Agent", "archestra-chat/" ARCHESTRA_VERSION);
+        if (provider == Provider::Anthropic) {
+            http.set("x-api-key", key);
+            http.set("anthropic-version", "2023-06-01");
+        } else {
+            http.set("Authorization", "Bearer " + key);
+        }
+        session.sendRequest(http) << body;
+        Poco::Net::HTTPResponse response;
+        std::istream& in = session.receiveResponse(response);
+        std::string text;
+        Poco::StreamCopier::copyToString(in, text);
+        return {static_cast<int>(response.getStatus()), text};
+    }
+
+    /// The MCP tools of the profile for `user` (empty without a gateway), and the session they were listed
+    /// in.
+    json listTools(const std::string& profileId, const http::Principal& user,
+                   std::optional<std::string>& session) {
+        if (!_o.gateway) return json::array();
+        session = _o.gateway->openUserSession(profileId, user);
+        if (!session) throw ApiError::forbidden("The caller may not use profile " + profileId);
+        json response = _o.gateway->userRequest(
+            *session, profileId, user, {{"id", 1}, {"method", "tools/list"}, {"params", json::object()}});
+        if (!response.contains("result")) return json::array();
+        return response["result"].value("tools", json::array());
+    }
+
+  private:
+    ChatOptions _o;
+};
+
+namespace {
+
+/// The system prompt of the conversation's prompt, when it has one.
+std::string systemPromptOf(db::Database& db, const json& conversation) {
+    if (!conversation["promptId"].is_string()) return "";
+    auto rows = db.query("SELECT coalesce(system_prompt, '') FROM prompts WHERE id = $1::uuid",
+                         {conversation["promptId"].get<std::string>()});
+    return rows.empty() ? "" : rows[0].str(0);
+}
+
+/// Streams one user turn: model rounds through the proxy, tool calls through the gateway, every step stored.
+void runChat(ChatService& service, Context& c, const json& conversation, const std::string& userText) {
+    const http::Principal user = c.requirePrincipal();
+    const std::string conversationId = conversation["id"];
+    if (!conversation["agentId"].is_string())
+        throw ApiError::badRequest("Field 'id': the conversation's profile was deleted");
+    const std::string profileId = conversation["agentId"];
+    const std::string model = conversation["selectedModel"];
+    const Provider provider = providerForModel(model);
+    const std::string key = service.apiKey(provider, user.organizationId);
+    if (key.empty())
+        throw ApiError::badRequest(provider == Provider::Anthropic
+                                       ? "No Anthropic API key for the chat: set one under Settings > Chat "
+                                         "or ARCHESTRA_CHAT_ANTHROPIC_API_KEY"
+                                       : "No OpenAI API key for the chat: set ARCHESTRA_CHAT_OPENAI_API_KEY");
+    std::optional<std::string> gatewaySession;
+    json tools = service.listTools(profileId, user, gatewaySession);
+    struct CloseSession {
+        ChatService& service;
+        std::optional<std::string>& id;
+        std::string profile;
+        ~CloseSession() {
+            if (id && service.gateway()) service.gateway()->closeUserSession(*id, profile);
+        }
+    } closeSession{service, gatewaySession, profileId};
+
+    db::Database& db = service.db();
+    const std::string systemPrompt = systemPromptOf(db, conversation);
+    insertMessage(db, conversationId, "user", json::array({{{"type", "text"}, {"text", userText}}}));
+    db.execute("UPDATE conversations SET updated_at = now() WHERE id = $1::uuid", {conversationId});
+
+    EventStream stream(c);
+    stream.send({{"type", "start"},
+                 {"messageId", Poco::UUIDGenerator::defaultGenerator().createRandom().toString()}});
+    int textCounter = 0;
+    for (int step = 0; step < service.maxSteps() && stream.open(); ++step) {
+        stream.send({{"type", "start-step"}});
+        json messages;
+        db.withConnection([&](db::Connection& conn) {
+            messages = loadMessages(conn, conversationId);
+            return 0;
+        });
+        json request = buildRequest(provider, model, systemPrompt, history(messages), tools);
+        json parts;
+        try {
+            auto [status, body] = service.callModel(provider, key, profileId, request);
+            if (status != 200) {
+                std::string error =
+                    "The model call failed (" + std::to_string(status) + "): " + errorMessage(body);
+                insertMessage(db, conversationId, "assistant",
+                              json::array({{{"type", "error"}, {"errorText", error}}}));
+                stream.send({{"type", "error"}, {"errorText", error}});
+                break;
+            }
+            json parsed = json::parse(body, nullptr, false);
+            parts = parseResponse(provider, parsed);
+        } catch (const std::exception& error) {
+            std::string text = std::string("The model call failed: ") + error.what();
+            logger().warning("chat " + conversationId + ": " + text);
+            insertMessage(db, conversationId, "assistant",
+                          json::array({{{"type", "error"}, {"errorText", text}}}));
+            stream.send({{"type", "error"}, {"errorText", text}});
+            break;
+        }
+        insertMessage(db, conversationId, "assistant", parts);
+        json toolCalls = json::array();
+        for (const auto& part : parts) {
+            const std::string type = part["type"];
+            if (type == "text") {
+                std::string id = "text-" + std::to_string(++textCounter);
+                stream.send({{"type", "text-start"}, {"id", id}});
+                stream.send({{"type", "text-delta"}, {"id", id}, {"delta", part["text"]}});
+                stream.send({{"type", "text-end"}, {"id", id}});
+            } else if (type == "tool-call") {
+                stream.send({{"type", "tool-input-available"},
+                             {"toolCallId", part["toolCallId"]},
+                             {"toolName", part["toolName"]},
+                             {"input", part["input"]}});
+                toolCalls.push_back(part);
+            } else if (type == "tool-blocked") {
+                stream.send({{"type", "data-tool-blocked"},
+                             {"data",
+                              {{"toolName", part["toolName"]},
+                               {"reason", part["reason"]},
+                               {"blockedBy", "proxy"},
+                               {"text", part["text"]}}}});
+            }
+        }
+        if (toolCalls.empty()) {
+            stream.send({{"type", "finish-step"}});
+            break;
+        }
+        json results = json::array();
+        for (const auto& call : toolCalls) {
+            json output;
+            bool isError = false;
+            if (!service.gateway() || !gatewaySession) {
+                output = {{"content",
+                           json::array({{{"type", "text"}, {"text", "The MCP gateway is not available"}}})},
+                          {"isError", true}};
+            } else {
+                json response = service.gateway()->userRequest(
+                    *gatewaySession, profileId, user,
+                    {{"id", call["toolCallId"]},
+                     {"method", "tools/call"},
+                     {"params", {{"name", call["toolName"]}, {"arguments", call["input"]}}}});
+                if (response.contains("result")) {
+                    output = response["result"];
+                } else {
+                    std::string message = response.contains("error")
+                                              ? response["error"].value("message", std::string("error"))
+                                              : std::string("no answer");
+                    output = {{"content", json::array({{{"type", "text"}, {"text", message}}})},
+                              {"isError", true}};
+                }
+            }
+            isError = output.value("isError", false);
+            bool blocked = false;
+            std::string reason;
+            if (output.contains("_meta") && output["_meta"].is_object() &&
+                output["_meta"].contains("archestra")) {
+                const json& meta = output["_meta"]["archestra"];
+                blocked = meta.is_object() && meta.value("blocked", false);
+                if (blocked) reason = meta.value("reason", std::string());
+            }
+            results.push_back({{"type", "tool-result"},
+                               {"toolCallId", call["toolCallId"]},
+                               {"toolName", call["toolName"]},
+                               {"output", output},
+                               {"isError", isError},
+                               {"blocked", blocked}});
+            stream.send(
+                {{"type", "tool-output-available"}, {"toolCallId", call["toolCallId"]}, {"output", output}});
+            if (blocked)
+                stream.send({{"type", "data-tool-blocked"},
+                             {"data",
+                              {{"toolCallId", call["toolCallId"]},
+                               {"toolName", call["toolName"]},
+                               {"reason", reason},
+                               {"blockedBy", "gateway"},
+                               {"text", resultText(output)}}}});
+        }
+        insertMessage(db, conversationId, "tool", results);
+        stream.send({{"type", "finish-step"}});
+    }
+    db.execute("UPDATE conversations SET updated_at = now() WHERE id = $1::uuid", {conversationId});
+    stream.send({{"type", "finish"}});
+    stream.done();
+}
+
+}  // namespace
+
+void registerChatRoutes(http::Router& router, ChatOptions options) {
+    using namespace auth::schema;
+    auto service = std::make_shared<ChatService>(std::move(options));
+    const std::string tag = "Chat";
+    json uuid = {{"type", "string"}, {"format", "uuid"}};
+    json title = {{"type", "string"}, {"maxLength", 500}, {"nullable", true}};
+    json model = {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}};
+
+    router.add(
+        {.method = "GET",
+         .path = "/api/chat/conversations",
+         .operationId = "getChatConversations",
+         .tag = tag,
+         .summary = "The caller's conversations, most recent first",
+         .access = Access::permission("conversation", "read"),
+         .response = array(conversationSchema(false))},
+        [service](Context& c) {
+            const auto& user = c.requirePrincipal();
+            organizationOf(c);
+            json out = json::array();
+            for (const auto& row : service->db().query(
+                     "SELECT " + conversationJsonSql() + kConversationFrom +
+                         "WHERE c.user_id = $1 AND c.organization_id = $2 ORDER BY c.updated_at DESC, c.id",
+                     {user.userId, user.organizationId}))
+                out.push_back(json::parse(row.str(0)));
+            c.sendJson(200, out);
+        });
+    router.add(
+        {.method = "POST",
+         .path = "/api/chat/conversations",
+         .operationId = "createChatConversation",
+         .tag = tag,
+         .summary = "Start a conversation with a profile (and optionally a prompt)",
+         .access = Access::permission("conversation", "create"),
+         .requestBody = object(
+             {{"agentId", uuid}, {"promptId", nullable(uuid)}, {"title", title}, {"selectedModel", model}},
+             {"agentId"}),
+         .response = conversationSchema(false)},
+        [service](Context& c) {
+            const json& body = c.jsonObject();
+            const std::string org = organizationOf(c);
+            const auto& user = c.requirePrincipal();
+            std::string agentId = body["agentId"];
+            db::Value promptId = body.contains("promptId") && body["promptId"].is_string()
+                                     ? db::Value(body["promptId"].get<std::string>())
+                                     : db::Value(std::nullopt);
+            db::Value titleValue = body.contains("title") && body["title"].is_string()
+                                       ? db::Value(body["title"].get<std::string>())
+                                       : db::Value(std::nullopt);
+            std::string selected = body.value("selectedModel", std::string("gpt-4o"));
+            json out = service->db().transaction([&](db::Connection& conn) {
+                requireAgent(conn, agentId);
+                if (promptId) requirePrompt(conn, org, *promptId);
+                std::string id = conn.query(
+                                         "INSERT INTO conversations (user_id, organization_id, agent_id, "
+                                         "prompt_id, title, selected_model) VALUES ($1, $2, $3::uuid, "
+                                         "$4::uuid, $5, $6) RETURNING id::text",
+                                         {user.userId, org, agentId, promptId, titleValue, selected})
+                                     .at(0)
+                                     .str(0);
+                return loadConversation(conn, user, id);
+            });
+            c.sendJson(200, out);
+        });
+    router.add({.method = "GET",
+                .path = "/api/chat/conversations/{id}",
+                .operationId = "getChatConversation",
+                .tag = tag,
+                .summary = "One of the caller's conversations with its messages",
+                .access = Access::permission("conversation", "read"),
+                .response = conversationSchema(true),
+                .uuidParams = {"id"}},
+               [service](Context& c) {
+                   organizationOf(c);
+                   json out = service->db().withConnection([&](db::Connection& conn) {
+                       json conversation = loadConversation(conn, c.requirePrincipal(), c.param("id"));
+                       conversation["messages"] = loadMessages(conn, c.param("id"));
+                       return conversation;
+                   });
+                   c.sendJson(200, out);
+               });
+    router.add(
+        {.method = "PATCH",
+         .path = "/api/chat/conversations/{id}",
+         .operationId = "updateChatConversation",
+         .tag = tag,
+         .summary = "Rename a conversation, or change its model or prompt",
+         .access = Access::permission("conversation", "update"),
+         .requestBody = object({{"title", title}, {"selectedModel", model}, {"promptId", nullable(uuid)}}),
+         .response = conversationSchema(false),
+         .uuidParams = {"id"}},
+        [service](Context& c) {
+            const json& body = c.jsonObject();
+            const std::string org = organizationOf(c);
+            const auto& user = c.requirePrincipal();
+            json out = service->db().transaction([&](db::Connection& conn) {
+                loadConversation(conn, user, c.param("id"));
+                if (body.contains("title"))
+                    conn.execute(
+                        "UPDATE conversations SET title = $2, updated_at = now() WHERE id = $1::uuid",
+                        {c.param("id"), body["title"].is_string()
+                                            ? db::Value(body["title"].get<std::string>())
+                                            : db::Value(std::nullopt)});
+                if (body.contains("selectedModel"))
+                    conn.execute(
+                        "UPDATE conversations SET selected_model = $2, updated_at = now() WHERE id = "
+                        "$1::uuid",
+                        {c.param("id"), body["selectedModel"].get<std::string>()});
+                if (body.contains("promptId")) {
+                    db::Value promptId = body["promptId"].is_string()
+                                             ? db::Value(body["promptId"].get<std::string>())
+                                             : db::Value(std::nullopt);
+                    if (promptId) requirePrompt(conn, org, *promptId);
+                    conn.execute(
+                        "UPDATE conversations SET prompt_id = $2::uuid, updated_at = now() WHERE id = "
+                        "$1::uuid",
+                        {c.param("id"), promptId});
+                }
+                return loadConversation(conn, user, c.param("id"));
+            });
+            c.sendJson(200, out);
+        });
+    router.add(
+        {.method = "DELETE",
+         .path = "/api/chat/conversations/{id}",
+         .operationId = "deleteChatConversation",
+         .tag = tag,
+         .summary = "Delete a conversation and its messages",
+         .access = Access::permission("conversation", "delete"),
+         .response = success(),
+         .uuidParams = {"id"}},
+        [service](Context& c) {
+            organizationOf(c);
+            const auto& user = c.requirePrincipal();
+            if (service->db().execute(
+                    "DELETE FROM conversations WHERE id = $1::uuid AND user_id = $2 AND organization_id = $3",
+                    {c.param("id"), user.userId, user.organizationId}) == 0)
+                throw ApiError::notFound("Conversation not found");
+            c.sendJson(200, {{"success", true}});
+        });
+    router.add(
+        {.method = "POST",
+         .path = "/api/chat/conversations/{id}/generate-title",
+         .operationId = "generateChatConversationTitle",
+         .tag = tag,
+         .summary = "Ask the model (through the LLM proxy) for a short title; kept unless regenerate is true",
+         .access = Access::permission("conversation", "update"),
+         .requestBody = object({{"regenerate", boolean()}}),
+         .response = conversationSchema(false),
+         .uuidParams = {"id"}},
+        [service](Context& c) {
+            const json& body = c.jsonObject();
+            organizationOf(c);
+            const auto& user = c.requirePrincipal();
+            json conversation;
+            json messages;
+            service->db().withConnection([&](db::Connection& conn) {
+                conversation = loadConversation(conn, user, c.param("id"));
+                messages = loadMessages(conn, c.param("id"));
+                return 0;
+            });
+            if (conversation["title"].is_string() && !body.value("regenerate", false)) {
+                c.sendJson(200, conversation);
+                return;
+            }
+            std::string firstText;
+            for (const auto& m : messages)
+                if (m["role"] == "user")
+                    for (const auto& part : m["parts"])
+                        if (part.value("type", "") == "text" && firstText.empty())
+                            firstText = part.value("text", "");
+            if (firstText.empty())
+                throw ApiError::badRequest("The conversation has no message to make a title of");
+            if (!conversation["agentId"].is_string())
+                throw ApiError::badRequest("The conversation's profile was deleted");
+            const std::string model = conversation["selectedModel"];
+            Provider provider = providerForModel(model);
+            std::string key = service->apiKey(provider, user.organizationId);
+            if (key.empty()) throw ApiError::badRequest("No API key for the chat's provider");
+            std::vector<StoredMessage> prompt = {
+                {"user",
+                 json::array({{{"type", "text"},
+                               {"text",
+                                "Write a short title (at most six words) for a conversation that starts "
+                                "with the message below. Answer with the title only.\n\n" +
+                                    firstText.substr(0, 2000)}}})}};
+            auto [status, answer] =
+                service->callModel(provider, key, conversation["agentId"],
+                                   buildRequest(provider, model, "", prompt, json::array(), 64));
+            if (status != 200)
+                throw ApiError(502, "api_upstream_error",
+                               "The model could not make a title: " + errorMessage(answer));
+            std::string titleText;
+            for (const auto& part : parseResponse(provider, json::parse(answer, nullptr, false)))
+                if (part["type"] == "text") titleText += part["text"].get<std::string>();
+            auto first = titleText.find_first_not_of(" \t\r\n\"'");
+            auto last = titleText.find_last_not_of(" \t\r\n\"'.");
+            titleText = first == std::string::npos ? "" : titleText.substr(first, last - first + 1);
+            if (auto newline = titleText.find('\n'); newline != std::string::npos) titleText.resize(newline);
+            if (titleText.size() > 100) titleText.resize(100);
+            if (titleText.empty()) titleText = firstText.substr(0, 60);
+            service->db().execute(
+                "UPDATE conversations SET title = $2, updated_at = now() WHERE id = $1::uuid",
+                {c.param("id"), titleText});
+            c.sendJson(200, service->db().withConnection([&](db::Connection& conn) {
+                return loadConversation(conn, user, c.param("id"));
+            }));
+        });
+    router.add(
+        {.method = "POST",
+         .path = "/api/chat",
+         .operationId = "streamChat",
+         .tag = tag,
+         .summary = "Send the user's message and stream the answer (AI SDK UI message stream over SSE): "
+                    "model rounds through the LLM proxy, tool calls through the MCP gateway",
+         .access = Access::permission("conversation", "update"),
+         .requestBody = object({{"id", uuid}, {"messages", array({{"type", "object"}})}}, {"id", "messages"}),
+         .response = {{"type", "string"}, {"description", "text/event-stream"}}},
+        [service](Context& c) {
+            const json& body = c.jsonObject();
+            organizationOf(c);
+            std::string text = lastUserText(body["messages"]);
+            json conversation = service->db().withConnection([&](db::Connection& conn) {
+                return loadConversation(conn, c.requirePrincipal(), body["id"].get<std::string>());
+            });
+            runChat(*service, c, conversation, text);
+        });
+    router.add(
+        {.method = "GET",
+         .path = "/api/chat/agents/{agentId}/mcp-tools",
+         .operationId = "getChatAgentMcpTools",
+         .tag = tag,
+         .summary = "The MCP gateway tools the chat offers the model for this profile",
+         .access = Access::permission("conversation", "read"),
+         .response = array(
+             object({{"name", string()}, {"description", string()}, {"inputSchema", {{"type", "object"}}}},
+                    {"name"})),
+         .uuidParams = {"agentId"}},
+        [service](Context& c) {
+            organizationOf(c);
+            service->db().withConnection([&](db::Connection& conn) {
+                if (conn.query("SELECT 1 FROM agents WHERE id = $1::uuid", {c.param("agentId")}).empty())
+                    throw ApiError::notFound("Agent with ID " + c.param("agentId") + " not found");
+                return 0;
+            });
+            std::optional<std::string> session;
+            json tools = service->listTools(c.param("agentId"), c.requirePrincipal(), session);
+            if (session && service->gateway())
+                service->gateway()->closeUserSession(*session, c.param("agentId"));
+            json out = json::array();
+            for (const auto& tool : tools)
+                out.push_back({{"name", tool.value("name", "")},
+                               {"description", tool.value("description", "")},
+                               {"inputSchema", tool.value("inputSchema", json::object())}});
+            c.sendJson(200, out);
+        });
+
+    json settingsSchema = object({{"id", uuid},
+                                  {"organizationId", string()},
+                                  {"anthropicApiKeySecretId", nullable(uuid)},
+                                  {"hasAnthropicApiKey", boolean()},
+                                  {"anthropicApiKeySource", nullable(enumOf({"settings", "environment"}))},
+                                  {"hasOpenAiApiKey", boolean()},
+                                  {"createdAt", dateTime()},
+                                  {"updatedAt", dateTime()}},
+                                 {"id", "organizationId", "anthropicApiKeySecretId", "hasAnthropicApiKey",
+                                  "anthropicApiKeySource", "hasOpenAiApiKey", "createdAt", "updatedAt"});
+    router.add({.method = "GET",
+                .path = "/api/chat-settings",
+                .operationId = "getChatSettings",
+                .tag = tag,
+                .summary = "The organisation's chat settings (whether a provider key is set, never the key)",
+                .access = Access::permission("chatSettings", "read"),
+                .response = settingsSchema},
+               [service](Context& c) { c.sendJson(200, service->settings(organizationOf(c))); });
+    router.add({.method = "PATCH",
+                .path = "/api/chat-settings",
+                .operationId = "updateChatSettings",
+                .tag = tag,
+                .summary = "Set the chat's Anthropic key (kept in the secrets backend) or remove it",
+                .access = Access::permission("chatSettings", "update"),
+                .requestBody =
+                    object({{"anthropicApiKey", {{"type", "string"}, {"minLength", 1}, {"maxLength", 1000}}},
+                            {"resetApiKey", boolean()}}),
+                .response = settingsSchema},
+               [service](Context& c) {
+                   const json& body = c.jsonObject();
+                   if (body.contains("anthropicApiKey") && body.value("resetApiKey", false))
+                       throw ApiError::badRequest(
+                           "Field 'resetApiKey': expected false or absent when anthropicApiKey is given");
+                   c.sendJson(200, service->updateSettings(organizationOf(c), body));
+               });
+}
+
+}  // namespace archestra::chat

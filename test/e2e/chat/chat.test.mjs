@@ -1,0 +1,261 @@
+// The chat through the real platform: a conversation whose model (the llm-upstream stand-in, scripted) asks for
+// server-everything's echo tool; the platform calls it through the MCP gateway and sends the result back
+// through its own LLM proxy, streams AI SDK UI message events and stores every step. Also: both model calls in
+// the interaction log with the chat settings' key (kept in the secrets backend), a tool call blocked by an
+// invocation policy shown as blocked, titles, rename/delete, chat settings, bad input, and another user who
+// cannot see, change or continue the conversation.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startStack, adminSession, defaultProfileId, eventually } from "../lib/harness.mjs";
+import { client, script, sseEvents, setupEcho, ECHO } from "./lib.mjs";
+
+let stack;
+let platform;
+let call;
+let memberCall;
+let profileId;
+const KEY = "sk-ant-chat-e2e-key";
+
+before(async () => {
+  stack = await startStack({ env: { ARCHESTRA_ORCHESTRATOR: "local" } });
+  platform = stack.platform;
+  const admin = await adminSession(platform);
+  call = client(platform, admin);
+  profileId = await defaultProfileId(platform);
+  await setupEcho(platform, call, profileId);
+
+  const origin = admin.origin;
+  const invite = await call("POST", "/api/auth/organization/invite-member", { email: "chatter@example.com", role: "member" });
+  assert.equal(invite.status, 200, JSON.stringify(invite.body));
+  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({
+      name: "Chatter",
+      email: "chatter@example.com",
+      password: "chatter-password-1",
+      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.body.id}&email=chatter@example.com`,
+    }),
+  });
+  assert.equal(signUp.status, 200, await signUp.clone().text());
+  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({ email: "chatter@example.com", password: "chatter-password-1" }),
+  });
+  assert.equal(signIn.status, 200);
+  memberCall = client(platform, { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin });
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+async function newConversation(extra = {}) {
+  const res = await call("POST", "/api/chat/conversations", { agentId: profileId, selectedModel: "claude-sonnet-4-5", ...extra });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body;
+}
+
+const userMessage = (text) => ({ id: "m1", role: "user", parts: [{ type: "text", text }] });
+
+test("chat settings: the Anthropic key goes into the secrets backend, is never shown, and can be reset", async () => {
+  const initial = await call("GET", "/api/chat-settings");
+  assert.equal(initial.status, 200, JSON.stringify(initial.body));
+  assert.equal(initial.body.hasAnthropicApiKey, false);
+  assert.equal(initial.body.anthropicApiKeySecretId, null);
+
+  const noKey = await newConversation();
+  const refused = await call("POST", "/api/chat", { id: noKey.id, messages: [userMessage("hello")] });
+  assert.equal(refused.status, 400);
+  assert.match(refused.body.error.message, /No Anthropic API key/);
+
+  const set = await call("PATCH", "/api/chat-settings", { anthropicApiKey: KEY });
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+  assert.equal(set.body.hasAnthropicApiKey, true);
+  assert.equal(set.body.anthropicApiKeySource, "settings");
+  assert.ok(!JSON.stringify(set.body).includes(KEY), "the key is never answered");
+  const secretRows = await platform.psql(`SELECT count(*) FROM secret WHERE id = '${set.body.anthropicApiKeySecretId}'`);
+  assert.deepEqual(secretRows, [["1"]]);
+
+  const memberSet = await memberCall("PATCH", "/api/chat-settings", { anthropicApiKey: "sk-member" });
+  assert.equal(memberSet.status, 403);
+  const memberGet = await memberCall("GET", "/api/chat-settings");
+  assert.equal(memberGet.status, 200);
+  assert.equal(memberGet.body.hasAnthropicApiKey, true);
+
+  const bad = await call("PATCH", "/api/chat-settings", { anthropicApiKey: 42 });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /anthropicApiKey/);
+
+  // Reset and set again (the test below uses it).
+  const reset = await call("PATCH", "/api/chat-settings", { resetApiKey: true });
+  assert.equal(reset.body.hasAnthropicApiKey, false);
+  assert.deepEqual(await platform.psql(`SELECT count(*) FROM secret WHERE id = '${set.body.anthropicApiKeySecretId}'`), [["0"]]);
+  const again = await call("PATCH", "/api/chat-settings", { anthropicApiKey: KEY });
+  assert.equal(again.body.hasAnthropicApiKey, true);
+});
+
+test("a conversation with a tool call through the gateway: streamed, stored, in the interaction log", async () => {
+  const conversation = await newConversation();
+  const tools = await call("GET", `/api/chat/agents/${profileId}/mcp-tools`);
+  assert.equal(tools.status, 200, JSON.stringify(tools.body));
+  assert.ok(tools.body.some((t) => t.name === ECHO), tools.body.map((t) => t.name).join(","));
+
+  await stack.standin.reset();
+  await script(stack.standin, [
+    { toolCall: { name: ECHO, arguments: { message: "hello chat" } } },
+    { text: "The echo tool answered: hello chat." },
+  ]);
+  const res = await call("POST", "/api/chat", { id: conversation.id, messages: [userMessage("Please echo hello chat")] });
+  assert.equal(res.status, 200, res.text);
+  assert.match(res.headers.get("content-type"), /text\/event-stream/);
+  assert.equal(res.headers.get("x-vercel-ai-ui-message-stream"), "v1");
+  const events = sseEvents(res.text);
+  const types = events.map((e) => (typeof e === "string" ? e : e.type));
+  assert.equal(types[0], "start");
+  assert.deepEqual(types.slice(-2), ["finish", "[DONE]"]);
+  const input = events.find((e) => e.type === "tool-input-available");
+  assert.equal(input.toolName, ECHO);
+  assert.deepEqual(input.input, { message: "hello chat" });
+  const output = events.find((e) => e.type === "tool-output-available");
+  assert.equal(output.toolCallId, input.toolCallId);
+  assert.match(output.output.content[0].text, /Echo: hello chat/);
+  const deltas = events.filter((e) => e.type === "text-delta").map((e) => e.delta).join("");
+  assert.equal(deltas, "The echo tool answered: hello chat.");
+  assert.ok(types.indexOf("tool-output-available") < types.indexOf("text-delta"), types.join(","));
+
+  // Both model calls went through the proxy to the upstream with the settings' key; the second carries the
+  // gateway's result as a tool_result.
+  const requests = (await stack.standin.requests()).filter((r) => r.path === "/v1/messages");
+  assert.equal(requests.length, 2, JSON.stringify(requests.map((r) => r.path)));
+  for (const r of requests) assert.equal(r.headers["x-api-key"], KEY);
+  const first = JSON.parse(requests[0].body);
+  assert.ok(first.tools.some((t) => t.name === ECHO), "the profile's MCP tools are offered to the model");
+  const second = JSON.parse(requests[1].body);
+  const toolResult = second.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).find((b) => b.type === "tool_result");
+  assert.ok(toolResult, JSON.stringify(second.messages));
+  assert.match(toolResult.content, /Echo: hello chat/);
+
+  const logged = await eventually(async () => {
+    const all = await call("GET", `/api/interactions?limit=100&profileId=${profileId}`);
+    return all.body.data?.length >= 2 ? all.body.data : null;
+  }, 15000);
+  assert.ok(logged?.length >= 2, `two proxied model calls in the interaction log: ${JSON.stringify(logged)}`);
+  const gatewayCalls = await eventually(async () => {
+    const rows = await platform.psql(
+      `SELECT count(*) FROM mcp_tool_calls WHERE agent_id = '${profileId}' AND tool_call->>'name' = '${ECHO}'`,
+    );
+    return Number(rows[0][0]) >= 1 ? rows : null;
+  }, 10000);
+  assert.ok(gatewayCalls, "the echo call is in the MCP gateway's log");
+
+  // Every step stored: user, assistant (tool call), tool (result), assistant (text).
+  const stored = await call("GET", `/api/chat/conversations/${conversation.id}`);
+  assert.equal(stored.status, 200, JSON.stringify(stored.body));
+  assert.deepEqual(stored.body.messages.map((m) => m.role), ["user", "assistant", "tool", "assistant"]);
+  assert.equal(stored.body.messages[1].parts[0].type, "tool-call");
+  assert.equal(stored.body.messages[2].parts[0].type, "tool-result");
+  assert.equal(stored.body.messages[2].parts[0].blocked, false);
+  assert.equal(stored.body.messages[3].parts[0].text, "The echo tool answered: hello chat.");
+
+  // A title from the model (through the proxy), kept unless regenerate.
+  await script(stack.standin, [{ text: "Echoing a greeting" }]);
+  const titled = await call("POST", `/api/chat/conversations/${conversation.id}/generate-title`, {});
+  assert.equal(titled.status, 200, JSON.stringify(titled.body));
+  assert.equal(titled.body.title, "Echoing a greeting");
+  const kept = await call("POST", `/api/chat/conversations/${conversation.id}/generate-title`, {});
+  assert.equal(kept.body.title, "Echoing a greeting");
+  await script(stack.standin, [{ text: "A second title" }]);
+  const regenerated = await call("POST", `/api/chat/conversations/${conversation.id}/generate-title`, { regenerate: true });
+  assert.equal(regenerated.body.title, "A second title");
+});
+
+test("a tool call blocked by an invocation policy is shown as blocked and the tool is not run", async () => {
+  const conversation = await newConversation();
+  await stack.standin.reset();
+  await script(stack.standin, [{ toolCall: { name: ECHO, arguments: { message: "a forbidden word" } } }]);
+  const before = await platform.psql(`SELECT count(*) FROM mcp_tool_calls WHERE tool_call->'arguments'->>'message' = 'a forbidden word'`);
+  const res = await call("POST", "/api/chat", { id: conversation.id, messages: [userMessage("echo a forbidden word")] });
+  assert.equal(res.status, 200, res.text);
+  const events = sseEvents(res.text);
+  const blocked = events.find((e) => e.type === "data-tool-blocked");
+  assert.ok(blocked, JSON.stringify(events));
+  assert.equal(blocked.data.toolName, ECHO);
+  assert.equal(blocked.data.blockedBy, "proxy");
+  assert.match(blocked.data.reason, /No forbidden words through echo/);
+  assert.ok(!events.some((e) => e.type === "tool-output-available"), "the blocked tool was not called");
+  const after = await platform.psql(`SELECT count(*) FROM mcp_tool_calls WHERE tool_call->'arguments'->>'message' = 'a forbidden word'`);
+  assert.deepEqual(after, before);
+  assert.equal((await stack.standin.requests()).filter((r) => r.path === "/v1/messages").length, 1);
+  const stored = await call("GET", `/api/chat/conversations/${conversation.id}`);
+  assert.deepEqual(stored.body.messages.map((m) => m.role), ["user", "assistant"]);
+  assert.equal(stored.body.messages[1].parts[0].type, "tool-blocked");
+});
+
+test("conversations are per user: another user cannot list, read, change, continue or delete them", async () => {
+  const conversation = await newConversation({ title: "Private" });
+  const list = await memberCall("GET", "/api/chat/conversations");
+  assert.equal(list.status, 200);
+  assert.ok(!list.body.some((c) => c.id === conversation.id));
+  for (const [method, p, body] of [
+    ["GET", `/api/chat/conversations/${conversation.id}`],
+    ["PATCH", `/api/chat/conversations/${conversation.id}`, { title: "mine now" }],
+    ["DELETE", `/api/chat/conversations/${conversation.id}`],
+    ["POST", `/api/chat/conversations/${conversation.id}/generate-title`, { regenerate: true }],
+    ["POST", "/api/chat", { id: conversation.id, messages: [userMessage("hi")] }],
+  ]) {
+    const res = await memberCall(method, p, body);
+    assert.equal(res.status, 404, `${method} ${p}: ${res.status} ${res.text}`);
+  }
+  const own = await memberCall("POST", "/api/chat/conversations", { agentId: profileId, selectedModel: "claude-sonnet-4-5" });
+  assert.equal(own.status, 200, JSON.stringify(own.body));
+  const adminList = await call("GET", "/api/chat/conversations");
+  assert.ok(!adminList.body.some((c) => c.id === own.body.id), "the admin does not see the member's conversation either");
+  assert.equal((await call("GET", `/api/chat/conversations/${own.body.id}`)).status, 404);
+  const still = await call("GET", `/api/chat/conversations/${conversation.id}`);
+  assert.equal(still.body.title, "Private");
+});
+
+test("rename, delete, prompt as system prompt, and bad input", async () => {
+  const prompt = await call("POST", "/api/prompts", { name: "Pirate", agentId: profileId, systemPrompt: "Talk like a pirate." });
+  assert.equal(prompt.status, 200, JSON.stringify(prompt.body));
+  const conversation = await newConversation({ promptId: prompt.body.id });
+  assert.equal(conversation.promptId, prompt.body.id);
+  await stack.standin.reset();
+  await script(stack.standin, [{ text: "Arr." }]);
+  const res = await call("POST", "/api/chat", { id: conversation.id, messages: [userMessage("hi")] });
+  assert.equal(res.status, 200);
+  const upstream = JSON.parse((await stack.standin.lastRequest()).body);
+  assert.equal(upstream.system, "Talk like a pirate.");
+
+  const renamed = await call("PATCH", `/api/chat/conversations/${conversation.id}`, { title: "Renamed" });
+  assert.equal(renamed.status, 200);
+  assert.equal(renamed.body.title, "Renamed");
+  const listed = await call("GET", "/api/chat/conversations");
+  assert.equal(listed.body.find((c) => c.id === conversation.id).title, "Renamed");
+  const deleted = await call("DELETE", `/api/chat/conversations/${conversation.id}`);
+  assert.deepEqual(deleted.body, { success: true });
+  assert.equal((await call("GET", `/api/chat/conversations/${conversation.id}`)).status, 404);
+  assert.deepEqual(await platform.psql(`SELECT count(*) FROM messages WHERE conversation_id = '${conversation.id}'`), [["0"]]);
+
+  const cases = [
+    ["POST", "/api/chat/conversations", { selectedModel: "x" }, /agentId/],
+    ["POST", "/api/chat/conversations", { agentId: "00000000-0000-4000-8000-000000000000" }, /agentId/],
+    ["POST", "/api/chat/conversations", { agentId: profileId, promptId: "00000000-0000-4000-8000-000000000000" }, /promptId/],
+    ["POST", "/api/chat", { id: "not-a-uuid", messages: [] }, /id/],
+    ["POST", "/api/chat", { id: conversation.id }, /messages/],
+  ];
+  const count = await platform.psql("SELECT count(*) FROM conversations");
+  for (const [method, p, body, field] of cases) {
+    const r = await call(method, p, body);
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.status} ${r.text}`);
+    assert.match(r.body.error.message, field);
+  }
+  const live = await newConversation();
+  const assistantLast = await call("POST", "/api/chat", { id: live.id, messages: [{ role: "assistant", parts: [{ type: "text", text: "x" }] }] });
+  assert.equal(assistantLast.status, 400);
+  assert.match(assistantLast.body.error.message, /messages\[0\]\.role/);
+  assert.deepEqual(await platform.psql(`SELECT count(*) FROM messages WHERE conversation_id = '${live.id}'`), [["0"]]);
+  assert.deepEqual(await platform.psql("SELECT count(*) - 1 FROM conversations"), count);
+});
