@@ -6,7 +6,9 @@ import { Spinner } from "./components/ui";
 import { navigate, useLocation } from "./lib/router";
 import { type Features, SessionContext, type SessionUser } from "./lib/session";
 import { SignInPage, SignUpWithInvitationPage } from "./pages/Auth";
+import { ChatPage } from "./pages/Chat";
 import { CostsPage } from "./pages/Costs";
+import { InstallationRequestsPage } from "./pages/InstallationRequests";
 import { LogDetailPage, LogsPage } from "./pages/Logs";
 import { McpRegistryPage } from "./pages/McpRegistry";
 import { ProfilesPage } from "./pages/Profiles";
@@ -46,7 +48,7 @@ export function App() {
       navigate(`/auth/sign-in${next}`, true);
     }
     if (user && path === "/auth/sign-in") navigate("/profiles", true);
-    if (user && path === "/") navigate("/profiles", true);
+    if (user && path === "/") navigate("/chat", true);
   }, [user, path]);
 
   const ctx = { user: user ?? null, features, refresh, signOut };
@@ -59,6 +61,8 @@ export function App() {
 }
 
 function route(path: string) {
+  if (path === "/chat" || path.startsWith("/chat/")) return <ChatPage />;
+  if (path.startsWith("/mcp-catalog/installation-requests")) return <InstallationRequestsPage />;
   if (path.startsWith("/profiles")) return <ProfilesPage />;
   if (path.startsWith("/tools")) return <ToolsPage />;
   if (path.startsWith("/mcp-catalog")) return <McpRegistryPage />;

@@ -7,6 +7,7 @@ import { linkHandler, useLocation } from "../lib/router";
 import { useSession } from "../lib/session";
 
 const nav = [
+  { to: "/chat", label: "Chat" },
   { to: "/profiles", label: "Profiles" },
   { to: "/tools", label: "Tools" },
   { to: "/mcp-catalog/registry", label: "MCP Registry" },

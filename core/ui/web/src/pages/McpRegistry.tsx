@@ -5,6 +5,7 @@ import { raw } from "../api/client";
 import { DataTable, DeleteButton } from "../components/DataTable";
 import { Badge, ConfirmButton, ErrorBox, Field, Modal, PageHeader, Spinner, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
+import { RegistryTabs } from "./InstallationRequests";
 
 interface EnvVar {
   key: string;
@@ -67,6 +68,7 @@ export function McpRegistryPage() {
           </button>
         }
       />
+      <RegistryTabs current="registry" />
       <DataTable
         label="Catalog"
         rows={catalog.data}

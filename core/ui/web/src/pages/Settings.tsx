@@ -18,6 +18,7 @@ export function SettingsPage() {
     { id: "teams", label: "Teams & tokens" },
     { id: "secrets", label: "Secrets" },
     { id: "dual-llm", label: "Dual LLM" },
+    { id: "chat", label: "Chat" },
     ...(features.enterprise
       ? [
           { id: "roles", label: "Roles" },
@@ -34,6 +35,7 @@ export function SettingsPage() {
       {tab === "teams" && <TeamsSettings />}
       {tab === "secrets" && <SecretsSettings />}
       {tab === "dual-llm" && <DualLlmSettings />}
+      {tab === "chat" && <ChatSettings />}
       {tab === "roles" && features.enterprise && <RolesSettings />}
       {tab === "sso-providers" && features.enterprise && <SsoSettings />}
     </>
@@ -1072,5 +1074,86 @@ function RoleDialog({ role, catalog, onClose, onSaved }: { role?: Role; catalog:
         )}
       </fieldset>
     </FormDialog>
+  );
+}
+
+// ---- Chat ---------------------------------------------------------------------------------------------------
+
+interface ChatSettingsData {
+  hasAnthropicApiKey: boolean;
+  anthropicApiKeySource: "settings" | "environment" | null;
+  hasOpenAiApiKey: boolean;
+  updatedAt: string;
+}
+
+function ChatSettings() {
+  const settings = useLoad(() => raw<ChatSettingsData>("GET", "/api/chat-settings"));
+  const [key, setKey] = useState("");
+  const [saved, setSaved] = useState<string>();
+  const { busy, error, submit } = useSubmit(async (body: Record<string, unknown>, message: string) => {
+    await raw("PATCH", "/api/chat-settings", body);
+    setKey("");
+    setSaved(message);
+    settings.reload();
+  });
+  const errors = fieldErrors(error, ["anthropicApiKey"]);
+  if (settings.loading && !settings.data) return <Spinner />;
+  if (settings.error) return <ErrorBox error={settings.error} onRetry={settings.reload} />;
+  const s = settings.data!;
+  return (
+    <section class="card form-narrow" aria-label="Chat settings">
+      <h2>Chat provider key</h2>
+      <p class="muted">
+        The chat calls the model through this platform's LLM proxy with this key. It is kept in the secrets backend and never shown again.
+      </p>
+      <p data-testid="chat-key-status">
+        Anthropic key:{" "}
+        {s.anthropicApiKeySource === "settings" ? (
+          <Badge tone="good">set here</Badge>
+        ) : s.anthropicApiKeySource === "environment" ? (
+          <Badge tone="good">from ARCHESTRA_CHAT_ANTHROPIC_API_KEY</Badge>
+        ) : (
+          <Badge tone="warn">not set</Badge>
+        )}
+        <br />
+        OpenAI key: {s.hasOpenAiApiKey ? <Badge tone="good">from ARCHESTRA_CHAT_OPENAI_API_KEY</Badge> : <Badge tone="warn">not set</Badge>}
+      </p>
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSaved(undefined);
+          submit({ anthropicApiKey: key }, "Key saved");
+        }}
+      >
+        <Field label="Anthropic API key" error={errors.on("anthropicApiKey")}>
+          <input class="input" type="password" autocomplete="off" value={key} onInput={(e) => setKey((e.currentTarget as HTMLInputElement).value)} />
+        </Field>
+        {errors.rest && <ErrorBox error={errors.rest} />}
+        <div class="form-actions">
+          {s.anthropicApiKeySource === "settings" && (
+            <button
+              type="button"
+              class="btn btn-danger"
+              disabled={busy}
+              onClick={() => {
+                setSaved(undefined);
+                submit({ resetApiKey: true }, "Key removed");
+              }}
+            >
+              Reset key
+            </button>
+          )}
+          <button type="submit" class="btn btn-primary" disabled={busy || !key}>
+            Save key
+          </button>
+        </div>
+        {saved && (
+          <p class="ok" role="status">
+            {saved}
+          </p>
+        )}
+      </form>
+    </section>
   );
 }
