@@ -15,9 +15,10 @@ let call;
 let memberCall;
 let profileId;
 const KEY = "sk-ant-chat-e2e-key";
+const OPENAI_KEY = "sk-openai-chat-e2e-key";
 
 before(async () => {
-  stack = await startStack({ env: { ARCHESTRA_ORCHESTRATOR: "local" } });
+  stack = await startStack({ env: { ARCHESTRA_ORCHESTRATOR: "local", ARCHESTRA_CHAT_OPENAI_API_KEY: OPENAI_KEY } });
   platform = stack.platform;
   const admin = await adminSession(platform);
   call = client(platform, admin);
@@ -258,4 +259,28 @@ test("rename, delete, prompt as system prompt, and bad input", async () => {
   assert.match(assistantLast.body.error.message, /messages\[0\]\.role/);
   assert.deepEqual(await platform.psql(`SELECT count(*) FROM messages WHERE conversation_id = '${live.id}'`), [["0"]]);
   assert.deepEqual(await platform.psql("SELECT count(*) - 1 FROM conversations"), count);
+});
+
+test("an OpenAI model: the tool round through /v1/openai with ARCHESTRA_CHAT_OPENAI_API_KEY", async () => {
+  const settings = await call("GET", "/api/chat-settings");
+  assert.equal(settings.body.hasOpenAiApiKey, true);
+  const conversation = await newConversation({ selectedModel: "gpt-4o" });
+  await stack.standin.reset();
+  await script(stack.standin, [
+    { toolCall: { name: ECHO, arguments: { message: "hello openai" } } },
+    { text: "Echoed through OpenAI." },
+  ]);
+  const res = await call("POST", "/api/chat", { id: conversation.id, messages: [{ role: "user", content: "echo hello openai" }] });
+  assert.equal(res.status, 200, res.text);
+  const events = sseEvents(res.text);
+  const output = events.find((e) => e.type === "tool-output-available");
+  assert.match(output?.output.content[0].text ?? "", /Echo: hello openai/, JSON.stringify(events));
+  assert.equal(events.filter((e) => e.type === "text-delta").map((e) => e.delta).join(""), "Echoed through OpenAI.");
+  const requests = (await stack.standin.requests()).filter((r) => r.path === "/v1/chat/completions");
+  assert.equal(requests.length, 2);
+  for (const r of requests) assert.equal(r.headers.authorization, `Bearer ${OPENAI_KEY}`);
+  const second = JSON.parse(requests[1].body);
+  const tool = second.messages.find((m) => m.role === "tool");
+  assert.match(tool.content, /Echo: hello openai/);
+  assert.equal(second.messages.find((m) => m.role === "assistant").tool_calls[0].function.name, ECHO);
 });
