@@ -106,8 +106,22 @@ std::vector<StoredMessage> history(const json& messages) {
     return out;
 }
 
-void requireAgent(db::Connection& conn, const std::string& agentId) {
-    if (conn.query("SELECT 1 FROM agents WHERE id = $1::uuid", {agentId}).empty())
+/// Whether `user` may chat with profile `agentId`: it exists and, without profile:admin, is assigned to one
+/// of the user's teams (the profiles a member sees in /api/agents, and whose interactions they can read).
+bool mayUseProfile(db::Connection& conn, auth::AuthService& auth, const http::Principal& user,
+                   const std::string& agentId) {
+    if (auth.hasPermission(user, "profile", "admin"))
+        return !conn.query("SELECT 1 FROM agents WHERE id = $1::uuid", {agentId}).empty();
+    return !conn.query(
+                    "SELECT 1 FROM agent_team vx JOIN team_member vm ON vm.team_id = vx.team_id WHERE "
+                    "vx.agent_id = $1::uuid AND vm.user_id = $2",
+                    {agentId, user.userId})
+                .empty();
+}
+
+void requireAgent(db::Connection& conn, auth::AuthService& auth, const http::Principal& user,
+                  const std::string& agentId) {
+    if (!mayUseProfile(conn, auth, user, agentId))
         throw ApiError::badRequest("Field 'agentId': profile " + agentId + " not found");
 }
 
@@ -188,6 +202,7 @@ class ChatService {
     explicit ChatService(ChatOptions options) : _o(std::move(options)) {}
 
     db::Database& db() { return _o.auth->database(); }
+    auth::AuthService& auth() { return *_o.auth; }
     gateway::McpGateway* gateway() { return _o.gateway.get(); }
     int maxSteps() const { return _o.maxSteps; }
 
@@ -323,6 +338,10 @@ void runChat(ChatService& service, Context& c, const json& conversation, const s
     if (!conversation["agentId"].is_string())
         throw ApiError::badRequest("Field 'id': the conversation's profile was deleted");
     const std::string profileId = conversation["agentId"];
+    if (!service.db().withConnection(
+            [&](db::Connection& conn) { return mayUseProfile(conn, service.auth(), user, profileId); }))
+        throw ApiError::forbidden("The caller may no longer use profile " + profileId +
+                                  " (it is not assigned to any of the caller's teams)");
     const std::string model = conversation["selectedModel"];
     const Provider provider = providerForModel(model);
     const std::string key = service.apiKey(provider, user.organizationId);
@@ -519,7 +538,7 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                                        : db::Value(std::nullopt);
             std::string selected = body.value("selectedModel", std::string("gpt-4o"));
             json out = service->db().transaction([&](db::Connection& conn) {
-                requireAgent(conn, agentId);
+                requireAgent(conn, service->auth(), user, agentId);
                 if (promptId) requirePrompt(conn, org, *promptId);
                 std::string id = conn.query(
                                          "INSERT INTO conversations (user_id, organization_id, agent_id, "
@@ -643,6 +662,11 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                 throw ApiError::badRequest("The conversation has no message to make a title of");
             if (!conversation["agentId"].is_string())
                 throw ApiError::badRequest("The conversation's profile was deleted");
+            if (!service->db().withConnection([&](db::Connection& conn) {
+                    return mayUseProfile(conn, service->auth(), user,
+                                         conversation["agentId"].get<std::string>());
+                }))
+                throw ApiError::forbidden("The caller may no longer use the conversation's profile");
             const std::string model = conversation["selectedModel"];
             Provider provider = providerForModel(model);
             std::string key = service->apiKey(provider, user.organizationId);
@@ -695,35 +719,34 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
             });
             runChat(*service, c, conversation, text);
         });
-    router.add(
-        {.method = "GET",
-         .path = "/api/chat/agents/{agentId}/mcp-tools",
-         .operationId = "getChatAgentMcpTools",
-         .tag = tag,
-         .summary = "The MCP gateway tools the chat offers the model for this profile",
-         .access = Access::permission("conversation", "read"),
-         .response = array(
-             object({{"name", string()}, {"description", string()}, {"inputSchema", {{"type", "object"}}}},
+    router.add({.method = "GET",
+                .path = "/api/chat/agents/{agentId}/mcp-tools",
+                .operationId = "getChatAgentMcpTools",
+                .tag = tag,
+                .summary = "The MCP gateway tools the chat offers the model for this profile",
+                .access = Access::permission("conversation", "read"),
+                .response = array(object(
+                    {{"name", string()}, {"description", string()}, {"inputSchema", {{"type", "object"}}}},
                     {"name"})),
-         .uuidParams = {"agentId"}},
-        [service](Context& c) {
-            organizationOf(c);
-            service->db().withConnection([&](db::Connection& conn) {
-                if (conn.query("SELECT 1 FROM agents WHERE id = $1::uuid", {c.param("agentId")}).empty())
-                    throw ApiError::notFound("Agent with ID " + c.param("agentId") + " not found");
-                return 0;
-            });
-            std::optional<std::string> session;
-            json tools = service->listTools(c.param("agentId"), c.requirePrincipal(), session);
-            if (session && service->gateway())
-                service->gateway()->closeUserSession(*session, c.param("agentId"));
-            json out = json::array();
-            for (const auto& tool : tools)
-                out.push_back({{"name", tool.value("name", "")},
-                               {"description", tool.value("description", "")},
-                               {"inputSchema", tool.value("inputSchema", json::object())}});
-            c.sendJson(200, out);
-        });
+                .uuidParams = {"agentId"}},
+               [service](Context& c) {
+                   organizationOf(c);
+                   service->db().withConnection([&](db::Connection& conn) {
+                       if (!mayUseProfile(conn, service->auth(), c.requirePrincipal(), c.param("agentId")))
+                           throw ApiError::notFound("Agent with ID " + c.param("agentId") + " not found");
+                       return 0;
+                   });
+                   std::optional<std::string> session;
+                   json tools = service->listTools(c.param("agentId"), c.requirePrincipal(), session);
+                   if (session && service->gateway())
+                       service->gateway()->closeUserSession(*session, c.param("agentId"));
+                   json out = json::array();
+                   for (const auto& tool : tools)
+                       out.push_back({{"name", tool.value("name", "")},
+                                      {"description", tool.value("description", "")},
+                                      {"inputSchema", tool.value("inputSchema", json::object())}});
+                   c.sendJson(200, out);
+               });
 
     json settingsSchema = object({{"id", uuid},
                                   {"organizationId", string()},

@@ -14,6 +14,7 @@ let platform;
 let call;
 let memberCall;
 let profileId;
+let memberUserId;
 const KEY = "sk-ant-chat-e2e-key";
 const OPENAI_KEY = "sk-openai-chat-e2e-key";
 
@@ -39,6 +40,7 @@ before(async () => {
     }),
   });
   assert.equal(signUp.status, 200, await signUp.clone().text());
+  memberUserId = (await signUp.json()).user.id;
   const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
     method: "POST",
     headers: { "content-type": "application/json", origin },
@@ -209,8 +211,28 @@ test("conversations are per user: another user cannot list, read, change, contin
     const res = await memberCall(method, p, body);
     assert.equal(res.status, 404, `${method} ${p}: ${res.status} ${res.text}`);
   }
-  const own = await memberCall("POST", "/api/chat/conversations", { agentId: profileId, selectedModel: "claude-sonnet-4-5" });
+  // A member chats only with profiles of its teams (those it sees in /api/agents).
+  const outside = await memberCall("POST", "/api/chat/conversations", { agentId: profileId, selectedModel: "claude-sonnet-4-5" });
+  assert.equal(outside.status, 400, JSON.stringify(outside.body));
+  assert.match(outside.body.error.message, /agentId/);
+  assert.equal((await memberCall("GET", `/api/chat/agents/${profileId}/mcp-tools`)).status, 404);
+  const team = await call("POST", "/api/teams", { name: "Chatters" });
+  assert.equal(team.status, 200, JSON.stringify(team.body));
+  assert.equal((await call("POST", `/api/teams/${team.body.id}/members`, { userId: memberUserId })).status, 200);
+  const teamProfile = await call("POST", "/api/agents", { name: "Chatters' profile", teams: [team.body.id] });
+  assert.equal(teamProfile.status, 200, JSON.stringify(teamProfile.body));
+  const own = await memberCall("POST", "/api/chat/conversations", { agentId: teamProfile.body.id, selectedModel: "claude-sonnet-4-5" });
   assert.equal(own.status, 200, JSON.stringify(own.body));
+  await stack.standin.reset();
+  await script(stack.standin, [{ text: "Hello member." }]);
+  const memberTurn = await memberCall("POST", "/api/chat", { id: own.body.id, messages: [userMessage("hi")] });
+  assert.equal(memberTurn.status, 200, memberTurn.text);
+  assert.equal(sseEvents(memberTurn.text).filter((e) => e.type === "text-delta").map((e) => e.delta).join(""), "Hello member.");
+  // Out of the team: the conversation stays readable, but the profile can no longer be used.
+  assert.equal((await call("DELETE", `/api/teams/${team.body.id}/members/${memberUserId}`)).status, 200);
+  const revoked = await memberCall("POST", "/api/chat", { id: own.body.id, messages: [userMessage("again")] });
+  assert.equal(revoked.status, 403, revoked.text);
+  assert.equal((await memberCall("GET", `/api/chat/conversations/${own.body.id}`)).status, 200);
   const adminList = await call("GET", "/api/chat/conversations");
   assert.ok(!adminList.body.some((c) => c.id === own.body.id), "the admin does not see the member's conversation either");
   assert.equal((await call("GET", `/api/chat/conversations/${own.body.id}`)).status, 404);
