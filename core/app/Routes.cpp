@@ -26,6 +26,7 @@
 #include "core/http/Context.h"
 #include "core/mcp/InstallationRequestsApi.h"
 #include "core/mcp/McpApi.h"
+#include "core/mcp/McpOAuth.h"
 #include "core/mcp/McpRegistry.h"
 #include "core/plugins/HostServices.h"
 #include "core/plugins/PluginManager.h"
@@ -151,6 +152,26 @@ void registerRoutes(Platform& platform) {
                                                    return mcp::createCatalogItem(*registry, body);
                                                });
         platform.shutdownHooks.push_back([&platform] { platform.mcpRegistry->stop(); });
+        // MCP OAuth: the browser comes back to the Admin UI's /oauth-callback page, which posts code+state.
+        {
+            mcp::McpOAuth::Options oauthOptions;
+            oauthOptions.redirectUri =
+                (platform.settings.frontendUrlExplicit()
+                     ? platform.settings.frontendUrl()
+                     : "http://localhost:" + std::to_string(platform.settings.uiPort())) +
+                "/oauth-callback";
+            auto oauth = std::make_shared<mcp::McpOAuth>(
+                *platform.database, [&platform] { return platform.secrets; }, oauthOptions);
+            oauth->onServerReauthorized(
+                [registry = std::weak_ptr(platform.mcpRegistry)](const std::string& id) {
+                    if (auto r = registry.lock()) r->connections()->drop(id);
+                });
+            platform.mcpRegistry->setAuthorizationSource(
+                [oauth](const std::string& secretId, const std::string& rejected) {
+                    return oauth->authorization(secretId, rejected);
+                });
+            mcp::registerOAuthRoutes(platform.apiRouter, oauth);
+        }
         // Tools, costs, limits, optimization, statistics: writes reload the proxy's snapshot; the limit list
         // first resets the limits whose period is over.
         auto proxyChanged = [&platform] {

@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -224,12 +225,34 @@ std::optional<json> HttpTransport::post(const json& message, std::int64_t timeou
     std::string body = message.dump();
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     bool isRequest = message.contains("id");
+    std::optional<std::string> authorization;
+    if (_authorization) {
+        authorization = _authorization("");
+        if (authorization) request.set("Authorization", *authorization);
+    }
     try {
         auto session = openSession(uri, _connectTimeoutMs, timeout_ms);
         session->sendRequest(request) << body;
         Poco::Net::HTTPResponse response;
-        std::istream& in = session->receiveResponse(response);
+        std::istream* stream = &session->receiveResponse(response);
         int status = static_cast<int>(response.getStatus());
+        if (status == 401 && _authorization && authorization) {
+            // The token was refused: ask for a fresh one (a refresh) and send the same message once more. A
+            // 401 means the server did not act on the request, so repeating it is safe even for tools/call.
+            std::string rejected = authorization->rfind("Bearer ", 0) == 0 ? authorization->substr(7) : "";
+            auto fresh = _authorization(rejected);
+            if (fresh && *fresh != *authorization) {
+                Poco::NullOutputStream discard;
+                Poco::StreamCopier::copyStream(*stream, discard);
+                request.set("Authorization", *fresh);
+                session = openSession(uri, _connectTimeoutMs, timeout_ms);
+                session->sendRequest(request) << body;
+                response = Poco::Net::HTTPResponse();
+                stream = &session->receiveResponse(response);
+                status = static_cast<int>(response.getStatus());
+            }
+        }
+        std::istream& in = *stream;
         if (response.has("Mcp-Session-Id")) {
             std::lock_guard lock(_mutex);
             _sessionId = response.get("Mcp-Session-Id");
@@ -316,6 +339,8 @@ void HttpTransport::close() noexcept {
         Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_DELETE, uri.getPathAndQuery(),
                                        Poco::Net::HTTPMessage::HTTP_1_1);
         for (const auto& [name, value] : _headers) request.set(name, value);
+        if (_authorization)
+            if (auto authorization = _authorization("")) request.set("Authorization", *authorization);
         request.set("Mcp-Session-Id", session);
         client->sendRequest(request);
         Poco::Net::HTTPResponse response;

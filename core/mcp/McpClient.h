@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,10 @@ class HttpTransport : public McpTransport {
     void setProtocolVersion(const std::string& version) override;
     /// The session id the server assigned, empty before initialize or for a stateless server.
     std::string sessionId() const;
+    /// Gives the Authorization header value per request; called with "" before each request, and once with
+    /// the refused token after a 401 (a different answer is tried once). Set before the first request.
+    using AuthorizationSource = std::function<std::optional<std::string>(const std::string& rejected_token)>;
+    void setAuthorization(AuthorizationSource source) { _authorization = std::move(source); }
 
   private:
     /// POSTs `message`; returns the matching response (requests) or nullopt (notifications).
@@ -99,6 +104,7 @@ class HttpTransport : public McpTransport {
     std::string _sessionId;
     std::string _protocolVersion;
     std::atomic<bool> _alive{true};
+    AuthorizationSource _authorization;
 };
 
 /// An MCP client over one transport. Thread-safe.

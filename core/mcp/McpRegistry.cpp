@@ -343,6 +343,14 @@ std::unique_ptr<McpTransport> McpRegistry::connect(const std::string& server_id)
             throw McpUnavailableError("remote MCP server '" + row.name +
                                       "' has no serverUrl in its catalog item");
         std::map<std::string, std::string> headers;
+        if (_authorization && row.secretId) {
+            auto transport = std::make_unique<HttpTransport>(*row.serverUrl, headers, 10000);
+            transport->setAuthorization(
+                [source = _authorization, secretId = *row.secretId](const std::string& rejected) {
+                    return source(secretId, rejected);
+                });
+            return transport;
+        }
         auto store = secretStore();
         if (store && row.secretId)
             if (auto value = store->get(*row.secretId); value && value->is_object() &&

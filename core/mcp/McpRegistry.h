@@ -93,6 +93,11 @@ class McpRegistry {
     /// Last `lines` lines of a local server's output; McpUnavailableError when there is none.
     ServerLogs logs(const std::string& server_id, int lines);
     bool stopping() const;
+    /// Where remote servers' Authorization headers come from (McpOAuth::authorization: the installation
+    /// secret's token, refreshed when due or after a 401). Without it the stored access_token is sent as is.
+    using AuthorizationSource =
+        std::function<std::optional<std::string>(const std::string& secret_id, const std::string& rejected)>;
+    void setAuthorizationSource(AuthorizationSource source) { _authorization = std::move(source); }
 
   private:
     struct ServerRow;
@@ -115,6 +120,7 @@ class McpRegistry {
     plugins::PluginManager* _plugins;
     SecretsGetter _secrets;
     std::function<void()> _onToolsChanged;
+    AuthorizationSource _authorization;
     OrchestratorChoice _choice;
     std::shared_ptr<McpConnections> _connections;
     std::int64_t _discoveryTimeoutMs = 60000;

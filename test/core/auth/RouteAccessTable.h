@@ -95,6 +95,8 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"POST /api/mcp_server_installation_requests/{id}/notes", "mcpServerInstallationRequest:read"},
         {"GET /api/mcp_server", "mcpServer:read"},
         {"POST /api/mcp_server", "mcpServer:create"},
+        {"POST /api/oauth/initiate", "mcpServer:create"},
+        {"POST /api/oauth/callback", "mcpServer:create"},
         {"GET /api/mcp_server/{id}", "mcpServer:read"},
         {"DELETE /api/mcp_server/{id}", "mcpServer:delete"},
         {"GET /api/mcp_server/{id}/installation-status", "mcpServer:read"},

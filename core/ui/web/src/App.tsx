@@ -10,7 +10,7 @@ import { ChatPage } from "./pages/Chat";
 import { CostsPage } from "./pages/Costs";
 import { InstallationRequestsPage } from "./pages/InstallationRequests";
 import { LogDetailPage, LogsPage } from "./pages/Logs";
-import { McpRegistryPage } from "./pages/McpRegistry";
+import { McpRegistryPage, OAuthCallbackPage } from "./pages/McpRegistry";
 import { ProfilesPage } from "./pages/Profiles";
 import { SettingsPage } from "./pages/Settings";
 import { ToolsPage } from "./pages/Tools";
@@ -66,6 +66,7 @@ function route(path: string) {
   if (path.startsWith("/profiles")) return <ProfilesPage />;
   if (path.startsWith("/tools")) return <ToolsPage />;
   if (path.startsWith("/mcp-catalog")) return <McpRegistryPage />;
+  if (path === "/oauth-callback") return <OAuthCallbackPage />;
   if (path === "/logs" || path === "/logs/llm-proxy" || path === "/logs/mcp-gateway") return <LogsPage />;
   if (path.startsWith("/logs/")) return <LogDetailPage id={path.slice("/logs/".length)} />;
   if (path.startsWith("/cost")) return <CostsPage />;

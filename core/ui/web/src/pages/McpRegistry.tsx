@@ -1,5 +1,7 @@
 // MCP registry: private catalog CRUD, install (prompting for required environment values and secrets),
-// installed servers with status, tools, logs (following live), restart and uninstall.
+// installed servers with status, tools, logs (following live), restart and uninstall. A remote server with an
+// oauthConfig installs through OAuth: Install sends the browser to its authorization server, and the
+// /oauth-callback page (OAuthCallbackPage) finishes the installation when the browser comes back.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { raw } from "../api/client";
 import { DataTable, DeleteButton } from "../components/DataTable";
@@ -23,6 +25,7 @@ interface CatalogItem {
   serverUrl: string | null;
   docsUrl?: string | null;
   localConfig: { command?: string; arguments?: string[]; environment?: EnvVar[]; dockerImage?: string } | null;
+  oauthConfig?: { client_id?: string; scopes?: string[] } | null;
   createdAt: string;
 }
 interface McpServer {
@@ -201,10 +204,29 @@ function CatalogForm({ item, onSaved }: { item?: CatalogItem; onSaved: () => voi
   const [args, setArgs] = useState((item?.localConfig?.arguments ?? []).join(" "));
   const [dockerImage, setDockerImage] = useState(item?.localConfig?.dockerImage ?? "");
   const [env, setEnv] = useState<EnvVar[]>(item?.localConfig?.environment ?? []);
+  const [useOAuth, setUseOAuth] = useState(!!item?.oauthConfig);
+  const [clientId, setClientId] = useState(item?.oauthConfig?.client_id ?? "");
+  const [clientSecret, setClientSecret] = useState("");
+  const [scopes, setScopes] = useState((item?.oauthConfig?.scopes ?? []).join(" "));
   const { busy, error, submit } = useSubmit(async () => {
     const body: Record<string, unknown> = { name, description: description || null, serverType };
-    if (serverType === "remote") body.serverUrl = serverUrl;
-    else
+    if (serverType === "remote") {
+      body.serverUrl = serverUrl;
+      // Endpoints come from the server's metadata; without a client id the platform registers one (RFC 7591).
+      body.oauthConfig = useOAuth
+        ? {
+            name,
+            server_url: serverUrl,
+            ...(clientId ? { client_id: clientId } : {}),
+            ...(clientSecret ? { client_secret: clientSecret } : {}),
+            redirect_uris: [`${location.origin}/oauth-callback`],
+            scopes: scopes.trim() ? scopes.trim().split(/\s+/) : [],
+            default_scopes: [],
+            supports_resource_metadata: true,
+          }
+        : null;
+      body.requiresAuth = useOAuth;
+    } else
       body.localConfig = {
         ...(command ? { command } : {}),
         ...(args.trim() ? { arguments: args.trim().split(/\s+/) } : {}),
@@ -235,9 +257,29 @@ function CatalogForm({ item, onSaved }: { item?: CatalogItem; onSaved: () => voi
         </select>
       </Field>
       {serverType === "remote" ? (
-        <Field label="Server URL">
-          <input class="input" type="url" required value={serverUrl} onInput={(e) => setServerUrl(e.currentTarget.value)} />
-        </Field>
+        <>
+          <Field label="Server URL">
+            <input class="input" type="url" required value={serverUrl} onInput={(e) => setServerUrl(e.currentTarget.value)} />
+          </Field>
+          <label class="check">
+            <input type="checkbox" name="useOAuth" checked={useOAuth} onChange={(e) => setUseOAuth(e.currentTarget.checked)} />
+            Sign in with OAuth when installing
+          </label>
+          {useOAuth && (
+            <fieldset class="fieldset">
+              <legend>OAuth</legend>
+              <Field label="Client ID" hint="Leave empty to register a client at the authorization server">
+                <input class="input" name="oauthClientId" value={clientId} onInput={(e) => setClientId(e.currentTarget.value)} />
+              </Field>
+              <Field label="Client secret" hint={item?.oauthConfig ? "Leave empty to keep the stored one" : "Kept in the secrets backend"}>
+                <input class="input" type="password" name="oauthClientSecret" value={clientSecret} onInput={(e) => setClientSecret(e.currentTarget.value)} />
+              </Field>
+              <Field label="Scopes" hint="Separated by spaces; empty: what the server's metadata lists">
+                <input class="input" name="oauthScopes" value={scopes} onInput={(e) => setScopes(e.currentTarget.value)} />
+              </Field>
+            </fieldset>
+          )}
+        </>
       ) : (
         <>
           <Field label="Command">
@@ -286,7 +328,88 @@ function CatalogForm({ item, onSaved }: { item?: CatalogItem; onSaved: () => voi
   );
 }
 
+/// Where the /oauth-callback page finds what to install once the browser is back (keyed by the OAuth state).
+export const oauthPendingKey = (state: string) => `archestra.oauth.${state}`;
+
+function OAuthInstall({ item }: { item: CatalogItem }) {
+  const { busy, error, submit } = useSubmit(async () => {
+    const started = await raw<{ authorizationUrl: string; state: string }>("POST", "/api/oauth/initiate", { catalogId: item.id });
+    sessionStorage.setItem(oauthPendingKey(started.state), JSON.stringify({ catalogId: item.id, name: item.name }));
+    window.location.assign(started.authorizationUrl);
+  });
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      <p>This server signs you in with OAuth: you will be sent to its authorization server, then back here to finish the installation.</p>
+      {error && <ErrorBox error={error} />}
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" disabled={busy}>
+          {busy ? "Redirecting…" : "Continue to sign in"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/// /oauth-callback: the authorization server sent the browser back with code and state. Completes the flow
+/// (the platform exchanges the code and keeps the tokens in a secret), then installs the server with that
+/// secret, or, for a re-authorization, reports the installation now uses the new tokens.
+export function OAuthCallbackPage() {
+  const [result, setResult] = useState<{ server?: McpServer; reauthorized?: boolean; error?: string }>();
+  const started = useRef(false);
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    const query = new URLSearchParams(location.search);
+    const code = query.get("code");
+    const state = query.get("state");
+    (async () => {
+      try {
+        if (query.get("error"))
+          throw new Error(`The authorization server answered ${query.get("error")}${query.get("error_description") ? `: ${query.get("error_description")}` : ""}`);
+        if (!code || !state) throw new Error("The address carries no OAuth code and state.");
+        const done = await raw<{ catalogId: string; name: string; secretId: string; serverId?: string }>("POST", "/api/oauth/callback", { code, state });
+        const pending = JSON.parse(sessionStorage.getItem(oauthPendingKey(state)) ?? "null") as { name?: string } | null;
+        sessionStorage.removeItem(oauthPendingKey(state));
+        if (done.serverId) {
+          setResult({ reauthorized: true });
+          return;
+        }
+        const server = await raw<McpServer>("POST", "/api/mcp_server", { name: pending?.name ?? done.name, catalogId: done.catalogId, secretId: done.secretId });
+        setResult({ server });
+      } catch (error) {
+        setResult({ error: (error as Error).message });
+      }
+    })();
+  }, []);
+  return (
+    <>
+      <PageHeader title="OAuth sign-in" description="Completing the installation of a remote MCP server." />
+      {!result && <Spinner label="Completing the sign-in…" />}
+      {result?.error && <ErrorBox error={result.error} />}
+      {result?.reauthorized && <p role="status">Signed in again: the installation uses the new tokens.</p>}
+      {result?.server && (
+        <p role="status">
+          Installed <strong>{result.server.name}</strong>:{" "}
+          <Badge tone={statusTone(result.server.localInstallationStatus)}>{result.server.localInstallationStatus}</Badge>
+          {result.server.localInstallationError && <ErrorBox error={result.server.localInstallationError} />}
+        </p>
+      )}
+      {result && (
+        <p>
+          <a href="/mcp-catalog">Back to the MCP registry</a>
+        </p>
+      )}
+    </>
+  );
+}
+
 function InstallForm({ item, onInstalled }: { item: CatalogItem; onInstalled: () => void }) {
+  if (item.serverType === "remote" && item.oauthConfig) return <OAuthInstall item={item} />;
   const prompted = (item.localConfig?.environment ?? []).filter((e) => e.promptOnInstallation);
   const [values, setValues] = useState<Record<string, string>>({});
   const { busy, error, submit } = useSubmit(async () => {
