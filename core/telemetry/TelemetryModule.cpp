@@ -261,7 +261,9 @@ TelemetryModule::TelemetryModule(const config::Settings& settings) : _settings(s
     _analyticsSetting = settings.get("ARCHESTRA_ANALYTICS") != "disabled";
     _httpObserver = std::make_shared<HttpObserver>(_metrics.registry(), _pipeline);
     _llmObserver = std::make_shared<LlmObserver>(_metrics.registry(), _pipeline);
-    addGauge("archestra_telemetry_spans_dropped_total", "Spans dropped because the export queue was full",
+    addGauge("archestra_telemetry_spans_dropped_total",
+             "Spans dropped: the export queue was full, or the collector was down (failed batches and the "
+             "batches superseded while the exporter backed off)",
              [this] { return static_cast<double>(_pipeline.spansDropped()); });
     addGauge("archestra_telemetry_spans_exported_total", "Spans handed to the trace exporters successfully",
              [this] { return static_cast<double>(_pipeline.spansExported()); });

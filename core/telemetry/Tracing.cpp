@@ -144,7 +144,7 @@ void ExportPipeline::stop(long timeout_ms) {
     }
     _wake.notify_all();
     if (_thread.joinable()) _thread.join();
-    drainOnce();  // whatever arrived after the thread's last pass
+    drainOnce(true);  // whatever arrived after the thread's last pass (held batches too)
     for (auto* list : {&_spanExporters, &_eventExporters})
         for (auto& named : *list) named.exporter->flush(timeout_ms);
 }
@@ -179,7 +179,46 @@ std::size_t ExportPipeline::spanQueueDepth() const {
     return _spans.size();
 }
 
-void ExportPipeline::drainOnce() {
+void ExportPipeline::exportTo(Named& named, std::vector<sdk::Span>& spans, bool lastUse, bool final) {
+    const auto now = Clock::now();
+    if (named.backoff_ms > 0 && now < named.retryAt && !final) {
+        // Backing off: keep only the newest batch for the next attempt; nothing is serialised meanwhile.
+        if (spans.empty()) return;
+        _spansDropped += named.held.size();
+        if (lastUse)
+            named.held = std::move(spans);
+        else
+            named.held = spans;
+        return;
+    }
+    std::vector<sdk::Span> batch = std::move(named.held);
+    named.held.clear();
+    if (batch.empty()) {
+        if (lastUse)
+            batch = std::move(spans);
+        else
+            batch = spans;
+    } else if (!spans.empty()) {
+        batch.insert(batch.end(), spans.begin(), spans.end());
+    }
+    if (batch.empty()) return;
+    sdk::Status status = named.exporter->exportSpans(batch);
+    if (status.ok()) {
+        _spansExported += batch.size();
+        named.backoff_ms = 0;
+        return;
+    }
+    ++_spanExportFailures;
+    _spansDropped += batch.size();
+    named.backoff_ms = named.backoff_ms == 0 ? _options.retryInitial_ms
+                                             : std::min(named.backoff_ms * 2, _options.retryMax_ms);
+    named.retryAt = Clock::now() + std::chrono::milliseconds(named.backoff_ms);
+    log().debug("span export via " + named.name + " failed: " + status.error().message + "; next try in " +
+                std::to_string(named.backoff_ms) + " ms");
+}
+
+void ExportPipeline::drainOnce(bool final) {
+    bool first = true;
     while (true) {
         std::vector<sdk::Span> spans;
         std::vector<sdk::AnalyticsEvent> events;
@@ -194,17 +233,13 @@ void ExportPipeline::drainOnce() {
                 _events.pop_front();
             }
         }
-        if (spans.empty() && events.empty()) return;
-        for (auto& named : _spanExporters) {
-            if (spans.empty()) break;
-            sdk::Status status = named.exporter->exportSpans(spans);
-            if (status.ok()) {
-                _spansExported += spans.size();
-            } else {
-                ++_spanExportFailures;
-                log().debug("span export via " + named.name + " failed: " + status.error().message);
-            }
-        }
+        // A held batch waits for its exporter's retry time even when nothing new arrived.
+        bool anyHeld = false;
+        for (const auto& named : _spanExporters) anyHeld = anyHeld || !named.held.empty();
+        if (spans.empty() && events.empty() && !(first && anyHeld)) return;
+        first = false;
+        for (std::size_t i = 0; i < _spanExporters.size(); ++i)
+            exportTo(_spanExporters[i], spans, i + 1 == _spanExporters.size(), final);
         for (auto& named : _eventExporters) {
             if (events.empty()) break;
             sdk::Status status = named.exporter->captureEvents(events);

@@ -49,10 +49,18 @@ struct ExportOptions {
     std::size_t eventQueueCapacity = 1024;
     std::size_t batchSize = 256;
     long flushInterval_ms = 1000;
+    /// After a failed span export the exporter is left alone for this long, doubling per failure up to
+    /// retryMax_ms; meanwhile spans are not serialised at all, only the newest batch is kept for the next
+    /// try.
+    long retryInitial_ms = 1000;
+    long retryMax_ms = 5000;
 };
 
 /// Bounded, never blocks a request: submit() drops (and counts) when a queue is full. One background thread
-/// hands batches to the exporters; a slow or failing exporter only delays that thread.
+/// hands batches to the exporters; a slow or failing exporter only delays that thread. A span exporter whose
+/// export failed (collector down) is backed off exponentially: while it waits, batches are not handed to it
+/// (no serialising, no connection attempts); the newest batch is held for the retry, older ones are dropped
+/// and counted in spansDropped().
 class ExportPipeline {
   public:
     explicit ExportPipeline(ExportOptions options = {});
@@ -82,12 +90,20 @@ class ExportPipeline {
 
   private:
     void run();
-    void drainOnce();
+    /// `final`: the last pass at stop(): held batches are tried whatever the backoff says.
+    void drainOnce(bool final = false);
+    using Clock = std::chrono::steady_clock;
 
     struct Named {
         std::shared_ptr<sdk::TelemetryExporter> exporter;
         std::string name;
+        long backoff_ms = 0;          ///< 0: healthy
+        Clock::time_point retryAt{};  ///< while backing off: when the next attempt may go
+        std::vector<sdk::Span> held;  ///< the newest batch not yet exported (span exporters only)
     };
+    /// Hands `spans` to one span exporter (or holds them while it backs off); the batch is moved when
+    /// `lastUse`.
+    void exportTo(Named& named, std::vector<sdk::Span>& spans, bool lastUse, bool final);
     ExportOptions _options;
     std::vector<Named> _spanExporters;
     std::vector<Named> _eventExporters;

@@ -25,10 +25,14 @@ class CountingExporter : public sdk::TelemetryExporter {
   public:
     std::atomic<int> spans{0}, events{0}, batches{0};
     std::atomic<int> delay_ms{0};
+    std::atomic<bool> down{false};  ///< true: every export fails like an unreachable collector
+    std::atomic<int> attempts{0};
     std::vector<sdk::Span> last;
     std::mutex mutex;
     sdk::Status exportSpans(const std::vector<sdk::Span>& batch) override {
         if (delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        ++attempts;
+        if (down) return sdk::fail(sdk::ErrorCode::Unavailable, "connection refused");
         std::lock_guard lock(mutex);
         last = batch;
         spans += static_cast<int>(batch.size());
@@ -58,6 +62,7 @@ class TelemetryTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testLlmMetricCardinalityIsBounded);
     CPPUNIT_TEST(testPipelineDropsWhenFullAndNeverBlocks);
     CPPUNIT_TEST(testPipelineExportsBatchesAndFlushesOnStop);
+    CPPUNIT_TEST(testPipelineBacksOffWhileTheCollectorIsDown);
     CPPUNIT_TEST(testMetricsRouteBearer);
     CPPUNIT_TEST(testProcessMetrics);
     CPPUNIT_TEST(testLlmObserverCostPerCall);
@@ -241,6 +246,45 @@ class TelemetryTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(9, exporter->spans.load());
         CPPUNIT_ASSERT_EQUAL(1, exporter->events.load());
         CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), pipeline.spansDropped());
+    }
+
+    /// A collector that is down is tried with exponential backoff (not once per batch); meanwhile batches are
+    /// not handed over (nothing serialised), only the newest is held, and it is what goes out on recovery.
+    void testPipelineBacksOffWhileTheCollectorIsDown() {
+        ExportPipeline pipeline(
+            {.batchSize = 2, .flushInterval_ms = 10, .retryInitial_ms = 200, .retryMax_ms = 400});
+        auto exporter = std::make_shared<CountingExporter>();
+        exporter->down = true;
+        pipeline.addSpanExporter(exporter, "counting");
+        pipeline.start();
+        // ~1 s of spans, a full batch every 5 ms: without backoff that is ~200 attempts.
+        for (int i = 0; i < 200; ++i) {
+            sdk::Span span;
+            span.name = "s" + std::to_string(i);
+            pipeline.submit(std::move(span));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        const int attemptsWhileDown = exporter->attempts.load();
+        // 0 ms, +200, +400, +400, ... within about 1.2 s of wall time (sleeps overshoot): a handful.
+        CPPUNIT_ASSERT_MESSAGE(std::to_string(attemptsWhileDown),
+                               attemptsWhileDown >= 2 && attemptsWhileDown <= 8);
+        CPPUNIT_ASSERT(pipeline.spanExportFailures() >= 2);
+        exporter->down = false;
+        sdk::Span last;
+        last.name = "after-recovery";
+        pipeline.submit(std::move(last));
+        auto arrived = [&] {
+            std::lock_guard lock(exporter->mutex);
+            for (const auto& span : exporter->last)
+                if (span.name == "after-recovery") return true;
+            return false;
+        };
+        bool found = false;
+        for (int i = 0; i < 100 && !(found = arrived()); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        CPPUNIT_ASSERT(found);  // within the 400 ms cap plus a flush interval
+        pipeline.stop(1000);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(201), pipeline.spansExported() + pipeline.spansDropped());
     }
 
     void testMetricsRouteBearer() {
