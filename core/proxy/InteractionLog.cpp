@@ -213,7 +213,9 @@ void InteractionLog::enqueue(InteractionRecord record) {
         if (_queue.size() < _options.capacity) {
             std::uint64_t segment = appendToSegment(line);
             _queue.push_back({std::move(line), segment});
-            if (_queue.size() == 1 || _queue.size() >= _options.batchSize) _wake.notify_one();
+            // The writer wakes for a full batch, else on its flushInterval_ms timer: one wake-up (a futex
+            // call and a context switch on the request thread) per batch, not per request.
+            if (_queue.size() == _options.batchSize) _wake.notify_one();
             return;
         }
     }
