@@ -7,6 +7,7 @@
 #include "core/http/Router.h"
 #include "core/policy/ToolInvocation.h"
 #include "core/policy/TrustedData.h"
+#include "core/proxy/sse/JsonArrayStream.h"
 
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -674,8 +675,14 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         Poco::toLower(exchange.response.getContentType()).rfind("text/event-stream", 0) == 0;
     auto& out = context.response();
 
+    // Gemini's streamGenerateContent without alt=sse: one JSON array whose elements arrive over time. Relayed
+    // element by element like an event stream (unless dual-LLM progress already committed the client to SSE).
+    const bool arrayStream =
+        provider == Provider::Gemini && streamRoute && !eventStream && !earlyStream &&
+        Poco::toLower(exchange.response.getContentType()).rfind("application/json", 0) == 0;
+
     // ---- streaming relay: bytes as they arrive; tool calls held until the invocation policy decided
-    if (status >= 200 && status < 300 && eventStream) {
+    if (status >= 200 && status < 300 && (eventStream || arrayStream)) {
         outcome.streamed = true;
         if (!earlyStream) {
             copyResponseHead(exchange.response, out);
@@ -687,6 +694,12 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         client.flush();
 
         SseParser parser;
+        JsonArrayStream arrayParser;
+        // A failure after the head: SSE clients get the provider's error event before the drop; a JSON array
+        // cannot carry one, so its client sees the truncated array (a drop) only.
+        auto streamError = [&](ProxyErrorKind kind, const std::string& message) {
+            return arrayStream ? std::string() : adapter.sseError(kind, message);
+        };
         auto assembler = adapter.newStreamAssembler();
         std::vector<SseEvent> events;
         nlohmann::json callDecisions = nlohmann::json::array();
@@ -741,21 +754,20 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             } catch (const Poco::TimeoutException&) {
                 upstreamFailed = true;
                 failedStatus = 504;
-                pending += adapter.sseError(ProxyErrorKind::UpstreamTimeout,
-                                            "The upstream stream went silent past the idle timeout");
+                pending += streamError(ProxyErrorKind::UpstreamTimeout,
+                                       "The upstream stream went silent past the idle timeout");
                 break;
             } catch (const Poco::Exception& error) {
                 upstreamFailed = true;
-                pending += adapter.sseError(ProxyErrorKind::UpstreamUnreachable,
-                                            "The upstream stream broke: " + error.displayText());
+                pending += streamError(ProxyErrorKind::UpstreamUnreachable,
+                                       "The upstream stream broke: " + error.displayText());
                 break;
             }
             if (n == 0) {
                 if (!upstreamBodyComplete(exchange, bytesRead)) {
                     upstreamFailed = true;
-                    pending +=
-                        adapter.sseError(ProxyErrorKind::UpstreamUnreachable,
-                                         "The upstream closed the connection in the middle of the stream");
+                    pending += streamError(ProxyErrorKind::UpstreamUnreachable,
+                                           "The upstream closed the connection in the middle of the stream");
                 }
                 break;
             }
@@ -764,13 +776,27 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                 record.timeToFirstToken_ms = msSince(upstreamStarted);
                 first = false;
             }
-            parser.feed(std::string_view(buffer, n), events);
+            try {
+                if (arrayStream)
+                    arrayParser.feed(std::string_view(buffer, n), events);
+                else
+                    parser.feed(std::string_view(buffer, n), events);
+            } catch (const Poco::DataFormatException& error) {
+                handle();  // what was complete before the bad bytes
+                upstreamFailed = true;
+                pending += streamError(ProxyErrorKind::UpstreamUnreachable,
+                                       "The upstream stream is malformed: " + error.message());
+                break;
+            }
             handle();
             flushToClient();
         }
         if (!clientGone && !upstreamFailed) {
             try {
-                parser.finish(events);
+                if (arrayStream)
+                    arrayParser.finish(events);
+                else
+                    parser.finish(events);
             } catch (const Poco::Exception&) {
             }
             handle();

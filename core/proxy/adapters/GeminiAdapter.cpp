@@ -141,7 +141,10 @@ class GeminiStreamAssembler final : public StreamAssembler {
                 out += event.raw;
                 continue;
             }
-            out += formatSseEvent(event.event, compact(chunk), sseLineEnding(event.raw));
+            if (event.jsonArrayElement)  // the array's separators as received, then the rewritten element
+                out += event.raw.substr(0, event.raw.size() - event.data.size()) + compact(chunk);
+            else
+                out += formatSseEvent(event.event, compact(chunk), sseLineEnding(event.raw));
         }
         _held.clear();
         _holding = false;

@@ -19,6 +19,9 @@ struct SseEvent {
     std::optional<long> retry_ms;
     bool hasData = false;  ///< at least one `data` field was present (data may still be empty)
     std::string raw;
+    /// Not SSE: one element of a streamed JSON array (JsonArrayStream; Gemini without alt=sse). `raw` is the
+    /// separators before the element followed by `data`, the element's text.
+    bool jsonArrayElement = false;
 
     /// A block made only of comments or blank lines (e.g. `: ping`): carries nothing but must still be
     /// forwarded.

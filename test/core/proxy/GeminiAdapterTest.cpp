@@ -1,6 +1,7 @@
 // Tests of the Gemini generateContent adapter against recorded payloads: views, rewrites, blocked shapes,
 // streams.
 #include "ProxyTestSupport.h"
+#include "core/proxy/sse/JsonArrayStream.h"
 
 #include <Poco/Exception.h>
 #include <cppunit/extensions/HelperMacros.h>
@@ -15,6 +16,53 @@ BlockedCall blockedCall(const std::string& id) {
     return {id, "\nI tried to invoke " + id + ".", "refused " + id};
 }
 
+/// The relay of streamGenerateContent without alt=sse: the upstream body is one JSON array, split into
+/// elements by JsonArrayStream and fed to the same assembler (as LlmProxy does), `chunkSize` bytes at a time.
+StreamRun runArrayStream(const std::string& bytes, const std::vector<BlockedCall>& blocked,
+                         std::size_t chunkSize = 7) {
+    StreamRun run;
+    JsonArrayStream splitter;
+    auto assembler = geminiAdapter().newStreamAssembler();
+    auto handle = [&](std::vector<SseEvent>& events) {
+        for (const auto& event : events) {
+            StreamAction action = assembler->feed(event);
+            run.actions.push_back(action);
+            if (action == StreamAction::Pass) run.output += event.raw;
+            if (assembler->readyToRelease()) {
+                run.output += assembler->release(blocked);
+                ++run.releases;
+            }
+        }
+        events.clear();
+    };
+    std::vector<SseEvent> events;
+    for (std::size_t pos = 0; pos < bytes.size(); pos += chunkSize) {
+        splitter.feed(std::string_view(bytes).substr(pos, chunkSize), events);
+        handle(events);
+    }
+    splitter.finish(events);
+    handle(events);
+    if (assembler->holding()) {
+        run.output += assembler->release(blocked);
+        ++run.releases;
+    }
+    run.message = assembler->message();
+    return run;
+}
+
+/// The recorded SSE stream's chunks as the JSON array Google sends without alt=sse.
+std::string arrayOfFixture(const std::string& fixture) {
+    std::string out = "[";
+    bool first = true;
+    for (const auto& event : parseAll(readFixture(fixture))) {
+        if (!event.hasData) continue;
+        out += first ? "" : ",\r\n";
+        out += event.data;
+        first = false;
+    }
+    return out + "]";
+}
+
 }  // namespace
 
 class GeminiAdapterTest : public CppUnit::TestFixture {
@@ -27,6 +75,10 @@ class GeminiAdapterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStreamFunctionCallsNoBlockIsByteIdentical);
     CPPUNIT_TEST(testStreamOneOfTwoBlocked);
     CPPUNIT_TEST(testErrorBodies);
+    CPPUNIT_TEST(testJsonArrayStreamSplitsByteForByte);
+    CPPUNIT_TEST(testJsonArrayStreamRefusesNonJson);
+    CPPUNIT_TEST(testArrayStreamNoBlockIsByteIdentical);
+    CPPUNIT_TEST(testArrayStreamOneOfTwoBlocked);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -146,6 +198,100 @@ class GeminiAdapterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(504, json::parse(events[0].data)["error"]["code"].get<int>());
         CPPUNIT_ASSERT(&adapterFor(Provider::Gemini) == &geminiAdapter());
         CPPUNIT_ASSERT_THROW(adapterFor(Provider::Invalid), Poco::InvalidArgumentException);
+    }
+
+    /// Elements come out as soon as they are complete, whatever the chunking; brackets, braces and quotes
+    /// inside strings do not confuse the framing; the raw bytes reassemble the input exactly.
+    void testJsonArrayStreamSplitsByteForByte() {
+        const std::string input =
+            "\n [ {\"a\": \"x]},[\\\"\", \"b\": [1, {\"c\": null}]} ,\r\n{\"d\":\"\\\\\"}, 42 ,\"s]\", "
+            "true]\n";
+        for (std::size_t chunk = 1; chunk <= input.size(); ++chunk) {
+            JsonArrayStream splitter;
+            std::vector<SseEvent> events;
+            for (std::size_t pos = 0; pos < input.size(); pos += chunk)
+                splitter.feed(std::string_view(input).substr(pos, chunk), events);
+            CPPUNIT_ASSERT(splitter.closed());
+            splitter.finish(events);
+            std::string joined;
+            std::vector<std::string> data;
+            for (const auto& event : events) {
+                CPPUNIT_ASSERT(event.jsonArrayElement);
+                joined += event.raw;
+                if (event.hasData) {
+                    data.push_back(event.data);
+                    CPPUNIT_ASSERT(json::accept(event.data));
+                    CPPUNIT_ASSERT(event.raw.size() >= event.data.size());
+                    CPPUNIT_ASSERT_EQUAL(event.data, event.raw.substr(event.raw.size() - event.data.size()));
+                }
+            }
+            CPPUNIT_ASSERT_EQUAL_MESSAGE("chunk " + std::to_string(chunk), input, joined);
+            CPPUNIT_ASSERT_EQUAL(std::size_t(5), data.size());
+            CPPUNIT_ASSERT(json::parse(data[0]) == json::parse(input)[0]);
+            CPPUNIT_ASSERT_EQUAL(std::string("42"), data[2]);
+            CPPUNIT_ASSERT_EQUAL(std::string("\"s]\""), data[3]);
+            CPPUNIT_ASSERT_EQUAL(std::string("true"), data[4]);
+        }
+        // The first element is out before the rest of the array arrived (relayed as it comes).
+        JsonArrayStream splitter;
+        std::vector<SseEvent> events;
+        splitter.feed("[{\"candidates\":[]}", events);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), events.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("[{\"candidates\":[]}"), events[0].raw);
+        // A single object instead of an array is one element.
+        JsonArrayStream bare;
+        events.clear();
+        bare.feed(" {\"a\":{}}\n", events);
+        bare.finish(events);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), events.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"a\":{}}"), events[0].data);
+        CPPUNIT_ASSERT(!events[1].hasData);
+    }
+
+    void testJsonArrayStreamRefusesNonJson() {
+        std::vector<SseEvent> events;
+        JsonArrayStream html;
+        CPPUNIT_ASSERT_THROW(html.feed("<html>", events), Poco::DataFormatException);
+        JsonArrayStream stray;
+        CPPUNIT_ASSERT_THROW(stray.feed("[{}, }", events), Poco::DataFormatException);
+        JsonArrayStream small(16);
+        CPPUNIT_ASSERT_THROW(small.feed("[{\"text\": \"longer than sixteen bytes\"}]", events),
+                             Poco::DataFormatException);
+        // A truncated array: what was received still comes out (as bytes without an element).
+        JsonArrayStream truncated;
+        events.clear();
+        truncated.feed("[{\"a\":1},{\"b\":", events);
+        truncated.finish(events);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), events.size());
+        CPPUNIT_ASSERT_EQUAL(std::string(",{\"b\":"), events[1].raw);
+        CPPUNIT_ASSERT(!events[1].hasData);
+    }
+
+    void testArrayStreamNoBlockIsByteIdentical() {
+        std::string upstream = arrayOfFixture("gemini/stream-function-calls.sse");
+        StreamRun run = runArrayStream(upstream, {});
+        CPPUNIT_ASSERT_EQUAL(upstream, run.output);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), run.message.toolCalls.size());
+        CPPUNIT_ASSERT(run.releases >= 1);
+        CPPUNIT_ASSERT(json::parse(run.output).is_array());
+        std::string text = arrayOfFixture("gemini/stream-text.sse");
+        StreamRun textRun = runArrayStream(text, {}, 3);
+        CPPUNIT_ASSERT_EQUAL(text, textRun.output);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), textRun.releases);  // text only: nothing held
+        for (auto action : textRun.actions) CPPUNIT_ASSERT(action == StreamAction::Pass);
+    }
+
+    void testArrayStreamOneOfTwoBlocked() {
+        std::string upstream = arrayOfFixture("gemini/stream-function-calls.sse");
+        BlockedCall weather = blockedCall("get_weather#0");
+        StreamRun run = runArrayStream(upstream, {weather});
+        json array = json::parse(run.output);  // still one valid JSON array
+        CPPUNIT_ASSERT(array.is_array());
+        CPPUNIT_ASSERT(array.back()["candidates"][0].contains("finishReason"));
+        StreamRun again = runArrayStream(run.output, {});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), again.message.toolCalls.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("send_email"), again.message.toolCalls[0].name);
+        CPPUNIT_ASSERT_EQUAL("Let me check." + weather.contentMessage, again.message.text);
     }
 };
 

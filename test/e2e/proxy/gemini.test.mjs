@@ -115,6 +115,53 @@ test("generateContentStream: parallel function calls reach the SDK intact", asyn
   );
 });
 
+// Without alt=sse Google streams one JSON array whose elements arrive while the answer is generated; the proxy
+// relays each element as it completes (raw HTTP: the SDK always asks for alt=sse).
+test("streamGenerateContent without alt=sse: array elements are relayed as they arrive", async () => {
+  calls++;
+  const started = performance.now();
+  const res = await fetch(`${stack.platform.baseUrl}/v1/gemini/${profileId}/models/${MODEL}:streamGenerateContent`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-goog-api-key": "gemini-test-key" },
+    body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "scenario:slow-stream-400" }] }] }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /^application\/json/);
+  const decoder = new TextDecoder();
+  let body = "";
+  let firstAt = null;
+  for await (const piece of res.body) {
+    body += decoder.decode(piece, { stream: true });
+    if (firstAt === null && /"text"/.test(body)) firstAt = performance.now() - started;
+  }
+  const total = performance.now() - started;
+  const chunks = JSON.parse(body);
+  assert.ok(Array.isArray(chunks) && chunks.length >= 3, body);
+  const text = chunks.map((c) => c.candidates?.[0]?.content?.parts?.map((p) => p.text ?? "").join("") ?? "").join("");
+  assert.equal(text, "Hello! How can I help you today?");
+  // The stand-in waits 400 ms between elements: the first one must arrive long before the array ends.
+  assert.ok(firstAt !== null && firstAt < total - 600, `first element at ${firstAt} ms, whole array at ${total} ms`);
+});
+
+test("streamGenerateContent without alt=sse: function calls arrive intact in the array", async () => {
+  calls++;
+  const res = await fetch(`${stack.platform.baseUrl}/v1/gemini/${profileId}/models/${MODEL}:streamGenerateContent`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-goog-api-key": "gemini-test-key" },
+    body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "scenario:parallel-tools" }] }], tools }),
+  });
+  assert.equal(res.status, 200);
+  const chunks = await res.json();
+  const calls_ = chunks.flatMap((c) => c.candidates?.[0]?.content?.parts ?? []).filter((p) => p.functionCall);
+  assert.deepEqual(
+    calls_.map((p) => [p.functionCall.name, p.functionCall.args]),
+    [
+      ["get_weather", { location: "Paris, France" }],
+      ["send_email", { to: "bob@example.com", body: "Bring an umbrella" }],
+    ],
+  );
+});
+
 for (const status of [401, 429, 500]) {
   test(`upstream ${status} becomes ApiError with status ${status}`, async () => {
     calls++;

@@ -201,7 +201,18 @@ async function answer(res, provider, streaming, scenario, sseRequested = true) {
     // Without alt=sse Gemini streams one JSON array of the same chunks.
     const chunks = events.map((e) => e.replace(/^data: /, "").trim());
     res.writeHead(200, { ...successHeaders(provider, false) });
-    res.end("[" + chunks.join(",\r\n") + "]");
+    if (!eventDelay) {
+      res.end("[" + chunks.join(",\r\n") + "]");
+      return;
+    }
+    // slow-stream: the array's elements one by one, as Google sends them while the answer is generated.
+    res.flushHeaders();
+    for (let i = 0; i < chunks.length; i++) {
+      if (i) await sleep(eventDelay);
+      if (res.destroyed) return;
+      res.write((i ? ",\r\n" : "[") + chunks[i]);
+    }
+    res.end("]");
     return;
   }
   res.writeHead(200, { ...successHeaders(provider, true), "cache-control": "no-cache" });
