@@ -1,0 +1,89 @@
+// Installing a remote MCP server with OAuth in a real browser (Debian chromium via playwright-core): Install on a
+// catalog item with an oauthConfig sends the browser to the authorization server (oidc-provider, test/e2e/mcp/
+// oauth-servers.mjs), the person signs in and allows, the browser comes back to the Admin UI's /oauth-callback,
+// which completes the flow and installs the server; its tool is discovered with the token.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, startPlatform } from "../lib/harness.mjs";
+import { launchBrowser, newPage, screenshot, see, uiDir } from "./lib.mjs";
+import { USER, startAuthorizationServer, startProtectedMcpServer } from "../mcp/oauth-servers.mjs";
+
+let platform;
+let as;
+let mcp;
+let browser;
+let page;
+let admin;
+
+before(async () => {
+  platform = await startPlatform({ env: { ARCHESTRA_UI_DIR: uiDir() } });
+  as = await startAuthorizationServer({ accessTokenTtl_s: 300 });
+  mcp = await startProtectedMcpServer(as.issuer);
+  admin = await adminSession(platform);
+  const created = await fetch(`${platform.baseUrl}/api/internal_mcp_catalog`, {
+    method: "POST",
+    headers: { ...admin, "content-type": "application/json" },
+    body: JSON.stringify({
+      name: "Browser OAuth",
+      serverType: "remote",
+      serverUrl: mcp.url,
+      oauthConfig: { name: "Browser OAuth", server_url: mcp.url, scopes: [], default_scopes: [], supports_resource_metadata: true },
+    }),
+  });
+  assert.equal(created.status, 200, await created.clone().text());
+  browser = await launchBrowser();
+  // The redirect URI the platform registers is http://localhost:<ui port>/oauth-callback: the UI is used on that
+  // origin so the session cookie comes back with the browser.
+  ({ page } = await newPage(browser, `http://localhost:${platform.uiPort}`));
+});
+
+after(async () => {
+  await browser?.close();
+  await platform?.stop();
+  await mcp?.stop();
+  await as?.stop();
+});
+
+test("Install -> the authorization server's sign-in and consent -> /oauth-callback installs the server", async () => {
+  await page.goto("/auth/sign-in");
+  await page.getByLabel("Email").fill(ADMIN_EMAIL);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/profiles$/);
+
+  await page.goto("/mcp-catalog");
+  await page.getByRole("row").filter({ hasText: "Browser OAuth" }).getByRole("button", { name: "Install" }).click();
+  const dialog = page.getByRole("dialog", { name: "Install Browser OAuth" });
+  await see(dialog, "signs you in with OAuth");
+  await dialog.getByRole("button", { name: "Continue to sign in" }).click();
+
+  // The authorization server's own pages.
+  await page.waitForURL((url) => url.href.startsWith(as.issuer));
+  await page.locator('input[name="login"]').fill(USER.login);
+  await page.locator('input[name="password"]').fill(USER.password);
+  await screenshot(page, "mcp-oauth-01-authorization-server-sign-in");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await see(page, "asks for mcp:tools");
+  await page.getByRole("button", { name: "Allow" }).click();
+
+  // Back in the Admin UI.
+  await page.waitForURL(/\/oauth-callback\?/);
+  await see(page.getByRole("status"), "Installed Browser OAuth", 30000);
+  await see(page.getByRole("status"), "success");
+  await screenshot(page, "mcp-oauth-02-installed");
+
+  const servers = await (await fetch(`${platform.baseUrl}/api/mcp_server`, { headers: admin })).json();
+  const server = servers.find((s) => s.catalogName === "Browser OAuth");
+  assert.ok(server, JSON.stringify(servers));
+  assert.equal(server.localInstallationStatus, "success");
+  assert.ok(server.secretId);
+  const tools = await (await fetch(`${platform.baseUrl}/api/mcp_server/${server.id}/tools`, { headers: admin })).json();
+  assert.deepEqual(tools.map((t) => t.name), ["browser_oauth__whoami"]);
+  assert.ok(mcp.seen.some((s) => s.status === 200 && s.method === "tools/list"), "the server listed its tools to a bearer token");
+
+  // Reloading the callback page does not install twice: the state was single use.
+  await page.reload();
+  await see(page.getByRole("alert"), "already used");
+  const after = await (await fetch(`${platform.baseUrl}/api/mcp_server`, { headers: admin })).json();
+  assert.equal(after.filter((s) => s.catalogName === "Browser OAuth").length, 1);
+});
