@@ -231,6 +231,13 @@ test("a pre-registered confidential client from oauthConfig (client_secret kept 
   const done = await ok(admin, "POST", "/api/oauth/callback", { code: params.code, state: params.state });
   assert.equal(done.catalogId, staticCatalogId);
   assert.ok(done.refreshToken);
+  // A token pasted at install (accessToken, no OAuth metadata in its secret) is sent as it is.
+  const seenBefore = mcp.seen.length;
+  const pasted = await ok(admin, "POST", "/api/mcp_server", { name: "oauth-pasted", catalogId: staticCatalogId, accessToken: done.accessToken });
+  assert.equal(pasted.localInstallationStatus, "success", JSON.stringify(pasted));
+  const jti = JSON.parse(Buffer.from(done.accessToken.split(".")[1], "base64url").toString()).jti;
+  assert.ok(mcp.seen.slice(seenBefore).some((s) => s.status === 200 && s.method === "tools/list" && s.jti === jti));
+  assert.deepEqual(await ok(admin, "DELETE", `/api/mcp_server/${pasted.id}`), { success: true });
 });
 
 test("bad input: unknown, another user's, expired state; a refused code; bad catalog ids", async () => {
