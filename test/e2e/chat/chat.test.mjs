@@ -6,7 +6,7 @@
 // cannot see, change or continue the conversation.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startStack, adminSession, defaultProfileId, eventually } from "../lib/harness.mjs";
+import { startStack, adminSession, defaultProfileId, eventually, sleep } from "../lib/harness.mjs";
 import { client, script, sseEvents, setupEcho, ECHO } from "./lib.mjs";
 
 let stack;
@@ -305,4 +305,38 @@ test("an OpenAI model: the tool round through /v1/openai with ARCHESTRA_CHAT_OPE
   const tool = second.messages.find((m) => m.role === "tool");
   assert.match(tool.content, /Echo: hello openai/);
   assert.equal(second.messages.find((m) => m.role === "assistant").tool_calls[0].function.name, ECHO);
+});
+
+// Last: the limit stays on the profile. The proxy does not count tool calls, the gateway does, so a call over
+// a tool_calls limit passes the proxy and is refused by the gateway: a tool result marked blocked.
+test("a tool call the gateway refuses (tool_calls limit) is shown as blocked by the gateway", async () => {
+  const limit = await call("POST", "/api/limits", {
+    entityType: "agent", entityId: profileId, limitType: "tool_calls", limitValue: 1, mcpServerName: "Everything Chat", toolName: ECHO,
+  });
+  assert.equal(limit.status, 200, JSON.stringify(limit.body));
+  let blocked;
+  const seen = [];
+  // The gateway reads call limits from a snapshot at most 1 s old: a turn per 1.2 s.
+  for (let turn = 0; turn < 4 && !blocked; turn++) {
+    await sleep(1200);
+    const conversation = await newConversation();
+    await stack.standin.reset();
+    await script(stack.standin, [{ toolCall: { name: ECHO, arguments: { message: `turn ${turn}` } } }, { text: "ok" }]);
+    const res = await call("POST", "/api/chat", { id: conversation.id, messages: [userMessage(`echo turn ${turn}`)] });
+    assert.equal(res.status, 200, res.text);
+    const events = sseEvents(res.text);
+    seen.push(events.filter((e) => e.type?.startsWith("tool") || e.type === "data-tool-blocked"));
+    blocked = events.find((e) => e.type === "data-tool-blocked");
+    if (blocked) {
+      assert.equal(blocked.data.blockedBy, "gateway");
+      assert.equal(blocked.data.toolName, ECHO);
+      const output = events.find((e) => e.type === "tool-output-available");
+      assert.equal(output.output.isError, true);
+      assert.equal(output.output._meta.archestra.blocked, true);
+      const stored = await call("GET", `/api/chat/conversations/${conversation.id}`);
+      const result = stored.body.messages.find((m) => m.role === "tool").parts[0];
+      assert.equal(result.blocked, true);
+    }
+  }
+  assert.ok(blocked, `the gateway refused a call over the limit: ${JSON.stringify(seen)}`);
 });
