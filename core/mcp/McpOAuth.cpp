@@ -565,10 +565,29 @@ std::optional<std::string> McpOAuth::authorization(const std::string& secretId, 
         lock = slot;
     }
     std::lock_guard serialized(*lock);  // one refresh per secret at a time; the others read its result
-    auto stored = _secrets ? _secrets() : nullptr;
-    if (!stored) return std::nullopt;
-    auto value = stored->get(secretId);
-    if (!value || !value->is_object() || stringAt(*value, "access_token").empty()) return std::nullopt;
+    auto due = [](const json& v) {
+        return v.contains("refresh_at") && v["refresh_at"].is_number() &&
+               nowSeconds() >= v["refresh_at"].get<std::int64_t>();
+    };
+    // The value is cached per process: the secrets backend is read again only when the token is due, after
+    // a 401 to the cached token (another replica may have refreshed it), and the first time.
+    std::optional<json> value;
+    {
+        std::lock_guard guard(_mutex);
+        if (auto it = _cache.find(secretId); it != _cache.end()) value = it->second;
+    }
+    if (!value || due(*value) || (!rejected.empty() && rejected == stringAt(*value, "access_token"))) {
+        auto stored = _secrets ? _secrets() : nullptr;
+        if (!stored) return std::nullopt;
+        value = stored->get(secretId);
+        std::lock_guard guard(_mutex);
+        if (!value || !value->is_object()) {
+            _cache.erase(secretId);
+            return std::nullopt;
+        }
+        _cache[secretId] = *value;
+    }
+    if (stringAt(*value, "access_token").empty()) return std::nullopt;
     std::string current = stringAt(*value, "access_token");
     bool oauth = value->contains("oauth") && (*value)["oauth"].is_object();
     bool refused = !rejected.empty() && rejected == current;
@@ -576,10 +595,13 @@ std::optional<std::string> McpOAuth::authorization(const std::string& secretId, 
         if (refused) return std::nullopt;  // nothing better to offer
         return "Bearer " + current;
     }
-    bool expiring = value->contains("refresh_at") && (*value)["refresh_at"].is_number() &&
-                    nowSeconds() >= (*value)["refresh_at"].get<std::int64_t>();
-    if (refused || expiring) {
-        if (!refresh(secretId, *value) && refused) return std::nullopt;
+    if (refused || due(*value)) {
+        if (refresh(secretId, *value)) {
+            std::lock_guard guard(_mutex);
+            _cache[secretId] = *value;
+        } else if (refused) {
+            return std::nullopt;
+        }
     }
     return "Bearer " + stringAt(*value, "access_token");
 }

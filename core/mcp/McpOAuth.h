@@ -115,7 +115,9 @@ class McpOAuth {
     std::function<void(const std::string&)> _reauthorized;
     std::mutex _mutex;
     std::map<std::string, std::shared_ptr<std::mutex>> _refreshLocks;  ///< secret id -> one refresh at a time
-    std::map<std::string, nlohmann::json> _registrations;  ///< registration endpoint + redirect -> client
+    std::map<std::string, nlohmann::json> _registrations;
+    std::map<std::string, nlohmann::json> _cache;  ///< secret id -> its value as last read or refreshed  ///<
+                                                   ///< registration endpoint + redirect -> client
 };
 
 /// POST /api/oauth/initiate and /api/oauth/callback (mcpServer:create, like installing).

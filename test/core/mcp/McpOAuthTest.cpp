@@ -27,7 +27,9 @@ class MemorySecrets : public secrets::SecretStore {
         values[id] = value;
         return id;
     }
+    int reads = 0;
     std::optional<json> get(const std::string& id) override {
+        ++reads;
         auto it = values.find(id);
         return it == values.end() ? std::nullopt : std::optional<json>(it->second);
     }
@@ -88,10 +90,14 @@ class McpOAuthTest : public CppUnit::TestFixture {
     void setUp() override {
         _web = ScriptedWeb{};
         _secrets = std::make_shared<MemorySecrets>();
+        _oauth = makeOAuth();
+    }
+
+    std::unique_ptr<mcp::McpOAuth> makeOAuth() {
         mcp::McpOAuth::Options options;
         options.redirectUri = "http://localhost:3000/oauth-callback";
         options.http = _web.http();
-        _oauth = std::make_unique<mcp::McpOAuth>(
+        return std::make_unique<mcp::McpOAuth>(
             _db, [this] { return std::static_pointer_cast<secrets::SecretStore>(_secrets); }, options);
     }
 
@@ -237,8 +243,14 @@ class McpOAuthTest : public CppUnit::TestFixture {
             200,
             json{{"access_token", "new-access"}, {"refresh_token", "refresh-2"}, {"expires_in", 3600}}.dump(),
             ""};
+        // Cached: the backend is not read again while the token is not due.
+        int reads = _secrets->reads;
+        CPPUNIT_ASSERT_EQUAL(std::string("Bearer old-access"), _oauth->authorization("s1").value());
+        CPPUNIT_ASSERT_EQUAL(reads, _secrets->reads);
+
         // Due (refresh_at passed): refreshed with the refresh token and the resource; rotation stored.
-        _secrets->values["s1"]["refresh_at"] = now() - 1;
+        _secrets->values["s1"] = oauthSecret(now() - 1);
+        _oauth = makeOAuth();  // a fresh process: nothing cached
         CPPUNIT_ASSERT_EQUAL(std::string("Bearer new-access"), _oauth->authorization("s1").value());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), _web.seen.size());
         const std::string& body = _web.seen[0].body;
