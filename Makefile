@@ -3,7 +3,7 @@ PRESET ?= default
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test-deps configure build build-platform run test sanitizers format format-check bench clean
+.PHONY: deps test-deps configure build build-platform run test sanitizers format format-check bench soak reliability clean
 
 deps:
 	@bash packaging/install-deps.sh
@@ -45,6 +45,17 @@ format-check:
 
 bench: build
 	@bash test/bench/run.sh
+
+# The 30-minute soak at concurrency 100 through the proxy (SOAK_MINUTES to change; CTest runs a 2-minute one).
+soak: build
+	@ARCHESTRA_PLATFORM_BINARY=$(CURDIR)/$(BUILD_DIR)/core/archestra-platform SOAK_MINUTES=$${SOAK_MINUTES:-30} \
+	 test/e2e/node.sh test/bench/soak.mjs
+
+# The hardening, load, soak and fuzz suites, then docs/reliability.md from the figures they recorded (written
+# even when a suite fails; the exit status is ctest's).
+reliability: test-deps build
+	@status=0; ctest --preset $(PRESET) -L 'hardening|load|soak|fuzz' --output-on-failure || status=$$?; \
+	 test/e2e/node.sh test/bench/reliability-report.mjs; exit $$status
 
 clean:
 	@rm -rf build

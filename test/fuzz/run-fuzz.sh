@@ -39,10 +39,29 @@ run() {
   [[ -f "$here/dict/$name.dict" ]] && dict+=("-dict=$here/dict/$name.dict")
   echo "run-fuzz: $target for ${seconds}s"
   # shellcheck disable=SC2086
+  local output="$dir/$target.log"
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
     "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$artifacts/$target-" "${dict[@]}" ${FUZZ_FLAGS:-} "$work" "${seeds[@]}"
+      -artifact_prefix="$artifacts/$target-" "${dict[@]}" ${FUZZ_FLAGS:-} "$work" "${seeds[@]}" 2>&1 | tee "$output"
+  record "$target" "$seconds" "$output"
+}
+
+# The run's figures for docs/reliability.md (test/bench/reliability-report.mjs): executions and the coverage
+# counters libFuzzer printed last, in <build>/reliability/fuzz-<target>.json (test/e2e/lib/reliability.mjs's format).
+record() {
+  local target="$1" seconds="$2" output="$3"
+  local execs cov ft corpus
+  execs="$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$output" | tail -1)"
+  cov="$(grep -o 'cov: [0-9]*' "$output" | tail -1 | cut -d' ' -f2)"
+  ft="$(grep -o 'ft: [0-9]*' "$output" | tail -1 | cut -d' ' -f2)"
+  corpus="$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$output" | tail -1 | cut -d' ' -f2)"
+  [[ -n "$execs" ]] || return 0
+  local out_dir="${ARCHESTRA_RELIABILITY_DIR:-$(dirname "$dir")/reliability}"
+  mkdir -p "$out_dir"
+  printf '{"test":"fuzz-%s","recordedAt":"%s","rows":[{"what":"Fuzzing: %s","how":"libFuzzer + ASan + UBSan, %s s (test/fuzz/run-fuzz.sh, seeds in test/fuzz/corpus/%s)","figure":"%s executions, no crash; libFuzzer cov %s, ft %s, corpus %s"}]}\n' \
+    "${target#fuzz_}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "$seconds" "${target#fuzz_}" "$execs" "${cov:-?}" "${ft:-?}" "${corpus:-?}" \
+    >"$out_dir/fuzz-${target#fuzz_}.json"
 }
 
 case "$cmd" in

@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 
 import { startStack, defaultProfileId } from "../lib/harness.mjs";
+import { recordReliability } from "../lib/reliability.mjs";
 
 let stack;
 let profileId;
@@ -17,8 +18,11 @@ before(async () => {
   profileId = await defaultProfileId(stack.platform);
 });
 
+const figures = []; // for docs/reliability.md, pushed once a test's checks passed
+
 after(async () => {
   await stack?.stop();
+  if (figures.length) recordReliability("hardening-upstream-faults", figures);
 });
 
 /// Drains an SDK stream; returns {events, error, elapsed_ms}.
@@ -51,6 +55,11 @@ test("OpenAI stream that stalls after its first events ends with an error event 
   assert.ok(error, `the SDK saw a normal end after ${events.length} events: a stalled upstream must read as an error`);
   assert.ok(error instanceof OpenAI.APIError, `got ${error.constructor.name}: ${error.message}`);
   assert.match(error.message, /timeout|timed out|idle/i);
+  figures.push({
+    what: "OpenAI stream that stalls after its headers",
+    how: `e2e_hardening_upstream_faults, official OpenAI SDK, ARCHESTRA_UPSTREAM_IDLE_TIMEOUT_MS=${idleTimeout_ms}`,
+    figure: `the SDK got an APIError (${error.message.slice(0, 60)}) after ${elapsed_ms} ms`,
+  });
 });
 
 test("Anthropic stream that stalls ends with an error event within the idle timeout", async () => {
@@ -72,6 +81,11 @@ test("Anthropic stream that stalls ends with an error event within the idle time
   assert.ok(elapsed_ms < idleTimeout_ms + 5000, `the stream took ${elapsed_ms} ms to end`);
   assert.ok(error, `the SDK saw a normal end after ${events.length} events`);
   assert.ok(error instanceof Anthropic.APIError, `got ${error.constructor.name}: ${error.message}`);
+  figures.push({
+    what: "Anthropic stream that stalls after its headers",
+    how: `e2e_hardening_upstream_faults, official Anthropic SDK, ARCHESTRA_UPSTREAM_IDLE_TIMEOUT_MS=${idleTimeout_ms}`,
+    figure: `the SDK got an APIError after ${elapsed_ms} ms`,
+  });
 });
 
 test("the platform keeps serving after the stalls", async () => {
