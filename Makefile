@@ -54,7 +54,8 @@ soak: build
 # The hardening, load, soak and fuzz suites, then docs/reliability.md from the figures they recorded (written
 # even when a suite fails; the exit status is ctest's).
 reliability: test-deps build
-	@status=0; ctest --preset $(PRESET) -L 'hardening|load|soak|fuzz' --output-on-failure || status=$$?; \
+	@status=0; STREAMS_HOLD_S=$${STREAMS_HOLD_S:-60} STREAMS_COMPARE_POOL=$${STREAMS_COMPARE_POOL:-256} \
+	 ctest --preset $(PRESET) -L 'hardening|load|soak|fuzz' --output-on-failure || status=$$?; \
 	 test/e2e/node.sh test/bench/reliability-report.mjs; exit $$status
 
 clean:

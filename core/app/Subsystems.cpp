@@ -13,6 +13,7 @@
 #include "core/db/EmbeddedPostgres.h"
 #include "core/db/Migrator.h"
 #include "core/db/Seed.h"
+#include "core/http/FileLimit.h"
 #include "core/plugins/HostServices.h"
 #include "core/plugins/PluginManager.h"
 #include "core/secrets/SecretStore.h"
@@ -253,6 +254,17 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
 
     int threads = settings.getInt("ARCHESTRA_HTTP_MAX_THREADS");
     const std::string& address = settings.listenAddress();
+    // A proxied stream holds two descriptors (the client's and the upstream's) for its whole length; Docker
+    // and systemd start processes with a soft limit of 1,024, which a full pool would exceed.
+    http::FileLimit files = http::raiseOpenFileLimit();
+    const std::uint64_t wanted = 2 * static_cast<std::uint64_t>(threads + std::max(16, threads / 4)) + 256;
+    if (files.soft < wanted) {
+        startupLog().warning("the open-file limit is " + std::to_string(files.soft) + " (hard " +
+                             std::to_string(files.hard) + "), below the " + std::to_string(wanted) +
+                             " that " + std::to_string(threads) +
+                             " API threads may need (two per proxied stream): raise it (ulimit -n, systemd "
+                             "LimitNOFILE, docker --ulimit nofile) or lower ARCHESTRA_HTTP_MAX_THREADS");
+    }
     struct Spec {
         const char* name;
         int port;

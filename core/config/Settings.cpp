@@ -42,7 +42,7 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_UI_PORT", "3000", K::Port, "Admin UI listener port"},
         {"ARCHESTRA_METRICS_PORT", "9050", K::Port, "Prometheus /metrics listener port"},
         {"ARCHESTRA_LISTEN_ADDRESS", "0.0.0.0", K::String, "Address every listener binds"},
-        {"ARCHESTRA_HTTP_MAX_THREADS", "256", K::Count,
+        {"ARCHESTRA_HTTP_MAX_THREADS", "1024", K::Count,
          "Worker threads per listener (one per open connection)"},
         {"ARCHESTRA_HTTP_MAX_BODY_BYTES", "52428800", K::Count, "Largest accepted request body (413 above)"},
         {"ARCHESTRA_HTTP_HEADER_TIMEOUT_S", "30", K::Count,

@@ -3,12 +3,12 @@
 // 60), every client reads the whole stream. Checks: each of the 1,000 gets the full event sequence (the same
 // data lines as a stream served at full speed), all 1,000 were open at the same moment, every stream is one
 // interaction row, and the platform's threads and RSS stay bounded (sampled every second while the streams are
-// open). One connection is one thread (Poco's model), so the platform runs with ARCHESTRA_HTTP_MAX_THREADS =
-// STREAMS_THREADS (default 1,100).
+// open). One connection is one thread (Poco's model): the platform runs on its default pool
+// (ARCHESTRA_HTTP_MAX_THREADS 1,024), or STREAMS_THREADS.
 //
-// A second test repeats the 1,000 streams on the default pool (256 threads) and measures what that does: the
-// connections beyond the pool wait in the accept queue (1,024) and are served in waves, so the last stream's
-// first byte comes about (1,000 / 256 - 1) holds later. STREAMS_SKIP_DEFAULT=1 skips it.
+// STREAMS_COMPARE_POOL=<n> (`make reliability` uses 256, the former default) adds a second run on a pool of n
+// threads and measures what a too-small pool does: the connections beyond it wait in the accept queue (1,024)
+// and are served in waves, so the last stream's first byte comes about (1,000 / n - 1) holds later.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -19,8 +19,9 @@ import { recordReliability } from "../lib/reliability.mjs";
 
 const STREAMS = Number(process.env.STREAMS_COUNT ?? 1000);
 const HOLD_S = Number(process.env.STREAMS_HOLD_S ?? 20);
-const THREADS = Number(process.env.STREAMS_THREADS ?? 1100);
-const EVENTS = 13; // data events in test/fixtures/providers/openai/chat-stream-text.sse
+const THREADS = process.env.STREAMS_THREADS ? Number(process.env.STREAMS_THREADS) : null; // null: the default
+const COMPARE_POOL = process.env.STREAMS_COMPARE_POOL ? Number(process.env.STREAMS_COMPARE_POOL) : null;
+const EVENTS = 13; // data lines in test/fixtures/providers/openai/chat-stream-text.sse, [DONE] included
 const eventDelay_ms = Math.round((HOLD_S * 1000) / EVENTS);
 
 let standin;
@@ -82,13 +83,14 @@ const dataLines = (text) => text.split("\n").filter((l) => l.startsWith("data: "
 
 /// Runs STREAMS streams at once against a platform with `threads` workers; returns what it measured.
 async function holdStreams(threads, agentId) {
-  const platform = await startPlatform({ upstream: standin.url, env: { ARCHESTRA_HTTP_MAX_THREADS: String(threads) } });
+  const env = threads ? { ARCHESTRA_HTTP_MAX_THREADS: String(threads) } : {};
+  const platform = await startPlatform({ upstream: standin.url, env });
   try {
     const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
     const reference = await stream(platform, agent, "text", "streams-reference", Date.now());
     assert.equal(reference.status, 200, reference.error ?? reference.text);
     const expected = dataLines(reference.text);
-    assert.equal(expected.length, EVENTS + 1, `reference stream: ${expected.length} data lines`); // + [DONE]
+    assert.equal(expected.length, EVENTS, `reference stream: ${expected.length} data lines`);
     assert.equal(expected.at(-1), "data: [DONE]");
 
     const pid = platform.child.pid;
@@ -131,10 +133,12 @@ async function holdStreams(threads, agentId) {
 
 const mb = (kb) => (kb / 1024).toFixed(1);
 
-test(`${STREAMS} streams held ${HOLD_S} s on a pool of ${THREADS} threads: all complete, threads and RSS bounded`, { timeout: 240000 }, async () => {
+const poolName = THREADS ? `a pool of ${THREADS} threads` : "the default pool (1,024 threads)";
+
+test(`${STREAMS} streams held ${HOLD_S} s on ${poolName}: all complete, threads and RSS bounded`, { timeout: 240000 }, async () => {
   const r = await holdStreams(THREADS, "streams-held");
   const summary =
-    `${STREAMS} streams, ${HOLD_S} s each, ${THREADS} threads: ${r.failed.length} failed, ${r.incomplete.length} incomplete, ` +
+    `${STREAMS} streams, ${HOLD_S} s each, ${poolName}: ${r.failed.length} failed, ${r.incomplete.length} incomplete, ` +
     `${r.concurrent} streaming at once, last first event at ${r.maxFirstEvent} ms, all done in ${r.elapsed_ms} ms; ` +
     `threads ${r.idle.threads} -> peak ${r.peak.threads} -> ${r.afterState.threads}; RSS ${mb(r.idle.rssKb)} -> peak ${mb(r.peak.rssKb)} -> ${mb(r.afterState.rssKb)} MB; ` +
     `VmSize peak ${mb(r.peak.vmKb)} MB; fds peak ${r.peak.fds}; interaction rows ${r.rows}`;
@@ -143,7 +147,7 @@ test(`${STREAMS} streams held ${HOLD_S} s on a pool of ${THREADS} threads: all c
   figures.push(
     {
       what: `${STREAMS} concurrent streams held ${HOLD_S} s`,
-      how: `test/e2e/hardening/streams-1000.test.mjs: ${STREAMS} raw-http clients (Agent maxSockets Infinity) through /v1/openai/chat/completions, the stand-in trickles 13 SSE events over ${HOLD_S} s (STREAMS_HOLD_S), ARCHESTRA_HTTP_MAX_THREADS=${THREADS}`,
+      how: `test/e2e/hardening/streams-1000.test.mjs: ${STREAMS} raw-http clients (Agent maxSockets Infinity) through /v1/openai/chat/completions, the stand-in trickles 13 SSE events over ${HOLD_S} s (STREAMS_HOLD_S), ${poolName}`,
       figure: `${STREAMS - r.failed.length - r.incomplete.length}/${STREAMS} complete with the full event sequence, ${r.concurrent} streaming at the same moment, ${r.rows} interaction rows, all done in ${(r.elapsed_ms / 1000).toFixed(1)} s`,
     },
     {
@@ -157,23 +161,23 @@ test(`${STREAMS} streams held ${HOLD_S} s on a pool of ${THREADS} threads: all c
   assert.equal(r.concurrent, STREAMS, `only ${r.concurrent} streams were open at once`);
   assert.equal(r.rows, STREAMS, `interaction rows ${r.rows} for ${STREAMS} streams`);
   // Bounded: one thread per stream plus the fixed ones; RSS well under what 1,000 full stacks would need.
-  assert.ok(r.peak.threads <= THREADS + 64, `threads peaked at ${r.peak.threads}`);
+  assert.ok(r.peak.threads <= (THREADS ?? 1024) + 64, `threads peaked at ${r.peak.threads}`);
   assert.ok(r.peak.rssKb <= 768 * 1024, `RSS peaked at ${mb(r.peak.rssKb)} MB`);
 });
 
-test(`the same ${STREAMS} streams on the default pool of 256 threads are served in waves`, { timeout: 300000, skip: process.env.STREAMS_SKIP_DEFAULT === "1" }, async () => {
-  const r = await holdStreams(256, "streams-default-pool");
+test(`the same ${STREAMS} streams on a pool of STREAMS_COMPARE_POOL threads are served in waves`, { timeout: 900000, skip: COMPARE_POOL ? false : "STREAMS_COMPARE_POOL not set" }, async () => {
+  const r = await holdStreams(COMPARE_POOL, "streams-small-pool");
   console.log(
-    `default pool: ${r.failed.length} failed, ${r.incomplete.length} incomplete, ${r.concurrent} streaming at once, ` +
+    `pool of ${COMPARE_POOL}: ${r.failed.length} failed, ${r.incomplete.length} incomplete, ${r.concurrent} streaming at once, ` +
       `last first event at ${r.maxFirstEvent} ms, all done in ${r.elapsed_ms} ms, threads peak ${r.peak.threads}, RSS peak ${mb(r.peak.rssKb)} MB`,
   );
   figures.push({
-    what: `${STREAMS} streams on the default pool (256 threads)`,
-    how: `the same ${STREAMS} x ${HOLD_S} s streams with ARCHESTRA_HTTP_MAX_THREADS=256 (the default); the rest wait in the accept queue (1,024)`,
+    what: `${STREAMS} streams on a pool of ${COMPARE_POOL} threads`,
+    how: `the same ${STREAMS} x ${HOLD_S} s streams with ARCHESTRA_HTTP_MAX_THREADS=${COMPARE_POOL} (STREAMS_COMPARE_POOL); the rest wait in the accept queue (1,024)`,
     figure: `${STREAMS - r.failed.length - r.incomplete.length}/${STREAMS} complete, at most ${r.concurrent} streaming at once, the last stream's first event after ${(r.maxFirstEvent / 1000).toFixed(1)} s, all done in ${(r.elapsed_ms / 1000).toFixed(1)} s; threads peak ${r.peak.threads}, RSS peak ${mb(r.peak.rssKb)} MB`,
   });
   // Nothing is refused or lost (the queue holds the rest); they are just not concurrent.
   assert.equal(r.failed.length, 0, `failed: ${r.failed.slice(0, 5).map((x) => `${x.status} ${x.error ?? ""}`).join("; ")}`);
   assert.equal(r.incomplete.length, 0);
-  assert.ok(r.concurrent < STREAMS, "all streams were concurrent on 256 threads: the thread model changed, update the README");
+  assert.ok(r.concurrent < STREAMS, `all streams were concurrent on ${COMPARE_POOL} threads: the thread model changed, update the README`);
 });
