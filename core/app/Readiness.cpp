@@ -15,7 +15,9 @@ nlohmann::json Readiness::report(bool& ready) const {
         checks = _checks;
     }
     ready = true;
-    nlohmann::json body = {{"checks", nlohmann::json::object()}, {"failing", nlohmann::json::array()}};
+    nlohmann::json body = {{"checks", nlohmann::json::object()},
+                           {"failing", nlohmann::json::array()},
+                           {"degraded", nlohmann::json::array()}};
     for (const auto& [name, check] : checks) {
         CheckResult result;
         try {
@@ -24,6 +26,10 @@ nlohmann::json Readiness::report(bool& ready) const {
             result = {false, error.what()};
         }
         body["checks"][name] = {{"ok", result.ok}, {"detail", result.detail}};
+        if (result.ok && result.degraded) {
+            body["checks"][name]["degraded"] = true;
+            body["degraded"].push_back(name);
+        }
         if (!result.ok) {
             ready = false;
             body["failing"].push_back(name);

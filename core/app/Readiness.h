@@ -13,6 +13,9 @@ namespace archestra::app {
 struct CheckResult {
     bool ok = false;
     std::string detail;
+    /// ok but working in a reduced way (e.g. the interaction spool's disk is full): listed under "degraded",
+    /// /ready stays 200 so the instance keeps its traffic.
+    bool degraded = false;
 };
 
 /// Thread-safe registry of readiness checks; checks are called on each /ready request and must be quick.
@@ -20,7 +23,8 @@ class Readiness {
   public:
     using Check = std::function<CheckResult()>;
     void add(std::string name, Check check);
-    /// {"status":"ready"|"not_ready","checks":{name:{ok,detail}},"failing":[names]}; `ready` says which.
+    /// {"status":"ready"|"not_ready","checks":{name:{ok,detail[,degraded]}},"failing":[names],
+    /// "degraded":[names]}; `ready` says which. A degraded check does not make the instance not ready.
     nlohmann::json report(bool& ready) const;
 
   private:

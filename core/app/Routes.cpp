@@ -127,6 +127,13 @@ void registerRoutes(Platform& platform) {
         addTelemetryGauges(platform);
         platform.proxy->start();
         platform.shutdownHooks.push_back([&platform] { platform.proxy->stop(); });
+        // A spool directory that cannot be written (disk full) degrades durability, not the proxy: /ready
+        // says so and stays 200.
+        platform.readiness.add("interaction_spool", [&platform] {
+            auto problem = platform.proxy->interactionLog().spoolProblem();
+            if (problem) return CheckResult{true, *problem, true};
+            return CheckResult{true, "writable"};
+        });
         // Profile writes drop the proxy's cached profiles (read lazily: the proxy is built just above).
         api::registerAgentRoutes(platform.apiRouter, platform.auth, [&platform] {
             if (platform.proxy) platform.proxy->cache().invalidate();

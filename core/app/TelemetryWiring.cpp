@@ -26,6 +26,16 @@ void addTelemetryGauges(Platform& platform) {
                    [proxy] { return static_cast<double>(proxy->interactionLog().queueDepth()); });
         t.addGauge("archestra_interaction_log_spool_bytes", "Bytes of interaction records spooled to disk",
                    [proxy] { return static_cast<double>(proxy->interactionLog().spoolBytes()); });
+        t.addGauge("archestra_interaction_spool_write_errors_total",
+                   "Failed writes to the interaction spool directory (write-ahead log and spool file, e.g. "
+                   "disk full)",
+                   [proxy] { return static_cast<double>(proxy->interactionLog().spoolWriteErrors()); });
+        t.addGauge("archestra_interaction_spool_degraded",
+                   "1 while the interaction spool directory cannot be written (see /ready)",
+                   [proxy] { return proxy->interactionLog().spoolProblem() ? 1.0 : 0.0; });
+        t.addGauge("archestra_interaction_log_rows_dropped_total",
+                   "Interaction rows lost: spool write failed while the database was away, or rejected rows",
+                   [proxy] { return static_cast<double>(proxy->interactionLog().rowsDropped()); });
         t.addGauge("archestra_upstream_pool_idle_connections", "Idle keep-alive connections to LLM upstreams",
                    [proxy] { return static_cast<double>(proxy->upstreamPool().idleSessions()); });
         t.addGauge("archestra_llm_upstream_errors_total",

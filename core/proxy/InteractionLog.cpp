@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -232,8 +233,11 @@ std::uint64_t InteractionLog::appendToSegment(const std::string& line) {
         std::string path = _segmentPrefix + std::to_string(number) + ".jsonl";
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0) {
-            _logger.error("interaction write-ahead segment " + path + ": cannot open (errno " +
-                          std::to_string(errno) + ")");
+            int error = errno;
+            if (!spoolProblem())
+                _logger.error("interaction write-ahead segment " + path + ": cannot open (" +
+                              std::strerror(error) + ")");
+            noteSpoolWrite(path, error);
             return 0;
         }
         // Held while this process lives: a process sharing the directory must not take a live segment.
@@ -247,10 +251,18 @@ std::uint64_t InteractionLog::appendToSegment(const std::string& line) {
     }
     Segment& segment = current->second;
     if (!writeAll(segment.fd, line.data(), line.size())) {
-        _logger.error("interaction write-ahead segment " + segment.path + ": write failed (errno " +
-                      std::to_string(errno) + "); the row is only in memory until written");
+        int error = errno;
+        // A partial line (ENOSPC part way) must not glue onto the next row: cut the segment back.
+        if (::ftruncate(segment.fd, static_cast<off_t>(segment.bytes)) != 0) {
+            // Unlikely (truncating frees space); recovery drops a torn line as unparsable.
+        }
+        if (!spoolProblem())
+            _logger.error("interaction write-ahead segment " + segment.path + ": write failed (" +
+                          std::strerror(error) + "); rows are only in memory until written");
+        noteSpoolWrite(segment.path, error);
         return 0;
     }
+    noteSpoolWrite(segment.path, 0);
     segment.bytes += line.size();
     ++segment.uncommitted;
     return current->first;
@@ -436,13 +448,41 @@ void InteractionLog::appendToSpool(const std::vector<std::string>& lines, bool s
     std::string buffer;
     for (const auto& line : lines) buffer += line;
     if (!writeAll(_spoolFd, buffer.data(), buffer.size())) {
+        int error = errno;
+        // Cut a partial write back so the next line starts on a line of its own.
+        if (::ftruncate(_spoolFd, static_cast<off_t>(_spoolBytes.load())) != 0) {
+            // the replay drops a torn line as unparsable
+        }
         _dropped += lines.size();
-        _logger.critical("interaction spool " + _spoolFile + ": write failed (errno " +
-                         std::to_string(errno) + "); " + std::to_string(lines.size()) + " interactions lost");
+        _logger.critical("interaction spool " + _spoolFile + ": write failed (" + std::strerror(error) +
+                         "); " + std::to_string(lines.size()) + " interactions lost");
+        noteSpoolWrite(_spoolFile, error);
         return;
     }
+    noteSpoolWrite(_spoolFile, 0);
     _spoolBytes += buffer.size();
     if (sync) ::fdatasync(_spoolFd);
+}
+
+void InteractionLog::noteSpoolWrite(const std::string& path, int error) {
+    std::lock_guard lock(_problemMutex);
+    if (error == 0) {
+        if (_spoolProblem) {
+            _logger.information("interaction spool directory " + _spoolDir + " is writable again");
+            _spoolProblem.reset();
+        }
+        return;
+    }
+    ++_spoolWriteErrors;
+    _spoolProblem = "cannot write " + path + ": " + std::strerror(error) +
+                    (_databaseDown ? "; the database is away, so new interactions are being lost"
+                                   : "; interactions are written to the database but not to the "
+                                     "write-ahead log (a crash now would lose the queued ones)");
+}
+
+std::optional<std::string> InteractionLog::spoolProblem() const {
+    std::lock_guard lock(_problemMutex);
+    return _spoolProblem;
 }
 
 bool InteractionLog::replaySpool() {

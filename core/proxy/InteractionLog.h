@@ -104,6 +104,12 @@ class InteractionLog {
     const std::string& spoolFile() const { return _spoolFile; }
     /// Rows recovered at start() from segments a killed process left behind.
     std::uint64_t rowsRecovered() const { return _recovered.load(); }
+    /// Failed writes to the spool directory (write-ahead segments and the spool file), e.g. ENOSPC.
+    std::uint64_t spoolWriteErrors() const { return _spoolWriteErrors.load(); }
+    /// Why the spool directory cannot be written, when the last write to it failed (cleared by the next write
+    /// that succeeds); nullopt while it is healthy. While it fails, acknowledged rows live only in memory
+    /// until written (the database is up), or are lost (it is away).
+    std::optional<std::string> spoolProblem() const;
 
   private:
     /// One row waiting for the writer: its serialised JSON and the segment that holds it.
@@ -132,6 +138,8 @@ class InteractionLog {
     /// DatabaseUnavailableException when the server is gone.
     void insert(const std::vector<std::string>& lines);
     void appendToSpool(const std::vector<std::string>& lines, bool sync);
+    /// Records the outcome of a write to the spool directory (`error` = errno, 0 when it succeeded).
+    void noteSpoolWrite(const std::string& path, int error);
     /// Replays the spool file; true when it is empty afterwards.
     bool replaySpool();
 
@@ -159,6 +167,9 @@ class InteractionLog {
     std::atomic<std::uint64_t> _spooled{0};
     std::atomic<std::uint64_t> _recovered{0};
     std::atomic<bool> _databaseDown{false};
+    std::atomic<std::uint64_t> _spoolWriteErrors{0};
+    mutable std::mutex _problemMutex;
+    std::optional<std::string> _spoolProblem;  // under _problemMutex
     std::function<void()> _onUsageChanged;
     std::thread _writer;
 };
