@@ -205,10 +205,16 @@ void ExportPipeline::exportTo(Named& named, std::vector<sdk::Span>& spans, bool 
     sdk::Status status = named.exporter->exportSpans(batch);
     if (status.ok()) {
         _spansExported += batch.size();
+        if (named.backoff_ms > 0) log().information("span export via " + named.name + " works again");
         named.backoff_ms = 0;
         return;
     }
     ++_spanExportFailures;
+    // One warning per outage (a plugin that throws says nothing itself), then debug lines.
+    if (named.backoff_ms == 0)
+        log().warning("span export via " + named.name + " failed: " + status.error().message +
+                      " (retried with backoff; further failures at debug level, "
+                      "archestra_telemetry_span_export_failures_total counts them)");
     _spansDropped += batch.size();
     named.backoff_ms = named.backoff_ms == 0 ? _options.retryInitial_ms
                                              : std::min(named.backoff_ms * 2, _options.retryMax_ms);
@@ -240,6 +246,18 @@ void ExportPipeline::drainOnce(bool final) {
         first = false;
         for (std::size_t i = 0; i < _spanExporters.size(); ++i)
             exportTo(_spanExporters[i], spans, i + 1 == _spanExporters.size(), final);
+        if (final) {
+            // Shutting down and an exporter just failed (a collector that is down or never answers): the
+            // rest would fail alike, one exporter timeout per batch, holding the exit; drop and count them.
+            bool failing = false;
+            for (const auto& named : _spanExporters) failing = failing || named.backoff_ms > 0;
+            if (failing) {
+                std::lock_guard lock(_mutex);
+                _spansDropped += _spans.size();
+                _spans.clear();
+                if (events.empty()) return;
+            }
+        }
         for (auto& named : _eventExporters) {
             if (events.empty()) break;
             sdk::Status status = named.exporter->captureEvents(events);
