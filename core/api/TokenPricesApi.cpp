@@ -52,13 +52,11 @@ std::string priceField(const json& body, const std::string& field) {
     auto it = body.find(field);
     if (it == body.end() || it->is_null())
         throw ApiError::badRequest("Field '" + field + "': required (a decimal string such as \"2.50\")");
-    std::string text;
-    if (it->is_string())
-        text = it->get<std::string>();
-    else if (it->is_number())
-        text = it->dump();
-    else
+    // The declared schema already refuses a JSON number (the body validator runs first); this check keeps the
+    // handler safe when called from elsewhere.
+    if (!it->is_string())
         throw ApiError::badRequest("Field '" + field + "': expected a decimal string, got " + it->dump());
+    const std::string text = it->get<std::string>();
     static const std::regex pattern("^[0-9]{1,8}(\\.[0-9]{1,2})?$");
     if (!std::regex_match(text, pattern))
         throw ApiError::badRequest("Field '" + field +
