@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates curl
   libpoco-dev nlohmann-json3-dev libboost-dev libboost-filesystem-dev libcppunit-dev
   libssl-dev libpq-dev postgresql prometheus-cpp-dev libargon2-dev libxmlsec1-dev zlib1g-dev libyaml-cpp-dev libjemalloc-dev
+  libsimdjson-dev
   nodejs npm
 )
 # Extra packages only the test suite uses.

@@ -1,0 +1,132 @@
+// Tool-result compression cost per tool result: what the proxy does for one `role:"tool"` message (find the
+// content, parse it, encode TOON, estimate tokens before and after, splice the new content into the raw body).
+// Prints CPU µs per result (thread CPU time, so a loaded machine does not inflate it), throughput in MB/s of
+// tool-result JSON, the token estimate before/after, and the process's peak RSS. Exits 1 when a typical result
+// (the payloads up to ~10 KB) costs 50 µs or more.
+#include "core/proxy/Toon.h"
+#include "core/proxy/ToonCompression.h"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+using namespace archestra::proxy;
+using nlohmann::json;
+
+namespace {
+
+double cpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+json users(int n) {
+    json rows = json::array();
+    for (int i = 0; i < n; ++i)
+        rows.push_back({{"id", i},
+                        {"login", "user" + std::to_string(i)},
+                        {"email", "user" + std::to_string(i) + "@example.com"},
+                        {"role", i % 3 ? "member" : "admin"},
+                        {"active", i % 2 == 0},
+                        {"score", 12.5 + i}});
+    return {{"users", rows}, {"total", n}, {"page", 1}};
+}
+
+json issue() {
+    json labels = json::array({{{"name", "bug"}, {"color", "d73a4a"}}, {{"name", "proxy"}, {"color", "0e8a16"}}});
+    json comments = json::array();
+    for (int i = 0; i < 8; ++i)
+        comments.push_back({{"author", "dev" + std::to_string(i)},
+                            {"body", "Looks like the stream stalls, see log line " + std::to_string(i * 7)},
+                            {"reactions", {{"+1", i}, {"heart", 0}}}});
+    return {{"number", 1234},
+            {"title", "Streaming stalls: proxy waits for the tool call"},
+            {"state", "open"},
+            {"labels", labels},
+            {"assignees", json::array({"alice", "bob"})},
+            {"comments", comments},
+            {"milestone", nullptr}};
+}
+
+struct Case {
+    const char* name;
+    json result;
+    bool typical;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int iterations = argc > 1 ? std::atoi(argv[1]) : 20000;
+    std::vector<Case> cases = {{"small object (weather)",
+                                {{"city", "Berlin"}, {"temperature", 21.5}, {"unit", "C"}, {"conditions", "cloudy"}},
+                                true},
+                               {"issue with comments", issue(), true},
+                               {"20 users (tabular)", users(20), true},
+                               {"100 users (tabular)", users(100), false},
+                               {"1000 users (tabular)", users(1000), false}};
+    bool ok = true;
+    std::printf("%-24s %9s %10s %10s %12s %12s\n", "tool result", "JSON B", "µs/result", "MB/s", "tokens JSON",
+                "tokens TOON");
+    for (const auto& c : cases) {
+        std::string text = c.result.dump();
+        json body = {{"model", "gpt-4o"},
+                     {"messages",
+                      {{{"role", "user"}, {"content", "call the tool"}},
+                       {{"role", "assistant"},
+                        {"content", nullptr},
+                        {"tool_calls",
+                         {{{"id", "call_1"},
+                           {"type", "function"},
+                           {"function", {{"name", "fetch"}, {"arguments", "{}"}}}}}}},
+                       {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", text}}}}};
+        std::string raw = body.dump();
+        RequestView view = openAiAdapter().parseRequest(body, {});
+        int n = c.typical ? iterations : std::max(10, iterations / (c.result.dump().size() > 50000 ? 100 : 10));
+        ToonOutcome last;
+        double start = cpuSeconds();
+        for (int i = 0; i < n; ++i) {
+            std::optional<json> rewritten;
+            std::optional<std::string> spliced;
+            last = compressToolResults(openAiAdapter(), view, raw, body, rewritten, spliced);
+            if (!spliced) return std::fprintf(stderr, "%s: not converted\n", c.name), 2;
+        }
+        double us = (cpuSeconds() - start) * 1e6 / n;
+        double mbps = static_cast<double>(text.size()) / us;  // bytes per µs == MB/s
+        std::printf("%-24s %9zu %10.2f %10.1f %12lld %12lld%s\n", c.name, text.size(), us, mbps,
+                    static_cast<long long>(last.tokensBefore), static_cast<long long>(last.tokensAfter),
+                    c.typical && us >= 50 ? "  <-- over 50 µs" : "");
+        if (c.typical && us >= 50) ok = false;
+    }
+    // Where the time goes, for the 20-user result.
+    {
+        std::string text = users(20).dump();
+        int n = iterations;
+        auto timeIt = [&](const char* what, auto&& fn) {
+            double start = cpuSeconds();
+            std::size_t sink = 0;
+            for (int i = 0; i < n; ++i) sink += fn();
+            std::printf("  %-34s %8.2f µs  (%zu)\n", what, (cpuSeconds() - start) * 1e6 / n, sink % 10);
+        };
+        std::string encoded = *toon::encodeJson(text);
+        json body = {{"messages", {{{"role", "tool"}, {"tool_call_id", "c"}, {"content", text}}}}};
+        std::string raw = body.dump();
+        std::printf("breakdown, 20 users:\n");
+        timeIt("parse (simdjson) + encode TOON", [&] { return toon::encodeJson(text)->size(); });
+        timeIt("locate the content in the raw body", [&] {
+            return locateJsonValue(raw, {{"messages"}, {"", 0, true}, {"content"}})->second;
+        });
+        timeIt("estimate tokens (JSON + TOON)",
+               [&] { return toon::estimateTokens(text) + toon::estimateTokens(encoded); });
+        timeIt("escape TOON as a JSON string", [&] { return json(encoded).dump().size(); });
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("peak RSS: %.1f MB (whole process, bodies included)\n", static_cast<double>(usage.ru_maxrss) / 1024);
+    return ok ? 0 : 1;
+}
