@@ -77,7 +77,8 @@ json organizationSchema() {
 
 }  // namespace
 
-void registerOrganizationRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth) {
+void registerOrganizationRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
+                                std::function<void()> onChange) {
     using namespace auth::schema;
     db::Database& db = auth->database();
     router.add({.method = "GET",
@@ -103,7 +104,7 @@ void registerOrganizationRoutes(http::Router& router, std::shared_ptr<auth::Auth
                                 {"onboardingComplete", boolean()},
                                 {"convertToolResultsToToon", boolean()}}),
          .response = organizationSchema()},
-        [&db](Context& c) {
+        [&db, onChange](Context& c) {
             const json& body = c.jsonObject();
             std::vector<std::string> sets;
             std::vector<db::Value> params = {c.requirePrincipal().organizationId};
@@ -139,6 +140,7 @@ void registerOrganizationRoutes(http::Router& router, std::shared_ptr<auth::Auth
                 std::string sql = "UPDATE organization SET ";
                 for (size_t i = 0; i < sets.size(); ++i) sql += (i ? ", " : "") + sets[i];
                 db.execute(sql + " WHERE id = $1", params);
+                if (onChange) onChange();
             }
             c.sendJson(200, load(db, c));
         });

@@ -333,9 +333,12 @@ void registerStatisticsRoutes(http::Router& router, std::shared_ptr<auth::AuthSe
          .query = query},
         [&db](Context& c) {
             Timeframe frame = parseTimeframe(c.query("timeframe"));
-            // Baseline: what the client's own model would have cost; a row without one cost what it cost.
+            // Baseline: what the client's own model would have cost without TOON compression (a row without a
+            // baseline cost what it cost), so totalSavings = totalBaselineCost - totalActualCost.
             const std::string sums =
-                "COALESCE(sum(COALESCE(i.baseline_cost, i.cost)), 0)::text, COALESCE(sum(i.cost), 0)::text, "
+                "COALESCE(sum(COALESCE(i.baseline_cost, i.cost) + COALESCE(i.toon_cost_savings, 0)), "
+                "0)::text, "
+                "COALESCE(sum(i.cost), 0)::text, "
                 "COALESCE(sum(COALESCE(i.baseline_cost, i.cost) - i.cost), 0)::text, "
                 "COALESCE(sum(i.toon_cost_savings), 0)::text";
             json series = json::array();

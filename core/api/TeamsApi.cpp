@@ -95,7 +95,8 @@ json memberSchema() {
 
 }  // namespace
 
-void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth) {
+void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
+                        std::function<void()> onChange) {
     using namespace auth::schema;
     db::Database& db = auth->database();
     const std::string tag = "Teams";
@@ -134,7 +135,7 @@ void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService>
                 .access = Access::permission("team", "create"),
                 .requestBody = object({{"name", string()}, {"description", nullableString()}}, {"name"}),
                 .response = teamSchema()},
-               [&db](Context& c) {
+               [&db, onChange](Context& c) {
                    const json& body = c.jsonObject();
                    std::string name = auth::requiredStringField(body, "name");
                    auto description = auth::optionalStringField(body, "description");
@@ -146,6 +147,7 @@ void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService>
                        {id, name, description, organizationOf(c), c.requirePrincipal().userId});
                    json team = teamJson(rows[0]);
                    team["members"] = json::array();
+                   if (onChange) onChange();
                    c.sendJson(200, team);
                });
     router.add({.method = "GET",
@@ -166,7 +168,7 @@ void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService>
                                        {"description", nullableString()},
                                        {"convertToolResultsToToon", boolean()}}),
                 .response = teamSchema()},
-               [&db](Context& c) {
+               [&db, onChange](Context& c) {
                    loadTeam(db, c);
                    const json& body = c.jsonObject();
                    auto name = auth::optionalStringField(body, "name");
@@ -182,6 +184,7 @@ void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService>
                        "updated_at = now() WHERE id = $1",
                        {c.param("id"), name, description, clearDescription ? "true" : "false",
                         toon ? db::Value(*toon ? "true" : "false") : std::nullopt});
+                   if (onChange) onChange();
                    c.sendJson(200, loadTeam(db, c));
                });
     router.add({.method = "DELETE",
@@ -191,10 +194,11 @@ void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService>
                 .summary = "Delete a team",
                 .access = Access::permission("team", "delete"),
                 .response = success()},
-               [&db](Context& c) {
+               [&db, onChange](Context& c) {
                    if (db.execute("DELETE FROM team WHERE id = $1 AND organization_id = $2",
                                   {c.param("id"), organizationOf(c)}) == 0)
                        throw ApiError::notFound("Team not found");
+                   if (onChange) onChange();
                    c.sendJson(200, {{"success", true}});
                });
     router.add({.method = "GET",

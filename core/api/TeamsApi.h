@@ -4,10 +4,13 @@
 #include "core/auth/AuthService.h"
 #include "core/http/Router.h"
 
+#include <functional>
 #include <memory>
 
 namespace archestra::api {
 
-void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth);
+/// `onChange` runs after a write that can change TOON compression (the proxy reloads its settings).
+void registerTeamRoutes(http::Router& router, std::shared_ptr<auth::AuthService> auth,
+                        std::function<void()> onChange = {});
 
 }  // namespace archestra::api

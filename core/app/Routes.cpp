@@ -95,8 +95,12 @@ void registerRoutes(Platform& platform) {
             *platform.database, auth::AuthOptions::fromSettings(platform.settings, platform.authSecret));
         auth::registerAuthRoutes(platform.apiRouter, platform.auth);
         auth::registerMemberRoutes(platform.apiRouter, platform.auth);
-        api::registerTeamRoutes(platform.apiRouter, platform.auth);
-        api::registerOrganizationRoutes(platform.apiRouter, platform.auth);
+        // Team and organisation writes can switch TOON compression: the proxy (built below) reloads.
+        auto toonChanged = [&platform] {
+            if (platform.proxy) platform.proxy->cache().invalidate();
+        };
+        api::registerTeamRoutes(platform.apiRouter, platform.auth, toonChanged);
+        api::registerOrganizationRoutes(platform.apiRouter, platform.auth, toonChanged);
         // Secrets backend status and the MCP gateway's organisation/team tokens (values in platform.secrets).
         if (auto store = std::dynamic_pointer_cast<secrets::PluginSecretStore>(platform.secrets)) {
             api::registerSecretsRoutes(platform.apiRouter, store);

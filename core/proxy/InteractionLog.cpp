@@ -34,11 +34,13 @@ const char* const kInsertSql =
     "response, type, "
     "model, original_model, optimized_model, provider, input_tokens, output_tokens, baseline_cost, cost, "
     "blocked, "
-    "status_code, duration_ms, time_to_first_token_ms, decisions, created_at) "
+    "status_code, duration_ms, time_to_first_token_ms, decisions, toon_tokens_before, toon_tokens_after, "
+    "toon_cost_savings, created_at) "
     "SELECT r.id, (SELECT a.id FROM agents a WHERE a.id = r.profile_id), r.external_agent_id, "
     "COALESCE(r.request, '{}'::jsonb), r.processed_request, r.response, r.type, r.model, r.original_model, "
     "r.optimized_model, r.provider, r.input_tokens, r.output_tokens, r.baseline_cost, r.cost, "
     "COALESCE(r.blocked, false), r.status_code, r.duration_ms, r.time_to_first_token_ms, r.decisions, "
+    "r.toon_tokens_before, r.toon_tokens_after, r.toon_cost_savings, "
     "COALESCE(r.created_at, now()) "
     "FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, profile_id uuid, external_agent_id text, request "
     "jsonb, "
@@ -46,7 +48,7 @@ const char* const kInsertSql =
     "text, "
     "provider text, input_tokens integer, output_tokens integer, baseline_cost numeric, cost numeric, "
     "blocked boolean, status_code integer, duration_ms integer, time_to_first_token_ms integer, decisions "
-    "jsonb, "
+    "jsonb, toon_tokens_before integer, toon_tokens_after integer, toon_cost_savings numeric, "
     "created_at timestamptz) "
     "ON CONFLICT (id) DO NOTHING RETURNING profile_id, model, input_tokens, output_tokens), "
     "usage AS (SELECT l.id AS limit_id, ins.model, sum(COALESCE(ins.input_tokens, 0)) AS tokens_in, "
@@ -152,6 +154,9 @@ nlohmann::json InteractionRecord::toJson() && {
             {"duration_ms", duration_ms},
             {"time_to_first_token_ms", optional(timeToFirstToken_ms)},
             {"decisions", std::move(decisions)},
+            {"toon_tokens_before", optional(toonTokensBefore)},
+            {"toon_tokens_after", optional(toonTokensAfter)},
+            {"toon_cost_savings", optional(toonCostSavings)},
             {"created_at", createdAt}};
 }
 

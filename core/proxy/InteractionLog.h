@@ -45,6 +45,9 @@ struct InteractionRecord {
     std::optional<std::int64_t> outputTokens;
     std::optional<double> baselineCost;
     std::optional<double> cost;
+    std::optional<std::int64_t> toonTokensBefore;  ///< estimated tokens of the tool results TOON replaced
+    std::optional<std::int64_t> toonTokensAfter;
+    std::optional<double> toonCostSavings;  ///< (before - after) at the model's input price, USD
     bool blocked = false;
     std::int64_t duration_ms = 0;
     std::optional<std::int64_t> timeToFirstToken_ms;

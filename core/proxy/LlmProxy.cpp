@@ -1,6 +1,8 @@
 // The LLM proxy's request handling: profile, guardrails, upstream call, relay, interaction record.
 #include "core/proxy/LlmProxy.h"
 
+#include "core/proxy/ToonCompression.h"
+
 #include "core/http/ApiError.h"
 #include "core/http/Context.h"
 #include "core/http/Dispatcher.h"
@@ -556,11 +558,34 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         if (!rewritten) rewritten = body;
         (*rewritten)["model"] = upstreamModel;
     }
+    // ---- TOON: JSON tool results go upstream in TOON when the organisation's (or, with compressionScope
+    // "team", one of the profile's teams') setting is on. Without an earlier rewrite only the bytes of those
+    // contents change.
+    if (!view.toolResults.empty() && provider != Provider::Gemini &&
+        snapshot->toon.enabledFor(profile->organizationId, profile->teamIds)) {
+        std::optional<std::string> spliced;
+        ToonOutcome toon = compressToolResults(adapter, view, rawBody, body, rewritten, spliced);
+        if (toon.converted) {
+            record.toonTokensBefore = toon.tokensBefore;
+            record.toonTokensAfter = toon.tokensAfter;
+            policy::ModelPrice price = snapshot->prices.priceOrDefault(upstreamModel);
+            record.toonCostSavings =
+                static_cast<double>(
+                    policy::tokenCost(price, static_cast<std::uint64_t>(toon.tokensBefore - toon.tokensAfter),
+                                      0)
+                        .units()) /
+                static_cast<double>(policy::Money::kUnitsPerDollar);
+        }
+        if (spliced) {
+            outgoing = std::move(*spliced);
+            record.processedRequest = nlohmann::json::parse(outgoing, nullptr, false);
+        }
+    }
     if (rewritten) {
         outgoing = rewritten->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         record.processedRequest = *rewritten;
     }
-    const std::string& upstreamBody = rewritten ? outgoing : rawBody;
+    const std::string& upstreamBody = (rewritten || !outgoing.empty()) ? outgoing : rawBody;
 
     // ---- upstream request
     const UpstreamEndpoint& endpoint = _upstreams.of(provider);

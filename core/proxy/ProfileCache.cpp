@@ -130,6 +130,13 @@ std::shared_ptr<const CacheSnapshot> ProfileCache::load() {
                 if (p->organizationId.empty()) p->organizationId = row.str(2);
             }
         }
+        for (const auto& row : c.query("SELECT id, convert_tool_results_to_toon, compression_scope = 'team' "
+                                       "FROM organization ORDER BY created_at, id")) {
+            if (snapshot->toon.firstOrganization.empty()) snapshot->toon.firstOrganization = row.str(0);
+            snapshot->toon.organizations[row.str(0)] = {row.boolean(1), row.boolean(2)};
+        }
+        for (const auto& row : c.query("SELECT id, convert_tool_results_to_toon FROM team"))
+            snapshot->toon.teams[row.str(0)] = row.boolean(1);
         for (const auto& row : c.query("SELECT agent_id::text, name FROM tools WHERE agent_id IS NOT NULL")) {
             if (auto* p = find(row.str(0))) p->knownToolNames.insert(row.str(1));
         }

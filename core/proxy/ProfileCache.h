@@ -6,6 +6,7 @@
 #include "core/policy/Limits.h"
 #include "core/policy/Optimization.h"
 #include "core/policy/Snapshot.h"
+#include "core/proxy/ToonCompression.h"
 
 #include <atomic>
 #include <chrono>
@@ -53,6 +54,7 @@ struct CacheSnapshot {
     std::string firstOrganizationWithRules;  ///< for profiles without a team (the original's fallback)
     /// token_cost limits with their usage, by "<entity_type>:<entity_id>".
     std::map<std::string, std::vector<policy::TokenCostLimit>> tokenCostLimits;
+    ToonSettings toon;  ///< organisation and team TOON settings (tool-result compression)
     std::chrono::steady_clock::time_point loadedAt;
     std::shared_ptr<const Profile> find(const std::string& id) const {
         auto it = profiles.find(id);

@@ -12,8 +12,12 @@ namespace {
 
 constexpr char kDelimiter = ',';
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool isAlpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 /// /^-?\d+(?:\.\d+)?(?:e[+-]?\d+)?$/i (which also covers the leading-zero form /^0\d+$/).
 bool looksNumeric(std::string_view s) {
@@ -37,7 +41,9 @@ bool looksNumeric(std::string_view s) {
     return i == n;
 }
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool isSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 bool needsQuotes(std::string_view s, char delimiter) {
     if (s.empty() || isSpace(s.front()) || isSpace(s.back())) return true;
@@ -111,8 +117,8 @@ void appendKey(std::string& out, std::string_view key) {
         appendQuoted(out, key);
 }
 
-/// The shortest round-trip form from std::to_chars ("1.5", "1e+21", "-0") rewritten to the canonical TOON form:
-/// plain decimal, no exponent, no trailing fractional zeros, no "-0".
+/// The shortest round-trip form from std::to_chars ("1.5", "1e+21", "-0") rewritten to the canonical TOON
+/// form: plain decimal, no exponent, no trailing fractional zeros, no "-0".
 std::string canonicalNumber(const std::string& text) {
     std::string_view s = text;
     bool negative = !s.empty() && s[0] == '-';
@@ -155,7 +161,9 @@ std::string canonicalNumber(const std::string& text) {
 using Element = simdjson::dom::element;
 using Type = simdjson::dom::element_type;
 
-bool isPrimitive(Element value) { return value.type() != Type::OBJECT && value.type() != Type::ARRAY; }
+bool isPrimitive(Element value) {
+    return value.type() != Type::OBJECT && value.type() != Type::ARRAY;
+}
 
 void appendDouble(std::string& out, double number) {
     if (number != number || number - number != 0) {  // NaN / Infinity (cannot come from parsed JSON)
@@ -285,7 +293,8 @@ class Encoder {
     }
 
     /// `header` is the already-encoded key (with any "- " prefix); the array's rows/items go at childDepth.
-    void array(const std::string& header, simdjson::dom::array value, std::size_t depth, std::size_t childDepth) {
+    void array(const std::string& header, simdjson::dom::array value, std::size_t depth,
+               std::size_t childDepth) {
         if (value.size() == 0 || allPrimitive(value)) {
             std::string& text = line(depth);
             text += header;
@@ -351,10 +360,12 @@ class Encoder {
 }  // namespace
 
 std::optional<std::string> encodeJson(std::string_view jsonText) {
-    // One parser per thread: it keeps its buffers, so a request thread parses without allocating after warm-up.
+    // One parser per thread: it keeps its buffers, so a request thread parses without allocating after
+    // warm-up.
     thread_local simdjson::dom::parser parser;
     Element root;
-    if (parser.parse(jsonText.data(), jsonText.size(), true).get(root) != simdjson::SUCCESS) return std::nullopt;
+    if (parser.parse(jsonText.data(), jsonText.size(), true).get(root) != simdjson::SUCCESS)
+        return std::nullopt;
     Encoder encoder;
     encoder.root(root);
     return std::move(encoder.out);
@@ -384,9 +395,9 @@ std::size_t estimateTokens(std::string_view text) {
         } else if (isSpace(static_cast<char>(c))) {
             std::size_t start = i;
             while (i < n && isSpace(text[i])) ++i;
-            bool mergesWithWord = i - start == 1 && c == ' ' && i < n &&
-                                  (isAlpha(text[i]) || isDigit(text[i]) ||
-                                   static_cast<unsigned char>(text[i]) >= 0x80);
+            bool mergesWithWord =
+                i - start == 1 && c == ' ' && i < n &&
+                (isAlpha(text[i]) || isDigit(text[i]) || static_cast<unsigned char>(text[i]) >= 0x80);
             if (!mergesWithWord) ++tokens;
         } else {
             ++tokens;

@@ -1,6 +1,6 @@
 // TOON (Token-Oriented Object Notation) encoder and the token estimate used to price tool-result compression.
-// Written from the public TOON specification (toon-format/spec, v1.x encoding rules, default options: indent 2,
-// comma delimiter, no key folding, no length marker).
+// Written from the public TOON specification (toon-format/spec, v1.x encoding rules, default options: indent
+// 2, comma delimiter, no key folding, no length marker).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,7 +16,8 @@ namespace archestra::proxy::toon {
 /// - objects: `key: value` lines, nested objects as `key:` with their fields indented by two spaces;
 /// - arrays of primitives inline: `key[N]: a,b,c`; empty arrays `key[0]:`;
 /// - arrays of objects with the same key set and primitive values only, tabular: `key[N]{f1,f2}:` + rows;
-/// - anything else as a list: `key[N]:` then `- item` lines (objects put their first field on the hyphen line);
+/// - anything else as a list: `key[N]:` then `- item` lines (objects put their first field on the hyphen
+/// line);
 /// - strings are quoted only when the spec requires it (empty, leading/trailing space, true/false/null,
 ///   numeric-looking, `: " \ [ ] { }`, control characters, the delimiter, a leading hyphen);
 /// - numbers in canonical decimal form (no exponent, no trailing zeros, -0 as 0; NaN/Infinity cannot occur
@@ -24,8 +25,8 @@ namespace archestra::proxy::toon {
 /// No trailing newline. An empty root object encodes as the empty string.
 ///
 /// Parses with simdjson (DOM, one reusable parser per thread): nlohmann's parser alone took ~33 µs for a 2 KB
-/// tool result, over the 50 µs budget once encoding and the token estimate are added. Nullopt when the text is
-/// not valid JSON (including invalid UTF-8 and integers beyond 64 bits).
+/// tool result, over the 50 µs budget once encoding and the token estimate are added. Nullopt when the text
+/// is not valid JSON (including invalid UTF-8 and integers beyond 64 bits).
 std::optional<std::string> encodeJson(std::string_view jsonText);
 
 /// The same for an in-memory value (serialised first; for tests and callers that already hold a document).

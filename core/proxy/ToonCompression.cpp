@@ -8,7 +8,8 @@
 
 namespace archestra::proxy {
 
-bool ToonSettings::enabledFor(const std::string& organizationId, const std::vector<std::string>& teamIds) const {
+bool ToonSettings::enabledFor(const std::string& organizationId,
+                              const std::vector<std::string>& teamIds) const {
     auto org = organizations.find(organizationId.empty() ? firstOrganization : organizationId);
     if (org == organizations.end()) return false;
     const auto& [flag, teamScope] = org->second;
@@ -22,7 +23,9 @@ bool ToonSettings::enabledFor(const std::string& organizationId, const std::vect
 
 namespace {
 
-bool isWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isWs(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 struct Scanner {
     std::string_view s;
@@ -93,8 +96,8 @@ std::optional<std::string> contentText(const nlohmann::json& content) {
 }
 
 std::vector<JsonPathStep> contentPath(Provider provider, const ToolResultLocation& location) {
-    std::vector<JsonPathStep> path = {{"messages", 0, false}, {"", location.messageIndex, true},
-                                      {"content", 0, false}};
+    std::vector<JsonPathStep> path = {
+        {"messages", 0, false}, {"", location.messageIndex, true}, {"content", 0, false}};
     if (provider == Provider::Anthropic) {
         path.push_back({"", location.partIndex, true});
         path.push_back({"content", 0, false});

@@ -23,19 +23,20 @@ struct ToonSettings {
     std::map<std::string, bool> teams;  ///< team id -> convert_tool_results_to_toon
     std::string firstOrganization;      ///< for profiles without a team (single-organisation deployments)
 
-    /// Scope "organization": the organisation's flag. Scope "team": on when any of the profile's teams has it.
+    /// Scope "organization": the organisation's flag. Scope "team": on when any of the profile's teams has
+    /// it.
     bool enabledFor(const std::string& organizationId, const std::vector<std::string>& teamIds) const;
 };
 
 struct ToonOutcome {
-    std::size_t converted = 0;       ///< tool results replaced by their TOON form
-    std::int64_t tokensBefore = 0;   ///< estimated tokens of the converted results as JSON
-    std::int64_t tokensAfter = 0;    ///< ... and as TOON
+    std::size_t converted = 0;      ///< tool results replaced by their TOON form
+    std::int64_t tokensBefore = 0;  ///< estimated tokens of the converted results as JSON
+    std::int64_t tokensAfter = 0;   ///< ... and as TOON
 };
 
 /// Rewrites the JSON tool results of `view` (OpenAI `role:"tool"` content, also as text parts; Anthropic
-/// `tool_result` content) to TOON when that is shorter in estimated tokens. Results that are not a JSON object or
-/// array, or carry non-text parts, are left alone. Gemini requests are not touched.
+/// `tool_result` content) to TOON when that is shorter in estimated tokens. Results that are not a JSON
+/// object or array, or carry non-text parts, are left alone. Gemini requests are not touched.
 ///
 /// When `rewritten` is empty (no earlier step changed the body), the new body is `raw` with only the bytes of
 /// the converted contents replaced, written to `spliced`: every other byte stays identical. Otherwise (or

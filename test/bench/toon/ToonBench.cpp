@@ -1,8 +1,8 @@
 // Tool-result compression cost per tool result: what the proxy does for one `role:"tool"` message (find the
-// content, parse it, encode TOON, estimate tokens before and after, splice the new content into the raw body).
-// Prints CPU µs per result (thread CPU time, so a loaded machine does not inflate it), throughput in MB/s of
-// tool-result JSON, the token estimate before/after, and the process's peak RSS. Exits 1 when a typical result
-// (the payloads up to ~10 KB) costs 50 µs or more.
+// content, parse it, encode TOON, estimate tokens before and after, splice the new content into the raw
+// body). Prints CPU µs per result (thread CPU time, so a loaded machine does not inflate it), throughput in
+// MB/s of tool-result JSON, the token estimate before/after, and the process's peak RSS. Exits 1 when a
+// typical result (the payloads up to ~10 KB) costs 50 µs or more.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 
@@ -38,7 +38,8 @@ json users(int n) {
 }
 
 json issue() {
-    json labels = json::array({{{"name", "bug"}, {"color", "d73a4a"}}, {{"name", "proxy"}, {"color", "0e8a16"}}});
+    json labels =
+        json::array({{{"name", "bug"}, {"color", "d73a4a"}}, {{"name", "proxy"}, {"color", "0e8a16"}}});
     json comments = json::array();
     for (int i = 0; i < 8; ++i)
         comments.push_back({{"author", "dev" + std::to_string(i)},
@@ -63,16 +64,17 @@ struct Case {
 
 int main(int argc, char** argv) {
     int iterations = argc > 1 ? std::atoi(argv[1]) : 20000;
-    std::vector<Case> cases = {{"small object (weather)",
-                                {{"city", "Berlin"}, {"temperature", 21.5}, {"unit", "C"}, {"conditions", "cloudy"}},
-                                true},
-                               {"issue with comments", issue(), true},
-                               {"20 users (tabular)", users(20), true},
-                               {"100 users (tabular)", users(100), false},
-                               {"1000 users (tabular)", users(1000), false}};
+    std::vector<Case> cases = {
+        {"small object (weather)",
+         {{"city", "Berlin"}, {"temperature", 21.5}, {"unit", "C"}, {"conditions", "cloudy"}},
+         true},
+        {"issue with comments", issue(), true},
+        {"20 users (tabular)", users(20), true},
+        {"100 users (tabular)", users(100), false},
+        {"1000 users (tabular)", users(1000), false}};
     bool ok = true;
-    std::printf("%-24s %9s %10s %10s %12s %12s\n", "tool result", "JSON B", "µs/result", "MB/s", "tokens JSON",
-                "tokens TOON");
+    std::printf("%-24s %9s %10s %10s %12s %12s\n", "tool result", "JSON B", "µs/result", "MB/s",
+                "tokens JSON", "tokens TOON");
     for (const auto& c : cases) {
         std::string text = c.result.dump();
         json body = {{"model", "gpt-4o"},
@@ -87,7 +89,8 @@ int main(int argc, char** argv) {
                        {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", text}}}}};
         std::string raw = body.dump();
         RequestView view = openAiAdapter().parseRequest(body, {});
-        int n = c.typical ? iterations : std::max(10, iterations / (c.result.dump().size() > 50000 ? 100 : 10));
+        int n =
+            c.typical ? iterations : std::max(10, iterations / (c.result.dump().size() > 50000 ? 100 : 10));
         ToonOutcome last;
         double start = cpuSeconds();
         for (int i = 0; i < n; ++i) {
@@ -127,6 +130,7 @@ int main(int argc, char** argv) {
     }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
-    std::printf("peak RSS: %.1f MB (whole process, bodies included)\n", static_cast<double>(usage.ru_maxrss) / 1024);
+    std::printf("peak RSS: %.1f MB (whole process, bodies included)\n",
+                static_cast<double>(usage.ru_maxrss) / 1024);
     return ok ? 0 : 1;
 }

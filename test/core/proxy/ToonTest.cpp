@@ -1,5 +1,5 @@
-// TOON encoder against the public spec's examples, quoting edge cases decoded back, the token estimate, and the
-// tool-result rewrite (byte splice) for OpenAI and Anthropic bodies.
+// TOON encoder against the public spec's examples, quoting edge cases decoded back, the token estimate, and
+// the tool-result rewrite (byte splice) for OpenAI and Anthropic bodies.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 
@@ -13,9 +13,12 @@ using nlohmann::ordered_json;
 
 namespace {
 
-std::string enc(const std::string& jsonText) { return toon::encode(ordered_json::parse(jsonText)); }
+std::string enc(const std::string& jsonText) {
+    return toon::encode(ordered_json::parse(jsonText));
+}
 
-/// Decodes one TOON primitive token (spec §4): quoted -> unescaped string; true/false/null; numbers; else string.
+/// Decodes one TOON primitive token (spec §4): quoted -> unescaped string; true/false/null; numbers; else
+/// string.
 ordered_json decodePrimitive(const std::string& token) {
     if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
         std::string out;
@@ -71,41 +74,12 @@ std::vector<std::string> splitRow(const std::string& row) {
     return cells;
 }
 
-const std::vector<std::string> kEdgeStrings = {"",
-                                               " ",
-                                               " padded",
-                                               "padded ",
-                                               "a,b",
-                                               "a:b",
-                                               "key: value",
-                                               "true",
-                                               "false",
-                                               "null",
-                                               "True",
-                                               "42",
-                                               "-3.14",
-                                               "1e-6",
-                                               "1E+9",
-                                               "05",
-                                               "0.5",
-                                               "1.",
-                                               ".5",
-                                               "-",
-                                               "-item",
-                                               "- item",
-                                               "x-y",
-                                               "[1]",
-                                               "{a}",
-                                               "say \"hi\"",
-                                               "back\\slash",
-                                               "line\nbreak",
-                                               "cr\rtab\t",
-                                               "héllo wörld",
-                                               "日本語",
-                                               "emoji 🚀 ok",
-                                               "#hash",
-                                               "a|b",
-                                               "plain words"};
+const std::vector<std::string> kEdgeStrings = {
+    "",          " ",           " padded", "padded ",    "a,b",        "a:b",         "key: value",
+    "true",      "false",       "null",    "True",       "42",         "-3.14",       "1e-6",
+    "1E+9",      "05",          "0.5",     "1.",         ".5",         "-",           "-item",
+    "- item",    "x-y",         "[1]",     "{a}",        "say \"hi\"", "back\\slash", "line\nbreak",
+    "cr\rtab\t", "héllo wörld", "日本語",  "emoji 🚀 ok", "#hash",      "a|b",         "plain words"};
 
 }  // namespace
 
@@ -143,30 +117,38 @@ class ToonTest : public CppUnit::TestFixture {
     void testPrimitiveArrays() {
         CPPUNIT_ASSERT_EQUAL(std::string("tags[3]: admin,ops,dev"), enc(R"({"tags":["admin","ops","dev"]})"));
         CPPUNIT_ASSERT_EQUAL(std::string("items[0]:"), enc(R"({"items":[]})"));
-        CPPUNIT_ASSERT_EQUAL(std::string("mixed[4]: 1,true,null,\"a,b\""), enc(R"({"mixed":[1,true,null,"a,b"]})"));
+        CPPUNIT_ASSERT_EQUAL(std::string("mixed[4]: 1,true,null,\"a,b\""),
+                             enc(R"({"mixed":[1,true,null,"a,b"]})"));
         CPPUNIT_ASSERT_EQUAL(std::string("s[2]: \"\",\" x\""), enc(R"({"s":["", " x"]})"));
     }
 
     void testTabularArrays() {
-        CPPUNIT_ASSERT_EQUAL(std::string("items[2]{sku,qty,price}:\n  A1,2,9.99\n  B2,1,14.5"),
-                             enc(R"({"items":[{"sku":"A1","qty":2,"price":9.99},{"sku":"B2","qty":1,"price":14.5}]})"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("items[2]{sku,qty,price}:\n  A1,2,9.99\n  B2,1,14.5"),
+            enc(R"({"items":[{"sku":"A1","qty":2,"price":9.99},{"sku":"B2","qty":1,"price":14.5}]})"));
         // key order of later rows may differ: the header follows the first object
         CPPUNIT_ASSERT_EQUAL(std::string("[2]{a,b}:\n  1,2\n  4,3"), enc(R"([{"a":1,"b":2},{"b":3,"a":4}])"));
-        CPPUNIT_ASSERT_EQUAL(std::string("rows[1]{a,\"b c\"}:\n  \"x,y\",\"\""), enc(R"({"rows":[{"a":"x,y","b c":""}]})"));
+        CPPUNIT_ASSERT_EQUAL(std::string("rows[1]{a,\"b c\"}:\n  \"x,y\",\"\""),
+                             enc(R"({"rows":[{"a":"x,y","b c":""}]})"));
         // different key sets or a nested value: not tabular
         CPPUNIT_ASSERT_EQUAL(std::string("[2]:\n  - a: 1\n  - b: 2"), enc(R"([{"a":1},{"b":2}])"));
         CPPUNIT_ASSERT_EQUAL(std::string("[1]:\n  - a: 1\n    b[2]: 1,2"), enc(R"([{"a":1,"b":[1,2]}])"));
     }
 
     void testListArrays() {
-        CPPUNIT_ASSERT_EQUAL(std::string("items[3]:\n  - 1\n  - a: 1\n  - text"), enc(R"({"items":[1,{"a":1},"text"]})"));
-        CPPUNIT_ASSERT_EQUAL(std::string("items[2]:\n  - id: 1\n    name: First\n  - id: 2\n    name: Second\n    extra: true"),
-                             enc(R"({"items":[{"id":1,"name":"First"},{"id":2,"name":"Second","extra":true}]})"));
-        CPPUNIT_ASSERT_EQUAL(std::string("pairs[2]:\n  - [2]: 1,2\n  - [0]:"), enc(R"({"pairs":[[1,2],[]]})"));
+        CPPUNIT_ASSERT_EQUAL(std::string("items[3]:\n  - 1\n  - a: 1\n  - text"),
+                             enc(R"({"items":[1,{"a":1},"text"]})"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(
+                "items[2]:\n  - id: 1\n    name: First\n  - id: 2\n    name: Second\n    extra: true"),
+            enc(R"({"items":[{"id":1,"name":"First"},{"id":2,"name":"Second","extra":true}]})"));
+        CPPUNIT_ASSERT_EQUAL(std::string("pairs[2]:\n  - [2]: 1,2\n  - [0]:"),
+                             enc(R"({"pairs":[[1,2],[]]})"));
         // an object item whose first field is tabular: rows at +2, sibling fields at +1 (spec §10)
         CPPUNIT_ASSERT_EQUAL(std::string("items[1]:\n  - users[2]{id}:\n      1\n      2\n    status: ok"),
                              enc(R"({"items":[{"users":[{"id":1},{"id":2}],"status":"ok"}]})"));
-        CPPUNIT_ASSERT_EQUAL(std::string("items[1]:\n  - a:\n      b: 1\n    c: 2"), enc(R"({"items":[{"a":{"b":1},"c":2}]})"));
+        CPPUNIT_ASSERT_EQUAL(std::string("items[1]:\n  - a:\n      b: 1\n    c: 2"),
+                             enc(R"({"items":[{"a":{"b":1},"c":2}]})"));
         CPPUNIT_ASSERT_EQUAL(std::string("x[2]:\n  -\n  - 1"), enc(R"({"x":[{},1]})"));
         // nested arrays of arrays of objects
         CPPUNIT_ASSERT_EQUAL(std::string("m[1]:\n  - [1]:\n    - a: 1\n      b:\n        c: 2"),
@@ -231,7 +213,8 @@ class ToonTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_EQUAL_MESSAGE(tabular, ordered_json(s), decodePrimitive(rowCells[0]));
         }
         // numbers and literals as strings stay strings, real ones do not get quotes
-        CPPUNIT_ASSERT_EQUAL(std::string("a[4]: 42,\"42\",true,\"true\""), enc(R"({"a":[42,"42",true,"true"]})"));
+        CPPUNIT_ASSERT_EQUAL(std::string("a[4]: 42,\"42\",true,\"true\""),
+                             enc(R"({"a":[42,"42",true,"true"]})"));
     }
 
     void testEstimate() {
@@ -243,7 +226,8 @@ class ToonTest : public CppUnit::TestFixture {
         // The point of TOON: a uniform array costs far fewer tokens than its JSON.
         ordered_json rows = ordered_json::array();
         for (int i = 0; i < 50; ++i)
-            rows.push_back({{"id", i}, {"name", "user" + std::to_string(i)}, {"role", "admin"}, {"active", true}});
+            rows.push_back(
+                {{"id", i}, {"name", "user" + std::to_string(i)}, {"role", "admin"}, {"active", true}});
         ordered_json doc = {{"users", rows}};
         std::size_t jsonTokens = toon::estimateTokens(doc.dump());
         std::size_t toonTokens = toon::estimateTokens(toon::encode(doc));
@@ -273,7 +257,8 @@ class ToonTest : public CppUnit::TestFixture {
             "{\"model\":\"gpt-4o\",  \"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},"
             "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
             "\"function\":{\"name\":\"get\",\"arguments\":\"{}\"}}]},"
-            "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"{\\\"items\\\":[{\\\"id\\\":1,\\\"name\\\":"
+            "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"{\\\"items\\\":[{\\\"id\\\":1,"
+            "\\\"name\\\":"
             "\\\"a\\\"},{\\\"id\\\":2,\\\"name\\\":\\\"b\\\"}],\\\"total\\\":2}\"}],\"zeta\":1.50}";
         json body = json::parse(raw);
         RequestView view = openAiAdapter().parseRequest(body, {});
@@ -288,9 +273,11 @@ class ToonTest : public CppUnit::TestFixture {
         auto end = raw.find("}\"}]") + 2;
         std::string want = raw.substr(0, start) + json(expectedToon).dump() + raw.substr(end);
         CPPUNIT_ASSERT_EQUAL(want, *spliced);
-        CPPUNIT_ASSERT_EQUAL(expectedToon, json::parse(*spliced)["messages"][2]["content"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(expectedToon,
+                             json::parse(*spliced)["messages"][2]["content"].get<std::string>());
         CPPUNIT_ASSERT(outcome.tokensAfter < outcome.tokensBefore);
-        CPPUNIT_ASSERT_EQUAL(static_cast<std::int64_t>(toon::estimateTokens(expectedToon)), outcome.tokensAfter);
+        CPPUNIT_ASSERT_EQUAL(static_cast<std::int64_t>(toon::estimateTokens(expectedToon)),
+                             outcome.tokensAfter);
     }
 
     void testOpenAiTextPartsAndSkips() {
@@ -309,7 +296,8 @@ class ToonTest : public CppUnit::TestFixture {
         ToonOutcome outcome = compressToolResults(openAiAdapter(), view, raw, body, rewritten, spliced);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), outcome.converted);
         json out = json::parse(*spliced);
-        CPPUNIT_ASSERT_EQUAL(std::string("list[9]: 1,2,3,4,5,6,7,8,9"), out["messages"][0]["content"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("list[9]: 1,2,3,4,5,6,7,8,9"),
+                             out["messages"][0]["content"].get<std::string>());
         for (int i = 1; i < 4; ++i) CPPUNIT_ASSERT_EQUAL(body["messages"][i], out["messages"][i]);
     }
 
@@ -333,23 +321,27 @@ class ToonTest : public CppUnit::TestFixture {
     }
 
     void testAfterEarlierRewrite() {
-        json body = {{"model", "gpt-4o"},
-                     {"messages", {{{"role", "tool"}, {"tool_call_id", "a"}, {"content", R"({"a":[1,2,3,4,5]})"}}}}};
+        json body = {
+            {"model", "gpt-4o"},
+            {"messages", {{{"role", "tool"}, {"tool_call_id", "a"}, {"content", R"({"a":[1,2,3,4,5]})"}}}}};
         RequestView view = openAiAdapter().parseRequest(body, {});
         std::optional<json> rewritten = body;
         (*rewritten)["model"] = "gpt-4o-mini";
         std::optional<std::string> spliced;
-        ToonOutcome outcome = compressToolResults(openAiAdapter(), view, body.dump(), body, rewritten, spliced);
+        ToonOutcome outcome =
+            compressToolResults(openAiAdapter(), view, body.dump(), body, rewritten, spliced);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), outcome.converted);
         CPPUNIT_ASSERT(!spliced);
         CPPUNIT_ASSERT_EQUAL(std::string("gpt-4o-mini"), (*rewritten)["model"].get<std::string>());
-        CPPUNIT_ASSERT_EQUAL(std::string("a[5]: 1,2,3,4,5"), (*rewritten)["messages"][0]["content"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("a[5]: 1,2,3,4,5"),
+                             (*rewritten)["messages"][0]["content"].get<std::string>());
         // a result an earlier step replaced by plain text is not converted
         std::optional<json> replaced = body;
         (*replaced)["messages"][0]["content"] = "[blocked]";
         spliced.reset();
-        CPPUNIT_ASSERT_EQUAL(std::size_t(0),
-                             compressToolResults(openAiAdapter(), view, body.dump(), body, replaced, spliced).converted);
+        CPPUNIT_ASSERT_EQUAL(
+            std::size_t(0),
+            compressToolResults(openAiAdapter(), view, body.dump(), body, replaced, spliced).converted);
     }
 
     void testSettingsScope() {

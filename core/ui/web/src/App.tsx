@@ -12,6 +12,7 @@ import { InstallationRequestsPage } from "./pages/InstallationRequests";
 import { LogDetailPage, LogsPage } from "./pages/Logs";
 import { McpRegistryPage, OAuthCallbackPage } from "./pages/McpRegistry";
 import { ProfilesPage } from "./pages/Profiles";
+import { PromptsPage } from "./pages/Prompts";
 import { SettingsPage } from "./pages/Settings";
 import { ToolsPage } from "./pages/Tools";
 
@@ -70,6 +71,7 @@ function route(path: string) {
   if (path === "/logs" || path === "/logs/llm-proxy" || path === "/logs/mcp-gateway") return <LogsPage />;
   if (path.startsWith("/logs/")) return <LogDetailPage id={path.slice("/logs/".length)} />;
   if (path.startsWith("/cost")) return <CostsPage />;
+  if (path.startsWith("/prompts")) return <PromptsPage />;
   if (path.startsWith("/settings")) return <SettingsPage />;
   return (
     <div class="state state-empty">

@@ -13,6 +13,7 @@ const nav = [
   { to: "/mcp-catalog/registry", label: "MCP Registry" },
   { to: "/logs/llm-proxy", label: "Logs" },
   { to: "/cost/statistics", label: "Costs" },
+  { to: "/prompts", label: "Prompts" },
   { to: "/settings/account", label: "Settings" },
 ];
 

@@ -1,4 +1,5 @@
-// Costs: usage statistics over time (Chart.js), limits, token prices and optimization rules.
+// Costs: usage statistics over time (Chart.js), limits, token prices, optimization rules and tool-result
+// compression (TOON) with what it saved.
 import { Chart, type ChartConfiguration, registerables } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
@@ -21,6 +22,7 @@ export function CostsPage() {
           { id: "limits", label: "Limits" },
           { id: "token-price", label: "Token prices" },
           { id: "optimization-rules", label: "Optimization rules" },
+          { id: "compression", label: "Compression" },
         ]}
         current={tab}
         onSelect={(id) => navigate(`/cost/${id}`)}
@@ -29,6 +31,7 @@ export function CostsPage() {
       {tab === "limits" && <Limits />}
       {tab === "token-price" && <TokenPrices />}
       {tab === "optimization-rules" && <OptimizationRules />}
+      {tab === "compression" && <Compression />}
     </>
   );
 }
@@ -130,6 +133,7 @@ function Statistics() {
       ) : (
         <Spinner />
       )}
+      <SavingsCards timeframe={timeframe} />
       <section class="card" aria-label="Cost over time">
         <h2>Cost over time</h2>
         {rows.error ? (
@@ -619,5 +623,147 @@ function RuleDialog({ rule, entities, onClose, onSaved }: { rule?: Rule; entitie
         <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} /> Enabled
       </label>
     </FormDialog>
+  );
+}
+
+// ---- savings and tool-result compression ----------------------------------------------------------------------
+
+interface CostSavings {
+  totalBaselineCost: number;
+  totalActualCost: number;
+  totalSavings: number;
+  totalOptimizationSavings: number;
+  totalToonSavings: number;
+  timeSeries: { timestamp: string; toonSavings: number; optimizationSavings: number; savings: number }[];
+}
+
+const money = (n: number | string) => `$${Number(n).toFixed(6)}`;
+
+/// What optimization rules and TOON compression saved in a timeframe (/api/statistics/cost-savings).
+export function SavingsCards({ timeframe }: { timeframe: string }) {
+  const savings = useLoad(() => raw<CostSavings>("GET", `/api/statistics/cost-savings?timeframe=${timeframe}`), [timeframe]);
+  if (savings.error) return <ErrorBox error={savings.error} onRetry={savings.reload} />;
+  if (!savings.data) return <Spinner />;
+  const s = savings.data;
+  const cards: [string, number][] = [
+    ["Baseline cost", s.totalBaselineCost],
+    ["Actual cost", s.totalActualCost],
+    ["Total savings", s.totalSavings],
+    ["Optimization savings", s.totalOptimizationSavings],
+    ["TOON savings", s.totalToonSavings],
+  ];
+  return (
+    <div class="stat-cards" aria-label="Savings">
+      {cards.map(([label, value]) => (
+        <div class="card stat" data-testid={`savings-${label.toLowerCase().replace(/ /g, "-")}`}>
+          <span class="muted">{label}</span>
+          <strong>{money(value)}</strong>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+interface OrganizationToon {
+  id: string;
+  name: string;
+  convertToolResultsToToon: boolean;
+  compressionScope: "organization" | "team";
+}
+interface TeamToon {
+  id: string;
+  name: string;
+  convertToolResultsToToon: boolean;
+}
+
+function Compression() {
+  const [timeframe, setTimeframe] = useState("24h");
+  const org = useLoad(() => unwrap(api.GET("/api/organization")) as Promise<OrganizationToon>);
+  const teams = useLoad(() => unwrap(api.GET("/api/teams")) as Promise<TeamToon[]>);
+  const save = useSubmit(async (patch: Partial<OrganizationToon>) => {
+    await unwrap(api.PATCH("/api/organization", { body: patch as never }));
+    org.reload();
+  });
+  const saveTeam = useSubmit(async (team: TeamToon, on: boolean) => {
+    await unwrap(api.PUT("/api/teams/{id}", { params: { path: { id: team.id } }, body: { convertToolResultsToToon: on } as never }));
+    teams.reload();
+  });
+  const o = org.data;
+  return (
+    <div class="stack">
+      <section class="card" aria-label="Tool-result compression">
+        <h2>Tool-result compression (TOON)</h2>
+        <p class="muted">
+          JSON tool results in LLM requests are rewritten to TOON, a compact notation (one header per table instead of repeated keys), before
+          they go to the provider. The rest of the request is sent as it came. Off by default.
+        </p>
+        {org.error ? (
+          <ErrorBox error={org.error} onRetry={org.reload} />
+        ) : !o ? (
+          <Spinner />
+        ) : (
+          <div class="stack">
+            <Field label="Decided per" hint="Organization: one switch for every profile. Team: a profile's requests are compressed when one of its teams has it on.">
+              <select class="input" aria-label="Compression scope" value={o.compressionScope} disabled={save.busy} onChange={(e) => save.submit({ compressionScope: e.currentTarget.value as OrganizationToon["compressionScope"] })}>
+                <option value="organization">Organization</option>
+                <option value="team">Team</option>
+              </select>
+            </Field>
+            {o.compressionScope === "organization" && (
+              <label class="inline">
+                <input type="checkbox" checked={o.convertToolResultsToToon} disabled={save.busy} onChange={(e) => save.submit({ convertToolResultsToToon: e.currentTarget.checked })} /> Convert tool results to TOON for the
+                whole organization
+              </label>
+            )}
+            {save.error && <ErrorBox error={save.error} />}
+          </div>
+        )}
+      </section>
+      {o?.compressionScope === "team" && (
+        <section class="card" aria-label="Team compression settings">
+          <h2>Teams</h2>
+          {saveTeam.error && <ErrorBox error={saveTeam.error} />}
+          <DataTable
+            label="Team compression"
+            rows={teams.data}
+            loading={teams.loading}
+            error={teams.error}
+            onRetry={teams.reload}
+            rowKey={(t) => t.id}
+            emptyTitle="No teams"
+            emptyBody="Create teams under Settings → Teams; with the team scope, profiles without a team are not compressed."
+            defaultSort={{ key: "name", dir: "asc" }}
+            columns={[
+              { key: "name", label: "Team" },
+              {
+                key: "convertToolResultsToToon",
+                label: "TOON",
+                value: (t) => (t.convertToolResultsToToon ? 1 : 0),
+                render: (t) => (
+                  <label class="inline">
+                    <input type="checkbox" aria-label={`TOON for team ${t.name}`} checked={t.convertToolResultsToToon} disabled={saveTeam.busy} onChange={(e) => saveTeam.submit(t, e.currentTarget.checked)} />{" "}
+                    {t.convertToolResultsToToon ? <Badge tone="good">on</Badge> : <Badge>off</Badge>}
+                  </label>
+                ),
+              },
+            ]}
+          />
+        </section>
+      )}
+      <section class="card" aria-label="Savings">
+        <div class="card-header">
+          <h2>Savings</h2>
+          <label class="inline">
+            Timeframe{" "}
+            <select class="input" value={timeframe} onChange={(e) => setTimeframe(e.currentTarget.value)}>
+              {timeframes.map((t) => (
+                <option value={t}>{t}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <SavingsCards timeframe={timeframe} />
+      </section>
+    </div>
   );
 }
