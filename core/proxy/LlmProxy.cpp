@@ -579,6 +579,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         if (spliced) {
             outgoing = std::move(*spliced);
             record.processedRequest = nlohmann::json::parse(outgoing, nullptr, false);
+            if (record.processedRequest.is_discarded()) record.processedRequest = nullptr;
         }
     }
     if (rewritten) {
