@@ -52,9 +52,10 @@ test("Compression: turn TOON on for the organisation, see a request's savings, t
   const orgSwitch = settings.getByLabel(/Convert tool results to TOON/);
   await orgSwitch.waitFor();
   assert.equal(await orgSwitch.isChecked(), false, "off by default");
-  await orgSwitch.check();
+  // The switch shows the saved setting: a click saves it (PATCH), the box follows once the page reloaded it.
+  await orgSwitch.click();
   await eventually(async () => (await api("GET", "/api/organization")).convertToolResultsToToon === true);
-  assert.equal(await orgSwitch.isChecked(), true);
+  await eventually(() => orgSwitch.isChecked());
 
   // A JSON tool result through the default profile: compressed, and its saving shows up on the page.
   const profiles = await api("GET", "/api/agents/all");
@@ -93,11 +94,12 @@ test("Compression: turn TOON on for the organisation, see a request's savings, t
   const teamSwitch = teams.getByLabel("TOON for team Default Team");
   await teamSwitch.waitFor();
   assert.equal(await teamSwitch.isChecked(), false);
-  await teamSwitch.check();
+  await teamSwitch.click();
   await eventually(async () => {
     const list = await api("GET", "/api/teams");
     return list.find((t) => t.name === "Default Team")?.convertToolResultsToToon === true;
   });
+  await eventually(() => teamSwitch.isChecked());
   await see(teams, "on");
   await screenshot(page, "costs-compression-team");
 
