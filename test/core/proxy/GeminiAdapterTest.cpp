@@ -20,34 +20,7 @@ BlockedCall blockedCall(const std::string& id) {
 /// elements by JsonArrayStream and fed to the same assembler (as LlmProxy does), `chunkSize` bytes at a time.
 StreamRun runArrayStream(const std::string& bytes, const std::vector<BlockedCall>& blocked,
                          std::size_t chunkSize = 7) {
-    StreamRun run;
-    JsonArrayStream splitter;
-    auto assembler = geminiAdapter().newStreamAssembler();
-    auto handle = [&](std::vector<SseEvent>& events) {
-        for (const auto& event : events) {
-            StreamAction action = assembler->feed(event);
-            run.actions.push_back(action);
-            if (action == StreamAction::Pass) run.output += event.raw;
-            if (assembler->readyToRelease()) {
-                run.output += assembler->release(blocked);
-                ++run.releases;
-            }
-        }
-        events.clear();
-    };
-    std::vector<SseEvent> events;
-    for (std::size_t pos = 0; pos < bytes.size(); pos += chunkSize) {
-        splitter.feed(std::string_view(bytes).substr(pos, chunkSize), events);
-        handle(events);
-    }
-    splitter.finish(events);
-    handle(events);
-    if (assembler->holding()) {
-        run.output += assembler->release(blocked);
-        ++run.releases;
-    }
-    run.message = assembler->message();
-    return run;
+    return runStream<JsonArrayStream>(geminiAdapter(), bytes, blocked, chunkSize);
 }
 
 /// The recorded SSE stream's chunks as the JSON array Google sends without alt=sse.

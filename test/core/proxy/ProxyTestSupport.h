@@ -35,12 +35,14 @@ struct StreamRun {
     ResponseView message;
 };
 
-/// Plays the relay: parses `bytes` in chunks of `chunkSize`, forwards Pass events, releases held events with
-/// `blocked` as soon as the assembler is ready (or at the end of the stream).
-inline StreamRun runStream(const ProviderAdapter& adapter, const std::string& bytes,
-                           const std::vector<BlockedCall>& blocked, std::size_t chunkSize = 7) {
+/// Plays the relay: frames `bytes` in chunks of `chunkSize` into events (SSE by default; JsonArrayStream for
+/// Gemini's streamed array), forwards Pass events, releases held events with `blocked` as soon as the
+/// assembler is ready (or at the end of the stream).
+template <class Framer = SseParser>
+StreamRun runStream(const ProviderAdapter& adapter, const std::string& bytes,
+                    const std::vector<BlockedCall>& blocked, std::size_t chunkSize = 7) {
     StreamRun run;
-    SseParser parser;
+    Framer parser;
     auto assembler = adapter.newStreamAssembler();
     auto handle = [&](std::vector<SseEvent>& events) {
         for (const auto& event : events) {
