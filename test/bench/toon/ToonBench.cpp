@@ -1,8 +1,9 @@
 // Tool-result compression cost per tool result: what the proxy does for one `role:"tool"` message (find the
 // content, parse it, encode TOON, estimate tokens before and after, splice the new content into the raw
 // body). Prints CPU µs per result (thread CPU time, so a loaded machine does not inflate it), throughput in
-// MB/s of tool-result JSON, the token estimate before/after, and the process's peak RSS. Exits 1 when a
-// typical result (the payloads up to ~10 KB) costs 50 µs or more.
+// MB/s of tool-result JSON, the token estimate before/after, and the process's peak RSS. With --enforce it
+// exits 1 when a typical result (the payloads up to ~10 KB) costs 50 µs or more; CTest runs it without, as
+// a smoke test (every payload converts): a timing limit inside the test suite fails on a busy machine.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace archestra::proxy;
@@ -63,7 +65,14 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int iterations = argc > 1 ? std::atoi(argv[1]) : 20000;
+    int iterations = 20000;
+    bool enforce = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--enforce")
+            enforce = true;
+        else
+            iterations = std::atoi(argv[i]);
+    }
     std::vector<Case> cases = {
         {"small object (weather)",
          {{"city", "Berlin"}, {"temperature", 21.5}, {"unit", "C"}, {"conditions", "cloudy"}},
@@ -132,5 +141,5 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &usage);
     std::printf("peak RSS: %.1f MB (whole process, bodies included)\n",
                 static_cast<double>(usage.ru_maxrss) / 1024);
-    return ok ? 0 : 1;
+    return ok || !enforce ? 0 : 1;
 }
