@@ -211,8 +211,8 @@ class InteractionLogTest : public CppUnit::TestFixture {
 
     /// ns per enqueue of a ~1 KB-request/~1 KB-response row: serialising alone, enqueue without the
     /// write-ahead, enqueue with it; the best of several interleaved rounds (the machine is shared). The logs
-    /// point at a database that is not there, so stopping them only spools. Printed for the README; bounded
-    /// loosely so a regression (an fsync per row, say) fails.
+    /// point at a database that is not there, so stopping them only spools. Printed for the README, not
+    /// asserted: a time limit in a unit test fails on a busy machine or under a sanitizer (ASan doubles it).
     void testWriteAheadCostPerEnqueue() {
         const int kRounds = 7;
         const int kRows = 400;
@@ -268,7 +268,6 @@ class InteractionLogTest : public CppUnit::TestFixture {
                   << " ns; enqueue without write-ahead " << static_cast<long>(memory_ns)
                   << " ns; with write-ahead " << static_cast<long>(wal_ns) << " ns (the write(2) adds "
                   << static_cast<long>(wal_ns - memory_ns) << " ns)" << std::endl;
-        CPPUNIT_ASSERT_MESSAGE("write-ahead enqueue under 200 us", wal_ns < 200000);
         memoryLog->stop();
         walLog->stop();
         CPPUNIT_ASSERT_EQUAL_MESSAGE(
