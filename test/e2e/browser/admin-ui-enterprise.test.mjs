@@ -239,6 +239,12 @@ describe("Admin UI, enterprise: SSO sign-in, Costs, Roles, Dual LLM", () => {
       const answer = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `Costs test ${i}` }] });
       assert.ok(answer.usage?.total_tokens > 0, "the stand-in reports token usage");
     }
+    // The interaction log writes asynchronously (in batches): wait until all 3 calls are recorded before
+    // reading the usage, or the page may show the first call's cost while the API already counts all three.
+    await until(async () => {
+      const [[rows]] = await stack.platform.psql(`SELECT count(*) FROM interactions WHERE profile_id = '${profileId}'`);
+      assert.equal(Number(rows), 3, `interactions recorded: ${rows}`);
+    }, () => new Promise((r) => setTimeout(r, 200)));
     const usage = row.getByTestId("limit-usage");
     await until(
       async () => {
