@@ -58,6 +58,11 @@ async function ready() {
   return { status: res.status, body: await res.json() };
 }
 
+/// Bytes in the spool directory's files (write-ahead segments and the spool file).
+function spoolBytes() {
+  return fs.readdirSync(spoolDir).reduce((sum, name) => sum + fs.statSync(path.join(spoolDir, name)).size, 0);
+}
+
 /// Fills the spool's filesystem: writes until the kernel answers ENOSPC.
 function fill() {
   const filler = path.join(spoolDir, "filler");
@@ -87,6 +92,11 @@ test("a full spool disk: /ready and the metrics say so, the proxy keeps serving,
   assert.equal(before.status, 200);
   assert.deepEqual(before.body.degraded, []);
 
+  // Fill only once the healthy rows are committed and their write-ahead segment truncated: a commit after the
+  // fill would free those bytes in the middle of the full burst, and the next write succeeding clears the
+  // degraded state (the writer flushes on a 100 ms timer, so this raced).
+  await eventually(async () => ((await rows(agent)) === healthy.ok ? true : null), 20000, 100);
+  await eventually(async () => (spoolBytes() === 0 ? true : null), 10000, 100);
   const filler = fill();
   const full = await burst(agent, 100);
   assert.deepEqual(full.failures, [], "requests failed while the spool disk was full");
