@@ -103,7 +103,8 @@ void fuzzJsonRpc(std::string_view input) {
                 violated("an invalid JSON-RPC message without a reason");
             if (classified.kind != gateway::MessageKind::Invalid && !message.is_object())
                 violated("a non-object classified as a JSON-RPC message");
-            if (message.is_object() && message.contains("params"))
+            // As McpGateway does: only an object's protocolVersion is read (value() throws on a string).
+            if (message.is_object() && message.contains("params") && message["params"].is_object())
                 (void)gateway::negotiateProtocolVersion(message["params"].value("protocolVersion", json()));
             (void)gateway::rpcError(message.is_object() ? message.value("id", json()) : json(), -32600, text);
         }
