@@ -19,6 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPlatform, freePort, repoRoot, sleep } from "../e2e/lib/harness.mjs";
+import { startNginx, stopChildren } from "./lib/nginx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const duration_s = Number(process.env.BENCH_DURATION ?? 10);
@@ -40,52 +41,22 @@ function log(...args) {
 
 // ---- processes --------------------------------------------------------------------------------------------
 
-function nginxString(text) {
-  return "'" + text.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
-}
-
-async function startNginx() {
+async function startUpstream() {
   const ports = { json: await freePort(), sse: await freePort(), platformJson: await freePort(), platformSse: await freePort() };
   const json = fs.readFileSync(path.join(here, "upstream/chat-completion.json"), "utf8").trim();
   const sse = fs.readFileSync(path.join(here, "upstream/chat-stream.sse"), "utf8");
-  for (const d of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) fs.mkdirSync(path.join(work, "nginx", d), { recursive: true });
-  const server = (port, kind, accessLog) => `
-  server {
-    listen 127.0.0.1:${port};
-    ${accessLog ? `access_log ${accessLog} counted buffer=64k flush=1s;` : "access_log off;"}
-    location / {
-      default_type ${kind === "json" ? "application/json" : "text/event-stream"};
-      return 200 ${nginxString(kind === "json" ? json : sse)};
-    }
-  }`;
+  const sseType = "text/event-stream";
   // The platform gets its own upstream ports so nginx counts exactly the requests it forwarded.
-  const conf = `
-worker_processes 1;
-daemon off;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx-error.log warn;
-events { worker_connections 8192; }
-http {
-  log_format counted '$msec $status';
-  client_body_temp_path ${work}/nginx/client_body;
-  proxy_temp_path ${work}/nginx/proxy;
-  fastcgi_temp_path ${work}/nginx/fastcgi;
-  uwsgi_temp_path ${work}/nginx/uwsgi;
-  scgi_temp_path ${work}/nginx/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  client_body_buffer_size 64k;
-  ${server(ports.json, "json")}
-  ${server(ports.sse, "sse")}
-  ${server(ports.platformJson, "json", `${work}/upstream-platform-json.log`)}
-  ${server(ports.platformSse, "sse", `${work}/upstream-platform-sse.log`)}
-}
-`;
-  const confFile = path.join(work, "nginx.conf");
-  fs.writeFileSync(confFile, conf);
-  const child = spawn("nginx", ["-p", work, "-e", `${work}/nginx-error.log`, "-c", confFile], { stdio: ["ignore", "inherit", "inherit"] });
-  children.push(child);
-  await waitHttp(`http://127.0.0.1:${ports.json}/v1/chat/completions`, "nginx");
+  const child = await startNginx({
+    work,
+    children,
+    servers: [
+      { port: ports.json, body: json },
+      { port: ports.sse, body: sse, contentType: sseType },
+      { port: ports.platformJson, body: json, accessLog: `${work}/upstream-platform-json.log` },
+      { port: ports.platformSse, body: sse, contentType: sseType, accessLog: `${work}/upstream-platform-sse.log` },
+    ],
+  });
   return { child, ports };
 }
 
@@ -239,7 +210,7 @@ async function main() {
   const startedAt = new Date();
   const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(" ");
   log(`work dir ${work}; ${duration_s} s per run, warm-up ${warmup_s} s, concurrency ${concurrencies.join("/")}, stream ${streamConcurrencies.join("/")}`);
-  const nginx = await startNginx();
+  const nginx = await startUpstream();
   const portkey = targetNames.includes("portkey") ? await startPortkey(nginx.ports.json) : null;
   log(`nginx json :${nginx.ports.json} sse :${nginx.ports.sse}; portkey :${portkey?.port ?? "-"}`);
 
@@ -423,15 +394,7 @@ function render({ startedAt, loadBefore, results, platformStats }) {
 }
 
 async function cleanup() {
-  for (const child of children.reverse()) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(child.spawnfile === "nginx" ? "SIGQUIT" : "SIGTERM");
-    }
-  }
-  await sleep(500);
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
+  await stopChildren(children);
   if (!process.env.BENCH_KEEP_WORK) fs.rmSync(work, { recursive: true, force: true });
 }
 

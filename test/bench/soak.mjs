@@ -16,7 +16,6 @@
 // SOAK_WARMUP_S (default 60, or 30 when SOAK_MINUTES <= 5), SOAK_WARMUP_MAX_S (default 600, or 180 when
 // SOAK_MINUTES <= 5; see the warm-up below), SOAK_CONCURRENCY (default 100), ARCHESTRA_PLATFORM_BINARY,
 // SOAK_RECORD_AS (the recordReliability name, default "soak").
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -24,6 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPlatform, freePort, sleep } from "../e2e/lib/harness.mjs";
 import { recordReliability } from "../e2e/lib/reliability.mjs";
+import { startNginx, stopChildren } from "./lib/nginx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const minutes = Number(process.env.SOAK_MINUTES ?? 30);
@@ -38,53 +38,13 @@ const children = [];
 
 const log = (...args) => console.error("[soak]", ...args);
 
-async function startNginx() {
+async function startUpstream() {
   const port = await freePort();
   const json = fs.readFileSync(path.join(here, "upstream/chat-completion.json"), "utf8").trim();
-  for (const d of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) fs.mkdirSync(path.join(work, "nginx", d), { recursive: true });
-  const quoted = "'" + json.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
-  const conf = `
-worker_processes 1;
-daemon off;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx-error.log warn;
-events { worker_connections 8192; }
-http {
-  log_format counted '$msec $status';
-  # Only requests carrying a key (the platform forwards the client's) are counted: not the readiness probe.
-  map $http_authorization $counted { "" 0; default 1; }
-  client_body_temp_path ${work}/nginx/client_body;
-  proxy_temp_path ${work}/nginx/proxy;
-  fastcgi_temp_path ${work}/nginx/fastcgi;
-  uwsgi_temp_path ${work}/nginx/uwsgi;
-  scgi_temp_path ${work}/nginx/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  client_body_buffer_size 64k;
-  server {
-    listen 127.0.0.1:${port};
-    access_log ${work}/upstream.log counted buffer=64k flush=1s if=$counted;
-    location / { default_type application/json; return 200 ${quoted}; }
-  }
-}
-`;
-  fs.writeFileSync(path.join(work, "nginx.conf"), conf);
-  const child = spawn("nginx", ["-p", work, "-e", `${work}/nginx-error.log`, "-c", path.join(work, "nginx.conf")], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  children.push(child);
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: "POST", body: "{}" });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`nginx did not start: ${err.message}`);
-    }
-    await sleep(100);
-  }
-  return { port, accessLog: path.join(work, "upstream.log") };
+  const accessLog = path.join(work, "upstream.log");
+  // Only requests carrying a key (the platform forwards the client's) are counted: not the readiness probe.
+  await startNginx({ work, children, servers: [{ port, body: json, accessLog, onlyWithAuthorization: true }] });
+  return { port, accessLog };
 }
 
 /// The load: `concurrency` clients, each on its own keep-alive connection, sending the next request as soon as
@@ -186,7 +146,7 @@ async function main() {
   }
   const windows = Math.max(3, Math.round((minutes * 60) / window_s));
   log(`${minutes} min at c=${concurrency}: ${windows} windows of ${window_s} s after a ${warmup_s} s warm-up; work dir ${work}`);
-  const nginx = await startNginx();
+  const nginx = await startUpstream();
   const platform = await startPlatform({
     env: {
       ARCHESTRA_OPENAI_BASE_URL: `http://127.0.0.1:${nginx.port}/v1`,
@@ -312,13 +272,7 @@ function judge({ warmup, samples, upstream, rows, after, windows, completed }) {
 }
 
 async function cleanup() {
-  for (const child of children.reverse()) {
-    if (child.exitCode === null && child.signalCode === null) child.kill(child.spawnfile === "nginx" ? "SIGQUIT" : "SIGTERM");
-  }
-  await sleep(500);
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
+  await stopChildren(children);
   fs.rmSync(work, { recursive: true, force: true });
 }
 
