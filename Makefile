@@ -49,6 +49,7 @@ bench: build
 # The 30-minute soak at concurrency 100 through the proxy (SOAK_MINUTES to change; CTest runs a 2-minute one).
 soak: build
 	@ARCHESTRA_PLATFORM_BINARY=$(CURDIR)/$(BUILD_DIR)/core/archestra-platform SOAK_MINUTES=$${SOAK_MINUTES:-30} \
+	 SOAK_RECORD_AS=$${SOAK_RECORD_AS:-soak-$${SOAK_MINUTES:-30}min} \
 	 test/e2e/node.sh test/bench/soak.mjs
 
 # The hardening, load, soak and fuzz suites, then docs/reliability.md from the figures they recorded (written
