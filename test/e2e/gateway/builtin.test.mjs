@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
 import { startOtlpReceiver, waitFor } from "../telemetry/standins.mjs";
 
 const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
@@ -17,27 +17,12 @@ const KEEPALIVE_MS = 300;
 let platform;
 let receiver;
 let session;
+let api;
 let profileId;
 let teamToken;
 let orgToken;
 let serverId;
 let catalogId;
-
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
 
 async function connect(token) {
   const client = new Client({ name: "archestra-e2e-builtins", version: "1.0.0" });
@@ -68,12 +53,10 @@ before(async () => {
     readyTimeout_ms: 240000, // a loaded machine can take minutes to initialise the embedded PostgreSQL
   });
   session = await adminSession(platform);
+  api = apiClient(platform, session);
   profileId = await defaultProfileId(platform);
-  const tokens = await api("GET", "/api/tokens");
-  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-  const value = async (t) => (await api("GET", `/api/tokens/${t.id}/value`)).body.value;
-  teamToken = await value(tokens.body.find((t) => !t.isOrganizationToken));
-  orgToken = await value(tokens.body.find((t) => t.isOrganizationToken));
+  teamToken = await tokenValue(api);
+  orgToken = await tokenValue(api, { organization: true });
   assert.match(teamToken, /^archestra_/);
   assert.match(orgToken, /^archestra_/);
 

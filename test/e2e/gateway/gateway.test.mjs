@@ -7,31 +7,16 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
 
 const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 
 let platform;
 let session;
+let api;
 let profileId;
 let teamToken;
 let agentToolId;
-
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
 
 async function connect(token = teamToken) {
   const client = new Client({ name: "archestra-e2e", version: "1.0.0" });
@@ -47,15 +32,10 @@ const text = (result) => result.content.map((c) => c.text ?? "").join("\n");
 before(async () => {
   platform = await startPlatform({ env: { ARCHESTRA_ORCHESTRATOR: "local" } });
   session = await adminSession(platform);
+  api = apiClient(platform, session);
   profileId = await defaultProfileId(platform);
 
-  const tokens = await api("GET", "/api/tokens");
-  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-  const team = tokens.body.find((t) => !t.isOrganizationToken);
-  assert.ok(team, `a team token: ${JSON.stringify(tokens.body)}`);
-  const value = await api("GET", `/api/tokens/${team.id}/value`);
-  assert.equal(value.status, 200, JSON.stringify(value.body));
-  teamToken = value.body.value;
+  teamToken = await tokenValue(api);
 
   const catalog = await api("POST", "/api/internal_mcp_catalog", {
     name: "Everything GW",

@@ -14,7 +14,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
 
 const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 const standinJs = path.join(repoRoot, "test/standins/kube-apiserver/kube-apiserver-standin.mjs");
@@ -25,6 +25,7 @@ const IMAGE_HTTP = "standin/mcp-everything-http:1";
 let kube; // {child, port, kubeconfigCert, ...}
 let platform;
 let session;
+let api;
 let workDir;
 const keptDataDirs = [];
 
@@ -73,22 +74,6 @@ async function startKube() {
   };
 }
 
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
-
 async function waitStatus(serverId, wanted, timeout_ms = 60000) {
   const last = await eventually(async () => {
     const res = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
@@ -130,6 +115,7 @@ before(async () => {
   await kube.image("standin/crashing:1", "CrashLoopBackOff");
   platform = await bootPlatform();
   session = await adminSession(platform);
+  api = apiClient(platform, session);
 });
 
 after(async () => {
@@ -225,9 +211,7 @@ test("a tool call through the MCP gateway reaches the pod", async () => {
   const tools = await api("GET", `/api/mcp_server/${serverId}/tools`);
   const echo = tools.body.find((t) => t.name === "everything_k8s__echo");
   assert.equal((await api("POST", `/api/agents/${profileId}/tools/${echo.id}`, {})).status, 200);
-  const tokens = await api("GET", "/api/tokens");
-  const org = tokens.body.find((t) => t.isOrganizationToken);
-  const value = (await api("GET", `/api/tokens/${org.id}/value`)).body.value;
+  const value = await tokenValue(api, { organization: true });
   const client = new Client({ name: "k8s-e2e", version: "1.0.0" });
   const transport = new StreamableHTTPClientTransport(new URL(`${platform.baseUrl}/v1/mcp/${profileId}`), {
     requestInit: { headers: { Authorization: `Bearer ${value}` } },
@@ -276,6 +260,7 @@ test("a platform restart reuses the running pod and replaces the existing secret
   // This time with the bearer-token kubeconfig (the first platform used the client certificate).
   platform = await bootPlatform({ ARCHESTRA_DATA_DIR: keptDataDirs.at(-1), ARCHESTRA_ORCHESTRATOR_KUBECONFIG: kube.kubeconfigToken });
   session = await adminSession(platform);
+  api = apiClient(platform, session);
   await waitStatus(serverId, ["success"]);
   const state = await kube.state();
   const pods = podsOf(state, serverId);

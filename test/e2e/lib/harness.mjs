@@ -259,15 +259,50 @@ export async function adminSession(platform) {
 
 /// GET on the management API as the admin; returns {status, body}.
 export async function apiGet(platform, session, p) {
-  const res = await fetch(platform.baseUrl + p, { headers: session });
-  const text = await res.text();
-  let body = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON; keep the text
-  }
-  return { status: res.status, body };
+  return apiClient(platform, session)("GET", p);
+}
+
+/// A management-API client for `platform` with the request headers `session` (adminSession's, or anyone's):
+///   await api(method, path, body)     -> { status, type, body }: `body` (when given) is sent as JSON; the answer's
+///                                        body is parsed when it is JSON and kept as text otherwise
+///   await api.ok(method, path, body)  -> the parsed body; throws unless the status is 200
+/// With `requireJson` every answer must say application/json (a route answering HTML or text fails the call).
+export function apiClient(platform, session, { requireJson = false, timeout_ms } = {}) {
+  const api = async (method, p, body) => {
+    const res = await fetch(platform.baseUrl + p, {
+      method,
+      headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(timeout_ms ? { signal: AbortSignal.timeout(timeout_ms) } : {}),
+    });
+    const type = res.headers.get("content-type") || "";
+    const text = await res.text();
+    if (requireJson && !/application\/json/.test(type)) {
+      throw new Error(`${method} ${p}: expected an application/json answer, got ${res.status} '${type}': ${text.slice(0, 300)}`);
+    }
+    let parsed = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON; keep the text
+    }
+    return { status: res.status, type, body: parsed };
+  };
+  api.ok = async (method, p, body) => {
+    const res = await api(method, p, body);
+    if (res.status !== 200) throw new Error(`${method} ${p}: ${res.status} ${typeof res.body === "string" ? res.body : JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  return api;
+}
+
+/// The value of the first team token (or, with `organization`, of the organisation token), via `api` (an
+/// apiClient signed in as the admin).
+export async function tokenValue(api, { organization = false } = {}) {
+  const tokens = await api.ok("GET", "/api/tokens");
+  const token = tokens.find((t) => Boolean(t.isOrganizationToken) === organization);
+  if (!token) throw new Error(`no ${organization ? "organisation" : "team"} token in ${JSON.stringify(tokens)}`);
+  return (await api.ok("GET", `/api/tokens/${token.id}/value`)).value;
 }
 
 /// The default profile's id, read from the database (the API route may not exist yet).

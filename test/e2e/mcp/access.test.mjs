@@ -3,37 +3,25 @@
 // naming the field, unknown targets 404, and nothing changes on a refused call.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startPlatform, adminSession } from "../lib/harness.mjs";
+import { startPlatform, adminSession, apiClient } from "../lib/harness.mjs";
 
 let platform;
 let session;
+let api;
 let userId;
 let catalogId;
 let serverId;
 let teamA;
 let teamB;
 
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.match(res.headers.get("content-type") || "", /application\/json/, `${method} ${p}`);
-  return { status: res.status, body: await res.json() };
-}
-
-async function ok(method, p, body) {
-  const res = await api(method, p, body);
-  assert.equal(res.status, 200, `${method} ${p}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const ok = (method, p, body) => api.ok(method, p, body);
 
 const server = () => ok("GET", `/api/mcp_server/${serverId}`);
 
 before(async () => {
   platform = await startPlatform();
   session = await adminSession(platform);
+  api = apiClient(platform, session, { requireJson: true });
   userId = (await ok("GET", "/api/auth/get-session")).user.id;
   // A server that cannot start: the installation row and its access rows are all these routes need.
   catalogId = (

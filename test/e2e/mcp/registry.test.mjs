@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startPlatform, adminSession, eventually, freePort, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, eventually, freePort, repoRoot, apiClient } from "../lib/harness.mjs";
 
 const mcpModules = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol");
 const everythingJs = path.join(mcpModules, "server-everything/dist/index.js");
@@ -18,24 +18,9 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 let platform;
 let session;
+let api;
 let userId;
 let fsRoot;
-
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, type: res.headers.get("content-type") || "", body: json };
-}
 
 function alive(pid) {
   try {
@@ -78,6 +63,7 @@ before(async () => {
   // The platform finds the bundled plugins (orchestrator.local among them) in its build tree.
   platform = await startPlatform({ env: { ARCHESTRA_ORCHESTRATOR: "local" } });
   session = await adminSession(platform);
+  api = apiClient(platform, session);
   const me = await api("GET", "/api/auth/get-session");
   userId = me.body.user.id;
   assert.ok(userId, "admin user id");

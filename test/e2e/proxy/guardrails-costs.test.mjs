@@ -5,21 +5,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startStack, adminSession, eventually } from "../lib/harness.mjs";
+import { startStack, adminSession, eventually, apiClient } from "../lib/harness.mjs";
 
 let stack;
 let session;
-
-async function api(method, p, body) {
-  const res = await fetch(stack.platform.baseUrl + p, {
-    method,
-    headers: { ...session, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `${method} ${p}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+let api;
 
 const client = (profileId) =>
   new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-test", maxRetries: 0 });
@@ -29,6 +19,7 @@ const ask = (profileId, model) =>
 before(async () => {
   stack = await startStack();
   session = await adminSession(stack.platform);
+  api = apiClient(stack.platform, session).ok;
 });
 
 after(async () => {
