@@ -9,14 +9,12 @@
 // Kubernetes stops a pod) loses nothing either.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
-import { promisify } from "node:util";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startStandin, startPlatform, freePort, ADMIN_EMAIL, ADMIN_PASSWORD } from "../e2e/lib/harness.mjs";
+import { startStandin, startPlatform, ADMIN_EMAIL, ADMIN_PASSWORD } from "../e2e/lib/harness.mjs";
+import { startPostgres } from "../e2e/lib/postgres.mjs";
 
-const execFileAsync = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REPLICAS = 3;
 
@@ -24,64 +22,6 @@ let pg;
 let standin;
 let replicas = [];
 let replicaEnv = []; // per replica: the environment it was started with (its own data dir), to restart it
-
-// ---- one shared PostgreSQL on 127.0.0.1 (trust auth inside a throwaway cluster) ----------------------------
-
-function pgBinDir() {
-  const dirs = fs.readdirSync("/usr/lib/postgresql").map((v) => `/usr/lib/postgresql/${v}/bin`);
-  const found = dirs.filter((d) => fs.existsSync(`${d}/initdb`)).sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
-  if (!found.length) throw new Error("PostgreSQL server binaries not found under /usr/lib/postgresql");
-  return found[0];
-}
-
-async function startPostgres() {
-  const bin = pgBinDir();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-replicas-pg-"));
-  const data = path.join(dir, "data");
-  const port = await freePort();
-  let ids = {};
-  if (process.getuid() === 0) {
-    // postgres refuses to run as root: hand the cluster to the postgres system user.
-    const uid = Number((await execFileAsync("id", ["-u", "postgres"])).stdout);
-    const gid = Number((await execFileAsync("id", ["-g", "postgres"])).stdout);
-    fs.chmodSync(dir, 0o755);
-    fs.chownSync(dir, uid, gid);
-    ids = { uid, gid };
-  }
-  await new Promise((resolve, reject) => {
-    const p = spawn(`${bin}/initdb`, ["-D", data, "-U", "archestra", "--auth=trust", "-E", "UTF8"], { ...ids, stdio: "ignore" });
-    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`initdb exited ${code}`))));
-  });
-  const child = spawn(
-    `${bin}/postgres`,
-    ["-D", data, "-c", "listen_addresses=127.0.0.1", "-c", `port=${port}`, "-c", `unix_socket_directories=${dir}`,
-     "-c", "max_connections=300", "-c", "fsync=off"],
-    { ...ids, stdio: "ignore" },
-  );
-  const psql = async (sql, db = "archestra") => {
-    const { stdout } = await execFileAsync(`${bin}/psql`, ["-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", String(port), "-U", "archestra", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql]);
-    return stdout.trim();
-  };
-  for (let i = 0; ; i++) {
-    try {
-      await psql("SELECT 1", "postgres");
-      break;
-    } catch (err) {
-      if (i > 200) throw err;
-      await sleep(100);
-    }
-  }
-  await psql("CREATE DATABASE archestra", "postgres");
-  return {
-    url: `postgresql://archestra@127.0.0.1:${port}/archestra`,
-    psql,
-    async stop() {
-      child.kill("SIGINT");
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 // ---- client helpers ---------------------------------------------------------------------------------------
 
@@ -127,7 +67,8 @@ async function eventually(probe, timeout_ms) {
 }
 
 before(async () => {
-  pg = await startPostgres();
+  // One shared PostgreSQL on 127.0.0.1 (trust auth inside a throwaway cluster); three platforms' pools.
+  pg = await startPostgres({ maxConnections: 300 });
   standin = await startStandin();
   // One shared auth secret, as the chart's Secret gives every pod. All three start at once: their migrations
   // race and must serialise on the advisory lock.
@@ -146,7 +87,7 @@ after(async () => {
   await Promise.all(replicas.map((r) => r.stop().catch(() => {})));
   for (const e of replicaEnv) fs.rmSync(e.ARCHESTRA_DATA_DIR, { recursive: true, force: true });
   await standin?.stop();
-  await pg?.stop();
+  await pg?.destroy();
 });
 
 test("three replicas migrated one database once and share the seed", async () => {

@@ -21,8 +21,9 @@ function pgBinDir() {
 }
 
 /// Starts a cluster; resolves once it accepts connections and the database `archestra` exists.
-/// Returns { url, port, psql(sql), count(sql), stop(), start(), destroy() }.
-export async function startPostgres() {
+/// Returns { url, port, psql(sql), count(sql), stop(), start(), destroy() }. `maxConnections`: the server's
+/// max_connections (several platforms on one database need more than one's pool).
+export async function startPostgres({ maxConnections = 200 } = {}) {
   const bin = pgBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-faults-pg-"));
   const data = path.join(dir, "data");
@@ -74,7 +75,7 @@ export async function startPostgres() {
       child = spawn(
         `${bin}/postgres`,
         ["-D", data, "-c", "listen_addresses=127.0.0.1", "-c", `port=${port}`, "-c", `unix_socket_directories=${dir}`,
-         "-c", "max_connections=200", "-c", "fsync=off"],
+         "-c", `max_connections=${maxConnections}`, "-c", "fsync=off"],
         { ...ids, stdio: "ignore" },
       );
       await waitUp();
