@@ -225,6 +225,7 @@ void registerRoutes(Platform& platform) {
         chatOptions.proxyPort = platform.settings.apiPort();
         chatOptions.anthropicApiKey = platform.settings.get("ARCHESTRA_CHAT_ANTHROPIC_API_KEY");
         chatOptions.openAiApiKey = platform.settings.get("ARCHESTRA_CHAT_OPENAI_API_KEY");
+        chatOptions.geminiApiKey = platform.settings.get("ARCHESTRA_CHAT_GEMINI_API_KEY");
         chat::registerChatRoutes(platform.apiRouter, std::move(chatOptions));
     }
     startTelemetry(platform);

@@ -20,7 +20,11 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
+#include <functional>
+#include <memory>
 #include <sstream>
+#include <stdexcept>
 
 namespace archestra::chat {
 namespace {
@@ -226,6 +230,7 @@ class ChatService {
                                        : !_o.anthropicApiKey.empty() ? json("environment")
                                                                      : json(nullptr);
         out["hasOpenAiApiKey"] = !_o.openAiApiKey.empty();
+        out["hasGeminiApiKey"] = !_o.geminiApiKey.empty();
         return out;
     }
 
@@ -265,6 +270,7 @@ class ChatService {
     /// The provider key for `provider`: chat settings (Anthropic), else the environment; empty when none.
     std::string apiKey(Provider provider, const std::string& org) {
         if (provider == Provider::OpenAi) return _o.openAiApiKey;
+        if (provider == Provider::Gemini) return _o.geminiApiKey;
         auto rows = db().query(
             "SELECT anthropic_api_key_secret_id::text AS sid FROM chat_settings WHERE "
             "organization_id = $1 AND anthropic_api_key_secret_id IS NOT NULL",
@@ -277,31 +283,75 @@ class ChatService {
         return _o.anthropicApiKey;
     }
 
-    /// One model call through the proxy: {status, body}.
-    std::pair<int, std::string> callModel(Provider provider, const std::string& key,
-                                          const std::string& profileId, const json& request) {
-        std::string path = provider == Provider::Anthropic ? "/v1/anthropic/" + profileId + "/v1/messages"
-                                                           : "/v1/openai/" + profileId + "/chat/completions";
-        Poco::Net::HTTPClientSession session(_o.proxyHost, static_cast<Poco::UInt16>(_o.proxyPort));
-        session.setTimeout(Poco::Timespan(_o.modelTimeout_s, 0));
+    /// A model call through the proxy, prepared and sent: the response head is read, the body is `in`.
+    struct ModelCall {
+        std::unique_ptr<Poco::Net::HTTPClientSession> session;
+        Poco::Net::HTTPResponse response;
+        std::istream* in = nullptr;
+    };
+    void sendModelCall(ModelCall& call, Provider provider, const std::string& key, const std::string& path,
+                       const json& request) {
+        call.session = std::make_unique<Poco::Net::HTTPClientSession>(
+            _o.proxyHost, static_cast<Poco::UInt16>(_o.proxyPort));
+        call.session->setTimeout(Poco::Timespan(_o.modelTimeout_s, 0));
         Poco::Net::HTTPRequest http(Poco::Net::HTTPRequest::HTTP_POST, path,
                                     Poco::Net::HTTPMessage::HTTP_1_1);
-        std::string body = request.dump();
+        std::string body = request.dump(-1, ' ', false, json::error_handler_t::replace);
         http.setContentType("application/json");
         http.setContentLength(static_cast<std::streamsize>(body.size()));
         http.set("User-Agent", "archestra-chat/" ARCHESTRA_VERSION);
         if (provider == Provider::Anthropic) {
             http.set("x-api-key", key);
             http.set("anthropic-version", "2023-06-01");
+        } else if (provider == Provider::Gemini) {
+            http.set("x-goog-api-key", key);
         } else {
             http.set("Authorization", "Bearer " + key);
         }
-        session.sendRequest(http) << body;
-        Poco::Net::HTTPResponse response;
-        std::istream& in = session.receiveResponse(response);
+        call.session->sendRequest(http) << body;
+        call.in = &call.session->receiveResponse(call.response);
+    }
+
+    /// One non-streamed model call through the proxy: {status, body}.
+    std::pair<int, std::string> callModel(Provider provider, const std::string& key,
+                                          const std::string& profileId, const std::string& model,
+                                          const json& request) {
+        ModelCall call;
+        sendModelCall(call, provider, key, modelPath(provider, profileId, model, false), request);
         std::string text;
-        Poco::StreamCopier::copyToString(in, text);
-        return {static_cast<int>(response.getStatus()), text};
+        Poco::StreamCopier::copyToString(*call.in, text);
+        return {static_cast<int>(call.response.getStatus()), text};
+    }
+
+    /// One streamed model call through the proxy. `onEvents` gets what ModelStream::feed returns as the
+    /// bytes arrive. Returns {status, error body} (status 200: `stream` holds the answer).
+    std::pair<int, std::string> streamModel(Provider provider, const std::string& key,
+                                            const std::string& profileId, const std::string& model,
+                                            const json& request, ModelStream& stream,
+                                            const std::function<void(const json&)>& onEvents) {
+        ModelCall call;
+        sendModelCall(call, provider, key, modelPath(provider, profileId, model, true), request);
+        int status = static_cast<int>(call.response.getStatus());
+        if (status != 200) {
+            std::string text;
+            Poco::StreamCopier::copyToString(*call.in, text);
+            return {status, text};
+        }
+        std::streambuf* sb = call.in->rdbuf();
+        char buffer[8192];
+        for (;;) {
+            // What is available, at least one byte (blocking for it): deltas go on as they arrive.
+            std::streamsize available = sb->in_avail();
+            if (available <= 0) {
+                if (sb->sgetc() == std::char_traits<char>::eof()) break;
+                available = std::max<std::streamsize>(1, sb->in_avail());
+            }
+            std::streamsize n = sb->sgetn(buffer, std::min<std::streamsize>(available, sizeof buffer));
+            if (n <= 0) break;
+            onEvents(stream.feed(std::string_view(buffer, static_cast<std::size_t>(n))));
+        }
+        onEvents(stream.finish());
+        return {200, ""};
     }
 
     /// The MCP tools of the profile for `user` (empty without a gateway), and the session they were listed
@@ -315,6 +365,19 @@ class ChatService {
             *session, profileId, user, {{"id", 1}, {"method", "tools/list"}, {"params", json::object()}});
         if (!response.contains("result")) return json::array();
         return response["result"].value("tools", json::array());
+    }
+
+    /// {name, description, inputSchema} of every tool listTools finds (the gateway session closed again).
+    json toolSummaries(const std::string& profileId, const http::Principal& user) {
+        std::optional<std::string> session;
+        json tools = listTools(profileId, user, session);
+        if (session && _o.gateway) _o.gateway->closeUserSession(*session, profileId);
+        json out = json::array();
+        for (const auto& tool : tools)
+            out.push_back({{"name", tool.value("name", "")},
+                           {"description", tool.value("description", "")},
+                           {"inputSchema", tool.value("inputSchema", json::object())}});
+        return out;
     }
 
   private:
@@ -349,7 +412,14 @@ void runChat(ChatService& service, Context& c, const json& conversation, const s
         throw ApiError::badRequest(provider == Provider::Anthropic
                                        ? "No Anthropic API key for the chat: set one under Settings > Chat "
                                          "or ARCHESTRA_CHAT_ANTHROPIC_API_KEY"
+                                   : provider == Provider::Gemini
+                                       ? "No Gemini API key for the chat: set ARCHESTRA_CHAT_GEMINI_API_KEY"
                                        : "No OpenAI API key for the chat: set ARCHESTRA_CHAT_OPENAI_API_KEY");
+    if (provider == Provider::Gemini) try {
+            modelPath(provider, profileId, model, true);
+        } catch (const std::invalid_argument& error) {
+            throw ApiError::badRequest(std::string("Field 'selectedModel': ") + error.what());
+        }
     std::optional<std::string> gatewaySession;
     json tools = service.listTools(profileId, user, gatewaySession);
     struct CloseSession {
@@ -377,51 +447,76 @@ void runChat(ChatService& service, Context& c, const json& conversation, const s
             messages = loadMessages(conn, conversationId);
             return 0;
         });
-        json request = buildRequest(provider, model, systemPrompt, history(messages), tools);
+        json request = buildRequest(provider, model, systemPrompt, history(messages), tools, 4096, true);
         json parts;
-        try {
-            auto [status, body] = service.callModel(provider, key, profileId, request);
-            if (status != 200) {
-                std::string error =
-                    "The model call failed (" + std::to_string(status) + "): " + errorMessage(body);
-                insertMessage(db, conversationId, "assistant",
-                              json::array({{{"type", "error"}, {"errorText", error}}}));
-                stream.send({{"type", "error"}, {"errorText", error}});
-                break;
+        ModelStream answer(provider);
+        std::string openText;  // id of the text part being streamed, empty when none is open
+        std::string streamError;
+        auto closeText = [&]() {
+            if (openText.empty()) return;
+            stream.send({{"type", "text-end"}, {"id", openText}});
+            openText.clear();
+        };
+        auto onEvents = [&](const json& events) {
+            // The browser left: stop reading (closing the call makes the proxy cancel the upstream request).
+            if (!stream.open()) throw std::runtime_error("the browser closed the chat stream");
+            for (const auto& event : events) {
+                const std::string type = event["type"];
+                if (type == "text") {
+                    if (openText.empty()) {
+                        openText = "text-" + std::to_string(++textCounter);
+                        stream.send({{"type", "text-start"}, {"id", openText}});
+                    }
+                    stream.send({{"type", "text-delta"}, {"id", openText}, {"delta", event["text"]}});
+                } else if (type == "tool-blocked") {
+                    closeText();
+                    stream.send({{"type", "data-tool-blocked"},
+                                 {"data",
+                                  {{"toolCallId", event["toolCallId"]},
+                                   {"toolName", event["toolName"]},
+                                   {"reason", event["reason"]},
+                                   {"blockedBy", "proxy"},
+                                   {"text", event["text"]}}}});
+                } else if (type == "error" && streamError.empty()) {
+                    streamError = event["errorText"];
+                }
             }
-            json parsed = json::parse(body, nullptr, false);
-            parts = parseResponse(provider, parsed);
+        };
+        try {
+            auto [status, body] =
+                service.streamModel(provider, key, profileId, model, request, answer, onEvents);
+            if (status != 200) {
+                streamError = "The model call failed (" + std::to_string(status) + "): " + errorMessage(body);
+            } else if (streamError.empty() && !answer.complete()) {
+                streamError = "The model's stream ended before the answer was complete";
+            } else if (!streamError.empty()) {
+                streamError = "The model call failed: " + streamError;
+            }
         } catch (const std::exception& error) {
-            std::string text = std::string("The model call failed: ") + error.what();
-            logger().warning("chat " + conversationId + ": " + text);
-            insertMessage(db, conversationId, "assistant",
-                          json::array({{{"type", "error"}, {"errorText", text}}}));
-            stream.send({{"type", "error"}, {"errorText", text}});
+            streamError = std::string("The model call failed: ") + error.what();
+        }
+        closeText();
+        parts = answer.parts();
+        if (!streamError.empty()) {
+            logger().warning("chat " + conversationId + ": " + streamError);
+            // What arrived before the failure is kept (without its unfinished tool calls).
+            json kept = json::array();
+            for (const auto& part : parts)
+                if (part["type"] != "tool-call") kept.push_back(part);
+            kept.push_back({{"type", "error"}, {"errorText", streamError}});
+            insertMessage(db, conversationId, "assistant", kept);
+            stream.send({{"type", "error"}, {"errorText", streamError}});
             break;
         }
         insertMessage(db, conversationId, "assistant", parts);
         json toolCalls = json::array();
         for (const auto& part : parts) {
-            const std::string type = part["type"];
-            if (type == "text") {
-                std::string id = "text-" + std::to_string(++textCounter);
-                stream.send({{"type", "text-start"}, {"id", id}});
-                stream.send({{"type", "text-delta"}, {"id", id}, {"delta", part["text"]}});
-                stream.send({{"type", "text-end"}, {"id", id}});
-            } else if (type == "tool-call") {
-                stream.send({{"type", "tool-input-available"},
-                             {"toolCallId", part["toolCallId"]},
-                             {"toolName", part["toolName"]},
-                             {"input", part["input"]}});
-                toolCalls.push_back(part);
-            } else if (type == "tool-blocked") {
-                stream.send({{"type", "data-tool-blocked"},
-                             {"data",
-                              {{"toolName", part["toolName"]},
-                               {"reason", part["reason"]},
-                               {"blockedBy", "proxy"},
-                               {"text", part["text"]}}}});
-            }
+            if (part["type"] != "tool-call") continue;
+            stream.send({{"type", "tool-input-available"},
+                         {"toolCallId", part["toolCallId"]},
+                         {"toolName", part["toolName"]},
+                         {"input", part["input"]}});
+            toolCalls.push_back(part);
         }
         if (toolCalls.empty()) {
             stream.send({{"type", "finish-step"}});
@@ -679,7 +774,7 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                                 "with the message below. Answer with the title only.\n\n" +
                                     firstText.substr(0, 2000)}}})}};
             auto [status, answer] =
-                service->callModel(provider, key, conversation["agentId"],
+                service->callModel(provider, key, conversation["agentId"], model,
                                    buildRequest(provider, model, "", prompt, json::array(), 64));
             if (status != 200)
                 throw ApiError(502, "api_upstream_error",
@@ -709,25 +804,74 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                     "model rounds through the LLM proxy, tool calls through the MCP gateway",
          .access = Access::permission("conversation", "update"),
          .requestBody = object({{"id", uuid}, {"messages", array({{"type", "object"}})}}, {"id", "messages"}),
-         .response = {{"type", "string"}, {"description", "text/event-stream"}}},
+         .response = {{"type", "string"},
+                      {"description",
+                       "Server-sent events: `data: <UI message stream part as JSON>` per event (start, "
+                       "start-step, text-start, text-delta, text-end, tool-input-available, "
+                       "tool-output-available, data-tool-blocked, finish-step, error, finish), then "
+                       "`data: [DONE]`"}}},
         [service](Context& c) {
             const json& body = c.jsonObject();
             organizationOf(c);
-            std::string text = lastUserText(body["messages"]);
+            // An empty `messages` starts the conversation with its prompt's userPrompt ("the first message
+            // sent on behalf of the user when the chat starts"); otherwise the last message is the user's.
+            const bool start = body["messages"].empty();
+            std::string text = start ? std::string() : lastUserText(body["messages"]);
             json conversation = service->db().withConnection([&](db::Connection& conn) {
-                return loadConversation(conn, c.requirePrincipal(), body["id"].get<std::string>());
+                json loaded = loadConversation(conn, c.requirePrincipal(), body["id"].get<std::string>());
+                if (start) {
+                    if (!conn.query("SELECT 1 FROM messages WHERE conversation_id = $1::uuid LIMIT 1",
+                                    {body["id"].get<std::string>()})
+                             .empty())
+                        throw ApiError::badRequest(
+                            "Field 'messages': expected at least one message (only a new conversation starts "
+                            "with its prompt's userPrompt)");
+                    if (loaded["promptId"].is_string()) {
+                        auto rows =
+                            conn.query("SELECT coalesce(user_prompt, '') FROM prompts WHERE id = $1::uuid",
+                                       {loaded["promptId"].get<std::string>()});
+                        if (!rows.empty()) text = rows[0].str(0);
+                    }
+                    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+                        throw ApiError::badRequest(
+                            "Field 'messages': expected at least one message (the conversation's prompt has "
+                            "no "
+                            "userPrompt to start with)");
+                }
+                return loaded;
             });
             runChat(*service, c, conversation, text);
         });
+    json toolList = array(object(
+        {{"name", string()}, {"description", string()}, {"inputSchema", {{"type", "object"}}}}, {"name"}));
+    router.add({.method = "GET",
+                .path = "/api/chat/mcp-tools",
+                .operationId = "getChatMcpTools",
+                .tag = tag,
+                .summary = "The MCP gateway tools the chat offers the model on the default profile (the "
+                           "profile a new conversation gets when none is chosen)",
+                .access = Access::permission("conversation", "read"),
+                .response = toolList},
+               [service](Context& c) {
+                   organizationOf(c);
+                   std::string agentId = service->db().withConnection([&](db::Connection& conn) {
+                       auto rows = conn.query(
+                           "SELECT id::text FROM agents WHERE is_default ORDER BY created_at, id LIMIT 1",
+                           {});
+                       if (rows.empty() ||
+                           !mayUseProfile(conn, service->auth(), c.requirePrincipal(), rows[0].str(0)))
+                           throw ApiError::notFound("No default profile the caller may use");
+                       return rows[0].str(0);
+                   });
+                   c.sendJson(200, service->toolSummaries(agentId, c.requirePrincipal()));
+               });
     router.add({.method = "GET",
                 .path = "/api/chat/agents/{agentId}/mcp-tools",
                 .operationId = "getChatAgentMcpTools",
                 .tag = tag,
                 .summary = "The MCP gateway tools the chat offers the model for this profile",
                 .access = Access::permission("conversation", "read"),
-                .response = array(object(
-                    {{"name", string()}, {"description", string()}, {"inputSchema", {{"type", "object"}}}},
-                    {"name"})),
+                .response = toolList,
                 .uuidParams = {"agentId"}},
                [service](Context& c) {
                    organizationOf(c);
@@ -736,28 +880,21 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                            throw ApiError::notFound("Agent with ID " + c.param("agentId") + " not found");
                        return 0;
                    });
-                   std::optional<std::string> session;
-                   json tools = service->listTools(c.param("agentId"), c.requirePrincipal(), session);
-                   if (session && service->gateway())
-                       service->gateway()->closeUserSession(*session, c.param("agentId"));
-                   json out = json::array();
-                   for (const auto& tool : tools)
-                       out.push_back({{"name", tool.value("name", "")},
-                                      {"description", tool.value("description", "")},
-                                      {"inputSchema", tool.value("inputSchema", json::object())}});
-                   c.sendJson(200, out);
+                   c.sendJson(200, service->toolSummaries(c.param("agentId"), c.requirePrincipal()));
                });
 
-    json settingsSchema = object({{"id", uuid},
-                                  {"organizationId", string()},
-                                  {"anthropicApiKeySecretId", nullable(uuid)},
-                                  {"hasAnthropicApiKey", boolean()},
-                                  {"anthropicApiKeySource", nullable(enumOf({"settings", "environment"}))},
-                                  {"hasOpenAiApiKey", boolean()},
-                                  {"createdAt", dateTime()},
-                                  {"updatedAt", dateTime()}},
-                                 {"id", "organizationId", "anthropicApiKeySecretId", "hasAnthropicApiKey",
-                                  "anthropicApiKeySource", "hasOpenAiApiKey", "createdAt", "updatedAt"});
+    json settingsSchema =
+        object({{"id", uuid},
+                {"organizationId", string()},
+                {"anthropicApiKeySecretId", nullable(uuid)},
+                {"hasAnthropicApiKey", boolean()},
+                {"anthropicApiKeySource", nullable(enumOf({"settings", "environment"}))},
+                {"hasOpenAiApiKey", boolean()},
+                {"hasGeminiApiKey", boolean()},
+                {"createdAt", dateTime()},
+                {"updatedAt", dateTime()}},
+               {"id", "organizationId", "anthropicApiKeySecretId", "hasAnthropicApiKey",
+                "anthropicApiKeySource", "hasOpenAiApiKey", "hasGeminiApiKey", "createdAt", "updatedAt"});
     router.add({.method = "GET",
                 .path = "/api/chat-settings",
                 .operationId = "getChatSettings",

@@ -31,9 +31,11 @@ struct ChatOptions {
     /// http://<proxyHost>:<proxyPort>/v1/<provider>/<profile>.
     std::string proxyHost = "127.0.0.1";
     int proxyPort = 9000;
-    /// ARCHESTRA_CHAT_ANTHROPIC_API_KEY / ARCHESTRA_CHAT_OPENAI_API_KEY (the chat settings' key wins).
+    /// ARCHESTRA_CHAT_ANTHROPIC_API_KEY / ARCHESTRA_CHAT_OPENAI_API_KEY (the chat settings' Anthropic key
+    /// wins).
     std::string anthropicApiKey;
     std::string openAiApiKey;
+    std::string geminiApiKey;  ///< ARCHESTRA_CHAT_GEMINI_API_KEY (gemini-* models)
     /// Model rounds per chat request (each tool round is one).
     int maxSteps = 10;
     int modelTimeout_s = 300;

@@ -84,6 +84,8 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_UPSTREAM_CA_FILE", "", K::Path, "Extra CA bundle trusted for upstream TLS"},
         {"ARCHESTRA_CHAT_OPENAI_API_KEY", "", K::String, "Provider key for the chat feature", true},
         {"ARCHESTRA_CHAT_ANTHROPIC_API_KEY", "", K::String, "Provider key for the chat feature", true},
+        {"ARCHESTRA_CHAT_GEMINI_API_KEY", "", K::String,
+         "Provider key for the chat feature (gemini-* models)", true},
         // MCP gateway
         {"ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS", "", K::String,
          "Extra host names the MCP gateway answers under (comma-separated; * for any). Loopback names, "

@@ -145,6 +145,26 @@ nlohmann::json responseViewJson(Provider provider, const ResponseView& view) {
     return result;
 }
 
+/// The structured "blocked" signal (README, "LLM proxy"). Non-streaming: this response header carries the
+/// number of tool calls the invocation policy removed from the answer.
+const char* const kBlockedToolCallsHeader = "x-archestra-blocked-tool-calls";
+
+/// Streaming: the headers are gone when the policy decides, so each blocked call is announced by one SSE
+/// comment line (ignored by SSE clients and the provider SDKs) right before the released events that carry
+/// its refusal text: `: archestra-blocked-tool-call
+/// {"toolCallId","toolName","reasonCode","reason","content"}`
+/// + blank line, where `content` is the exact text that replaces the call in the stream.
+std::string blockedCallComment(const policy::CallDecision& decision) {
+    nlohmann::json signal = {{"toolCallId", decision.toolCallId},
+                             {"toolName", decision.toolName},
+                             {"reasonCode", decision.reasonCode},
+                             {"reason", decision.reason},
+                             {"content", decision.contentMessage}};
+    // dump() escapes control characters, so the comment stays on one line.
+    return ": archestra-blocked-tool-call " +
+           signal.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
+}
+
 /// Closes the connection (cancelling the upstream request); never throws, also for unconnected sessions.
 void abortSession(UpstreamSession& session) noexcept {
     try {
@@ -738,18 +758,21 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             for (const auto& call : message.toolCalls)
                 if (!decided.count(call.id)) fresh.push_back(call);
             std::vector<BlockedCall> blocked;
+            std::string signals;  // one SSE comment per blocked call, ahead of the released events
             for (const auto& decision :
                  policy::evaluateToolCalls(profile->policies, contextTrusted, policyCalls(fresh))) {
                 callDecisions.push_back(decision.toJson());
                 if (!decision.allowed) {
                     blocked.push_back(
                         {decision.toolCallId, decision.contentMessage, decision.refusalMessage});
+                    signals += blockedCallComment(decision);
                     anyBlocked = true;
                     ++_counters.blockedToolCalls;
                     ++outcome.blockedToolCalls;
                 }
             }
-            return assembler->release(blocked);
+            // A JSON-array stream (Gemini without alt=sse) has no comment syntax: no signal there.
+            return (arrayStream ? std::string() : signals) + assembler->release(blocked);
         };
         std::string pending;
         auto handle = [&]() {
@@ -935,7 +958,10 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         return;
     }
     copyResponseHead(exchange.response, out);
-    if (replaced) out.setContentType("application/json");
+    if (replaced) {
+        out.setContentType("application/json");
+        out.set(kBlockedToolCallsHeader, std::to_string(outcome.blockedToolCalls));
+    }
     // Logged first: enqueue() puts the row in the write-ahead segment, so a process killed right after the
     // client got its answer still has the row (see InteractionLog).
     std::string sentBody = replaced ? std::move(*replaced) : std::move(responseBody);

@@ -162,6 +162,7 @@ inline const std::map<std::string, std::string>& expectedRouteAccess() {
         {"DELETE /api/chat/conversations/{id}", "conversation:delete"},
         {"POST /api/chat/conversations/{id}/generate-title", "conversation:update"},
         {"GET /api/chat/agents/{agentId}/mcp-tools", "conversation:read"},
+        {"GET /api/chat/mcp-tools", "conversation:read"},
         {"GET /api/chat-settings", "chatSettings:read"},
         {"PATCH /api/chat-settings", "chatSettings:update"},
         // prompts (issue 7)

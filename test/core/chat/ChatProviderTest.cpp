@@ -1,6 +1,6 @@
-// The chat's provider shapes: stored history -> Anthropic/OpenAI requests, answers -> stored parts, and the
-// recognition of the proxy's refusal text (produced here by core/policy itself, so a change there fails
-// here).
+// The chat's provider shapes: stored history -> Anthropic/OpenAI/Gemini requests, answers -> stored parts,
+// and the streamed answer as the proxy relays it (text deltas, tool calls assembled, the proxy's blocked-call
+// comment turning its refusal text into a tool-blocked part).
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "core/chat/ChatProvider.h"
@@ -40,7 +40,10 @@ class ChatProviderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(openAiRequest);
     CPPUNIT_TEST(anthropicAnswer);
     CPPUNIT_TEST(openAiAnswer);
-    CPPUNIT_TEST(refusalOfThePolicyModuleIsBlocked);
+    CPPUNIT_TEST(geminiRequestAndAnswer);
+    CPPUNIT_TEST(openAiStreamInPieces);
+    CPPUNIT_TEST(anthropicStreamWithBlockedCall);
+    CPPUNIT_TEST(openAiStreamWithBlockedCallAndErrorEvent);
     CPPUNIT_TEST(hostileAnswersGiveNoParts);
     CPPUNIT_TEST_SUITE_END();
 
@@ -48,6 +51,15 @@ class ChatProviderTest : public CppUnit::TestFixture {
     void providerByModel() {
         CPPUNIT_ASSERT(providerForModel("claude-sonnet-4-5") == Provider::Anthropic);
         CPPUNIT_ASSERT(providerForModel("gpt-4o") == Provider::OpenAi);
+        CPPUNIT_ASSERT(providerForModel("gemini-2.5-flash") == Provider::Gemini);
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("/v1/gemini/p/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+            modelPath(Provider::Gemini, "p", "gemini-2.5-flash", true));
+        CPPUNIT_ASSERT_THROW(modelPath(Provider::Gemini, "p", "gemini/../x", true), std::invalid_argument);
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/anthropic/p/v1/messages"),
+                             modelPath(Provider::Anthropic, "p", "claude-x", true));
+        CPPUNIT_ASSERT_EQUAL(true, buildRequest(Provider::OpenAi, "gpt-4o", "", toolRound(), kTools, 10, true)
+                                       .value("stream", false));
     }
 
     void anthropicRequest() {
@@ -105,19 +117,151 @@ class ChatProviderTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("x"), parts[0]["input"]["m"].get<std::string>());
     }
 
-    void refusalOfThePolicyModuleIsBlocked() {
-        std::string text =
+    void geminiRequestAndAnswer() {
+        json tools =
+            json::array({{{"name", "srv__echo"},
+                          {"inputSchema",
+                           {{"$schema", "x"},
+                            {"type", "object"},
+                            {"additionalProperties", false},
+                            {"properties", {{"m", {{"type", "string"}, {"additionalProperties", 1}}}}}}}}});
+        json body = buildRequest(Provider::Gemini, "gemini-2.5-flash", "Be brief.", toolRound(), tools);
+        CPPUNIT_ASSERT_EQUAL(std::string("Be brief."),
+                             body["systemInstruction"]["parts"][0]["text"].get<std::string>());
+        const json& declaration = body["tools"][0]["functionDeclarations"][0];
+        CPPUNIT_ASSERT(!declaration["parameters"].contains("$schema"));
+        CPPUNIT_ASSERT(!declaration["parameters"].contains("additionalProperties"));
+        CPPUNIT_ASSERT(!declaration["parameters"]["properties"]["m"].contains("additionalProperties"));
+        const json& contents = body["contents"];
+        // user, model(text + functionCall), user(functionResponse + "again")
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), contents.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("model"), contents[1]["role"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("srv__echo"),
+                             contents[1]["parts"][1]["functionCall"]["name"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("Echo: hi"),
+            contents[2]["parts"][0]["functionResponse"]["response"]["content"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("again"), contents[2]["parts"][1]["text"].get<std::string>());
+        json parts = parseResponse(
+            Provider::Gemini,
+            {{"candidates",
+              json::array(
+                  {{{"content",
+                     {{"parts", json::array({{{"text", "ok"}},
+                                             {{"functionCall",
+                                               {{"name", "srv__echo"}, {"args", {{"m", 1}}}}}}})}}}}})}});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), parts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("tool-call"), parts[1]["type"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(1, parts[1]["input"]["m"].get<int>());
+        CPPUNIT_ASSERT(!parts[1]["toolCallId"].get<std::string>().empty());
+    }
+
+    void openAiStreamInPieces() {
+        const std::string body =
+            "data: "
+            "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}"
+            "\n\n"
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\n\n"
+            "data: "
+            "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\","
+            "\"type\":\"function\",\"function\":{\"name\":\"srv__echo\",\"arguments\":\"{\\\"m\\\":\"}}]}}]}"
+            "\n\n"
+            "data: "
+            "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+            "{\"arguments\":\"\\\"x\\\"}\"}}]}}]}\n\n"
+            "data: "
+            "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+            "data: [DONE]\n\n";
+        // Byte by byte: every text delta comes out as soon as its event is complete.
+        ModelStream stream(Provider::OpenAi);
+        std::vector<std::string> deltas;
+        for (char c : body)
+            for (const auto& event : stream.feed(std::string_view(&c, 1))) {
+                CPPUNIT_ASSERT_EQUAL(std::string("text"), event["type"].get<std::string>());
+                deltas.push_back(event["text"]);
+            }
+        CPPUNIT_ASSERT(stream.finish().empty());
+        CPPUNIT_ASSERT((deltas == std::vector<std::string>{"Hel", "lo"}));
+        CPPUNIT_ASSERT(stream.complete());
+        json parts = stream.parts();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), parts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("Hello"), parts[0]["text"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("c1"), parts[1]["toolCallId"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("x"), parts[1]["input"]["m"].get<std::string>());
+    }
+
+    void anthropicStreamWithBlockedCall() {
+        std::string refusal =
             archestra::policy::refusalContentMessage("srv__echo", "{\"message\":\"bad\"}", "No bad words");
-        auto part = blockedPart(text);
-        CPPUNIT_ASSERT(part.has_value());
-        CPPUNIT_ASSERT_EQUAL(std::string("srv__echo"), (*part)["toolName"].get<std::string>());
-        CPPUNIT_ASSERT_EQUAL(std::string("No bad words"), (*part)["reason"].get<std::string>());
-        CPPUNIT_ASSERT(
-            !blockedPart("Sure. I tried to invoke the x tool with y. However, I was denied by a tool "
-                         "invocation policy: z"));
-        json parts = parseResponse(Provider::Anthropic,
-                                   {{"content", json::array({{{"type", "text"}, {"text", text}}})}});
-        CPPUNIT_ASSERT_EQUAL(std::string("tool-blocked"), parts[0]["type"].get<std::string>());
+        json signal = {{"toolCallId", "u1"},
+                       {"toolName", "srv__echo"},
+                       {"reasonCode", "policy_block_always"},
+                       {"reason", "No bad words"},
+                       {"content", refusal}};
+        auto event = [](const std::string& type, const json& data) {
+            json d = data;
+            d["type"] = type;
+            return "event: " + type + "\ndata: " + d.dump() + "\n\n";
+        };
+        std::string body = event("message_start", {{"message", {{"id", "m"}, {"model", "claude"}}}}) +
+                           event("content_block_start",
+                                 {{"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}}) +
+                           event("content_block_delta",
+                                 {{"index", 0}, {"delta", {{"type", "text_delta"}, {"text", "Sure."}}}}) +
+                           event("content_block_stop", {{"index", 0}}) +
+                           ": archestra-dual-llm phase=start toolCallId=x\n\n" +
+                           ": archestra-blocked-tool-call " + signal.dump() + "\n\n" +
+                           event("content_block_start",
+                                 {{"index", 1}, {"content_block", {{"type", "text"}, {"text", ""}}}}) +
+                           event("content_block_delta",
+                                 {{"index", 1}, {"delta", {{"type", "text_delta"}, {"text", refusal}}}}) +
+                           event("content_block_stop", {{"index", 1}}) +
+                           event("message_delta", {{"delta", {{"stop_reason", "end_turn"}}}}) +
+                           event("message_stop", json::object());
+        ModelStream stream(Provider::Anthropic);
+        json events = stream.feed(body);
+        for (const auto& e : stream.finish()) events.push_back(e);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), events.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("Sure."), events[0]["text"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("tool-blocked"), events[1]["type"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("srv__echo"), events[1]["toolName"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("No bad words"), events[1]["reason"].get<std::string>());
+        json parts = stream.parts();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), parts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("Sure."), parts[0]["text"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(refusal, parts[1]["text"].get<std::string>());  // what the model sees next turn
+        CPPUNIT_ASSERT(stream.complete());
+        // Without the comment, the same text is plain text (the chat does not guess from wording).
+        ModelStream plain(Provider::Anthropic);
+        plain.feed(event("message_start", {{"message", {{"id", "m"}}}}) +
+                   event("content_block_start",
+                         {{"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}}) +
+                   event("content_block_delta",
+                         {{"index", 0}, {"delta", {{"type", "text_delta"}, {"text", refusal}}}}));
+        CPPUNIT_ASSERT_EQUAL(std::string("text"), plain.parts()[0]["type"].get<std::string>());
+        CPPUNIT_ASSERT(!plain.complete());
+    }
+
+    void openAiStreamWithBlockedCallAndErrorEvent() {
+        // Two calls blocked in one release: the proxy sends both comments, then one chunk with both refusals,
+        // here after some model text in the same chunk.
+        json a = {{"toolName", "t"}, {"reason", "r1"}, {"content", "\nREFUSAL ONE"}};
+        json b = {{"toolName", "t"}, {"reason", "r2"}, {"content", "\nREFUSAL TWO"}};
+        std::string body =
+            ": archestra-blocked-tool-call " + a.dump() + "\n\n: archestra-blocked-tool-call " + b.dump() +
+            "\r\n\r\n"
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\\nREFUSAL "
+            "ONE\\nREFUSAL TWO after\"}}]}\n\n"
+            "data: {\"error\":{\"message\":\"upstream broke\",\"type\":\"api_error\"}}\n\n";
+        ModelStream stream(Provider::OpenAi);
+        json events = stream.feed(body);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), events.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("r2"), events[1]["reason"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("ok after"), events[2]["text"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("error"), events[3]["type"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("upstream broke"), events[3]["errorText"].get<std::string>());
+        CPPUNIT_ASSERT(!stream.complete());
     }
 
     void hostileAnswersGiveNoParts() {
@@ -126,6 +270,7 @@ class ChatProviderTest : public CppUnit::TestFixture {
               json{{"choices", json::array({1})}}, json{{"choices", json::array({{{"message", 3}}})}}}) {
             CPPUNIT_ASSERT(parseResponse(Provider::Anthropic, body).empty());
             CPPUNIT_ASSERT(parseResponse(Provider::OpenAi, body).empty());
+            CPPUNIT_ASSERT(parseResponse(Provider::Gemini, body).empty());
         }
         CPPUNIT_ASSERT_EQUAL(std::string("boom"), errorMessage(R"({"error":{"message":"boom"}})"));
     }

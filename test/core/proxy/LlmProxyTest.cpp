@@ -488,6 +488,8 @@ class LlmProxyTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(names.count("get_weather"));
         CPPUNIT_ASSERT(!names.count("send_email"));
         CPPUNIT_ASSERT(result.body.find("No mail to example.com") != std::string::npos);
+        // The structured signal: how many calls were removed.
+        CPPUNIT_ASSERT_EQUAL(std::string("1"), result.header("x-archestra-blocked-tool-calls"));
         CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
         auto row = e.db->query(
                            "SELECT blocked, decisions::text FROM interactions WHERE profile_id = $1::uuid "
@@ -512,6 +514,19 @@ class LlmProxyTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!names.count("send_email"));
         CPPUNIT_ASSERT(result.body.find("No mail to example.com") != std::string::npos);
         CPPUNIT_ASSERT(result.body.find("data: [DONE]") != std::string::npos);
+        // The structured signal: one SSE comment per blocked call, right before the refusal text.
+        const std::string lead = ": archestra-blocked-tool-call ";
+        auto at = result.body.find(lead);
+        CPPUNIT_ASSERT(at != std::string::npos);
+        CPPUNIT_ASSERT(result.body.find(lead, at + 1) == std::string::npos);
+        auto end = result.body.find("\n\n", at);
+        json signal = json::parse(result.body.substr(at + lead.size(), end - at - lead.size()));
+        CPPUNIT_ASSERT_EQUAL(std::string("send_email"), signal["toolName"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("No mail to example.com"), signal["reason"].get<std::string>());
+        const std::string content = signal["content"];
+        CPPUNIT_ASSERT(content.find("I tried to invoke the send_email tool") != std::string::npos);
+        CPPUNIT_ASSERT(result.body.find(json(content).dump(), end) != std::string::npos);
+        CPPUNIT_ASSERT(result.header("x-archestra-blocked-tool-calls").empty());
         CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
         auto row = e.db->query(
                            "SELECT blocked FROM interactions WHERE profile_id = $1::uuid "

@@ -1,8 +1,9 @@
 // The chat and the MCP installation requests in a real browser (Debian chromium via playwright-core) against the
 // real platform: the Anthropic key set under Settings → Chat, a conversation whose model (the llm-upstream
 // stand-in, scripted) calls server-everything's echo through the MCP gateway, with the tool call and its result
-// shown, the title generated, then rename and delete; a member requests a server, the admin approves it with a
-// response, and the catalog gets the entry.
+// shown, the title generated, then rename and delete; text that streams into the page while the model is still
+// answering, and a call blocked by an invocation policy shown as blocked; a member requests a server, the admin
+// approves it with a response, and the catalog gets the entry.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, defaultProfileId, startStack } from "../lib/harness.mjs";
@@ -101,6 +102,50 @@ test("a conversation that calls an MCP tool through the gateway shows the call a
   await see(page, "Pick a conversation or start a new one");
   await page.getByRole("navigation", { name: "Conversations" }).getByText("Renamed in the browser").waitFor({ state: "detached" });
   assert.equal((await call("GET", `/api/chat/conversations/${conversationId}`)).status, 404);
+});
+
+test("streamed text shows while the model is still answering; a blocked tool call is shown as blocked", async () => {
+  await page.goto("/chat");
+  await page.getByRole("button", { name: "New conversation" }).click();
+  const dialog = page.getByRole("dialog", { name: "New conversation" });
+  await dialog.getByLabel("Model").selectOption("claude-sonnet-4-5");
+  await dialog.getByRole("button", { name: "Start" }).click();
+  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+  const conversationId = page.url().split("/").pop();
+
+  // The stand-in sends the first word, then waits 4 s before the rest.
+  await stack.standin.reset();
+  await script(stack.standin, [
+    { text: "Streaming into the page word by word.", pauseMs: 4000 },
+    { text: "Streaming title" },
+  ]);
+  await page.getByLabel("Message").fill("Stream something");
+  await page.getByRole("button", { name: "Send" }).click();
+  const thread = page.locator(".chat-thread");
+  await see(thread, "Streaming");
+  // Still answering: the spinner is up, the rest of the sentence has not arrived, the upstream is mid-stream.
+  assert.equal(await page.getByText("The model is answering…").isVisible(), true);
+  assert.ok(!(await thread.innerText()).includes("word by word."), "the end of the answer is not there yet");
+  assert.equal((await stack.standin.lastRequest()).outcome, "answering");
+  await screenshot(page, "chat-03-streaming");
+  await see(thread, "Streaming into the page word by word.");
+  await see(page.getByRole("heading", { name: "Streaming title" }), "Streaming title");
+
+  // A call the invocation policy blocks (echo with "forbidden"): shown as blocked with the policy's reason, not run.
+  await script(stack.standin, [{ toolCall: { name: ECHO, arguments: { message: "a forbidden word" } } }]);
+  await page.getByLabel("Message").fill("Echo a forbidden word");
+  await page.getByRole("button", { name: "Send" }).click();
+  const blocked = page.getByTestId("tool-blocked").first();
+  await see(blocked, "Blocked");
+  await see(blocked, ECHO);
+  await see(blocked, "No forbidden words through echo");
+  await screenshot(page, "chat-04-blocked");
+  await page.reload();
+  await see(page.getByTestId("tool-blocked").first(), "No forbidden words through echo");
+  assert.ok(!(await page.locator(".chat-thread").innerText()).includes("I tried to invoke"), "the refusal text is not shown as the model's words");
+  const stored = await call("GET", `/api/chat/conversations/${conversationId}`);
+  assert.deepEqual(stored.body.messages.map((m) => m.role), ["user", "assistant", "user", "assistant"]);
+  assert.equal(stored.body.messages[3].parts[0].type, "tool-blocked");
 });
 
 test("installation requests: a member asks for a server, the admin approves it, the catalog gets it", async () => {

@@ -2,8 +2,10 @@
 // server-everything's echo tool; the platform calls it through the MCP gateway and sends the result back
 // through its own LLM proxy, streams AI SDK UI message events and stores every step. Also: both model calls in
 // the interaction log with the chat settings' key (kept in the secrets backend), a tool call blocked by an
-// invocation policy shown as blocked, titles, rename/delete, chat settings, bad input, and another user who
-// cannot see, change or continue the conversation.
+// invocation policy shown as blocked (from the proxy's structured signal), titles, rename/delete, chat settings,
+// bad input, another user who cannot see, change or continue the conversation, token streaming (a delta reaches
+// the client while the model's stream is still open), Gemini models, and a prompt's userPrompt as the first
+// message.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startStack, adminSession, defaultProfileId, eventually, sleep } from "../lib/harness.mjs";
@@ -17,9 +19,10 @@ let profileId;
 let memberUserId;
 const KEY = "sk-ant-chat-e2e-key";
 const OPENAI_KEY = "sk-openai-chat-e2e-key";
+const GEMINI_KEY = "gemini-chat-e2e-key";
 
 before(async () => {
-  stack = await startStack({ env: { ARCHESTRA_ORCHESTRATOR: "local", ARCHESTRA_CHAT_OPENAI_API_KEY: OPENAI_KEY } });
+  stack = await startStack({ env: { ARCHESTRA_ORCHESTRATOR: "local", ARCHESTRA_CHAT_OPENAI_API_KEY: OPENAI_KEY, ARCHESTRA_CHAT_GEMINI_API_KEY: GEMINI_KEY } });
   platform = stack.platform;
   const admin = await adminSession(platform);
   call = client(platform, admin);
@@ -194,6 +197,156 @@ test("a tool call blocked by an invocation policy is shown as blocked and the to
   const stored = await call("GET", `/api/chat/conversations/${conversation.id}`);
   assert.deepEqual(stored.body.messages.map((m) => m.role), ["user", "assistant"]);
   assert.equal(stored.body.messages[1].parts[0].type, "tool-blocked");
+  assert.equal(stored.body.messages[1].parts[0].toolCallId, blocked.data.toolCallId);
+  assert.match(stored.body.messages[1].parts[0].text, /I tried to invoke the everything_chat__echo tool/, "kept for the model's next turn");
+  // The call was streamed, and the chat learnt of the block from the proxy's signal, not from the refusal text:
+  // that text is not shown as the model's words.
+  assert.equal(JSON.parse((await stack.standin.lastRequest()).body).stream, true);
+  assert.ok(blocked.data.toolCallId?.startsWith("toolu_"), JSON.stringify(blocked.data));
+  assert.ok(!events.some((e) => e.type === "text-delta" && /I tried to invoke/.test(e.delta)), JSON.stringify(events));
+});
+
+/// POSTs /api/chat and reads the UI message stream as it arrives; `onEvent(event)` is awaited per event.
+async function streamChat(body, onEvent) {
+  const res = await fetch(platform.baseUrl + "/api/chat", {
+    method: "POST",
+    headers: { cookie: (await adminCookie()).cookie, origin: (await adminCookie()).origin, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const events = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (!block.startsWith("data: ")) continue;
+      const data = block.slice(6);
+      const event = data === "[DONE]" ? data : JSON.parse(data);
+      events.push(event);
+      await onEvent(event);
+    }
+  }
+  return events;
+}
+
+let adminSessionCache;
+async function adminCookie() {
+  adminSessionCache ??= await adminSession(platform);
+  return adminSessionCache;
+}
+
+for (const model of ["claude-sonnet-4-5", "gpt-4o", "gemini-2.5-flash"]) {
+  test(`token streaming (${model}): the first text delta reaches the browser while the model's stream is still open`, async () => {
+    const conversation = await newConversation({ selectedModel: model });
+    await stack.standin.reset();
+    const text = "Streaming words arrive one by one, not at the end.";
+    await script(stack.standin, [{ text, pauseMs: 1500 }]);
+    const started = Date.now();
+    let firstDeltaAt;
+    let upstreamDuringFirstDelta;
+    const events = await streamChat({ id: conversation.id, messages: [userMessage("stream please")] }, async (event) => {
+      if (event.type === "text-delta" && firstDeltaAt === undefined) {
+        firstDeltaAt = Date.now() - started;
+        upstreamDuringFirstDelta = (await stack.standin.lastRequest()).outcome;
+      }
+    });
+    const finishedAt = Date.now() - started;
+    assert.equal(upstreamDuringFirstDelta, "answering", "the upstream was still streaming when the first delta arrived");
+    assert.ok(firstDeltaAt + 1000 < finishedAt, `first delta at ${firstDeltaAt} ms, end at ${finishedAt} ms`);
+    const deltas = events.filter((e) => e.type === "text-delta");
+    assert.ok(deltas.length >= 5, `several deltas: ${deltas.length}`);
+    assert.equal(deltas.map((e) => e.delta).join(""), text);
+    assert.equal(deltas[0].delta, "Streaming ");
+    assert.equal((await stack.standin.lastRequest()).outcome, "completed");
+    const upstream = await stack.standin.lastRequest();
+    if (model.startsWith("gemini")) assert.match(upstream.path, /:streamGenerateContent\?alt=sse$/);
+    else assert.equal(JSON.parse(upstream.body).stream, true);
+    const stored = await call("GET", `/api/chat/conversations/${conversation.id}`);
+    assert.deepEqual(stored.body.messages[1].parts, [{ type: "text", text }]);
+    console.log(`${model}: first delta after ${firstDeltaAt} ms, stream end after ${finishedAt} ms (upstream pause 1500 ms)`);
+  });
+}
+
+test("a Gemini model: the tool round through /v1/gemini with ARCHESTRA_CHAT_GEMINI_API_KEY, and a blocked call", async () => {
+  const settings = await call("GET", "/api/chat-settings");
+  assert.equal(settings.body.hasGeminiApiKey, true);
+  const conversation = await newConversation({ selectedModel: "gemini-2.5-flash" });
+  await stack.standin.reset();
+  await script(stack.standin, [
+    { text: "Let me echo. ", toolCall: { name: ECHO, arguments: { message: "hello gemini" } } },
+    { text: "Echoed through Gemini." },
+  ]);
+  const res = await call("POST", "/api/chat", { id: conversation.id, messages: [userMessage("echo hello gemini")] });
+  assert.equal(res.status, 200, res.text);
+  const events = sseEvents(res.text);
+  const input = events.find((e) => e.type === "tool-input-available");
+  assert.equal(input?.toolName, ECHO, JSON.stringify(events));
+  const output = events.find((e) => e.type === "tool-output-available");
+  assert.equal(output.toolCallId, input.toolCallId);
+  assert.match(output.output.content[0].text, /Echo: hello gemini/);
+  assert.equal(events.filter((e) => e.type === "text-delta").map((e) => e.delta).join(""), "Let me echo. Echoed through Gemini.");
+  const requests = (await stack.standin.requests()).filter((r) => r.path.includes("gemini-2.5-flash:streamGenerateContent"));
+  assert.equal(requests.length, 2, JSON.stringify((await stack.standin.requests()).map((r) => r.path)));
+  for (const r of requests) assert.equal(r.headers["x-goog-api-key"], GEMINI_KEY);
+  const first = JSON.parse(requests[0].body);
+  assert.ok(first.tools[0].functionDeclarations.some((t) => t.name === ECHO));
+  const second = JSON.parse(requests[1].body);
+  const response = second.contents.flatMap((c) => c.parts).find((p) => p.functionResponse);
+  assert.equal(response.functionResponse.name, ECHO);
+  assert.match(response.functionResponse.response.content, /Echo: hello gemini/);
+
+  // The invocation policy blocks a Gemini call too, announced by the proxy's signal.
+  await stack.standin.reset();
+  await script(stack.standin, [{ toolCall: { name: ECHO, arguments: { message: "a forbidden word" } } }]);
+  const blockedRes = await call("POST", "/api/chat", { id: conversation.id, messages: [userMessage("echo a forbidden word")] });
+  const blockedEvents = sseEvents(blockedRes.text);
+  const blocked = blockedEvents.find((e) => e.type === "data-tool-blocked");
+  assert.equal(blocked?.data.toolName, ECHO, JSON.stringify(blockedEvents));
+  assert.equal(blocked.data.blockedBy, "proxy");
+  assert.ok(!blockedEvents.some((e) => e.type === "tool-output-available"));
+});
+
+test("a prompt's userPrompt is the first message of a new conversation; GET /api/chat/mcp-tools", async () => {
+  const prompt = await call("POST", "/api/prompts", {
+    name: "Starter",
+    agentId: profileId,
+    systemPrompt: "Answer in one line.",
+    userPrompt: "Summarise what you can do for me.",
+  });
+  assert.equal(prompt.status, 200, JSON.stringify(prompt.body));
+  const conversation = await newConversation({ promptId: prompt.body.id });
+  await stack.standin.reset();
+  await script(stack.standin, [{ text: "I can echo things." }]);
+  const res = await call("POST", "/api/chat", { id: conversation.id, messages: [] });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(sseEvents(res.text).filter((e) => e.type === "text-delta").map((e) => e.delta).join(""), "I can echo things.");
+  const upstream = JSON.parse((await stack.standin.lastRequest()).body);
+  assert.equal(upstream.system, "Answer in one line.");
+  assert.deepEqual(upstream.messages, [{ role: "user", content: [{ type: "text", text: "Summarise what you can do for me." }] }]);
+  const stored = await call("GET", `/api/chat/conversations/${conversation.id}`);
+  assert.deepEqual(stored.body.messages[0].parts, [{ type: "text", text: "Summarise what you can do for me." }]);
+  // Only a new conversation starts that way; without a userPrompt an empty list is still a 400.
+  const again = await call("POST", "/api/chat", { id: conversation.id, messages: [] });
+  assert.equal(again.status, 400);
+  assert.match(again.body.error.message, /messages/);
+  const plain = await newConversation();
+  const none = await call("POST", "/api/chat", { id: plain.id, messages: [] });
+  assert.equal(none.status, 400);
+  assert.match(none.body.error.message, /userPrompt/);
+  assert.deepEqual(await platform.psql(`SELECT count(*) FROM messages WHERE conversation_id = '${plain.id}'`), [["0"]]);
+
+  const tools = await call("GET", "/api/chat/mcp-tools");
+  assert.equal(tools.status, 200, JSON.stringify(tools.body));
+  assert.ok(tools.body.some((t) => t.name === ECHO && t.inputSchema?.type === "object"), JSON.stringify(tools.body));
+  const member = await memberCall("GET", "/api/chat/mcp-tools");
+  assert.equal(member.status, 404, "a member outside the default profile's teams");
 });
 
 test("conversations are per user: another user cannot list, read, change, continue or delete them", async () => {

@@ -21,6 +21,11 @@
 //                          A reply {toolCall:{name, arguments}, text?, match?} answers with that tool call instead
 //                          (Anthropic tool_use / OpenAI tool_calls / Gemini functionCall, after the text if any);
 //                          used to script a chat's tool round.
+//                          A streaming call (OpenAI/Anthropic "stream":true, Gemini streamGenerateContent) gets the
+//                          scripted reply as that provider's event stream: the text in word-sized deltas, then the
+//                          tool call (OpenAI arguments / Anthropic input_json in two deltas). `pauseMs` (optional)
+//                          waits that long after the first text delta, so a test can see a delta reach its client
+//                          while the stream is still open (GET /__last_request shows outcome "answering").
 //
 // Scenario: the `x-standin-scenario` request header, else the last `scenario:<name>` found in the request body
 // (put it in the last user message), else "text".
@@ -275,6 +280,83 @@ function scriptedToolCallAnswer(provider, { name, arguments: args = {} }, text) 
   };
 }
 
+// The scripted reply's text in word-sized pieces (each keeps its trailing space).
+function pieces(text) {
+  return text ? text.match(/\S+\s*|\s+/g) : [];
+}
+
+// A scripted reply ({text?, toolCall?, pauseMs?}) as the provider's event stream: the text deltas first (a pause of
+// pauseMs after the first one), then the tool call, then the finish events.
+async function streamScripted(res, { provider, text, toolCall, pauseMs }, sse) {
+  const events = []; // [sse text, pause after it]
+  const id = `call_scripted_${++scriptedToolCounter}`;
+  const args = JSON.stringify(toolCall?.arguments ?? {});
+  const half = Math.floor(args.length / 2);
+  const words = pieces(text);
+  if (provider === "openai") {
+    const chunk = (delta, finish = null) =>
+      `data: ${JSON.stringify({
+        id: "chatcmpl-scripted-stream",
+        object: "chat.completion.chunk",
+        created: 1760000000,
+        model: "gpt-4o",
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      })}\n\n`;
+    events.push([chunk({ role: "assistant", content: "" })]);
+    words.forEach((w, i) => events.push([chunk({ content: w }), i === 0 ? pauseMs : 0]));
+    if (toolCall) {
+      events.push([chunk({ tool_calls: [{ index: 0, id, type: "function", function: { name: toolCall.name, arguments: "" } }] })]);
+      events.push([chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(0, half) } }] })]);
+      events.push([chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] })]);
+    }
+    events.push([chunk({}, toolCall ? "tool_calls" : "stop")]);
+    events.push([
+      `data: ${JSON.stringify({ id: "chatcmpl-scripted-stream", object: "chat.completion.chunk", created: 1760000000, model: "gpt-4o", choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`,
+    ]);
+    events.push(["data: [DONE]\n\n"]);
+  } else if (provider === "anthropic") {
+    const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    events.push([
+      ev("message_start", {
+        message: { id: "msg_scripted_stream", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 1 } },
+      }),
+    ]);
+    let index = 0;
+    if (words.length) {
+      events.push([ev("content_block_start", { index, content_block: { type: "text", text: "" } })]);
+      words.forEach((w, i) => events.push([ev("content_block_delta", { index, delta: { type: "text_delta", text: w } }), i === 0 ? pauseMs : 0]));
+      events.push([ev("content_block_stop", { index })]);
+      index++;
+    }
+    if (toolCall) {
+      events.push([ev("content_block_start", { index, content_block: { type: "tool_use", id: `toolu_scripted_${scriptedToolCounter}`, name: toolCall.name, input: {} } })]);
+      events.push([ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } })]);
+      events.push([ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: args.slice(half) } })]);
+      events.push([ev("content_block_stop", { index })]);
+    }
+    events.push([ev("message_delta", { delta: { stop_reason: toolCall ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: 5 } })]);
+    events.push([ev("message_stop", {})]);
+  } else {
+    const chunks = [];
+    words.forEach((w, i) => chunks.push([{ candidates: [{ content: { role: "model", parts: [{ text: w }] }, index: 0 }] }, i === 0 ? pauseMs : 0]));
+    const last = { candidates: [{ content: { role: "model", parts: toolCall ? [{ functionCall: { name: toolCall.name, args: toolCall.arguments ?? {} } }] : [{ text: "" }] }, finishReason: "STOP", index: 0 }], usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 } };
+    chunks.push([last]);
+    chunks.forEach(([c, pause], i) =>
+      events.push([sse ? `data: ${JSON.stringify(c)}\r\n\r\n` : (i ? ",\r\n" : "[") + JSON.stringify(c), pause]),
+    );
+    if (!sse) events.push(["]"]);
+  }
+  const streamingType = sse ? true : false;
+  res.writeHead(200, { ...successHeaders(provider, streamingType), "cache-control": "no-cache" });
+  res.flushHeaders();
+  for (const [bytes, pause] of events) {
+    if (res.destroyed) return;
+    res.write(bytes);
+    if (pause) await sleep(pause);
+  }
+  res.end();
+}
+
 // A scripted text answer in each provider's non-streaming shape.
 function scriptedAnswer(provider, text) {
   if (provider === "openai") {
@@ -313,7 +395,7 @@ export function createStandin() {
   function providerOf(p) {
     if (p === "/v1/chat/completions" || p === "/chat/completions") return "openai";
     if (p === "/v1/messages") return "anthropic";
-    if (/^\/(v1beta|v1)\/models\/[^/:]+:generateContent$/.test(p)) return "gemini";
+    if (/^\/(v1beta|v1)\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.test(p)) return "gemini";
     return null;
   }
   function takeScripted(p, body) {
@@ -322,7 +404,7 @@ export function createStandin() {
     const i = script.findIndex((r) => !r.match || body.includes(r.match));
     if (i < 0) return null;
     const [reply] = script.splice(i, 1);
-    return { provider, text: reply.text, toolCall: reply.toolCall };
+    return { provider, text: reply.text, toolCall: reply.toolCall, pauseMs: reply.pauseMs };
   }
 
   const server = http.createServer((req, res) => {
@@ -382,6 +464,13 @@ export function createStandin() {
     const scripted = takeScripted(p, rawText);
     if (scripted) {
       record.scripted = true;
+      let streaming = p.endsWith(":streamGenerateContent");
+      try {
+        streaming ||= JSON.parse(rawText).stream === true;
+      } catch {
+        // not JSON: answered without a stream
+      }
+      if (streaming) return streamScripted(res, scripted, url.searchParams.get("alt") === "sse" || scripted.provider !== "gemini");
       res.writeHead(200, successHeaders(scripted.provider, false));
       const answer = scripted.toolCall
         ? scriptedToolCallAnswer(scripted.provider, scripted.toolCall, scripted.text)

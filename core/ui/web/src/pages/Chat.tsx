@@ -30,9 +30,13 @@ interface Prompt {
   id: string;
   name: string;
   agentId: string | null;
+  userPrompt?: string | null;
 }
 
-const MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "gpt-4o", "gpt-4o-mini", "gpt-4.1"];
+const MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gemini-2.5-flash", "gemini-2.5-pro"];
+
+/// The userPrompt of the prompt a conversation was just created with: sent once, as the first message.
+const startWith = new Map<string, string>();
 
 export function ChatPage() {
   const { path } = useLocation();
@@ -89,8 +93,9 @@ export function ChatPage() {
       <NewConversationDialog
         open={creating}
         onClose={() => setCreating(false)}
-        onCreated={(c) => {
+        onCreated={(c, userPrompt) => {
           setCreating(false);
+          if (userPrompt?.trim()) startWith.set(c.id, userPrompt);
           list.reload();
           navigate(`/chat/${c.id}`);
         }}
@@ -99,7 +104,7 @@ export function ChatPage() {
   );
 }
 
-function NewConversationDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (c: Conversation) => void }) {
+function NewConversationDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (c: Conversation, userPrompt?: string | null) => void }) {
   const profiles = useLoad(loadProfiles, [open]);
   const prompts = useLoad(() => raw<Prompt[]>("GET", "/api/prompts").catch(() => [] as Prompt[]), [open]);
   const [agentId, setAgentId] = useState("");
@@ -113,7 +118,7 @@ function NewConversationDialog({ open, onClose, onCreated }: { open: boolean; on
       ...(promptId ? { promptId } : {}),
       selectedModel: model,
     });
-    onCreated(created);
+    onCreated(created, (prompts.data ?? []).find((p) => p.id === promptId)?.userPrompt);
   });
   const errors = fieldErrors(error, ["agentId", "promptId", "selectedModel"]);
   const promptChoices = (prompts.data ?? []).filter((p) => !p.agentId || p.agentId === chosenAgent);
@@ -126,7 +131,7 @@ function NewConversationDialog({ open, onClose, onCreated }: { open: boolean; on
           ))}
         </select>
       </Field>
-      <Field label="Prompt" hint="A saved prompt's system prompt steers the model." error={errors.on("promptId")}>
+      <Field label="Prompt" hint="A saved prompt's system prompt steers the model; its user prompt is sent as the first message." error={errors.on("promptId")}>
         <select class="input" value={promptId} onChange={(e) => setPromptId(valueOf(e))}>
           <option value="">No prompt</option>
           {promptChoices.map((p) => (
@@ -134,7 +139,7 @@ function NewConversationDialog({ open, onClose, onCreated }: { open: boolean; on
           ))}
         </select>
       </Field>
-      <Field label="Model" hint="claude-* models use the Anthropic key of Settings → Chat; others the OpenAI key." error={errors.on("selectedModel")}>
+      <Field label="Model" hint="claude-* models use the Anthropic key of Settings → Chat, gemini-* the Gemini key, others the OpenAI key." error={errors.on("selectedModel")}>
         <select class="input" value={model} onChange={(e) => setModel(valueOf(e))}>
           {MODELS.map((m) => (
             <option value={m}>{m}</option>
@@ -185,7 +190,7 @@ function applyEvent(parts: Part[], event: Part): Part[] {
     case "data-tool-blocked": {
       const data = event.data as { toolCallId?: string; toolName: string; reason: string; text: string; blockedBy: string };
       if (data.blockedBy === "gateway") return parts; // the tool-result part shows it
-      return [...parts, { type: "tool-blocked", toolName: data.toolName, reason: data.reason, text: data.text }];
+      return [...parts, { type: "tool-blocked", toolCallId: data.toolCallId, toolName: data.toolName, reason: data.reason, text: data.text }];
     }
     case "error":
       return [...parts, { type: "error", errorText: event.errorText }];
@@ -259,39 +264,48 @@ function ConversationView({ id, onChanged }: { id: string; onChanged: () => void
   const [renaming, setRenaming] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
   useEffect(() => bottom.current?.scrollIntoView?.({ block: "end" }), [conversation.data, pending]);
+  // A new conversation whose prompt has a user prompt starts with it (the server reads it from the prompt).
+  useEffect(() => {
+    const start = startWith.get(id);
+    if (start && conversation.data && conversation.data.messages.length === 0 && !pending) {
+      startWith.delete(id);
+      send(start);
+    }
+  }, [conversation.data]);
 
   if (conversation.loading && !conversation.data) return <Spinner />;
   if (conversation.error) return <ErrorBox error={conversation.error} onRetry={conversation.reload} />;
   const c = conversation.data!;
 
-  const send = async () => {
-    const text = draft.trim();
+  async function send(promptStart?: string) {
+    const text = promptStart ?? draft.trim();
     if (!text || pending) return;
-    setDraft("");
+    if (!promptStart) setDraft("");
     setSendError(undefined);
     setPending({ user: text, parts: [] });
     try {
+      const messages = promptStart ? [] : [{ id: crypto.randomUUID?.() ?? String(Date.now()), role: "user", parts: [{ type: "text", text }] }];
       const response = await fetch("/api/chat", {
         method: "POST",
         credentials: "same-origin",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ id, messages: [{ id: crypto.randomUUID?.() ?? String(Date.now()), role: "user", parts: [{ type: "text", text }] }] }),
+        body: JSON.stringify({ id, messages }),
       });
       if (!response.ok) {
         const body = await response.json().catch(() => null);
         throw new Error(body?.error?.message ?? `The chat failed (${response.status})`);
       }
       await readEvents(response, (event) => setPending((p) => (p ? { ...p, parts: applyEvent(p.parts, event) } : p)));
-      if (!c.title) await raw("POST", `/api/chat/conversations/${id}/generate-title`, {}).catch(() => {});
+      if (!conversation.data?.title) await raw("POST", `/api/chat/conversations/${id}/generate-title`, {}).catch(() => {});
     } catch (e) {
       setSendError((e as Error).message);
-      setDraft(text);
+      if (!promptStart) setDraft(text);
     } finally {
       setPending(null);
       conversation.reload();
       onChanged();
     }
-  };
+  }
 
   return (
     <div class="card chat-card">
