@@ -131,8 +131,19 @@ json describe(const http::RouteSpec& spec) {
             {"content", {{"application/json", {{"schema", toOpenApiSchema(spec.requestBody)}}}}}};
 
     json ok = {{"description", "Default Response"}};
-    if (!spec.response.is_null())
-        ok["content"] = {{"application/json", {{"schema", toOpenApiSchema(spec.response)}}}};
+    if (!spec.response.is_null()) {
+        // A body that is not JSON is declared as a string schema with JSON Schema's `contentMediaType`
+        // annotation (e.g. text/event-stream for a stream): that media type keys the content; OpenAPI 3.0 has
+        // no such keyword, so it is dropped from the schema.
+        std::string mediaType = "application/json";
+        json schema = spec.response;
+        if (schema.is_object() && schema.value("type", json()) == "string" &&
+            schema.contains("contentMediaType") && schema["contentMediaType"].is_string()) {
+            mediaType = schema["contentMediaType"].get<std::string>();
+            schema.erase("contentMediaType");
+        }
+        ok["content"] = {{mediaType, {{"schema", toOpenApiSchema(schema)}}}};
+    }
     json responses = {{"200", std::move(ok)}};
     for (const auto& [status, description] : kErrorResponses) responses[status] = errorResponse(description);
     operation["responses"] = std::move(responses);

@@ -809,7 +809,8 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                        "Server-sent events: `data: <UI message stream part as JSON>` per event (start, "
                        "start-step, text-start, text-delta, text-end, tool-input-available, "
                        "tool-output-available, data-tool-blocked, finish-step, error, finish), then "
-                       "`data: [DONE]`"}}},
+                       "`data: [DONE]`"},
+                      {"contentMediaType", "text/event-stream"}}},
         [service](Context& c) {
             const json& body = c.jsonObject();
             organizationOf(c);

@@ -73,6 +73,7 @@ class OpenApiTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBodiesAndResponses);
     CPPUNIT_TEST(testSecurity);
     CPPUNIT_TEST(testSchemaDialect);
+    CPPUNIT_TEST(testResponseContentType);
     CPPUNIT_TEST(testDuplicateOperationIdRejected);
     CPPUNIT_TEST(testUndescribableRoutesRejected);
     CPPUNIT_TEST(testRegisteredRouteListsItself);
@@ -219,6 +220,20 @@ class OpenApiTest : public CppUnit::TestFixture {
         json response =
             doc["paths"]["/api/things"]["post"]["responses"]["200"]["content"]["application/json"]["schema"];
         CPPUNIT_ASSERT_EQUAL(json({{"type", "object"}}), response["items"]);
+    }
+
+    void testResponseContentType() {
+        // A string response with JSON Schema's contentMediaType is documented under that media type.
+        http::Router router;
+        router.add({.method = "POST",
+                    .path = "/api/stream",
+                    .operationId = "streamThing",
+                    .access = http::Access::authenticated(),
+                    .response = {{"type", "string"}, {"contentMediaType", "text/event-stream"}}},
+                   nullptr);
+        json content =
+            api::buildOpenApiDocument(router)["paths"]["/api/stream"]["post"]["responses"]["200"]["content"];
+        CPPUNIT_ASSERT_EQUAL(json({{"text/event-stream", {{"schema", {{"type", "string"}}}}}}), content);
     }
 
     void testDuplicateOperationIdRejected() {
