@@ -88,12 +88,9 @@ void registerDualLlmRoutes(http::Router& router, std::shared_ptr<auth::AuthServi
         if (onChange) onChange();
     };
     const std::string tag = "Dual LLM";
-    json input = configSchema();
-    for (const char* field : {"id", "createdAt", "updatedAt"}) input["properties"].erase(field);
-    json createInput = input;
-    createInput["required"] = {"mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt"};
-    json updateInput = input;
-    updateInput.erase("required");
+    auto [createInput, updateInput] =
+        inputSchemas(configSchema(), {"id", "createdAt", "updatedAt"},
+                     {"mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt"});
 
     router.add({.method = "GET",
                 .path = "/api/dual-llm-config/default",
@@ -163,12 +160,9 @@ void registerDualLlmRoutes(http::Router& router, std::shared_ptr<auth::AuthServi
          .uuidParams = {"id"}},
         [&db, changed](Context& c) {
             const std::string id = c.param("id");
-            json merged = loadConfig(db, id);
-            const json& body = c.jsonObject();
-            for (const char* field :
-                 {"enabled", "mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt", "maxRounds"})
-                if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-            auto values = validate(merged);
+            auto values = validate(mergePresentFields(
+                loadConfig(db, id), c.jsonObject(),
+                {"enabled", "mainAgentPrompt", "quarantinedAgentPrompt", "summaryPrompt", "maxRounds"}));
             values.insert(values.begin(), id);
             if (db.execute("UPDATE dual_llm_config SET enabled = $2::boolean, main_agent_prompt = $3, "
                            "quarantined_agent_prompt = $4, summary_prompt = $5, max_rounds = $6::integer, "

@@ -88,16 +88,6 @@ json loadLimit(db::Database& db, const std::string& id) {
     return withCosts(json::parse(rows[0].str(0)), loadPrices(db));
 }
 
-std::string enumField(const json& body, const std::string& field, const std::vector<std::string>& allowed) {
-    auto value = auth::optionalStringField(body, field);
-    for (const auto& a : allowed)
-        if (value && *value == a) return a;
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    throw ApiError::badRequest("Field '" + field + "': expected one of " + list +
-                               (value ? ", got '" + *value + "'" : std::string(", missing")));
-}
-
 /// Merged body -> column values (entity_type, entity_id, limit_type, limit_value, mcp_server_name,
 /// tool_name, model), checking that the entity exists.
 std::vector<db::Value> validate(db::Database& db, const json& body) {
@@ -144,16 +134,7 @@ std::vector<db::Value> validate(db::Database& db, const json& body) {
         if (hasModels) throw ApiError::badRequest("Field 'model': only token_cost limits name models");
         models.reset();
     }
-    bool exists = false;
-    if (entityType == "organization")
-        exists = !db.query("SELECT 1 FROM organization WHERE id = $1", {entityId}).empty();
-    else if (entityType == "team")
-        exists = !db.query("SELECT 1 FROM team WHERE id = $1", {entityId}).empty();
-    else
-        exists = http::isUuidV4(entityId) &&
-                 !db.query("SELECT 1 FROM agents WHERE id = $1::uuid", {entityId}).empty();
-    if (!exists)
-        throw ApiError::badRequest("Field 'entityId': no " + entityType + " with id '" + entityId + "'");
+    requireEntityExists(db, entityType, entityId);
     return {entityType, entityId, limitType, std::to_string(value->get<long long>()), server, tool, models};
 }
 
@@ -199,10 +180,7 @@ json createLimit(db::Database& db, const json& body) {
 }
 
 json updateLimit(db::Database& db, const std::string& id, const json& body) {
-    json merged = getLimit(db, id);
-    for (const auto& field : kFields)
-        if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-    auto values = validate(db, merged);
+    auto values = validate(db, mergePresentFields(getLimit(db, id), body, kFields));
     values.insert(values.begin(), id);
     if (db.execute("UPDATE limits SET entity_type = $2, entity_id = $3, limit_type = $4, limit_value "
                    "= $5::integer, mcp_server_name = $6, tool_name = $7, model = $8::jsonb, "
@@ -224,14 +202,9 @@ void registerLimitRoutes(http::Router& router, std::shared_ptr<auth::AuthService
         if (hooks.onChange) hooks.onChange();
     };
     const std::string tag = "Limits";
-    json input = limitSchema();
-    for (const char* field :
-         {"id", "createdAt", "updatedAt", "lastCleanup", "modelUsage", "currentUsageCalls"})
-        input["properties"].erase(field);
-    json createInput = input;
-    createInput["required"] = {"entityType", "entityId", "limitType", "limitValue"};
-    json updateInput = input;
-    updateInput.erase("required");
+    auto [createInput, updateInput] = inputSchemas(
+        limitSchema(), {"id", "createdAt", "updatedAt", "lastCleanup", "modelUsage", "currentUsageCalls"},
+        {"entityType", "entityId", "limitType", "limitValue"});
 
     router.add({.method = "GET",
                 .path = "/api/limits",

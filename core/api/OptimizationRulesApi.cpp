@@ -49,16 +49,6 @@ json loadRule(db::Database& db, const std::string& id) {
     return json::parse(rows[0].str(0));
 }
 
-std::string enumField(const json& body, const std::string& field, const std::vector<std::string>& allowed) {
-    auto value = auth::optionalStringField(body, field);
-    for (const auto& a : allowed)
-        if (value && *value == a) return a;
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    throw ApiError::badRequest("Field '" + field + "': expected one of " + list +
-                               (value ? ", got '" + *value + "'" : std::string(", missing")));
-}
-
 /// Merged body -> (entity_type, entity_id, conditions, provider, target_model, enabled).
 std::vector<db::Value> validate(db::Database& db, const json& body) {
     std::string entityType = enumField(body, "entityType", {"organization", "team", "agent"});
@@ -73,16 +63,7 @@ std::vector<db::Value> validate(db::Database& db, const json& body) {
     std::string provider = enumField(body, "provider", {"openai", "anthropic", "gemini"});
     std::string target = auth::requiredStringField(body, "targetModel");
     bool enabled = auth::optionalBoolField(body, "enabled").value_or(true);
-    bool exists = false;
-    if (entityType == "organization")
-        exists = !db.query("SELECT 1 FROM organization WHERE id = $1", {entityId}).empty();
-    else if (entityType == "team")
-        exists = !db.query("SELECT 1 FROM team WHERE id = $1", {entityId}).empty();
-    else
-        exists = http::isUuidV4(entityId) &&
-                 !db.query("SELECT 1 FROM agents WHERE id = $1::uuid", {entityId}).empty();
-    if (!exists)
-        throw ApiError::badRequest("Field 'entityId': no " + entityType + " with id '" + entityId + "'");
+    requireEntityExists(db, entityType, entityId);
     return {entityType, entityId, conditions.dump(), provider, target, enabled ? "true" : "false"};
 }
 
@@ -96,12 +77,8 @@ void registerOptimizationRuleRoutes(http::Router& router, std::shared_ptr<auth::
         if (onChange) onChange();
     };
     const std::string tag = "Optimization Rules";
-    json input = ruleSchema();
-    for (const char* field : {"id", "createdAt", "updatedAt"}) input["properties"].erase(field);
-    json createInput = input;
-    createInput["required"] = {"entityType", "entityId", "provider", "targetModel"};
-    json updateInput = input;
-    updateInput.erase("required");
+    auto [createInput, updateInput] = inputSchemas(ruleSchema(), {"id", "createdAt", "updatedAt"},
+                                                   {"entityType", "entityId", "provider", "targetModel"});
 
     router.add({.method = "GET",
                 .path = "/api/optimization-rules",
@@ -151,12 +128,9 @@ void registerOptimizationRuleRoutes(http::Router& router, std::shared_ptr<auth::
          .uuidParams = {"id"}},
         [&db, changed](Context& c) {
             const std::string id = c.param("id");
-            json merged = loadRule(db, id);
-            const json& body = c.jsonObject();
-            for (const char* field :
-                 {"entityType", "entityId", "conditions", "provider", "targetModel", "enabled"})
-                if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-            auto values = validate(db, merged);
+            auto values = validate(db, mergePresentFields(loadRule(db, id), c.jsonObject(),
+                                                          {"entityType", "entityId", "conditions", "provider",
+                                                           "targetModel", "enabled"}));
             values.insert(values.begin(), id);
             if (db.execute("UPDATE optimization_rules SET entity_type = $2, entity_id = $3, conditions = "
                            "$4::jsonb, provider = $5, target_model = $6, enabled = $7::boolean, updated_at = "

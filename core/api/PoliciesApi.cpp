@@ -3,6 +3,7 @@
 // every read renders the row as JSON in SQL.
 #include "core/api/PoliciesApi.h"
 
+#include "core/api/CrudRoutes.h"
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
 #include "core/http/Context.h"
@@ -160,16 +161,6 @@ json trustedSchema() {
                    "createdAt", "updatedAt"});
 }
 
-/// The entity schema minus server-set fields; `required` only for create.
-json inputSchema(json entity, std::vector<std::string> required) {
-    for (const char* field : {"id", "createdAt", "updatedAt"}) entity["properties"].erase(field);
-    if (required.empty())
-        entity.erase("required");
-    else
-        entity["required"] = required;
-    return entity;
-}
-
 struct Names {
     std::string path;  // collection path
     std::string tag;
@@ -207,10 +198,7 @@ json createKind(db::Database& db, const PolicyKind& kind, const json& body) {
 }
 
 json updateKind(db::Database& db, const PolicyKind& kind, const std::string& id, const json& body) {
-    json merged = loadPolicy(db, kind, id);
-    for (const auto& field : kind.fields)
-        if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-    auto values = kind.validate(merged);
+    auto values = kind.validate(mergePresentFields(loadPolicy(db, kind, id), body, kind.fields));
     std::string sets;
     for (size_t i = 0; i < kind.columns.size(); ++i)
         sets += kind.columns[i] + " = $" + std::to_string(i + 2) + (i == 0 ? "::uuid" : "") + ", ";
@@ -238,6 +226,7 @@ const PolicyKind& kindOf(PolicyKindId id) {
 void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind, const Names& names,
                   const json& entity, std::vector<std::string> required, std::function<void()> changed) {
     using namespace auth::schema;
+    auto [createInput, updateInput] = inputSchemas(entity, {"id", "createdAt", "updatedAt"}, required);
     router.add({.method = "GET",
                 .path = names.path,
                 .operationId = "get" + names.plural,
@@ -252,7 +241,7 @@ void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind
                 .tag = names.tag,
                 .summary = "Create a " + names.what,
                 .access = Access::permission("policy", "create"),
-                .requestBody = inputSchema(entity, required),
+                .requestBody = createInput,
                 .response = entity},
                [&db, &kind, changed](Context& c) {
                    json created = createKind(db, kind, c.jsonObject());
@@ -274,7 +263,7 @@ void registerKind(http::Router& router, db::Database& db, const PolicyKind& kind
                 .tag = names.tag,
                 .summary = "Change a " + names.what + "; fields left out keep their value",
                 .access = Access::permission("policy", "update"),
-                .requestBody = inputSchema(entity, {}),
+                .requestBody = updateInput,
                 .response = entity,
                 .uuidParams = {"id"}},
                [&db, &kind, changed](Context& c) {

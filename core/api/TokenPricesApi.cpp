@@ -125,12 +125,9 @@ void registerTokenPriceRoutes(http::Router& router, std::shared_ptr<auth::AuthSe
         if (onChange) onChange();
     };
     const std::string tag = "Token Prices";
-    json input = priceSchema();
-    for (const char* field : {"id", "createdAt", "updatedAt"}) input["properties"].erase(field);
-    json createInput = input;
-    createInput["required"] = {"provider", "model", "pricePerMillionInput", "pricePerMillionOutput"};
-    json updateInput = input;
-    updateInput.erase("required");
+    auto [createInput, updateInput] =
+        inputSchemas(priceSchema(), {"id", "createdAt", "updatedAt"},
+                     {"provider", "model", "pricePerMillionInput", "pricePerMillionOutput"});
 
     router.add({.method = "GET",
                 .path = "/api/token-prices",
@@ -180,36 +177,33 @@ void registerTokenPriceRoutes(http::Router& router, std::shared_ptr<auth::AuthSe
                 .response = priceSchema(),
                 .uuidParams = {"id"}},
                [&db](Context& c) { c.sendJson(200, loadPrice(db, c.param("id"))); });
-    router.add(
-        {.method = "PUT",
-         .path = "/api/token-prices/{id}",
-         .operationId = "updateTokenPrice",
-         .tag = tag,
-         .summary = "Change a model price; fields left out keep their value",
-         .access = Access::permission("tokenPrice", "update"),
-         .requestBody = updateInput,
-         .response = priceSchema(),
-         .uuidParams = {"id"}},
-        [&db, changed](Context& c) {
-            const std::string id = c.param("id");
-            json merged = loadPrice(db, id);
-            const json& body = c.jsonObject();
-            for (const char* field : {"provider", "model", "pricePerMillionInput", "pricePerMillionOutput"})
-                if (auto it = body.find(field); it != body.end()) merged[field] = *it;
-            auto values = validate(merged);
-            values.insert(values.begin(), id);
-            db.transaction([&](db::Connection& conn) {
-                checkUniqueModel(conn, *values[2], id);
-                if (conn.execute(
-                        "UPDATE token_price SET provider = $2, model = $3, price_per_million_input = "
-                        "$4::numeric, price_per_million_output = $5::numeric, updated_at = now() "
-                        "WHERE id = $1::uuid",
-                        values) == 0)
-                    throw ApiError::notFound("Token price not found");
-            });
-            changed();
-            c.sendJson(200, loadPrice(db, id));
-        });
+    router.add({.method = "PUT",
+                .path = "/api/token-prices/{id}",
+                .operationId = "updateTokenPrice",
+                .tag = tag,
+                .summary = "Change a model price; fields left out keep their value",
+                .access = Access::permission("tokenPrice", "update"),
+                .requestBody = updateInput,
+                .response = priceSchema(),
+                .uuidParams = {"id"}},
+               [&db, changed](Context& c) {
+                   const std::string id = c.param("id");
+                   auto values = validate(mergePresentFields(
+                       loadPrice(db, id), c.jsonObject(),
+                       {"provider", "model", "pricePerMillionInput", "pricePerMillionOutput"}));
+                   values.insert(values.begin(), id);
+                   db.transaction([&](db::Connection& conn) {
+                       checkUniqueModel(conn, *values[2], id);
+                       if (conn.execute(
+                               "UPDATE token_price SET provider = $2, model = $3, price_per_million_input = "
+                               "$4::numeric, price_per_million_output = $5::numeric, updated_at = now() "
+                               "WHERE id = $1::uuid",
+                               values) == 0)
+                           throw ApiError::notFound("Token price not found");
+                   });
+                   changed();
+                   c.sendJson(200, loadPrice(db, id));
+               });
     addDeleteByIdRoute(router, db,
                        {.path = "/api/token-prices/{id}",
                         .operationId = "deleteTokenPrice",
