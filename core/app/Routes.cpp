@@ -181,6 +181,8 @@ void registerRoutes(Platform& platform) {
                 [oauth](const std::string& secretId, const std::string& rejected) {
                     return oauth->authorization(secretId, rejected);
                 });
+            platform.mcpRegistry->setSecretRevoker(
+                [oauth](const std::string& secretId) { oauth->revoke(secretId); });
             mcp::registerOAuthRoutes(platform.apiRouter, oauth);
         }
         // Tools, costs, limits, optimization, statistics: writes reload the proxy's snapshot; the limit list

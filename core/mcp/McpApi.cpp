@@ -583,19 +583,27 @@ void registerMcpRoutes(http::Router& router, std::shared_ptr<auth::AuthService> 
          .response = success(),
          .uuidParams = {"id"}},
         [&db, registry](Context& c) {
+            std::vector<std::string> installationSecrets;
             for (const auto& row : db.query(
-                     "SELECT id, secret_id FROM mcp_server WHERE catalog_id = $1::uuid", {c.param("id")}))
+                     "SELECT id, secret_id FROM mcp_server WHERE catalog_id = $1::uuid", {c.param("id")})) {
                 registry->uninstall(row.str("id"));
+                if (auto secretId = row.at("secret_id")) {
+                    registry->revokeSecret(*secretId);  // OAuth tokens: RFC 7009, failures only logged
+                    installationSecrets.push_back(*secretId);
+                }
+            }
             auto rows = db.query(
                 "DELETE FROM internal_mcp_catalog WHERE id = $1::uuid RETURNING client_secret_id, "
                 "local_config_secret_id",
                 {c.param("id")});
-            if (auto store = registry->secretStore(); store && !rows.empty())
+            if (auto store = registry->secretStore(); store && !rows.empty()) {
                 for (const char* column : {"client_secret_id", "local_config_secret_id"})
-                    if (auto id = rows[0].at(column)) try {
-                            store->remove(*id);
-                        } catch (const std::exception&) {
-                        }
+                    if (auto id = rows[0].at(column)) installationSecrets.push_back(*id);
+                for (const auto& id : installationSecrets) try {
+                        store->remove(id);
+                    } catch (const std::exception&) {
+                    }
+            }
             c.sendJson(200, {{"success", !rows.empty()}});
         });
 
@@ -766,10 +774,13 @@ void registerMcpRoutes(http::Router& router, std::shared_ptr<auth::AuthService> 
                 conn.execute("DELETE FROM mcp_server WHERE id = $1::uuid", {id});
                 return 0;
             });
-            if (auto secretId = row.at("secret_id"); secretId && registry->secretStore()) try {
+            if (auto secretId = row.at("secret_id"); secretId && registry->secretStore()) {
+                registry->revokeSecret(*secretId);  // OAuth tokens: RFC 7009, failures only logged
+                try {
                     registry->secretStore()->remove(*secretId);
                 } catch (const std::exception&) {
                 }
+            }
             c.sendJson(200, {{"success", true}});
         });
 

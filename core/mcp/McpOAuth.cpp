@@ -8,6 +8,7 @@
 #include "core/auth/Tokens.h"
 #include "core/auth/sso/HostHttpClient.h"
 #include "core/db/Database.h"
+#include "core/db/DatabaseException.h"
 #include "core/http/ApiError.h"
 #include "core/http/Context.h"
 #include "core/secrets/SecretStore.h"
@@ -277,12 +278,14 @@ OAuthEndpoints McpOAuth::discover(const std::string& serverUrl, const json& oaut
         }
     }
     // 3. The catalog's oauthConfig fills what discovery did not find.
-    for (const char* key : {"authorization_endpoint", "token_endpoint", "registration_endpoint"})
+    for (const char* key :
+         {"authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint"})
         if (stringAt(asMeta, key).empty() && !stringAt(oauthConfig, key).empty())
             asMeta[key] = oauthConfig[key];
     found.authorizationEndpoint = stringAt(asMeta, "authorization_endpoint");
     found.tokenEndpoint = stringAt(asMeta, "token_endpoint");
     found.registrationEndpoint = stringAt(asMeta, "registration_endpoint");
+    found.revocationEndpoint = stringAt(asMeta, "revocation_endpoint");
     if (!stringAt(asMeta, "issuer").empty()) found.issuer = stringAt(asMeta, "issuer");
     if (found.scopesSupported.empty()) found.scopesSupported = stringsAt(asMeta, "scopes_supported");
     if (found.authorizationEndpoint.empty() || found.tokenEndpoint.empty())
@@ -387,6 +390,7 @@ json McpOAuth::initiate(const std::string& userId, const std::string& catalogId,
                  {"verifier", verifier},
                  {"redirectUri", _options.redirectUri},
                  {"tokenEndpoint", endpoints.tokenEndpoint},
+                 {"revocationEndpoint", endpoints.revocationEndpoint},
                  {"issuer", endpoints.issuer},
                  {"resource", endpoints.resource},
                  {"client", client}};
@@ -469,6 +473,7 @@ json McpOAuth::callback(const std::string& userId, const std::string& code, cons
                    {"token_type", stringAt(tokens, "token_type")},
                    {"oauth",
                     {{"token_endpoint", tokenEndpoint},
+                     {"revocation_endpoint", stringAt(flow, "revocationEndpoint")},
                      {"issuer", stringAt(flow, "issuer")},
                      {"resource", stringAt(flow, "resource")},
                      {"client", flow["client"]},
@@ -501,10 +506,15 @@ json McpOAuth::callback(const std::string& userId, const std::string& code, cons
             "WHERE s.id = $1::uuid AND o.id = s.id RETURNING o.secret_id::text AS old",
             {serverId, secretId});
         if (!old.empty()) {
-            if (auto previous = old[0].at("old"); previous && *previous != secretId) try {
+            if (auto previous = old[0].at("old"); previous && *previous != secretId) {
+                revoke(*previous);
+                try {
                     store()->remove(*previous);
                 } catch (const std::exception&) {
                 }
+                std::lock_guard guard(_mutex);
+                _cache.erase(*previous);
+            }
             if (_reauthorized) _reauthorized(serverId);
             out["serverId"] = serverId;
         }
@@ -556,6 +566,106 @@ bool McpOAuth::refresh(const std::string& secretId, json& value) {
     return true;
 }
 
+bool McpOAuth::refreshShared(const std::string& secretId, json& value) {
+    const std::string held = stringAt(value, "access_token");
+    try {
+        return _db.transaction([&](db::Connection& c) {
+            // Waits at most as long as the other replica's refresh may take; the lock goes with the
+            // transaction (commit, rollback or a lost connection), so a crashed replica cannot keep it.
+            c.execute("SET LOCAL lock_timeout = '" + std::to_string(_options.httpTimeout_ms + 5000) + "ms'");
+            c.query("SELECT pg_advisory_xact_lock(1836016741, hashtext($1))", {"mcp-oauth:" + secretId});
+            std::optional<json> stored;
+            try {
+                stored = store()->get(secretId);
+            } catch (const std::exception& error) {
+                log().warning("Reading OAuth secret " + secretId +
+                              " before a refresh failed: " + error.what());
+            }
+            if (stored && stored->is_object() && !stringAt(*stored, "access_token").empty() &&
+                stringAt(*stored, "access_token") != held) {
+                log().information("The OAuth token of secret " + secretId +
+                                  " was refreshed by another replica meanwhile; using it");
+                value = *stored;
+                return true;
+            }
+            if (stored && stored->is_object()) value = *stored;  // the freshest refresh token
+            return refresh(secretId, value);
+        });
+    } catch (const db::DatabaseUnavailableException& error) {
+        // Without the database there is no cross-replica lock: refreshing unserialised beats failing the
+        // call.
+        log().warning("No database for the OAuth refresh lock of secret " + secretId +
+                      ", refreshing without it: " + error.displayText());
+        return refresh(secretId, value);
+    } catch (const db::DatabaseException& error) {
+        log().warning("Waiting for another replica's refresh of OAuth secret " + secretId +
+                      " failed: " + error.displayText());
+        return false;
+    }
+}
+
+int McpOAuth::revokeValue(const std::string& secretId, const json& value) {
+    if (!value.is_object() || !value.contains("oauth") || !value["oauth"].is_object()) return 0;
+    const json& oauth = value["oauth"];
+    std::string endpoint = stringAt(oauth, "revocation_endpoint");
+    if (endpoint.empty() && !oauth.contains("revocation_endpoint") && !stringAt(oauth, "issuer").empty()) {
+        // A secret stored before revocation endpoints were kept: ask the authorization server's metadata.
+        for (const auto& url : authorizationServerMetadataUrls(stringAt(oauth, "issuer")))
+            if (auto meta = fetchJson(url); meta && meta->contains("token_endpoint")) {
+                endpoint = stringAt(*meta, "revocation_endpoint");
+                break;
+            }
+    }
+    if (endpoint.empty()) return 0;  // the server offers no revocation: nothing to do
+    json client = oauth.value("client", json::object());
+    try {
+        if (auto clientSecretId = stringAt(client, "client_secret_id"); !clientSecretId.empty())
+            if (auto stored = store()->get(clientSecretId); stored && stored->is_object())
+                client["client_secret"] = stringAt(*stored, "client_secret");
+    } catch (const std::exception&) {
+    }
+    int revoked = 0;
+    // The refresh token first: revoking it ends the grant, so the access token goes with it on most servers.
+    for (const char* kind : {"refresh_token", "access_token"}) {
+        std::string token = stringAt(value, kind);
+        if (token.empty()) continue;
+        std::vector<std::pair<std::string, std::string>> fields = {{"token", token},
+                                                                   {"token_type_hint", kind}};
+        std::vector<std::pair<std::string, std::string>> headers = {
+            {"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
+        addClientAuth(client, fields, headers);
+        auto answer = send("POST", endpoint, headers, formEncode(fields));
+        if (!answer) {
+            log().warning("Revoking the OAuth " + std::string(kind) + " of secret " + secretId + " at " +
+                          endpoint + " failed: the revocation endpoint cannot be reached");
+        } else if (answer->status != 200) {
+            log().warning("Revoking the OAuth " + std::string(kind) + " of secret " + secretId + " at " +
+                          endpoint + " was refused: " + describeOAuthError(*answer));
+        } else {
+            ++revoked;
+        }
+    }
+    if (revoked)
+        log().information("Revoked " + std::to_string(revoked) + " OAuth token(s) of secret " + secretId);
+    return revoked;
+}
+
+int McpOAuth::revoke(const std::string& secretId) noexcept {
+    try {
+        auto stored = _secrets ? _secrets() : nullptr;
+        if (!stored) return 0;
+        auto value = stored->get(secretId);
+        {
+            std::lock_guard guard(_mutex);
+            _cache.erase(secretId);
+        }
+        return value ? revokeValue(secretId, *value) : 0;
+    } catch (const std::exception& error) {
+        log().warning("Revoking the OAuth tokens of secret " + secretId + " failed: " + error.what());
+        return 0;
+    }
+}
+
 std::optional<std::string> McpOAuth::authorization(const std::string& secretId, const std::string& rejected) {
     std::shared_ptr<std::mutex> lock;
     {
@@ -596,7 +706,7 @@ std::optional<std::string> McpOAuth::authorization(const std::string& secretId, 
         return "Bearer " + current;
     }
     if (refused || due(*value)) {
-        if (refresh(secretId, *value)) {
+        if (refreshShared(secretId, *value)) {
             std::lock_guard guard(_mutex);
             _cache[secretId] = *value;
         } else if (refused) {

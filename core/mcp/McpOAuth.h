@@ -35,6 +35,7 @@ struct OAuthEndpoints {
     std::string authorizationEndpoint;
     std::string tokenEndpoint;
     std::string registrationEndpoint;  ///< empty when the server offers no dynamic registration
+    std::string revocationEndpoint;    ///< RFC 7009; empty when the server advertises none
     std::string resource;              ///< RFC 8707 resource indicator (the MCP server's canonical URL)
     std::vector<std::string> scopesSupported;
     std::vector<std::string> tried;  ///< metadata URLs asked, for error messages
@@ -89,6 +90,12 @@ class McpOAuth {
     /// answered 401 to) is still the stored one. nullopt when the secret holds no access token.
     std::optional<std::string> authorization(const std::string& secretId, const std::string& rejected = "");
 
+    /// Revokes (RFC 7009) the refresh and access tokens kept in installation secret `secretId` at the
+    /// authorization server's revocation endpoint, when it advertises one. Never throws: a failure is logged
+    /// (an uninstall must not fail because the authorization server is down). Call before removing the
+    /// secret. Returns how many tokens the server accepted for revocation.
+    int revoke(const std::string& secretId) noexcept;
+
     /// Set by the app: called with the installation id whose secret changed on a re-authorization.
     void onServerReauthorized(std::function<void(const std::string&)> callback) {
         _reauthorized = std::move(callback);
@@ -105,6 +112,12 @@ class McpOAuth {
     std::shared_ptr<secrets::SecretStore> store();
     /// Performs a refresh_token grant; updates `value` and the secret; false (value untouched) on failure.
     bool refresh(const std::string& secretId, nlohmann::json& value);
+    /// refresh() serialised across replicas: under a PostgreSQL advisory lock on the secret id, the secret
+    /// is read again first; when another replica refreshed it meanwhile (its access token is no longer the
+    /// one in `value`), its tokens are taken instead of spending the (rotated, now invalid) refresh token.
+    bool refreshShared(const std::string& secretId, nlohmann::json& value);
+    /// revoke() of one secret value (exposed through revoke).
+    int revokeValue(const std::string& secretId, const nlohmann::json& value);
     /// Client credentials stored for a flow: client_id, client_secret (may be empty), auth method.
     nlohmann::json registerClient(const OAuthEndpoints& endpoints, const std::string& clientName,
                                   const std::string& scope);
@@ -115,9 +128,8 @@ class McpOAuth {
     std::function<void(const std::string&)> _reauthorized;
     std::mutex _mutex;
     std::map<std::string, std::shared_ptr<std::mutex>> _refreshLocks;  ///< secret id -> one refresh at a time
-    std::map<std::string, nlohmann::json> _registrations;
-    std::map<std::string, nlohmann::json> _cache;  ///< secret id -> its value as last read or refreshed  ///<
-                                                   ///< registration endpoint + redirect -> client
+    std::map<std::string, nlohmann::json> _registrations;  ///< registration endpoint + redirect -> client
+    std::map<std::string, nlohmann::json> _cache;  ///< secret id -> its value as last read or refreshed
 };
 
 /// POST /api/oauth/initiate and /api/oauth/callback (mcpServer:create, like installing).

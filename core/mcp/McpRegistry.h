@@ -98,6 +98,14 @@ class McpRegistry {
     using AuthorizationSource =
         std::function<std::optional<std::string>(const std::string& secret_id, const std::string& rejected)>;
     void setAuthorizationSource(AuthorizationSource source) { _authorization = std::move(source); }
+    /// Called with an installation's secret id before an uninstall removes it (McpOAuth::revoke: RFC 7009
+    /// revocation of its tokens). Must not throw; an uninstall never fails because of it.
+    void setSecretRevoker(std::function<void(const std::string& secret_id)> revoker) {
+        _revoker = std::move(revoker);
+    }
+    void revokeSecret(const std::string& secret_id) {
+        if (_revoker) _revoker(secret_id);
+    }
 
   private:
     struct ServerRow;
@@ -121,6 +129,7 @@ class McpRegistry {
     SecretsGetter _secrets;
     std::function<void()> _onToolsChanged;
     AuthorizationSource _authorization;
+    std::function<void(const std::string&)> _revoker;
     OrchestratorChoice _choice;
     std::shared_ptr<McpConnections> _connections;
     std::int64_t _discoveryTimeoutMs = 60000;

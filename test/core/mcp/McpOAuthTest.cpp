@@ -2,7 +2,7 @@
 // URLs of RFC 9728 / RFC 8414, discovery through a scripted HTTP exchange (401 challenge -> protected
 // resource metadata -> authorization server metadata; the catalog's endpoints as the fallback; a 400 naming
 // what was asked), and the token refresh: ahead of expiry, after a 401, a refused refresh, a plain
-// (non-OAuth) token.
+// (non-OAuth) token; RFC 7009 revocation of a secret's tokens.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "core/db/Database.h"
@@ -79,6 +79,7 @@ class McpOAuthTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(discoveryRefusesServersWithoutS256);
     CPPUNIT_TEST(refreshAheadOfExpiryAndAfterA401);
     CPPUNIT_TEST(refusedRefreshAndPlainTokens);
+    CPPUNIT_TEST(revocationOfBothTokensNeverThrows);
     CPPUNIT_TEST_SUITE_END();
 
     db::Database _db{"host=127.0.0.1 port=1 dbname=none"};  // never connected: these paths use no SQL
@@ -298,6 +299,65 @@ class McpOAuthTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!_oauth->authorization("missing").has_value());
         _secrets->values["env"] = {{"environmentValues", json::object()}};
         CPPUNIT_ASSERT(!_oauth->authorization("env").has_value());
+    }
+
+    void revocationOfBothTokensNeverThrows() {
+        json secret = oauthSecret(now() + 3600);
+        secret["oauth"]["revocation_endpoint"] = "https://as.example.com/revoke";
+        _secrets->values["s1"] = secret;
+        _web.routes["POST https://as.example.com/revoke"] = {200, "", ""};
+        CPPUNIT_ASSERT_EQUAL(2, _oauth->revoke("s1"));
+        CPPUNIT_ASSERT_EQUAL(size_t(2), _web.seen.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("token=refresh-1&token_type_hint=refresh_token&client_id=c1"),
+                             _web.seen[0].body);
+        CPPUNIT_ASSERT_EQUAL(std::string("token=old-access&token_type_hint=access_token&client_id=c1"),
+                             _web.seen[1].body);
+
+        // The server refuses or cannot be reached: logged, nothing thrown, nothing counted.
+        _web.seen.clear();
+        _web.routes["POST https://as.example.com/revoke"] = {
+            503, json{{"error", "temporarily_unavailable"}}.dump(), ""};
+        CPPUNIT_ASSERT_EQUAL(0, _oauth->revoke("s1"));
+        CPPUNIT_ASSERT_EQUAL(size_t(2), _web.seen.size());
+        mcp::McpOAuth::Options options;
+        options.http = [](const std::string&, const std::string&,
+                          const std::vector<std::pair<std::string, std::string>>&,
+                          const std::string&) -> std::optional<mcp::OAuthHttpResponse> {
+            return std::nullopt;
+        };
+        mcp::McpOAuth unreachable(
+            _db, [this] { return std::static_pointer_cast<secrets::SecretStore>(_secrets); }, options);
+        CPPUNIT_ASSERT_EQUAL(0, unreachable.revoke("s1"));
+        mcp::McpOAuth noBackend(
+            _db, [] { return std::shared_ptr<secrets::SecretStore>(); }, options);
+        CPPUNIT_ASSERT_EQUAL(0, noBackend.revoke("s1"));
+
+        // A secret stored before the endpoint was kept: the issuer's metadata names it.
+        _web.seen.clear();
+        _web.routes["POST https://as.example.com/revoke"] = {200, "", ""};
+        _web.routes["GET https://as.example.com/.well-known/oauth-authorization-server"] = {
+            200,
+            json{{"issuer", "https://as.example.com"},
+                 {"token_endpoint", "https://as.example.com/token"},
+                 {"revocation_endpoint", "https://as.example.com/revoke"}}
+                .dump(),
+            ""};
+        json old = oauthSecret(now() + 3600);
+        old["oauth"]["issuer"] = "https://as.example.com";
+        _secrets->values["s2"] = old;
+        CPPUNIT_ASSERT_EQUAL(2, _oauth->revoke("s2"));
+        CPPUNIT_ASSERT_EQUAL(size_t(3), _web.seen.size());
+
+        // A server without a revocation endpoint, a plain token, a missing secret: no request at all.
+        _web.seen.clear();
+        json none = oauthSecret(now() + 3600);
+        none["oauth"]["revocation_endpoint"] = "";
+        _secrets->values["s3"] = none;
+        _secrets->values["plain"] = {{"access_token", "pasted-token"}};
+        CPPUNIT_ASSERT_EQUAL(0, _oauth->revoke("s3"));
+        CPPUNIT_ASSERT_EQUAL(0, _oauth->revoke("plain"));
+        CPPUNIT_ASSERT_EQUAL(0, _oauth->revoke("missing"));
+        CPPUNIT_ASSERT(_web.seen.empty());
     }
 };
 

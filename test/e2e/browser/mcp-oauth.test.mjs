@@ -87,3 +87,40 @@ test("Install -> the authorization server's sign-in and consent -> /oauth-callba
   const after = await (await fetch(`${platform.baseUrl}/api/mcp_server`, { headers: admin })).json();
   assert.equal(after.filter((s) => s.catalogName === "Browser OAuth").length, 1);
 });
+
+test("Re-authorize on the installed server -> the authorization server -> /oauth-callback moves it to new tokens", async () => {
+  const servers = await (await fetch(`${platform.baseUrl}/api/mcp_server`, { headers: admin })).json();
+  const before = servers.find((s) => s.catalogName === "Browser OAuth");
+  assert.ok(before, "needs the install test");
+  const revocationsBefore = as.revocations.length;
+
+  await page.goto("/mcp-catalog");
+  const row = page.getByRole("row").filter({ has: page.getByRole("button", { name: "Re-authorize" }) });
+  await see(row, "Browser OAuth");
+  assert.equal(await row.count(), 1, "one installed OAuth server has the button");
+  await row.getByRole("button", { name: "Re-authorize" }).click();
+
+  // The authorization server remembers the sign-in and the consent from the first test; if it asks again,
+  // answer its pages.
+  await page.waitForURL((url) => url.href.startsWith(as.issuer) || url.pathname === "/oauth-callback");
+  for (let i = 0; i < 2 && page.url().startsWith(as.issuer); i++) {
+    if (await page.locator('input[name="login"]').count()) {
+      await page.locator('input[name="login"]').fill(USER.login);
+      await page.locator('input[name="password"]').fill(USER.password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+    } else if (await page.getByRole("button", { name: "Allow" }).count()) {
+      await page.getByRole("button", { name: "Allow" }).click();
+    }
+    await page.waitForURL((url) => url.href.startsWith(as.issuer) || url.pathname === "/oauth-callback");
+  }
+  await page.waitForURL(/\/oauth-callback\?/);
+  await see(page.getByRole("status"), "Signed in again for Browser OAuth", 30000);
+  await screenshot(page, "mcp-oauth-03-reauthorized");
+
+  const afterList = await (await fetch(`${platform.baseUrl}/api/mcp_server`, { headers: admin })).json();
+  const mine = afterList.filter((s) => s.catalogName === "Browser OAuth");
+  assert.equal(mine.length, 1, "re-authorizing installs nothing new");
+  assert.equal(mine[0].id, before.id);
+  assert.ok(mine[0].secretId && mine[0].secretId !== before.secretId, "the installation moved to a new secret");
+  assert.ok(as.revocations.slice(revocationsBefore).includes(200), "the old refresh token was revoked");
+});

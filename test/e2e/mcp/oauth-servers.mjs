@@ -27,12 +27,19 @@ async function listen(server) {
 const page = (title, body) => `<!doctype html><html><head><title>${title}</title></head><body>${body}</body></html>`;
 
 /// Starts the authorization server. `staticClient`: {client_id, client_secret, redirect_uri} registered up front;
-/// `accessTokenTtl_s`: the lifetime of access tokens for any resource.
-export async function startAuthorizationServer({ staticClient, accessTokenTtl_s = 6 } = {}) {
+/// `accessTokenTtl_s`: the lifetime of access tokens for any resource. Refresh tokens rotate on every use (a
+/// rotated-out one used again is refused with invalid_grant and revokes the grant, as oidc-provider does);
+/// `tokenDelay_ms` holds every token request that long before answering (to make concurrent refreshes overlap).
+/// Tokens can be revoked (RFC 7009) at <issuer>/token/revocation.
+export async function startAuthorizationServer({ staticClient, accessTokenTtl_s = 6, tokenDelay_ms = 0 } = {}) {
   const server = http.createServer();
   const issuer = await listen(server);
   const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   const grants = []; // grant_type of every successful token request
+  const grantErrors = []; // {grant_type, error} of every refused token request
+  const revocations = []; // HTTP status of every revocation request
+  let delay_ms = tokenDelay_ms;
+  let revocationDown = false; // answer 503 at the revocation endpoint
   const provider = new Provider(issuer, {
     clients: staticClient
       ? [
@@ -53,6 +60,7 @@ export async function startAuthorizationServer({ staticClient, accessTokenTtl_s 
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
@@ -67,10 +75,12 @@ export async function startAuthorizationServer({ staticClient, accessTokenTtl_s 
       },
     },
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed("refresh_token"),
+    rotateRefreshToken: () => true,
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ["oauth-test-cookie-key"] },
   });
   provider.on("grant.success", (ctx) => grants.push(ctx.oidc.params.grant_type));
+  provider.on("grant.error", (ctx, err) => grantErrors.push({ grant_type: ctx.oidc?.params?.grant_type, error: err.error }));
   provider.on("server_error", (ctx, err) => console.error("oidc-provider server_error", err));
 
   async function interaction(req, res, uid, action) {
@@ -113,6 +123,15 @@ export async function startAuthorizationServer({ staticClient, accessTokenTtl_s 
     try {
       const m = req.url.match(/^\/interaction\/([^/?]+)(?:\/(login|confirm))?/);
       if (m) return await interaction(req, res, m[1], m[2]);
+      if (req.method === "POST" && req.url === "/token/revocation") {
+        res.on("finish", () => revocations.push(res.statusCode));
+        if (revocationDown) {
+          res.writeHead(503, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: "temporarily_unavailable" }));
+          return;
+        }
+      }
+      if (req.method === "POST" && req.url === "/token" && delay_ms) await new Promise((r) => setTimeout(r, delay_ms));
       provider.callback()(req, res);
     } catch (err) {
       console.error("authorization server error", err);
@@ -123,6 +142,10 @@ export async function startAuthorizationServer({ staticClient, accessTokenTtl_s 
   return {
     issuer,
     grants,
+    grantErrors,
+    revocations,
+    setTokenDelay: (ms) => (delay_ms = ms),
+    setRevocationDown: (down) => (revocationDown = down),
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
 }

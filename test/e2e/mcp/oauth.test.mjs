@@ -292,4 +292,53 @@ test("re-authorizing an installation (serverId) moves it to the new tokens", asy
   const result = await gatewayCall("oauth_remote__whoami");
   const jti = JSON.parse(Buffer.from(done.accessToken.split(".")[1], "base64url").toString()).jti;
   assert.equal(jtiOf(result.text), jti, "the gateway uses the new token");
+  // The replaced secret's refresh token was revoked at the authorization server (RFC 7009).
+  assert.ok(as.revocations.includes(200), `revocations: ${JSON.stringify(as.revocations)}`);
+  reauthorized = { refreshToken: done.refreshToken, clientId: new URL(started.authorizationUrl).searchParams.get("client_id") };
+});
+
+let reauthorized;
+
+async function refreshAtServer(refreshToken, clientId) {
+  const res = await fetch(`${as.issuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }).toString(),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test("uninstalling revokes the tokens at the authorization server's revocation endpoint (RFC 7009)", async () => {
+  assert.ok(reauthorized, "needs the re-authorization test");
+  const before = as.revocations.length;
+  const removed = await ok(admin, "DELETE", `/api/mcp_server/${installedId}`);
+  assert.equal(removed.success, true);
+  const answers = as.revocations.slice(before);
+  // The refresh token is revoked (200); the JWT access token cannot be revoked at oidc-provider (structured
+  // tokens are refused with 400 unsupported_token_type), which is logged and does not matter.
+  assert.equal(answers[0], 200, `revocation answers: ${JSON.stringify(answers)}`);
+  const refused = await refreshAtServer(reauthorized.refreshToken, reauthorized.clientId);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.error, "invalid_grant", "the revoked refresh token is dead");
+});
+
+test("an uninstall succeeds when the revocation endpoint is down (logged)", async () => {
+  const started = await ok(admin, "POST", "/api/oauth/initiate", { catalogId });
+  const { params } = await authorizeInBrowser(started.authorizationUrl, redirectUri);
+  const done = await ok(admin, "POST", "/api/oauth/callback", { code: params.code, state: params.state });
+  const installed = await ok(admin, "POST", "/api/mcp_server", { name: "oauth-remote-2", catalogId, secretId: done.secretId });
+  as.setRevocationDown(true);
+  try {
+    const before = as.revocations.length;
+    const removed = await ok(admin, "DELETE", `/api/mcp_server/${installed.id}`);
+    assert.equal(removed.success, true);
+    assert.ok(as.revocations.slice(before).includes(503), "revocation was attempted");
+    assert.equal((await call(admin, "GET", `/api/mcp_server/${installed.id}`)).status, 404);
+    assert.match(platform.logTail(), /Revoking the OAuth refresh_token of secret .* temporarily_unavailable/);
+  } finally {
+    as.setRevocationDown(false);
+  }
+  // The refresh token was not revoked (the server was down) but the installation is gone.
+  const stillValid = await refreshAtServer(done.refreshToken, new URL(started.authorizationUrl).searchParams.get("client_id"));
+  assert.equal(stillValid.status, 200);
 });

@@ -1,7 +1,8 @@
 // MCP registry: private catalog CRUD, install (prompting for required environment values and secrets),
 // installed servers with status, tools, logs (following live), restart and uninstall. A remote server with an
 // oauthConfig installs through OAuth: Install sends the browser to its authorization server, and the
-// /oauth-callback page (OAuthCallbackPage) finishes the installation when the browser comes back.
+// /oauth-callback page (OAuthCallbackPage) finishes the installation when the browser comes back. Such an
+// installation has a Re-authorize button: the same flow with its serverId, which moves it to new tokens.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { raw } from "../api/client";
 import { DataTable, DeleteButton } from "../components/DataTable";
@@ -53,6 +54,19 @@ export function McpRegistryPage() {
   const [editing, setEditing] = useState<CatalogItem | "new">();
   const [installing, setInstalling] = useState<CatalogItem>();
   const [open, setOpen] = useState<McpServer>();
+  const [reauthError, setReauthError] = useState<string>();
+  // Re-authorize an installed OAuth server: a new flow with its serverId; the callback page moves the
+  // installation to the new tokens (the old ones are revoked).
+  const reauthorize = async (s: McpServer) => {
+    setReauthError(undefined);
+    try {
+      const started = await raw<{ authorizationUrl: string; state: string }>("POST", "/api/oauth/initiate", { catalogId: s.catalogId, serverId: s.id });
+      sessionStorage.setItem(oauthPendingKey(started.state), JSON.stringify({ catalogId: s.catalogId, name: s.name, serverId: s.id }));
+      window.location.assign(started.authorizationUrl);
+    } catch (error) {
+      setReauthError(`Re-authorizing ${s.name} failed: ${(error as Error).message}`);
+    }
+  };
   // Installations move through pending/discovering-tools: poll while one is in progress.
   useEffect(() => {
     const busy = servers.data?.some((s) => ["pending", "discovering-tools"].includes(s.localInstallationStatus));
@@ -111,6 +125,7 @@ export function McpRegistryPage() {
         ]}
       />
       <h2 class="section-title">Installed servers</h2>
+      {reauthError && <ErrorBox error={reauthError} />}
       <DataTable
         label="Installed servers"
         rows={servers.data}
@@ -142,6 +157,11 @@ export function McpRegistryPage() {
                 <button type="button" class="btn btn-small" onClick={() => setOpen(s)}>
                   Details
                 </button>
+                {catalog.data?.find((c) => c.id === s.catalogId && c.serverType === "remote" && c.oauthConfig) && (
+                  <button type="button" class="btn btn-small" title="Sign in at the server's authorization server again; the installation keeps its id and moves to the new tokens" onClick={() => reauthorize(s)}>
+                    Re-authorize
+                  </button>
+                )}
                 <button
                   type="button"
                   class="btn btn-small"
@@ -359,7 +379,7 @@ function OAuthInstall({ item }: { item: CatalogItem }) {
 /// (the platform exchanges the code and keeps the tokens in a secret), then installs the server with that
 /// secret, or, for a re-authorization, reports the installation now uses the new tokens.
 export function OAuthCallbackPage() {
-  const [result, setResult] = useState<{ server?: McpServer; reauthorized?: boolean; error?: string }>();
+  const [result, setResult] = useState<{ server?: McpServer; reauthorized?: boolean; name?: string; error?: string }>();
   const started = useRef(false);
   useEffect(() => {
     if (started.current) return;
@@ -376,7 +396,7 @@ export function OAuthCallbackPage() {
         const pending = JSON.parse(sessionStorage.getItem(oauthPendingKey(state)) ?? "null") as { name?: string } | null;
         sessionStorage.removeItem(oauthPendingKey(state));
         if (done.serverId) {
-          setResult({ reauthorized: true });
+          setResult({ reauthorized: true, name: pending?.name ?? done.name });
           return;
         }
         const server = await raw<McpServer>("POST", "/api/mcp_server", { name: pending?.name ?? done.name, catalogId: done.catalogId, secretId: done.secretId });
@@ -391,7 +411,11 @@ export function OAuthCallbackPage() {
       <PageHeader title="OAuth sign-in" description="Completing the installation of a remote MCP server." />
       {!result && <Spinner label="Completing the sign-in…" />}
       {result?.error && <ErrorBox error={result.error} />}
-      {result?.reauthorized && <p role="status">Signed in again: the installation uses the new tokens.</p>}
+      {result?.reauthorized && (
+        <p role="status">
+          Signed in again{result.name ? <> for <strong>{result.name}</strong></> : null}: the installation uses the new tokens.
+        </p>
+      )}
       {result?.server && (
         <p role="status">
           Installed <strong>{result.server.name}</strong>:{" "}
