@@ -45,34 +45,38 @@ bool isSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/// Characters that force quoting anywhere in a string (besides the delimiter): `: " \ [ ] { }` and the
+/// three control characters that have escapes; and the ones appendQuoted must escape.
+struct CharTables {
+    bool special[256] = {};
+    bool escaped[256] = {};
+    constexpr CharTables() {
+        for (unsigned char c : {':', '"', '\\', '[', ']', '{', '}', '\n', '\r', '\t'}) special[c] = true;
+        for (unsigned char c : {'"', '\\', '\n', '\r', '\t'}) escaped[c] = true;
+    }
+};
+constexpr CharTables kChars;
+
 bool needsQuotes(std::string_view s, char delimiter) {
     if (s.empty() || isSpace(s.front()) || isSpace(s.back())) return true;
-    if (s == "true" || s == "false" || s == "null") return true;
-    if (s.front() == '-') return true;  // "-" or a leading hyphen would read as a list item
-    if (looksNumeric(s)) return true;
-    for (char c : s) {
-        switch (c) {
-            case ':':
-            case '"':
-            case '\\':
-            case '[':
-            case ']':
-            case '{':
-            case '}':
-            case '\n':
-            case '\r':
-            case '\t':
-                return true;
-            default:
-                if (c == delimiter) return true;
-        }
-    }
+    char first = s.front();
+    if (first == '-') return true;  // "-" or a leading hyphen would read as a list item
+    if ((first == 't' && s == "true") || (first == 'f' && s == "false") || (first == 'n' && s == "null"))
+        return true;
+    if ((isDigit(first) || first == '.') && looksNumeric(s)) return true;
+    for (char c : s)
+        if (kChars.special[static_cast<unsigned char>(c)] || c == delimiter) return true;
     return false;
 }
 
 void appendQuoted(std::string& out, std::string_view s) {
     out += '"';
-    for (char c : s) {
+    std::size_t run = 0;  // start of the pending run of characters that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (!kChars.escaped[static_cast<unsigned char>(c)]) continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
         switch (c) {
             case '\\':
                 out += "\\\\";
@@ -86,13 +90,11 @@ void appendQuoted(std::string& out, std::string_view s) {
             case '\r':
                 out += "\\r";
                 break;
-            case '\t':
-                out += "\\t";
-                break;
             default:
-                out += c;
+                out += "\\t";
         }
     }
+    out.append(s.data() + run, s.size() - run);
     out += '"';
 }
 
@@ -172,7 +174,25 @@ void appendDouble(std::string& out, double number) {
     }
     char buffer[64];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);  // shortest round trip
-    out += ec == std::errc() ? canonicalNumber(std::string(buffer, end)) : "null";
+    if (ec != std::errc()) {
+        out += "null";
+        return;
+    }
+    std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
+    // The shortest form is already canonical unless it has an exponent or is "-0" (it never has trailing
+    // fractional zeros).
+    if (text.find_first_of("eE") == std::string_view::npos && text != "-0") {
+        out += text;
+        return;
+    }
+    out += canonicalNumber(std::string(text));
+}
+
+template <class Integer>
+void appendInteger(std::string& out, Integer number) {
+    char buffer[24];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);
+    out.append(buffer, static_cast<std::size_t>(end - buffer));
 }
 
 void appendPrimitive(std::string& out, Element value, char delimiter) {
@@ -184,10 +204,10 @@ void appendPrimitive(std::string& out, Element value, char delimiter) {
             out += bool(value) ? "true" : "false";
             break;
         case Type::INT64:
-            out += std::to_string(int64_t(value));
+            appendInteger(out, int64_t(value));
             break;
         case Type::UINT64:
-            out += std::to_string(uint64_t(value));
+            appendInteger(out, uint64_t(value));
             break;
         case Type::DOUBLE:
             appendDouble(out, double(value));
@@ -254,22 +274,39 @@ class Encoder {
         return true;
     }
 
-    /// Same key set in every element (no duplicate keys), every value primitive, at least one key.
+    /// Same key set in every element (no duplicate keys), every value primitive, at least one key. Rows
+    /// whose keys come in the first row's order (the usual case) are checked position by position; others
+    /// by lookup.
     static bool tabular(simdjson::dom::array array) {
         Element firstElement = array.at(0).value_unsafe();
         if (firstElement.type() != Type::OBJECT) return false;
         simdjson::dom::object first = firstElement;
         std::size_t keys = first.size();
         if (keys == 0) return false;
+        for (auto a = first.begin(); a != first.end(); ++a) {  // no duplicate keys in the header row
+            auto b = a;
+            for (++b; b != first.end(); ++b)
+                if (a.key() == b.key()) return false;
+        }
         for (auto item : array) {
             if (item.type() != Type::OBJECT) return false;
             simdjson::dom::object object = item;
             if (object.size() != keys) return false;
+            auto header = first.begin();
+            bool sameOrder = true;
             for (auto field : object) {
                 if (!isPrimitive(field.value)) return false;
+                if (sameOrder && header.key() != field.key) sameOrder = false;
+                ++header;
+            }
+            if (sameOrder) continue;
+            for (auto a = object.begin(); a != object.end(); ++a) {
                 std::size_t matches = 0;
-                for (auto other : first) matches += other.key == field.key;
+                for (auto other : first) matches += other.key == a.key();
                 if (matches != 1) return false;
+                auto b = a;  // and no duplicate key in this row ({"a":1,"a":2} against a header a,b)
+                for (++b; b != object.end(); ++b)
+                    if (a.key() == b.key()) return false;
             }
         }
         return true;
@@ -318,10 +355,15 @@ class Encoder {
                 simdjson::dom::object cellsOf = row;
                 std::string& cells = line(childDepth);
                 bool firstCell = true;
+                auto cell = cellsOf.begin();
                 for (auto field : first) {
                     if (!firstCell) cells += kDelimiter;
                     firstCell = false;
-                    appendPrimitive(cells, cellsOf.at_key(field.key).value_unsafe(), kDelimiter);
+                    // Same position first (rows usually repeat the header's order), else by key.
+                    Element v =
+                        cell.key() == field.key ? cell.value() : cellsOf.at_key(field.key).value_unsafe();
+                    appendPrimitive(cells, v, kDelimiter);
+                    ++cell;
                 }
             }
             return;
@@ -367,6 +409,7 @@ std::optional<std::string> encodeJson(std::string_view jsonText) {
     if (parser.parse(jsonText.data(), jsonText.size(), true).get(root) != simdjson::SUCCESS)
         return std::nullopt;
     Encoder encoder;
+    encoder.out.reserve(jsonText.size());  // TOON is rarely longer than the JSON it comes from
     encoder.root(root);
     return std::move(encoder.out);
 }
@@ -376,28 +419,47 @@ std::string encode(const nlohmann::ordered_json& value) {
     return encoded ? std::move(*encoded) : std::string();
 }
 
+namespace {
+enum : unsigned char { kOther = 0, kLetter, kDigit, kSpace, kHigh, kContinuation };
+struct ClassTable {
+    unsigned char of[256] = {};
+    constexpr ClassTable() {
+        for (int c = 'a'; c <= 'z'; ++c) of[c] = kLetter;
+        for (int c = 'A'; c <= 'Z'; ++c) of[c] = kLetter;
+        for (int c = '0'; c <= '9'; ++c) of[c] = kDigit;
+        for (unsigned char c : {' ', '\t', '\n', '\r', '\f', '\v'}) of[c] = kSpace;
+        for (int c = 0x80; c < 0xC0; ++c) of[c] = kContinuation;
+        for (int c = 0xC0; c < 0x100; ++c) of[c] = kHigh;
+    }
+};
+constexpr ClassTable kClass;
+}  // namespace
+
 std::size_t estimateTokens(std::string_view text) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     std::size_t tokens = 0, i = 0, n = text.size();
+    auto cls = [&](std::size_t at) { return kClass.of[p[at]]; };
     while (i < n) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x80) {
+        unsigned char k = cls(i);
+        if (k == kHigh || k == kContinuation) {
             ++i;
-            while (i < n && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+            while (i < n && cls(i) == kContinuation) ++i;
             ++tokens;  // one per code point
-        } else if (isAlpha(static_cast<char>(c))) {
+        } else if (k == kLetter) {
             std::size_t start = i;
-            while (i < n && isAlpha(text[i])) ++i;
+            while (i < n && cls(i) == kLetter) ++i;
             tokens += (i - start + 5) / 6;  // most words of up to six letters are one token
-        } else if (isDigit(static_cast<char>(c))) {
+        } else if (k == kDigit) {
             std::size_t start = i;
-            while (i < n && isDigit(text[i])) ++i;
+            while (i < n && cls(i) == kDigit) ++i;
             tokens += (i - start + 2) / 3;
-        } else if (isSpace(static_cast<char>(c))) {
+        } else if (k == kSpace) {
             std::size_t start = i;
-            while (i < n && isSpace(text[i])) ++i;
+            while (i < n && cls(i) == kSpace) ++i;
+            unsigned char next = i < n ? cls(i) : static_cast<unsigned char>(kOther);
             bool mergesWithWord =
-                i - start == 1 && c == ' ' && i < n &&
-                (isAlpha(text[i]) || isDigit(text[i]) || static_cast<unsigned char>(text[i]) >= 0x80);
+                i - start == 1 && p[start] == ' ' &&
+                (next == kLetter || next == kDigit || next == kHigh || next == kContinuation);
             if (!mergesWithWord) ++tokens;
         } else {
             ++tokens;

@@ -81,18 +81,74 @@ std::optional<std::string> readKey(Scanner& scan) {
     return decoded.get<std::string>();
 }
 
-/// The text of a tool-result content: a string, or an array made only of text parts (joined).
-std::optional<std::string> contentText(const nlohmann::json& content) {
-    if (content.is_string()) return content.get<std::string>();
+/// The text of a tool-result content: a string (viewed in place), or an array made only of text parts
+/// (joined into `joined`).
+std::optional<std::string_view> contentText(const nlohmann::json& content, std::string& joined) {
+    if (content.is_string()) return std::string_view(content.get_ref<const std::string&>());
     if (!content.is_array() || content.empty()) return std::nullopt;
-    std::string text;
+    std::string& text = joined;
     for (const auto& part : content) {
         if (!part.is_object() || detail::textField(part, "type") != "text") return std::nullopt;
         auto it = part.find("text");
         if (it == part.end() || !it->is_string()) return std::nullopt;
         text += it->get_ref<const std::string&>();
     }
-    return text;
+    return std::string_view(text);
+}
+
+struct Replacement {
+    ToolResultLocation location;
+    std::vector<JsonPathStep> path;
+    std::string toon;
+};
+
+}  // namespace
+
+/// `text` as a JSON string literal, as the providers serialise: `"` `\\` and control characters escaped
+/// (\b \f \n \r \t, else \u00XX), UTF-8 kept as is (the TOON text comes from validated JSON).
+std::string jsonStringLiteral(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 8 + 2);
+    out += '"';
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(text.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default: {
+                static const char* hex = "0123456789abcdef";
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 0xF];
+            }
+        }
+    }
+    out.append(text.data() + run, text.size() - run);
+    out += '"';
+    return out;
 }
 
 std::vector<JsonPathStep> contentPath(Provider provider, const ToolResultLocation& location) {
@@ -120,14 +176,6 @@ const nlohmann::json* contentAt(const nlohmann::json& body, const std::vector<Js
     }
     return node;
 }
-
-struct Replacement {
-    ToolResultLocation location;
-    std::vector<JsonPathStep> path;
-    std::string toon;
-};
-
-}  // namespace
 
 std::optional<std::pair<std::size_t, std::size_t>> locateJsonValue(std::string_view raw,
                                                                    const std::vector<JsonPathStep>& path) {
@@ -188,7 +236,8 @@ ToonOutcome compressToolResults(const ProviderAdapter& adapter, const RequestVie
         auto path = contentPath(provider, result.location);
         const nlohmann::json* content = contentAt(current, path);
         if (!content) continue;
-        auto text = contentText(*content);
+        std::string joined;
+        auto text = contentText(*content, joined);
         if (!text) continue;
         auto first = std::find_if(text->begin(), text->end(), [](char c) { return !isWs(c); });
         if (first == text->end() || (*first != '{' && *first != '[')) continue;
@@ -210,7 +259,7 @@ ToonOutcome compressToolResults(const ProviderAdapter& adapter, const RequestVie
         for (const auto& replacement : replacements) {
             auto range = locateJsonValue(raw, replacement.path);
             if (!range) break;
-            edits.emplace_back(*range, detail::compact(nlohmann::json(replacement.toon)));
+            edits.emplace_back(*range, jsonStringLiteral(replacement.toon));
         }
         if (edits.size() == replacements.size()) {
             std::sort(edits.begin(), edits.end(),

@@ -7,6 +7,7 @@
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 
+#include <simdjson.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -135,7 +136,13 @@ int main(int argc, char** argv) {
         });
         timeIt("estimate tokens (JSON + TOON)",
                [&] { return toon::estimateTokens(text) + toon::estimateTokens(encoded); });
-        timeIt("escape TOON as a JSON string", [&] { return json(encoded).dump().size(); });
+        timeIt("escape TOON as a JSON string", [&] { return jsonStringLiteral(encoded).size(); });
+        timeIt("  (nlohmann, for comparison)", [&] { return json(encoded).dump().size(); });
+        timeIt("simdjson parse alone", [&] {
+            thread_local simdjson::dom::parser parser;
+            simdjson::dom::element root;
+            return static_cast<std::size_t>(parser.parse(text).get(root));
+        });
     }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);

@@ -95,6 +95,7 @@ class ToonTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStringQuotingRoundTrips);
     CPPUNIT_TEST(testEstimate);
     CPPUNIT_TEST(testLocateJsonValue);
+    CPPUNIT_TEST(testJsonStringLiteralMatchesNlohmann);
     CPPUNIT_TEST(testOpenAiSpliceKeepsOtherBytes);
     CPPUNIT_TEST(testOpenAiTextPartsAndSkips);
     CPPUNIT_TEST(testAnthropicToolResult);
@@ -133,6 +134,10 @@ class ToonTest : public CppUnit::TestFixture {
         // different key sets or a nested value: not tabular
         CPPUNIT_ASSERT_EQUAL(std::string("[2]:\n  - a: 1\n  - b: 2"), enc(R"([{"a":1},{"b":2}])"));
         CPPUNIT_ASSERT_EQUAL(std::string("[1]:\n  - a: 1\n    b[2]: 1,2"), enc(R"([{"a":1,"b":[1,2]}])"));
+        // many rows, mixed orders, numbers of every kind
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("[3]{id,v}:\n  1,-0.5\n  2,1000000000000000000000\n  3,18446744073709551615"),
+            enc(R"([{"id":1,"v":-5e-1},{"v":1e21,"id":2},{"id":3,"v":18446744073709551615}])"));
     }
 
     void testListArrays() {
@@ -250,6 +255,25 @@ class ToonTest : public CppUnit::TestFixture {
         // "a\u0062" is "ab"; the later duplicate wins, as in the parsed body
         CPPUNIT_ASSERT_EQUAL(std::string("7"), at({{"ab"}}));
         CPPUNIT_ASSERT_EQUAL(std::string("<none>"), at({{"zz"}}));
+        // strings ending in escaped backslashes, and escaped quotes after backslashes
+        std::string slashes = R"({"a":"x\\","b":"\"\\","c":"q\\\"q","d":2})";
+        auto in = [&](const char* key) {
+            auto range = locateJsonValue(slashes, {{key}});
+            return range ? slashes.substr(range->first, range->second - range->first) : std::string("<none>");
+        };
+        CPPUNIT_ASSERT_EQUAL(std::string(R"("x\\")"), in("a"));
+        CPPUNIT_ASSERT_EQUAL(std::string(R"("\"\\")"), in("b"));
+        CPPUNIT_ASSERT_EQUAL(std::string(R"("q\\\"q")"), in("c"));
+        CPPUNIT_ASSERT_EQUAL(std::string("2"), in("d"));
+        CPPUNIT_ASSERT(!locateJsonValue(R"({"a":"unterminated\"})", {{"a"}}));
+    }
+
+    void testJsonStringLiteralMatchesNlohmann() {
+        std::string all;
+        for (int c = 1; c < 0x80; ++c) all += static_cast<char>(c);
+        for (const std::string& text : {std::string(), all, std::string("täst \u2028 ✓ \"q\" \\ end"),
+                                        std::string("line\nnext\ttab\r\b\f\x01\x1f")})
+            CPPUNIT_ASSERT_EQUAL(json(text).dump(), jsonStringLiteral(text));
     }
 
     void testOpenAiSpliceKeepsOtherBytes() {
