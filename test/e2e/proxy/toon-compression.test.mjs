@@ -2,7 +2,8 @@
 // result through archestra-platform to the upstream stand-in. Off by default (migration 0003); once the
 // organisation turns it on the stand-in sees TOON (exact text), every other byte of the body is unchanged, the
 // interaction records the token estimate before/after and the money saved, and /api/statistics/cost-savings
-// reports it. With compressionScope "team" the profile's teams decide.
+// reports it; the same for streamed requests (stream:true). With compressionScope "team" the profile's teams
+// decide.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -149,6 +150,51 @@ test("organisation on: OpenAI and Anthropic tool results go upstream as TOON; to
   // a result that is not JSON is left alone
   await openai(profile.id).chat.completions.create({ model: "gpt-4o", messages: openAiMessages("3 orders, all shipped"), tools: openAiTools });
   assert.equal(JSON.parse((await stack.standin.lastRequest()).body).messages[2].content, "3 orders, all shipped");
+});
+
+test("stream:true: the streamed requests' JSON tool results go upstream as TOON and the interactions record tokens before/after", async () => {
+  await api("PATCH", "/api/organization", { convertToolResultsToToon: true, compressionScope: "organization" });
+  const profile = await api("POST", "/api/agents", { name: "toon-stream", teams: [] });
+
+  // OpenAI, streamed: the answer arrives as SSE chunks, the request upstream carries TOON and stream:true.
+  const stream = await openai(profile.id).chat.completions.create({
+    model: "gpt-4o",
+    messages: openAiMessages(toolResultJson),
+    tools: openAiTools,
+    stream: true,
+  });
+  let chunks = 0;
+  for await (const chunk of stream) if (chunk.choices) chunks++;
+  assert.ok(chunks > 1, `a streamed answer (${chunks} chunks)`);
+  let upstream = JSON.parse((await stack.standin.lastRequest()).body);
+  assert.equal(upstream.stream, true, "the request went upstream as a streamed one");
+  assert.equal(upstream.messages[2].content, expectedToon);
+  const [before1, after1, saved1] = await interaction(profile.id, 1);
+  assert.ok(Number(after1) > 0 && Number(after1) < Number(before1), `tokens ${before1} -> ${after1}`);
+  assert.ok(Number(saved1) > 0, `saved ${saved1}`);
+
+  // Anthropic, streamed.
+  const events = [];
+  const anthropicStream = anthropic(profile.id).messages.stream({
+    model: "claude-3-5-sonnet-20241022",
+    max_tokens: 100,
+    messages: [
+      { role: "user", content: "What did I order?" },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_orders", name: "list_orders", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_orders", content: toolResultJson }] },
+    ],
+  });
+  for await (const event of anthropicStream) events.push(event.type);
+  assert.ok(events.includes("message_stop"), `streamed events: ${events.join(",")}`);
+  upstream = JSON.parse((await stack.standin.lastRequest()).body);
+  assert.equal(upstream.stream, true);
+  assert.equal(upstream.messages[2].content[0].content, expectedToon);
+  const [beforeA, afterA, savedA, modelA] = await interaction(profile.id, 2);
+  assert.equal(modelA, "claude-3-5-sonnet-20241022");
+  assert.ok(Number(afterA) > 0 && Number(afterA) < Number(beforeA) && Number(savedA) > 0, `${beforeA} -> ${afterA}, $${savedA}`);
+  // The same result gives the same estimate whichever the provider and whether streamed or not.
+  assert.equal(beforeA, before1);
+  assert.equal(afterA, after1);
 });
 
 test("team scope: a profile's requests are compressed when one of its teams has the setting on", async () => {
