@@ -669,8 +669,12 @@ class LlmProxyTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(json::parse(ids.body) == json::array({"agent-7"}));
         auto blocked =
             archestra::test::httpRequest(e.main->port(), "GET", "/api/interactions?blocked=true&limit=100");
-        for (const auto& item : json::parse(blocked.body)["data"])
-            CPPUNIT_ASSERT(item["blocked"].get<bool>());
+        CPPUNIT_ASSERT_EQUAL(200, blocked.status);
+        // Bound to a name first: a range-for over json::parse(...)["data"] iterates a member of a temporary
+        // that is destroyed before the loop body runs (ASan: heap-use-after-free).
+        json blockedPage = json::parse(blocked.body);
+        CPPUNIT_ASSERT(blockedPage["data"].is_array());
+        for (const auto& item : blockedPage["data"]) CPPUNIT_ASSERT(item["blocked"].get<bool>());
         auto missing = archestra::test::httpRequest(e.main->port(), "GET",
                                                     "/api/interactions/3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01");
         CPPUNIT_ASSERT_EQUAL(404, missing.status);
