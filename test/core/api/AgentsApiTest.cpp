@@ -288,7 +288,10 @@ class AgentsApiTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_EQUAL(size_t(24), tools[0]["createdAt"].get<std::string>().size());
         };
         check(f.ok("GET", "/api/agents/" + profile));
-        for (const auto& agent : f.ok("GET", "/api/agents?limit=100")["data"])
+        // Bound to a name first: a range-for over f.ok(...)["data"] iterates a member of a temporary that is
+        // destroyed before the loop body runs (the heap-use-after-free ASan found in LlmProxyTest).
+        json page = f.ok("GET", "/api/agents?limit=100");
+        for (const auto& agent : page["data"])
             if (agent["id"] == profile)
                 check(agent);
             else
