@@ -1,8 +1,6 @@
 // Session pool and libpq statement execution (see Database.h for why libpq executes the statements).
 #include "core/db/Database.h"
 
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/SessionImpl.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
@@ -15,8 +13,6 @@
 
 namespace archestra::db {
 namespace {
-
-std::once_flag connectorOnce;
 
 std::string shortSql(const std::string& sql) {
     std::string s = sql.substr(0, 160);
@@ -74,14 +70,8 @@ Connection::Connection(std::unique_ptr<Poco::Data::Session> session, PGconn* con
     : _session(std::move(session)), _conn(conn) {}
 
 Connection::~Connection() {
-    // Poco 1.11's SessionHandle::disconnect() calls PQfinish only while PQstatus is CONNECTION_OK, so a
-    // session whose server went away (restart, pg_terminate_backend, network) would leak its PGconn and
-    // buffers (LeakSanitizer in test_core_proxy_io under the asan preset: 2 sessions, 336 KB). Such a
-    // connection is finished here, after Poco let go of it; a healthy one is finished by Poco (never both: a
-    // bad status cannot turn good again without PQreset).
-    bool finishedByPoco = PQstatus(_conn) == CONNECTION_OK;
     _session.reset();
-    if (!finishedByPoco) PQfinish(_conn);
+    PQfinish(_conn);
 }
 
 void Connection::check(void* resultPtr, const std::string& sql) {
@@ -155,7 +145,6 @@ Database::Database(std::string connectionString, size_t maxSessions, long acquir
     : _connectionString(std::move(connectionString)),
       _capacity(std::max<size_t>(1, maxSessions)),
       _acquireTimeout_ms(acquireTimeout_ms) {
-    std::call_once(connectorOnce, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
     if (_connectionString.find("connect_timeout") == std::string::npos) {
         _connectionString += (_connectionString.empty() ? "" : " ") + std::string("connect_timeout=5");
     }
@@ -168,38 +157,22 @@ Database::~Database() {
 }
 
 Connection* Database::open() {
-    // Poco wants the libpq string; its own error text is replaced by libpq's, which never repeats the
-    // password.
-    auto unavailable = [this] {
-        PGconn* probe = PQconnectdb(_connectionString.c_str());
-        std::string why = trimmed(PQerrorMessage(probe));
-        bool ok = PQstatus(probe) == CONNECTION_OK;
-        PQfinish(probe);
-        return DatabaseUnavailableException(
-            "cannot connect to PostgreSQL: " +
-            (ok ? std::string("the connection failed, then succeeded on retry") : why));
-    };
-    // Poco 1.11's SessionHandle::connect does not PQfinish a connection that failed (LeakSanitizer: ~34 KB
-    // per failed attempt, which adds up while a database is away and the log writer retries). PQping frees
-    // what it allocates, so an unreachable server is found without Poco (also one that refuses connections
-    // while starting or stopping); only a server that goes away between the two calls, or refuses the
-    // credentials, still reaches Poco's leaking path.
-    PGPing ping = PQping(_connectionString.c_str());
-    if (ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) throw unavailable();
-    std::unique_ptr<Poco::Data::Session> session;
-    try {
-        session = std::make_unique<Poco::Data::Session>("PostgreSQL", _connectionString);
-    } catch (const Poco::Exception&) {
-        throw unavailable();
+    // libpq directly, not a Poco session: Poco 1.11's SessionHandle finishes its PGconn only while PQstatus
+    // is CONNECTION_OK, so it leaked both a connection that failed to open (wrong credentials, a server going
+    // away mid-connect) and every pooled session whose server went away (LeakSanitizer under the asan preset,
+    // test_core_db and test_core_proxy_io). libpq's error text never repeats the password.
+    PGconn* conn = PQconnectdb(_connectionString.c_str());
+    if (!conn) throw DatabaseUnavailableException("cannot connect to PostgreSQL: libpq is out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string why = trimmed(PQerrorMessage(conn));
+        PQfinish(conn);
+        throw DatabaseUnavailableException("cannot connect to PostgreSQL: " + why);
     }
-    auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(session->impl());
-    if (!impl) throw DatabaseException("Poco session for connector 'PostgreSQL' is not a PostgreSQL session");
-    PGconn* conn = impl->handle();
     // libpq prints NOTICEs (e.g. "relation already exists, skipping") to stderr by default; they are not
     // errors.
     PQsetNoticeProcessor(
         conn, [](void*, const char*) {}, nullptr);
-    return new Connection(std::move(session), conn);
+    return new Connection(nullptr, conn);
 }
 
 Connection* Database::acquire() {

@@ -84,8 +84,8 @@ class Connection {
 };
 using Transaction = Connection;
 
-/// Thread-safe bounded pool. Sessions are Poco Data PostgreSQL sessions (Poco owns connect/close); statements
-/// run through libpq on the session's connection, because Poco 1.11's PostgreSQL statements rewrite every '?'
+/// Thread-safe bounded pool of libpq connections (not Poco sessions: Poco 1.11 leaks failed and lost ones);
+/// statements run through libpq too, because Poco 1.11's PostgreSQL statements rewrite every '?'
 /// into a $n placeholder (breaking jsonb's ? operator and literals containing '?'), prepare every statement
 /// (so a multi-statement migration cannot run) and offer no LISTEN/NOTIFY. Broken sessions are discarded, so
 /// the pool reconnects by itself when the server comes back.
