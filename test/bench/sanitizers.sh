@@ -6,6 +6,9 @@
 # ({test, recordedAt, rows:[{what, how, figure}]}); the full CTest output stays in build/<preset>/sanitizers-run.log.
 #   test/bench/sanitizers.sh              both presets
 #   test/bench/sanitizers.sh asan         one (the other's earlier figures are kept if recorded)
+#   SANITIZER_TARGETS='t1 t2' SANITIZER_TESTS='regex' test/bench/sanitizers.sh asan
+#                                         a part: builds only those targets, runs only the tests matching the
+#                                         regex (plus sanitizer_reports); the rows say which (no "whole suite")
 # Builds at low priority (nice 10): the machine is shared. Exit status: 0 when every selected test passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +21,10 @@ status=0
 declare -A what=(
   [asan]="whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)"
   [tsan]="proxy and interaction-log writer tests (unit + proxy e2e) under ThreadSanitizer"
+)
+declare -A tool=(
+  [asan]="AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)"
+  [tsan]="ThreadSanitizer"
 )
 rows_file=$(mktemp)
 trap 'rm -f "$rows_file"' EXIT
@@ -32,11 +39,15 @@ for preset in "${presets[@]}"; do
   log=$build/sanitizers-run.log
   [[ -f $build/build.ninja ]] || cmake --preset "$preset" >/dev/null || { status=1; continue; }
   build_start=$(date +%s)
-  nice -n 10 cmake --build --preset "$preset" -j "${JOBS:-2}" >"$build/sanitizers-build.log" 2>&1 ||
+  targets=()
+  [[ -n ${SANITIZER_TARGETS:-} ]] && read -ra targets <<<"--target $SANITIZER_TARGETS"
+  nice -n 10 cmake --build --preset "$preset" -j "${JOBS:-2}" "${targets[@]}" >"$build/sanitizers-build.log" 2>&1 ||
     { echo "sanitizers: building $preset failed (see $build/sanitizers-build.log)" >&2; status=1; continue; }
   build_s=$(( $(date +%s) - build_start ))
   start=$(date +%s)
-  ctest --preset "$preset" >"$log" 2>&1 || status=1
+  filter=()
+  [[ -n ${SANITIZER_TESTS:-} ]] && filter=(-R "^(${SANITIZER_TESTS})\$|^sanitizer_reports\$")
+  nice -n 10 ctest --preset "$preset" "${filter[@]}" >"$log" 2>&1 || status=1
   secs=$(( $(date +%s) - start ))
   summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
@@ -45,16 +56,23 @@ for preset in "${presets[@]}"; do
   passed=$((total - failed))
   reports=$(find "$build/sanitizer-reports" -maxdepth 1 -type f ! -name '.*' -newer "$build/sanitizer-reports/.ctest-started" 2>/dev/null | wc -l)
   failed_names=$(sed -n 's/^[[:space:]]*[0-9]* - \([A-Za-z0-9_]*\) .*/\1/p' "$log" | tr '\n' ' ')
+  failed_names=${failed_names% }
   echo "sanitizers: $preset: $passed/$total passed in ${secs} s, $reports sanitizer report(s)${failed_names:+; failed: $failed_names}"
-  how="ctest --preset $preset (build/$preset, $(nproc) cores, nice build ${build_s} s)"
-  jq -nc --arg w "${what[$preset]}: tests passed / run" --arg h "$how" --arg f "$passed / $total" \
+  how="ctest --preset $preset${filter:+ -R '${filter[1]}'} (build/$preset, $(nproc) cores, nice build ${build_s} s)"
+  label=${what[$preset]}
+  # A part of the selection is named as such, with the tests that ran.
+  if [[ -n ${SANITIZER_TESTS:-} ]]; then
+    ran=$(sed -n 's/^ *[0-9]*\/[0-9]* Test *#[0-9]*: \([A-Za-z0-9_]*\) .*/\1/p' "$log" | tr '\n' ' ')
+    label="${tool[$preset]}, ONLY part of the selection (${ran% })"
+  fi
+  jq -nc --arg w "${label}: tests passed / run" --arg h "$how" --arg f "$passed / $total" \
     '{what:$w, how:$h, figure:$f}' >>"$rows_file"
-  jq -nc --arg w "${what[$preset]}: wall time of the run" --arg h "$how" --arg f "${secs} s" \
+  jq -nc --arg w "${label}: wall time of the run" --arg h "$how" --arg f "${secs} s" \
     '{what:$w, how:$h, figure:$f}' >>"$rows_file"
-  jq -nc --arg w "${what[$preset]}: sanitizer reports left by the run" --arg h "$how (files in build/$preset/sanitizer-reports)" \
+  jq -nc --arg w "${label}: sanitizer reports left by the run" --arg h "$how (files in build/$preset/sanitizer-reports)" \
     --arg f "$reports" '{what:$w, how:$h, figure:$f}' >>"$rows_file"
   if [[ -n $failed_names ]]; then
-    jq -nc --arg w "${what[$preset]}: failing tests" --arg h "$how" --arg f "$failed_names" \
+    jq -nc --arg w "${label}: failing tests" --arg h "$how" --arg f "$failed_names" \
       '{what:$w, how:$h, figure:$f}' >>"$rows_file"
   fi
 done
