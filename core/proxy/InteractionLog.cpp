@@ -8,6 +8,8 @@
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 
+#include <libpq-fe.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -22,57 +24,219 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <string_view>
+#include <utility>
 
 namespace archestra::proxy {
 
 namespace {
 
-// The insert and the token_cost usage counters (limit_model_usage) in one statement; only rows really
-// inserted count, so a replayed spool never counts usage twice.
-const char* const kInsertSql =
-    "WITH ins AS (INSERT INTO interactions (id, profile_id, external_agent_id, request, processed_request, "
-    "response, type, "
-    "model, original_model, optimized_model, provider, input_tokens, output_tokens, baseline_cost, cost, "
-    "blocked, "
-    "status_code, duration_ms, time_to_first_token_ms, decisions, toon_tokens_before, toon_tokens_after, "
-    "toon_cost_savings, created_at) "
-    "SELECT r.id, (SELECT a.id FROM agents a WHERE a.id = r.profile_id), r.external_agent_id, "
-    "COALESCE(r.request, '{}'::jsonb), r.processed_request, r.response, r.type, r.model, r.original_model, "
+// The token_cost usage counters (limit_model_usage) from a CTE `ins` of (profile_id, model, input_tokens,
+// output_tokens) rows: one upsert per limit and model.
+const std::string kUsageFromIns =
+    "usage AS (SELECT l.id AS limit_id, ins.model, sum(COALESCE(ins.input_tokens, 0)) AS tokens_in, "
+    "sum(COALESCE(ins.output_tokens, 0)) AS tokens_out FROM ins JOIN limits l ON l.limit_type = "
+    "'token_cost' AND (l.model IS NULL OR jsonb_typeof(l.model) <> 'array' OR "
+    "jsonb_array_length(l.model) = 0 OR l.model ? ins.model) AND ((l.entity_type = 'agent' AND "
+    "l.entity_id = ins.profile_id::text) OR (l.entity_type = 'team' AND l.entity_id IN (SELECT team_id "
+    "FROM agent_team WHERE agent_id = ins.profile_id)) OR (l.entity_type = 'organization' AND "
+    "l.entity_id IN (SELECT t.organization_id FROM agent_team x JOIN team t ON t.id = x.team_id WHERE "
+    "x.agent_id = ins.profile_id))) WHERE ins.model IS NOT NULL AND (ins.input_tokens IS NOT NULL OR "
+    "ins.output_tokens IS NOT NULL) GROUP BY l.id, ins.model) INSERT INTO limit_model_usage (limit_id, "
+    "model, current_usage_tokens_in, current_usage_tokens_out) SELECT limit_id, model, tokens_in, "
+    "tokens_out FROM usage ON CONFLICT (limit_id, model) DO UPDATE SET current_usage_tokens_in = "
+    "limit_model_usage.current_usage_tokens_in + EXCLUDED.current_usage_tokens_in, "
+    "current_usage_tokens_out = limit_model_usage.current_usage_tokens_out + "
+    "EXCLUDED.current_usage_tokens_out, updated_at = now()";
+
+// The insert and the usage counters in one statement; only rows really inserted count, so a replayed spool
+// never counts usage twice. Used for the spool replay and as the fallback of the COPY path.
+const std::string kInsertSql =
+    "WITH ins AS (INSERT INTO interactions (id, profile_id, external_agent_id, request, "
+    "processed_request, response, type, model, original_model, optimized_model, provider, input_tokens, "
+    "output_tokens, baseline_cost, cost, blocked, status_code, duration_ms, time_to_first_token_ms, "
+    "decisions, toon_tokens_before, toon_tokens_after, toon_cost_savings, created_at) SELECT r.id, "
+    "(SELECT a.id FROM agents a WHERE a.id = r.profile_id), r.external_agent_id, COALESCE(r.request, "
+    "'{}'::jsonb), r.processed_request, r.response, r.type, r.model, r.original_model, "
     "r.optimized_model, r.provider, r.input_tokens, r.output_tokens, r.baseline_cost, r.cost, "
     "COALESCE(r.blocked, false), r.status_code, r.duration_ms, r.time_to_first_token_ms, r.decisions, "
-    "r.toon_tokens_before, r.toon_tokens_after, r.toon_cost_savings, "
-    "COALESCE(r.created_at, now()) "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, profile_id uuid, external_agent_id text, request "
-    "jsonb, "
-    "processed_request jsonb, response jsonb, type text, model text, original_model text, optimized_model "
-    "text, "
-    "provider text, input_tokens integer, output_tokens integer, baseline_cost numeric, cost numeric, "
-    "blocked boolean, status_code integer, duration_ms integer, time_to_first_token_ms integer, decisions "
-    "jsonb, toon_tokens_before integer, toon_tokens_after integer, toon_cost_savings numeric, "
-    "created_at timestamptz) "
-    "ON CONFLICT (id) DO NOTHING RETURNING profile_id, model, input_tokens, output_tokens), "
-    "usage AS (SELECT l.id AS limit_id, ins.model, sum(COALESCE(ins.input_tokens, 0)) AS tokens_in, "
-    "sum(COALESCE(ins.output_tokens, 0)) AS tokens_out FROM ins JOIN limits l ON l.limit_type = 'token_cost' "
-    "AND (l.model IS NULL OR jsonb_typeof(l.model) <> 'array' OR jsonb_array_length(l.model) = 0 "
-    "OR l.model ? ins.model) "
-    "AND ((l.entity_type = 'agent' AND l.entity_id = ins.profile_id::text) "
-    "OR (l.entity_type = 'team' AND l.entity_id IN (SELECT team_id FROM agent_team WHERE agent_id = "
-    "ins.profile_id)) "
-    "OR (l.entity_type = 'organization' AND l.entity_id IN (SELECT t.organization_id FROM agent_team x "
-    "JOIN team t ON t.id = x.team_id WHERE x.agent_id = ins.profile_id))) "
-    "WHERE ins.model IS NOT NULL AND (ins.input_tokens IS NOT NULL OR ins.output_tokens IS NOT NULL) "
-    "GROUP BY l.id, ins.model) "
-    "INSERT INTO limit_model_usage (limit_id, model, current_usage_tokens_in, current_usage_tokens_out) "
-    "SELECT limit_id, model, tokens_in, tokens_out FROM usage ON CONFLICT (limit_id, model) DO UPDATE SET "
-    "current_usage_tokens_in = limit_model_usage.current_usage_tokens_in + EXCLUDED.current_usage_tokens_in, "
-    "current_usage_tokens_out = limit_model_usage.current_usage_tokens_out + "
-    "EXCLUDED.current_usage_tokens_out, "
-    "updated_at = now()";
+    "r.toon_tokens_before, r.toon_tokens_after, r.toon_cost_savings, COALESCE(r.created_at, now()) FROM "
+    "jsonb_to_recordset($1::jsonb) AS r(id uuid, profile_id uuid, external_agent_id text, request jsonb, "
+    "processed_request jsonb, response jsonb, type text, model text, original_model text, "
+    "optimized_model text, provider text, input_tokens integer, output_tokens integer, baseline_cost "
+    "numeric, cost numeric, blocked boolean, status_code integer, duration_ms integer, "
+    "time_to_first_token_ms integer, decisions jsonb, toon_tokens_before integer, toon_tokens_after "
+    "integer, toon_cost_savings numeric, created_at timestamptz) ON CONFLICT (id) DO NOTHING RETURNING "
+    "profile_id, model, input_tokens, output_tokens), " +
+    kUsageFromIns;
 
-std::string dumpLine(const nlohmann::json& row) {
-    std::string line = row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    line += '\n';
-    return line;
+// The fast path: the batch's rows as COPY text (no jsonb array for the server to parse and unpack), then the
+// usage of those rows (COPY is all or nothing, so every one of them was inserted), in one transaction. A
+// duplicate id (a replay), a profile deleted meanwhile or any other rejected row makes the COPY fail; the
+// batch then goes through kInsertSql, which skips duplicates and isolates a bad row.
+const char* const kCopySql =
+    "COPY interactions (id, profile_id, external_agent_id, request, processed_request, response, type, "
+    "model, "
+    "original_model, optimized_model, provider, input_tokens, output_tokens, baseline_cost, cost, blocked, "
+    "status_code, duration_ms, time_to_first_token_ms, decisions, toon_tokens_before, toon_tokens_after, "
+    "toon_cost_savings, created_at) FROM STDIN";
+const std::string kCopyUsageSql =
+    "WITH ins AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(profile_id uuid, model text, input_tokens "
+    "bigint, output_tokens bigint)), " +
+    kUsageFromIns;
+
+std::string dumpJson(const nlohmann::json& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Appends `text` as one COPY text-format field (backslash, tab, newline and carriage return escaped).
+void appendCopyField(std::string& out, std::string_view text) {
+    for (char c : text) {
+        switch (c) {
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out += c;
+        }
+    }
+}
+
+/// COPY ... FROM STDIN of `data` (text format) on the transaction's session (libpq directly: the db API has
+/// no COPY). Throws DatabaseException when the server rejects it, DatabaseUnavailableException when the
+/// connection is lost (the transaction's ROLLBACK then marks the session broken).
+void copyIn(db::Connection& c, const char* sql, const std::string& data) {
+    PGconn* conn = c.native();
+    auto message = [&](PGresult* r) {
+        std::string text = r ? PQresultErrorMessage(r) : "";
+        if (text.empty()) text = PQerrorMessage(conn);
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+        return text;
+    };
+    PGresult* start = PQexec(conn, sql);
+    if (!start || PQresultStatus(start) != PGRES_COPY_IN) {
+        std::string why = message(start);
+        PQclear(start);
+        if (PQstatus(conn) != CONNECTION_OK)
+            throw db::DatabaseUnavailableException("COPY interactions: " + why);
+        throw db::DatabaseException("COPY interactions: " + why);
+    }
+    PQclear(start);
+    bool sent = PQputCopyData(conn, data.data(), static_cast<int>(data.size())) == 1;
+    if (PQputCopyEnd(conn, sent ? nullptr : "client could not send the rows") != 1) sent = false;
+    // Read every result up to nullptr so the session is idle again; keep the first failure.
+    std::string failure;
+    while (PGresult* r = PQgetResult(conn)) {
+        ExecStatusType status = PQresultStatus(r);
+        if (status == PGRES_COPY_IN) {  // the end message never went out: the session is unusable
+            PQclear(r);
+            sent = false;
+            break;
+        }
+        if (status != PGRES_COMMAND_OK && failure.empty()) failure = message(r);
+        PQclear(r);
+    }
+    if (!sent || PQstatus(conn) != CONNECTION_OK)
+        throw db::DatabaseUnavailableException("COPY interactions: " + std::string(PQerrorMessage(conn)));
+    if (!failure.empty()) throw db::DatabaseException("COPY interactions: " + failure);
+}
+
+/// The row's JSON object text (the spool line, newline-terminated) and its COPY text row, from the same
+/// serialised pieces (each body is dumped once). The COPY row is empty when the record cannot take the fast
+/// path (no created_at: the insert uses now()).
+std::pair<std::string, std::string> serialise(InteractionRecord&& record) {
+    struct Field {
+        const char* name;
+        std::optional<std::string> json;  ///< JSON text of the value; nullopt = null
+        std::optional<std::string> copy;  ///< COPY text (unescaped); nullopt = \N
+    };
+    auto str = [](const std::string& v) -> Field { return {nullptr, dumpJson(v), v}; };
+    auto optStr = [&](const std::optional<std::string>& v) -> Field {
+        return v ? str(*v) : Field{nullptr, std::nullopt, std::nullopt};
+    };
+    auto optInt = [](const std::optional<std::int64_t>& v) -> Field {
+        if (!v) return {nullptr, std::nullopt, std::nullopt};
+        std::string text = std::to_string(*v);
+        return {nullptr, text, text};
+    };
+    auto optNum = [](const std::optional<double>& v) -> Field {
+        if (!v) return {nullptr, std::nullopt, std::nullopt};
+        std::string text = nlohmann::json(*v).dump();
+        if (text == "null") return {nullptr, std::nullopt, std::nullopt};  // NaN/infinity
+        return {nullptr, text, text};
+    };
+    auto body = [](const nlohmann::json& v) -> Field {
+        if (v.is_null()) return {nullptr, std::nullopt, std::nullopt};
+        std::string text = dumpJson(v);
+        return {nullptr, text, text};
+    };
+    auto named = [](const char* name, Field f) {
+        f.name = name;
+        return f;
+    };
+    Field request = body(record.request);
+    if (!request.copy) request.copy = "{}";  // the column is NOT NULL; kInsertSql stores {} too
+    std::vector<Field> fields = {
+        named("id", str(record.id)),
+        named("profile_id", record.profileId.empty() ? Field{} : str(record.profileId)),
+        named("external_agent_id", optStr(record.externalAgentId)),
+        named("request", std::move(request)),
+        named("processed_request", body(record.processedRequest)),
+        named("response", body(record.response)),
+        named("type", str(record.type)),
+        named("model", str(record.model)),
+        named("original_model", optStr(record.originalModel)),
+        named("optimized_model", optStr(record.optimizedModel)),
+        named("provider", str(record.provider)),
+        named("input_tokens", optInt(record.inputTokens)),
+        named("output_tokens", optInt(record.outputTokens)),
+        named("baseline_cost", optNum(record.baselineCost)),
+        named("cost", optNum(record.cost)),
+        named("blocked", Field{nullptr, record.blocked ? "true" : "false", record.blocked ? "t" : "f"}),
+        named("status_code", optInt(record.statusCode)),
+        named("duration_ms", optInt(record.duration_ms)),
+        named("time_to_first_token_ms", optInt(record.timeToFirstToken_ms)),
+        named("decisions", body(record.decisions)),
+        named("toon_tokens_before", optInt(record.toonTokensBefore)),
+        named("toon_tokens_after", optInt(record.toonTokensAfter)),
+        named("toon_cost_savings", optNum(record.toonCostSavings)),
+        named("created_at", str(record.createdAt)),
+    };
+    std::size_t size = 64;
+    for (const auto& f : fields) size += std::strlen(f.name) + 8 + (f.json ? f.json->size() : 4);
+    std::string line;
+    line.reserve(size);
+    std::string copy;
+    copy.reserve(size);
+    line += '{';
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        const Field& f = fields[i];
+        if (i) {
+            line += ',';
+            copy += '\t';
+        }
+        line += '"';
+        line += f.name;
+        line += "\":";
+        line += f.json ? *f.json : "null";
+        if (f.copy)
+            appendCopyField(copy, *f.copy);
+        else
+            copy += "\\N";
+    }
+    line += "}\n";
+    copy += '\n';
+    if (record.createdAt.empty()) copy.clear();
+    return {std::move(line), std::move(copy)};
 }
 
 /// Writes all of `data` (retrying short writes and EINTR); false with errno set on failure.
@@ -213,12 +377,13 @@ void InteractionLog::stop() {
 
 void InteractionLog::enqueue(InteractionRecord record) {
     // Serialised here, once: the same text goes to the segment, the spool and the INSERT.
-    std::string line = dumpLine(std::move(record).toJson());
+    Usage usage{record.profileId, record.model, record.inputTokens, record.outputTokens};
+    auto [line, copyRow] = serialise(std::move(record));
     {
         std::lock_guard lock(_mutex);
         if (_queue.size() < _options.capacity) {
             std::uint64_t segment = appendToSegment(line);
-            _queue.push_back({std::move(line), segment});
+            _queue.push_back({std::move(line), segment, std::move(copyRow), std::move(usage)});
             // The writer wakes for a full batch, else on its flushInterval_ms timer: one wake-up (a futex
             // call and a context switch on the request thread) per batch, not per request.
             if (_queue.size() == _options.batchSize) _wake.notify_one();
@@ -374,13 +539,19 @@ void InteractionLog::run() {
             _busy = !taken.empty();
             if (stopping && taken.empty()) break;
         }
-        std::vector<std::string> rows;
+        Batch batch;
         std::map<std::uint64_t, std::uint64_t> bySegment;
-        rows.reserve(taken.size());
+        batch.lines.reserve(taken.size());
+        batch.usage.reserve(taken.size());
+        bool copyable = !taken.empty();
         for (auto& pending : taken) {
             if (pending.segment) ++bySegment[pending.segment];
-            rows.push_back(std::move(pending.line));
+            if (pending.copyRow.empty()) copyable = false;
+            if (copyable) batch.copyRows += pending.copyRow;
+            batch.lines.push_back(std::move(pending.line));
+            batch.usage.push_back(std::move(pending.usage));
         }
+        if (!copyable) batch.copyRows.clear();
         taken.clear();
 
         if (_databaseDown) {
@@ -394,7 +565,7 @@ void InteractionLog::run() {
             }
         }
         if (!_databaseDown && _spoolBytes > 0 && !replaySpool()) _databaseDown = true;
-        if (!rows.empty()) writeBatch(rows);
+        if (!batch.lines.empty()) writeBatch(batch);
         {
             // Inserted, spooled with fdatasync, or dropped as bad: the segments no longer need these rows.
             std::lock_guard lock(_mutex);
@@ -406,10 +577,11 @@ void InteractionLog::run() {
     _drained.notify_all();
 }
 
-void InteractionLog::writeBatch(const std::vector<std::string>& rows) {
+void InteractionLog::writeBatch(const Batch& batch) {
+    const auto& rows = batch.lines;
     if (!_databaseDown) {
         try {
-            insert(rows);
+            if (batch.copyRows.empty() || !copy(batch)) insert(rows);
             return;
         } catch (const db::DatabaseUnavailableException& error) {
             _databaseDown = true;
@@ -419,6 +591,43 @@ void InteractionLog::writeBatch(const std::vector<std::string>& rows) {
     }
     appendToSpool(rows, true);
     _spooled += rows.size();
+}
+
+bool InteractionLog::copy(const Batch& batch) {
+    // Usage per (profile, model) of the rows that carry tokens; sent only when there is some.
+    std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> sums;
+    for (const auto& u : batch.usage) {
+        if (u.profileId.empty() || u.model.empty() || (!u.inputTokens && !u.outputTokens)) continue;
+        auto& sum = sums[{u.profileId, u.model}];
+        sum.first += u.inputTokens.value_or(0);
+        sum.second += u.outputTokens.value_or(0);
+    }
+    std::string usageJson;
+    if (!sums.empty()) {
+        nlohmann::json usage = nlohmann::json::array();
+        for (const auto& [key, sum] : sums)
+            usage.push_back({{"profile_id", key.first},
+                             {"model", key.second},
+                             {"input_tokens", sum.first},
+                             {"output_tokens", sum.second}});
+        usageJson = dumpJson(usage);
+    }
+    try {
+        long long usageRows = _db.transaction([&](db::Connection& c) {
+            copyIn(c, kCopySql, batch.copyRows);
+            return usageJson.empty() ? 0LL : c.execute(kCopyUsageSql, {usageJson});
+        });
+        _written += batch.lines.size();
+        ++_copiedBatches;
+        if (usageRows > 0 && _onUsageChanged) _onUsageChanged();
+        return true;
+    } catch (const db::DatabaseUnavailableException&) {
+        throw;
+    } catch (const std::exception& error) {
+        // A replayed id, a deleted profile, a value PostgreSQL rejects: the row-tolerant INSERT decides.
+        _logger.debug(std::string("COPY of an interaction batch failed, inserting instead: ") + error.what());
+        return false;
+    }
 }
 
 void InteractionLog::insert(const std::vector<std::string>& rows) {

@@ -103,6 +103,8 @@ class InteractionLog {
     std::uint64_t rowsWritten() const { return _written.load(); }
     std::uint64_t rowsDropped() const { return _dropped.load(); }
     std::uint64_t rowsSpooled() const { return _spooled.load(); }
+    /// Batches written by COPY (the fast path); the others went through the row-tolerant INSERT.
+    std::uint64_t batchesCopied() const { return _copiedBatches.load(); }
     bool databaseAvailable() const { return !_databaseDown.load(); }
     const std::string& spoolFile() const { return _spoolFile; }
     /// Rows recovered at start() from segments a killed process left behind.
@@ -115,10 +117,25 @@ class InteractionLog {
     std::optional<std::string> spoolProblem() const;
 
   private:
+    /// What a row adds to the token_cost usage counters (when it is inserted).
+    struct Usage {
+        std::string profileId;
+        std::string model;
+        std::optional<std::int64_t> inputTokens;
+        std::optional<std::int64_t> outputTokens;
+    };
     /// One row waiting for the writer: its serialised JSON and the segment that holds it.
     struct Pending {
         std::string line;  ///< JSON object text, newline-terminated
         std::uint64_t segment = 0;
+        std::string copyRow;  ///< the same row as a COPY text line; empty when it cannot be copied
+        Usage usage;
+    };
+    /// Rows taken by the writer: their JSON lines, and their COPY text when every row has one.
+    struct Batch {
+        std::vector<std::string> lines;
+        std::string copyRows;
+        std::vector<Usage> usage;
     };
     struct Segment {
         std::string path;
@@ -136,7 +153,10 @@ class InteractionLog {
     void recoverSegments();
     void closeSegments();
     void run();
-    void writeBatch(const std::vector<std::string>& lines);
+    void writeBatch(const Batch& batch);
+    /// The fast path: COPY of the whole batch plus its usage counters in one transaction. False when the
+    /// server rejected it (the caller inserts the lines instead); throws DatabaseUnavailableException.
+    bool copy(const Batch& batch);
     /// Inserts rows given as newline-terminated JSON object texts (ON CONFLICT (id) DO NOTHING); throws
     /// DatabaseUnavailableException when the server is gone.
     void insert(const std::vector<std::string>& lines);
@@ -168,6 +188,7 @@ class InteractionLog {
     std::atomic<std::uint64_t> _written{0};
     std::atomic<std::uint64_t> _dropped{0};
     std::atomic<std::uint64_t> _spooled{0};
+    std::atomic<std::uint64_t> _copiedBatches{0};
     std::atomic<std::uint64_t> _recovered{0};
     std::atomic<bool> _databaseDown{false};
     std::atomic<std::uint64_t> _spoolWriteErrors{0};

@@ -85,6 +85,8 @@ class InteractionLogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSegmentsAreEmptiedOnceCommitted);
     CPPUNIT_TEST(testLiveSegmentOfAnotherLogIsNotTaken);
     CPPUNIT_TEST(testWriteAheadCostPerEnqueue);
+    CPPUNIT_TEST(testCopyStoresWhatInsertStores);
+    CPPUNIT_TEST(testReplayedIdFallsBackAndCountsUsageOnce);
     CPPUNIT_TEST_SUITE_END();
 
     std::string _connection;
@@ -105,6 +107,102 @@ class InteractionLogTest : public CppUnit::TestFixture {
     }
 
     long long rows() { return std::stoll(_db->query("SELECT count(*) FROM interactions").at(0).str(0)); }
+
+    std::string makeAgentWithTokenLimit() {
+        std::string agent =
+            _db->query("INSERT INTO agents (name) VALUES ('copy') RETURNING id::text").at(0).str(0);
+        _db->execute(
+            "INSERT INTO limits (entity_type, entity_id, limit_type, limit_value) VALUES ('agent', $1, "
+            "'token_cost', 1000000)",
+            {agent});
+        return agent;
+    }
+
+    /// "<tokens in>/<tokens out>" summed over limit_model_usage.
+    std::string usage() {
+        auto r = _db->query(
+            "SELECT COALESCE(sum(current_usage_tokens_in), 0)::text, COALESCE(sum(current_usage_tokens_out), "
+            "0)::text FROM limit_model_usage");
+        return r.at(0).str(0) + "/" + r.at(0).str(1);
+    }
+
+    /// The COPY fast path stores each column as the jsonb INSERT does, including text that COPY must escape
+    /// (tab, newline, carriage return, backslash, quotes, non-ASCII) and NULLs, and counts token usage.
+    void testCopyStoresWhatInsertStores() {
+        std::string agent = makeAgentWithTokenLimit();
+        InteractionLog log(*_db, _dir);
+        log.start();
+        std::string awkward =
+            "tab\there\nnew line\r\\back\\slash \"quoted\" \\N caf\u00e9 \U0001F600 '; DROP";
+        std::vector<InteractionRecord> sent;
+        for (int i = 0; i < 5; ++i) {
+            InteractionRecord r = makeRecord(awkward + std::to_string(i), 10);
+            r.profileId = agent;
+            r.externalAgentId = i % 2 ? std::optional<std::string>(awkward) : std::nullopt;
+            r.model = "gpt-4o\tmini";
+            r.cost = 0.000123456789;
+            r.decisions = i % 2 ? nlohmann::json(nullptr) : nlohmann::json{{"context", awkward}};
+            r.blocked = i == 3;
+            sent.push_back(r);
+            log.enqueue(std::move(r));
+        }
+        CPPUNIT_ASSERT(log.waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(5LL, rows());
+        CPPUNIT_ASSERT_MESSAGE("the batch went through COPY", log.batchesCopied() >= 1);
+        for (const auto& r : sent) {
+            auto row = _db->query(
+                "SELECT (request = $2::jsonb)::text, (response = $3::jsonb)::text, COALESCE(decisions::text, "
+                "'SQL NULL'), COALESCE(external_agent_id, 'SQL NULL'), model, profile_id::text, cost::text, "
+                "blocked::text, processed_request IS NULL, input_tokens::text FROM interactions WHERE id = "
+                "$1",
+                {r.id, r.request.dump(), r.response.dump()});
+            CPPUNIT_ASSERT_EQUAL(std::size_t(1), row.size());
+            CPPUNIT_ASSERT_EQUAL(std::string("true"), row[0].str(0));
+            CPPUNIT_ASSERT_EQUAL(std::string("true"), row[0].str(1));
+            if (r.decisions.is_null())
+                CPPUNIT_ASSERT_EQUAL(std::string("SQL NULL"), row[0].str(2));
+            else
+                CPPUNIT_ASSERT_EQUAL(r.decisions.dump(), nlohmann::json::parse(row[0].str(2)).dump());
+            CPPUNIT_ASSERT_EQUAL(r.externalAgentId.value_or("SQL NULL"), row[0].str(3));
+            CPPUNIT_ASSERT_EQUAL(r.model, row[0].str(4));
+            CPPUNIT_ASSERT_EQUAL(agent, row[0].str(5));
+            CPPUNIT_ASSERT_EQUAL(std::string("0.0001234568"), row[0].str(6));
+            CPPUNIT_ASSERT_EQUAL(std::string(r.blocked ? "true" : "false"), row[0].str(7));
+            CPPUNIT_ASSERT_EQUAL(std::string("t"), row[0].str(8));
+            CPPUNIT_ASSERT_EQUAL(std::string("12"), row[0].str(9));
+        }
+        CPPUNIT_ASSERT_EQUAL(std::string("60/170"), usage());
+        log.stop();
+    }
+
+    /// A batch holding an id that is already stored (a replayed segment) cannot be COPYed; the INSERT
+    /// fallback skips the duplicate, stores the rest, and counts usage only for rows really inserted. A
+    /// profile that no longer exists is stored as NULL, as before.
+    void testReplayedIdFallsBackAndCountsUsageOnce() {
+        std::string agent = makeAgentWithTokenLimit();
+        InteractionLog log(*_db, _dir);
+        log.start();
+        InteractionRecord first = makeRecord("first", 10);
+        first.profileId = agent;
+        log.enqueue(first);
+        CPPUNIT_ASSERT(log.waitUntilDrained(10000));
+        CPPUNIT_ASSERT(log.batchesCopied() >= 1);
+        CPPUNIT_ASSERT_EQUAL(std::string("12/34"), usage());
+
+        InteractionRecord fresh = makeRecord("fresh", 10);
+        fresh.profileId = agent;
+        InteractionRecord orphan = makeRecord("orphan", 10);
+        orphan.profileId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+        log.enqueue(first);  // same id again
+        log.enqueue(fresh);
+        log.enqueue(orphan);
+        CPPUNIT_ASSERT(log.waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(3LL, rows());
+        CPPUNIT_ASSERT_EQUAL(std::string("24/68"), usage());
+        auto orphanRow = _db->query("SELECT profile_id IS NULL FROM interactions WHERE id = $1", {orphan.id});
+        CPPUNIT_ASSERT_EQUAL(std::string("t"), orphanRow.at(0).str(0));
+        log.stop();
+    }
 
     void testKilledProcessLosesNothingAcknowledged() {
         const int kRows = 300;
