@@ -7,9 +7,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
 missing=()
-for tool in nginx wrk psql; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in nginx wrk hey psql; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if (( ${#missing[@]} )); then
-  echo "bench: missing ${missing[*]}; run 'bash packaging/install-deps.sh --test' (nginx-light, wrk, postgresql)" >&2
+  echo "bench: missing ${missing[*]}; run 'bash packaging/install-deps.sh --test' (nginx-light, wrk, hey, postgresql)" >&2
   exit 1
 fi
 bash "$root/test/e2e/install-npm.sh"
