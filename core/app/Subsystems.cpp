@@ -16,6 +16,8 @@
 #include "core/http/FileLimit.h"
 #include "core/plugins/HostServices.h"
 #include "core/plugins/PluginManager.h"
+#include "core/proxy/InteractionLog.h"
+#include "core/proxy/ProxyModule.h"
 #include "core/secrets/SecretStore.h"
 #include "core/ui/StaticFiles.h"
 
@@ -24,6 +26,7 @@
 #include <Poco/String.h>
 #include <Poco/StringTokenizer.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace archestra::app {
@@ -141,10 +144,28 @@ void DatabaseSubsystem::initialize(Poco::Util::Application&) {
     // The secrets backend keys its encryption with the auth secret; its SQL waits for the database itself.
     startSecrets(_platform, startupLog());
 
+    // Once the schema is in place, a database that stops answering degrades the instance but does not take it out
+    // of its Service: the proxy keeps serving from its in-memory snapshots and spools interactions to disk for
+    // replay, and every replica shares the database, so removing them all would turn a blip into an outage.
+    // Not ready (503) only when this instance really cannot take traffic: before the schema is in place, and
+    // when the database is away while the spool cannot be written either (nothing acknowledged would be kept
+    // beyond the in-memory backlog).
     _platform.readiness.add("database", [this] {
         if (!_platform.databaseReady) return CheckResult{false, "waiting for the database to answer"};
-        bool ok = _platform.database->ping();
-        return CheckResult{ok, ok ? "ok" : "database does not answer"};
+        if (_platform.database->ping()) return CheckResult{true, "ok"};
+        std::optional<std::string> spoolProblem;
+        if (_platform.proxy) spoolProblem = _platform.proxy->interactionLog().spoolProblem();
+        if (spoolProblem)
+            return CheckResult{false, "database does not answer, and the interaction spool cannot be written (" +
+                                          *spoolProblem + ")"};
+        return CheckResult{true,
+                           "database does not answer; the proxy serves from its snapshots, interactions spool to "
+                           "disk until it returns, API calls that need it answer 503",
+                           true};
+    });
+    _platform.readiness.add("shutdown", [this] {
+        if (_platform.stopping) return CheckResult{false, "shutting down: draining in-flight requests"};
+        return CheckResult{true, "running"};
     });
 
     if (!bringUp()) {
@@ -303,10 +324,17 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
 }
 
 void HttpSubsystem::uninitialize() {
+    _platform.stopping = true;
     for (auto& hook : _platform.stoppingHooks) hook();
     _platform.stoppingHooks.clear();
-    // Stop accepting everywhere first, then let in-flight requests and streams finish within the bound.
-    for (auto& listener : _platform.listeners) listener->stop(10000);
+    // Let in-flight requests and streams finish within one bound for all listeners together
+    // (ARCHESTRA_SHUTDOWN_GRACE_S): each listener stops accepting and gets what is left of it.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(_platform.settings.getInt("ARCHESTRA_SHUTDOWN_GRACE_S"));
+    for (auto& listener : _platform.listeners) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        listener->stop(std::max<long>(0, static_cast<long>(left.count())));
+    }
     _platform.listeners.clear();
     for (auto hook = _platform.shutdownHooks.rbegin(); hook != _platform.shutdownHooks.rend(); ++hook)
         (*hook)();

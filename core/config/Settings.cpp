@@ -49,6 +49,8 @@ std::vector<SettingSpec> buildSpecs() {
          "Time a client has to send a whole request head once it started (slowloris guard)"},
         {"ARCHESTRA_HTTP_READ_TIMEOUT_S", "60", K::Count,
          "Longest silence while reading a request body, or before a new connection's first request"},
+        {"ARCHESTRA_SHUTDOWN_GRACE_S", "10", K::Count,
+         "On SIGTERM: how long in-flight requests and streams may take to finish before they are cut"},
         // Files
         {"ARCHESTRA_DATA_DIR", "./data", K::Path, "Auth secret, embedded PostgreSQL, interaction spool"},
         {"ARCHESTRA_PLUGINS_DIR", "", K::Path,
@@ -79,6 +81,8 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_ANTHROPIC_BASE_URL", "https://api.anthropic.com", K::Url, "Anthropic upstream"},
         {"ARCHESTRA_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com", K::Url, "Gemini upstream"},
         {"ARCHESTRA_UPSTREAM_CONNECT_TIMEOUT_MS", "10000", K::Count, "Upstream connect timeout"},
+        {"ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS", "20000", K::Count,
+         "Interaction rows kept in memory while the database is away and the spool disk is full"},
         {"ARCHESTRA_UPSTREAM_IDLE_TIMEOUT_MS", "300000", K::Count,
          "Upstream read idle timeout (no byte for this long)"},
         {"ARCHESTRA_UPSTREAM_CA_FILE", "", K::Path, "Extra CA bundle trusted for upstream TLS"},

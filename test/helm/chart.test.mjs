@@ -123,6 +123,8 @@ test("defaults: valid objects, ports, probes, env, selectors, security context, 
   assert.equal(c.livenessProbe.httpGet.path, "/health");
   assert.equal(c.startupProbe.httpGet.path, "/health");
   for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe]) assert.equal(p.httpGet.port, "backend");
+  // The pod's grace period covers the platform's drain bound (ARCHESTRA_SHUTDOWN_GRACE_S, 10 s) plus the flush.
+  assert.equal(dep.spec.template.spec.terminationGracePeriodSeconds, 30);
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory, "resource requests");
 
   // Non-root, read-only root filesystem, and the writable places mounted.
@@ -392,4 +394,12 @@ test("Traefik: the guide's ingress annotation lands on the Ingress", async () =>
   await validateAll(r);
   const ingress = find(r.objects, "Ingress");
   assert.equal(ingress.metadata.annotations["traefik.ingress.kubernetes.io/service.passhostheader"], "true");
+});
+
+test("terminationGracePeriodSeconds follows ARCHESTRA_SHUTDOWN_GRACE_S", async () => {
+  const r = renderOk([valuesFile({ archestra: { env: { ARCHESTRA_SHUTDOWN_GRACE_S: "45" } } })]);
+  const dep = find(r.objects, "Deployment", "archestra-platform");
+  assert.equal(dep.spec.template.spec.terminationGracePeriodSeconds, 65);
+  const env = Object.fromEntries(container(r.objects).env.map((e) => [e.name, e.value]));
+  assert.equal(env.ARCHESTRA_SHUTDOWN_GRACE_S, "45");
 });
