@@ -84,6 +84,8 @@ struct Platform {
     std::shared_ptr<mcp::McpRegistry> mcpRegistry;
     /// Run before the listeners stop: end long-lived streams (MCP gateway GET streams) so the listeners'
     /// grace period is not spent waiting for them.
+    /// Set when SIGTERM (or the end of main) starts the shutdown: /ready answers 503 from then on.
+    std::atomic<bool> stopping{false};
     std::vector<std::function<void()>> stoppingHooks;
     /// Run in reverse order once the listeners have stopped, before the database closes (log flush).
     std::vector<std::function<void()>> shutdownHooks;

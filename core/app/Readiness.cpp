@@ -35,7 +35,7 @@ nlohmann::json Readiness::report(bool& ready) const {
             body["failing"].push_back(name);
         }
     }
-    body["status"] = ready ? "ready" : "not_ready";
+    body["status"] = !ready ? "not_ready" : body["degraded"].empty() ? "ready" : "degraded";
     return body;
 }
 

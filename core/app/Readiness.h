@@ -23,8 +23,9 @@ class Readiness {
   public:
     using Check = std::function<CheckResult()>;
     void add(std::string name, Check check);
-    /// {"status":"ready"|"not_ready","checks":{name:{ok,detail[,degraded]}},"failing":[names],
-    /// "degraded":[names]}; `ready` says which. A degraded check does not make the instance not ready.
+    /// {"status":"ready"|"degraded"|"not_ready","checks":{name:{ok,detail[,degraded]}},"failing":[names],
+    /// "degraded":[names]}; `ready` is false only with a failing check. A degraded check does not make the
+    /// instance not ready ("degraded": 200, still in its Service).
     nlohmann::json report(bool& ready) const;
 
   private:

@@ -62,7 +62,7 @@ void registerSystemRoutes(Platform& platform) {
                             .path = "/ready",
                             .operationId = "getReadiness",
                             .tag = "System",
-                            .summary = "Readiness: the database and every selected plugin are up",
+                            .summary = "Readiness: 200 while this instance can take traffic (status ready, or degraded naming what is reduced); 503 while starting, shutting down or unable to serve",
                             .access = http::Access::publicRoute(),
                             .response = {{"type", "object"}}},
                            [&platform](http::Context& context) {

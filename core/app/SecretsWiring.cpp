@@ -12,6 +12,10 @@
 
 #include <Poco/Logger.h>
 
+#include <chrono>
+#include <mutex>
+#include <optional>
+
 namespace archestra::app {
 
 void startSecrets(Platform& platform, Poco::Logger& log) {
@@ -42,11 +46,34 @@ void startSecrets(Platform& platform, Poco::Logger& log) {
             return sdk::fail(sdk::ErrorCode::Unavailable, error.what());
         }
     });
-    platform.readiness.add("secrets", [store] {
+    // A backend that is selected but fails its connectivity check (Vault sealed, the plugin throwing, the
+    // database away) degrades secret reads and writes only: the proxy with client keys, the API and the UI keep
+    // working, and every replica shares the backend, so it is listed under "degraded" with the reason (200), not
+    // a reason to take this instance out of its Service. A backend that could not be created at all (plugin
+    // missing, bad config) is a configuration error: failing (503). The check runs at most every 5 s (a Vault
+    // round trip per probe would be wasteful).
+    struct Probe {
+        std::mutex mutex;
+        std::chrono::steady_clock::time_point at{};
+        std::optional<std::string> problem;
+    };
+    platform.readiness.add("secrets", [store, probe = std::make_shared<Probe>()] {
         if (!store->available()) return CheckResult{false, store->unavailableReason()};
         std::string detail = store->selection().plugin + " active";
         if (store->selection().fallbackReason)
             detail += " (Vault requested, using the database: " + *store->selection().fallbackReason + ")";
+        std::lock_guard lock(probe->mutex);
+        auto now = std::chrono::steady_clock::now();
+        if (probe->at == std::chrono::steady_clock::time_point{} || now - probe->at >= std::chrono::seconds(5)) {
+            probe->at = now;
+            try {
+                store->checkConnectivity();
+                probe->problem.reset();
+            } catch (const std::exception& error) {
+                probe->problem = error.what();
+            }
+        }
+        if (probe->problem) return CheckResult{true, detail + ", but failing: " + *probe->problem, true};
         return CheckResult{true, detail};
     });
 }

@@ -33,8 +33,13 @@ void addTelemetryGauges(Platform& platform) {
         t.addGauge("archestra_interaction_spool_degraded",
                    "1 while the interaction spool directory cannot be written (see /ready)",
                    [proxy] { return proxy->interactionLog().spoolProblem() ? 1.0 : 0.0; });
+        t.addGauge("archestra_interaction_log_backlog_rows",
+                   "Interaction rows kept in memory because neither the database nor the spool can take them "
+                   "(bounded by ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS)",
+                   [proxy] { return static_cast<double>(proxy->interactionLog().backlogRows()); });
         t.addGauge("archestra_interaction_log_rows_dropped_total",
-                   "Interaction rows lost: spool write failed while the database was away, or rejected rows",
+                   "Interaction rows lost: the in-memory backlog was full while neither the database nor the "
+                   "spool could take them, or rejected rows",
                    [proxy] { return static_cast<double>(proxy->interactionLog().rowsDropped()); });
         t.addGauge("archestra_upstream_pool_idle_connections", "Idle keep-alive connections to LLM upstreams",
                    [proxy] { return static_cast<double>(proxy->upstreamPool().idleSessions()); });

@@ -1,7 +1,10 @@
 // Host-side wrappers around plugin instances: catch every exception at the boundary, keep the library loaded.
 #pragma once
 
+#include <Poco/Logger.h>
+#include <atomic>
 #include <boost/dll/shared_library.hpp>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
@@ -19,6 +22,8 @@ struct LoadedPlugin {
     std::string key;                                      ///< "<kind>.<name>"
     std::string file;                                     ///< library path, or "(built-in)"
     std::unique_ptr<sdk::Host> host;                      ///< the host as this plugin sees it (log prefix)
+    /// Exceptions that escaped this plugin's calls (each a plugin bug): counted for the log's rate limit.
+    std::atomic<std::uint64_t> escapedExceptions{0};
 };
 
 /// A Host that forwards to the platform's and prefixes log lines with the plugin's key.
@@ -42,19 +47,35 @@ class PluginHostView : public sdk::Host, private sdk::Logger {
     std::string _prefix;
 };
 
+/// Logs an exception that escaped a plugin call as a warning: the 1st, 10th, 100th, ... of the plugin's, so a
+/// plugin that throws from every call is visible in the log without flooding it.
+inline void logEscapedException(LoadedPlugin& plugin, const std::string& message) noexcept {
+    try {
+        std::uint64_t n = ++plugin.escapedExceptions;
+        std::uint64_t power = 1;
+        while (power * 10 <= n) power *= 10;
+        if (n != power) return;
+        Poco::Logger::get("plugins").warning(message + " (" + std::to_string(n) +
+                                             (n == 1 ? " exception" : " exceptions") + " from " + plugin.key +
+                                             " so far; plugin calls must return errors, not throw)");
+    } catch (...) {
+    }
+}
+
 /// Runs `call` (a plugin call) and turns any exception into an Internal error naming the plugin and
-/// operation.
+/// operation; logs it (rate-limited).
 template <class R, class F>
-R guardedCall(const LoadedPlugin& plugin, const char* operation, F&& call) noexcept {
+R guardedCall(LoadedPlugin& plugin, const char* operation, F&& call) noexcept {
+    std::string message;
     try {
         return call();
     } catch (const std::exception& e) {
-        return sdk::fail(sdk::ErrorCode::Internal,
-                         "plugin '" + plugin.key + "' threw from " + operation + ": " + e.what());
+        message = "plugin '" + plugin.key + "' threw from " + operation + ": " + e.what();
     } catch (...) {
-        return sdk::fail(sdk::ErrorCode::Internal,
-                         "plugin '" + plugin.key + "' threw a non-standard exception from " + operation);
+        message = "plugin '" + plugin.key + "' threw a non-standard exception from " + operation;
     }
+    logEscapedException(plugin, message);
+    return sdk::fail(sdk::ErrorCode::Internal, message);
 }
 
 // Member order matters in every wrapper: `_plugin` (holding the library) is declared first so it is destroyed

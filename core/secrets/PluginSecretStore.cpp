@@ -81,6 +81,8 @@ SecretsDescription PluginSecretStore::describe() {
         if (result.ok()) {
             description.type = result.value().type;
             description.meta = result.value().meta;
+        } else {
+            description.meta["Error"] = result.error().message;  // e.g. the plugin threw: say which and where
         }
     } else {
         description.meta["Unavailable"] = _unavailableReason;
