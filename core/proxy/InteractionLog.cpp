@@ -370,6 +370,11 @@ void InteractionLog::stop() {
     _wake.notify_all();
     _writer.join();
     closeSegments();
+    if (std::uint64_t lost = _backlogSize.exchange(0); lost > 0) {
+        _dropped += lost;
+        _logger.critical("interaction log stopped with " + std::to_string(lost) +
+                         " interactions in memory that neither the database nor the spool could take: lost");
+    }
     if (_spoolBytes > 0)
         _logger.warning("interaction log stopped with " + std::to_string(_spoolBytes.load()) +
                         " bytes spooled in " + _spoolFile + "; they are written at the next start");
@@ -517,11 +522,15 @@ bool InteractionLog::waitUntilDrained(long timeout_ms) {
     std::unique_lock lock(_mutex);
     _wake.notify_all();
     return _drained.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                             [this] { return _queue.empty() && !_busy && _spoolBytes.load() == 0; });
+                             [this] {
+                                 return _queue.empty() && !_busy && _spoolBytes.load() == 0 &&
+                                        _backlogSize.load() == 0;
+                             });
 }
 
 void InteractionLog::run() {
     auto lastProbe = std::chrono::steady_clock::time_point{};
+    auto lastBacklogTry = std::chrono::steady_clock::time_point{};
     while (true) {
         std::vector<Pending> taken;
         bool stopping = false;
@@ -566,6 +575,7 @@ void InteractionLog::run() {
         }
         if (!_databaseDown && _spoolBytes > 0 && !replaySpool()) _databaseDown = true;
         if (!batch.lines.empty()) writeBatch(batch);
+        if (_backlogSize > 0) drainBacklog(lastBacklogTry);
         {
             // Inserted, spooled with fdatasync, or dropped as bad: the segments no longer need these rows.
             std::lock_guard lock(_mutex);
@@ -573,6 +583,11 @@ void InteractionLog::run() {
             _busy = false;
         }
         _drained.notify_all();
+    }
+    // Last chance for rows kept in memory: the database or the spool (one attempt each).
+    if (_backlogSize > 0) {
+        lastBacklogTry = {};
+        drainBacklog(lastBacklogTry);
     }
     _drained.notify_all();
 }
@@ -667,15 +682,68 @@ void InteractionLog::appendToSpool(const std::vector<std::string>& lines, bool s
         if (::ftruncate(_spoolFd, static_cast<off_t>(_spoolBytes.load())) != 0) {
             // the replay drops a torn line as unparsable
         }
-        _dropped += lines.size();
-        _logger.critical("interaction spool " + _spoolFile + ": write failed (" + std::strerror(error) +
-                         "); " + std::to_string(lines.size()) + " interactions lost");
+        const bool wasEmpty = _backlog.empty();
         noteSpoolWrite(_spoolFile, error);
+        if (wasEmpty)
+            _logger.error("interaction spool " + _spoolFile + ": write failed (" + std::strerror(error) +
+                          "); keeping interactions in memory (up to " + std::to_string(_options.backlogRows) +
+                          " rows) until the database or the spool can take them");
+        keepInBacklog(lines);
         return;
     }
     noteSpoolWrite(_spoolFile, 0);
     _spoolBytes += buffer.size();
     if (sync) ::fdatasync(_spoolFd);
+}
+
+void InteractionLog::keepInBacklog(std::vector<std::string> lines) {
+    std::size_t room = _options.backlogRows > _backlog.size() ? _options.backlogRows - _backlog.size() : 0;
+    std::size_t kept = std::min(room, lines.size());
+    for (std::size_t i = 0; i < kept; ++i) _backlog.push_back(std::move(lines[i]));
+    _backlogSize = _backlog.size();
+    std::size_t lost = lines.size() - kept;
+    if (lost > 0) {
+        _dropped += lost;
+        _logger.critical("interaction log: neither the database nor the spool " + _spoolFile +
+                         " can take rows and the in-memory backlog is full (" +
+                         std::to_string(_options.backlogRows) + " rows); " + std::to_string(lost) +
+                         " interactions lost");
+    }
+}
+
+void InteractionLog::drainBacklog(std::chrono::steady_clock::time_point& lastTry) {
+    auto now = std::chrono::steady_clock::now();
+    if (_databaseDown && now - lastTry < std::chrono::milliseconds(_options.retry_ms)) return;
+    lastTry = now;
+    std::vector<std::string> rows;
+    {
+        std::lock_guard lock(_spoolMutex);
+        rows.reserve(_backlog.size());
+        for (auto& line : _backlog) rows.push_back(std::move(line));
+        _backlog.clear();
+        _backlogSize = 0;
+    }
+    if (rows.empty()) return;
+    if (!_databaseDown) {
+        try {
+            for (std::size_t i = 0; i < rows.size(); i += _options.batchSize) {
+                std::vector<std::string> batch(rows.begin() + static_cast<std::ptrdiff_t>(i),
+                                               rows.begin() + static_cast<std::ptrdiff_t>(
+                                                                  std::min(rows.size(), i + _options.batchSize)));
+                insert(batch);
+            }
+            _logger.information("wrote " + std::to_string(rows.size()) +
+                                " interactions kept in memory to the database");
+            return;
+        } catch (const db::DatabaseUnavailableException&) {
+            // Rows already inserted are skipped by ON CONFLICT (id) when they come round again.
+            _databaseDown = true;
+        }
+    }
+    std::uint64_t before = _spoolBytes;
+    appendToSpool(rows, true);  // on failure they go back to the backlog
+    if (_spoolBytes > before)
+        _logger.information("moved " + std::to_string(rows.size()) + " interactions kept in memory to the spool");
 }
 
 void InteractionLog::noteSpoolWrite(const std::string& path, int error) {
@@ -689,7 +757,8 @@ void InteractionLog::noteSpoolWrite(const std::string& path, int error) {
     }
     ++_spoolWriteErrors;
     _spoolProblem = "cannot write " + path + ": " + std::strerror(error) +
-                    (_databaseDown ? "; the database is away, so new interactions are being lost"
+                    (_databaseDown ? "; the database is away, so interactions are kept in memory (up to " +
+                                         std::to_string(_options.backlogRows) + " rows) until either returns"
                                    : "; interactions are written to the database but not to the "
                                      "write-ahead log (a crash now would lose the queued ones)");
 }

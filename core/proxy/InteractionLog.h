@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -67,6 +68,9 @@ struct InteractionLogOptions {
     /// entries are all committed can be deleted even under steady load.
     std::uint64_t segmentBytes = 4u << 20;
     bool writeAhead = true;  ///< false: the pre-WAL behaviour (entries only in memory until written)
+    /// Rows kept in memory while neither the database nor the spool file can take them (disk full and the
+    /// database away); written as soon as either comes back. Rows beyond it are dropped and counted.
+    std::size_t backlogRows = 20000;
 };
 
 /// Thread-safe; enqueue() never waits for the database (a full queue spills to the spool file instead).
@@ -102,6 +106,8 @@ class InteractionLog {
     std::uint64_t spoolBytes() const { return _spoolBytes.load(); }
     std::uint64_t rowsWritten() const { return _written.load(); }
     std::uint64_t rowsDropped() const { return _dropped.load(); }
+    /// Rows held in memory because neither the database nor the spool file could take them.
+    std::uint64_t backlogRows() const { return _backlogSize.load(); }
     std::uint64_t rowsSpooled() const { return _spooled.load(); }
     /// Batches written by COPY (the fast path); the others went through the row-tolerant INSERT.
     std::uint64_t batchesCopied() const { return _copiedBatches.load(); }
@@ -165,6 +171,12 @@ class InteractionLog {
     void noteSpoolWrite(const std::string& path, int error);
     /// Replays the spool file; true when it is empty afterwards.
     bool replaySpool();
+    /// Under _spoolMutex: keeps rows no one could take in the backlog, up to its bound; drops and counts
+    /// the rest.
+    void keepInBacklog(std::vector<std::string> lines);
+    /// Writer thread: hands the backlog to the database (when up) or the spool file (at most every
+    /// retry_ms while the database is away); what still fails goes back to the backlog.
+    void drainBacklog(std::chrono::steady_clock::time_point& lastTry);
 
     db::Database& _db;
     std::string _spoolDir;
@@ -184,6 +196,8 @@ class InteractionLog {
 
     std::mutex _spoolMutex;
     int _spoolFd = -1;
+    std::deque<std::string> _backlog;  // under _spoolMutex
+    std::atomic<std::uint64_t> _backlogSize{0};
     std::atomic<std::uint64_t> _spoolBytes{0};
     std::atomic<std::uint64_t> _written{0};
     std::atomic<std::uint64_t> _dropped{0};
