@@ -2,8 +2,11 @@
 // the kernel, no knob). The proxy keeps serving, /ready stays 200 and lists "interaction_spool" under
 // "degraded" with the reason, the metrics say so (archestra_interaction_spool_degraded, ..._write_errors_total),
 // and rows still reach the database (rows = requests acknowledged). With the database away as well, the rows
-// that cannot be kept are counted (archestra_interaction_log_rows_dropped_total), never silently lost. Freeing
-// the space clears the state. Needs root (mount); the test fails, not skips, without it.
+// are kept in an in-memory backlog (archestra_interaction_log_backlog_rows, bounded by
+// ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS; 30 here) and written when the database returns: rows = requests; past
+// the bound they are counted (archestra_interaction_log_rows_dropped_total), never silently lost. /ready is 503
+// while both are away (nothing durable left), 200 again after. Freeing the space clears the state. Needs root
+// (mount); the test fails, not skips, without it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -16,6 +19,7 @@ import { startPostgres } from "../lib/postgres.mjs";
 import { chatOnce, metric } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
+const BACKLOG = 30;
 let pg;
 let stack;
 let dataDir;
@@ -29,7 +33,7 @@ before(async () => {
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", spoolDir]);
   mounted = true;
   pg = await startPostgres();
-  stack = await startStack({ env: { ARCHESTRA_DATABASE_URL: pg.url, ARCHESTRA_DATA_DIR: dataDir } });
+  stack = await startStack({ env: { ARCHESTRA_DATABASE_URL: pg.url, ARCHESTRA_DATA_DIR: dataDir, ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS: String(BACKLOG) } });
 });
 
 after(async () => {
@@ -112,20 +116,45 @@ test("a full spool disk: /ready and the metrics say so, the proxy keeps serving,
   await eventually(async () => ((await rows(agent)) === expected ? true : null), 20000, 200);
   assert.equal(await rows(agent), expected, "rows = requests acknowledged while the disk was full");
 
-  // Disk full and the database away: the proxy still answers; what cannot be kept anywhere is counted.
+  // Disk full and the database away: the proxy still answers; N < bound rows wait in memory and all reach the
+  // database when it returns (rows = N, nothing dropped); /ready says the instance has nothing durable left.
   const droppedBefore = await metric(platform, "archestra_interaction_log_rows_dropped_total");
   await pg.stop();
-  const lostAgent = `${agent}-dbdown`;
-  const blind = await burst(lostAgent, 20);
+  const blindAgent = `${agent}-dbdown`;
+  const blind = await burst(blindAgent, 20);
   assert.deepEqual(blind.failures, [], "requests failed with the disk full and the database away");
-  const dropped = await eventually(async () => {
-    const d = (await metric(platform, "archestra_interaction_log_rows_dropped_total")) - droppedBefore;
-    return d >= blind.ok ? d : null;
+  const backlogPeak = await eventually(async () => {
+    const b = await metric(platform, "archestra_interaction_log_backlog_rows");
+    return b >= blind.ok ? b : null;
   }, 20000, 250);
+  assert.equal(backlogPeak, blind.ok, "archestra_interaction_log_backlog_rows");
+  const bothAway = await ready();
+  assert.equal(bothAway.status, 503, JSON.stringify(bothAway.body));
+  assert.deepEqual(bothAway.body.failing, ["database"], JSON.stringify(bothAway.body));
+  assert.match(bothAway.body.checks.database.detail, /interaction spool cannot be written/);
+  assert.match(bothAway.body.checks.interaction_spool.detail, /kept in memory \(up to 30 rows\)/);
   await pg.start();
   await eventually(async () => ((await ready()).status === 200 ? true : null), 30000, 250);
-  const kept = await rows(lostAgent);
-  assert.equal(kept + dropped, blind.ok, `kept ${kept} + counted as dropped ${dropped} != acknowledged ${blind.ok}`);
+  await eventually(async () => ((await rows(blindAgent)) === blind.ok ? true : null), 20000, 250);
+  const kept = await rows(blindAgent);
+  assert.equal(kept, blind.ok, `rows ${kept} != requests acknowledged ${blind.ok} (disk full, database away, within the backlog)`);
+  assert.equal((await metric(platform, "archestra_interaction_log_rows_dropped_total")) - droppedBefore, 0, "rows dropped within the backlog bound");
+  assert.equal(await metric(platform, "archestra_interaction_log_backlog_rows"), 0);
+
+  // Past the bound: 40 more with both away; 30 kept, 10 counted as dropped; rows = kept after the return.
+  await pg.stop();
+  const overAgent = `${agent}-over`;
+  const over = await burst(overAgent, 40);
+  assert.deepEqual(over.failures, [], "requests failed past the backlog bound");
+  const dropped = await eventually(async () => {
+    const d = (await metric(platform, "archestra_interaction_log_rows_dropped_total")) - droppedBefore;
+    return d >= over.ok - BACKLOG ? d : null;
+  }, 20000, 250);
+  await pg.start();
+  await eventually(async () => ((await rows(overAgent)) === BACKLOG ? true : null), 30000, 250);
+  const overKept = await rows(overAgent);
+  assert.equal(overKept, BACKLOG, "rows kept past the bound");
+  assert.equal(overKept + dropped, over.ok, `kept ${overKept} + counted as dropped ${dropped} != acknowledged ${over.ok}`);
 
   // Space again: the next write clears the state.
   fs.rmSync(filler);
@@ -140,11 +169,12 @@ test("a full spool disk: /ready and the metrics say so, the proxy keeps serving,
   await eventually(async () => ((await rows(agent)) === expected + 10 ? true : null), 20000, 200);
   assert.equal(await rows(agent), expected + 10);
 
-  console.log({ expected, errors, dropped, kept, detail: during.body.checks.interaction_spool.detail });
+  console.log({ expected, errors, backlogPeak, kept, overKept, dropped, detail: during.body.checks.interaction_spool.detail });
   recordReliability("e2e_hardening_spool_disk_full", [
     { what: "spool disk full (4 MB tmpfs filled to ENOSPC), database up", how: "requests served / failed; /ready status", figure: `${full.ok} / ${full.failures.length}; ${during.status} with degraded = [${during.body.degraded.join(", ")}]` },
     { what: "rows while the spool disk was full, database up", how: "interaction rows = requests acknowledged", figure: `${expected} = ${expected}` },
-    { what: "spool disk full and the database away", how: "requests served; rows kept + counted in archestra_interaction_log_rows_dropped_total", figure: `${blind.ok}; ${kept} + ${dropped}` },
+    { what: `spool disk full and the database away, ${blind.ok} requests (backlog bound ${BACKLOG})`, how: "rows after the database returned = requests acknowledged; dropped; /ready while both away", figure: `${kept} = ${blind.ok}; 0; ${bothAway.status} (failing: ${bothAway.body.failing.join(", ")})` },
+    { what: `the same past the bound: ${over.ok} requests`, how: "rows kept + counted in archestra_interaction_log_rows_dropped_total", figure: `${overKept} + ${dropped}` },
     { what: "space freed", how: "/ready degraded list and archestra_interaction_spool_degraded after the next request", figure: "[] and 0" },
   ]);
 });
