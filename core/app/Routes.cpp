@@ -58,18 +58,20 @@ void registerSystemRoutes(Platform& platform) {
                            [healthBody](http::Context& context) {
                                context.send(200, "application/json; charset=utf-8", healthBody);
                            });
-    platform.apiRouter.add({.method = "GET",
-                            .path = "/ready",
-                            .operationId = "getReadiness",
-                            .tag = "System",
-                            .summary = "Readiness: 200 while this instance can take traffic (status ready, or degraded naming what is reduced); 503 while starting, shutting down or unable to serve",
-                            .access = http::Access::publicRoute(),
-                            .response = {{"type", "object"}}},
-                           [&platform](http::Context& context) {
-                               bool ready = false;
-                               nlohmann::json report = platform.readiness.report(ready);
-                               context.sendJson(ready ? 200 : 503, report);
-                           });
+    platform.apiRouter.add(
+        {.method = "GET",
+         .path = "/ready",
+         .operationId = "getReadiness",
+         .tag = "System",
+         .summary = "Readiness: 200 while this instance can take traffic (status ready, or degraded naming "
+                    "what is reduced); 503 while starting, shutting down or unable to serve",
+         .access = http::Access::publicRoute(),
+         .response = {{"type", "object"}}},
+        [&platform](http::Context& context) {
+            bool ready = false;
+            nlohmann::json report = platform.readiness.report(ready);
+            context.sendJson(ready ? 200 : 503, report);
+        });
     platform.metricsRouter.add({.method = "GET",
                                 .path = "/health",
                                 .operationId = "getMetricsHealth",

@@ -47,11 +47,11 @@ void startSecrets(Platform& platform, Poco::Logger& log) {
         }
     });
     // A backend that is selected but fails its connectivity check (Vault sealed, the plugin throwing, the
-    // database away) degrades secret reads and writes only: the proxy with client keys, the API and the UI keep
-    // working, and every replica shares the backend, so it is listed under "degraded" with the reason (200), not
-    // a reason to take this instance out of its Service. A backend that could not be created at all (plugin
-    // missing, bad config) is a configuration error: failing (503). The check runs at most every 5 s (a Vault
-    // round trip per probe would be wasteful).
+    // database away) degrades secret reads and writes only: the proxy with client keys, the API and the UI
+    // keep working, and every replica shares the backend, so it is listed under "degraded" with the reason
+    // (200), not a reason to take this instance out of its Service. A backend that could not be created at
+    // all (plugin missing, bad config) is a configuration error: failing (503). The check runs at most every
+    // 5 s (a Vault round trip per probe would be wasteful).
     struct Probe {
         std::mutex mutex;
         std::chrono::steady_clock::time_point at{};
@@ -64,7 +64,8 @@ void startSecrets(Platform& platform, Poco::Logger& log) {
             detail += " (Vault requested, using the database: " + *store->selection().fallbackReason + ")";
         std::lock_guard lock(probe->mutex);
         auto now = std::chrono::steady_clock::now();
-        if (probe->at == std::chrono::steady_clock::time_point{} || now - probe->at >= std::chrono::seconds(5)) {
+        if (probe->at == std::chrono::steady_clock::time_point{} ||
+            now - probe->at >= std::chrono::seconds(5)) {
             probe->at = now;
             try {
                 store->checkConnectivity();

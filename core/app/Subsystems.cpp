@@ -144,24 +144,26 @@ void DatabaseSubsystem::initialize(Poco::Util::Application&) {
     // The secrets backend keys its encryption with the auth secret; its SQL waits for the database itself.
     startSecrets(_platform, startupLog());
 
-    // Once the schema is in place, a database that stops answering degrades the instance but does not take it out
-    // of its Service: the proxy keeps serving from its in-memory snapshots and spools interactions to disk for
-    // replay, and every replica shares the database, so removing them all would turn a blip into an outage.
-    // Not ready (503) only when this instance really cannot take traffic: before the schema is in place, and
-    // when the database is away while the spool cannot be written either (nothing acknowledged would be kept
-    // beyond the in-memory backlog).
+    // Once the schema is in place, a database that stops answering degrades the instance but does not take it
+    // out of its Service: the proxy keeps serving from its in-memory snapshots and spools interactions to
+    // disk for replay, and every replica shares the database, so removing them all would turn a blip into an
+    // outage. Not ready (503) only when this instance really cannot take traffic: before the schema is in
+    // place, and when the database is away while the spool cannot be written either (nothing acknowledged
+    // would be kept beyond the in-memory backlog).
     _platform.readiness.add("database", [this] {
         if (!_platform.databaseReady) return CheckResult{false, "waiting for the database to answer"};
         if (_platform.database->ping()) return CheckResult{true, "ok"};
         std::optional<std::string> spoolProblem;
         if (_platform.proxy) spoolProblem = _platform.proxy->interactionLog().spoolProblem();
         if (spoolProblem)
-            return CheckResult{false, "database does not answer, and the interaction spool cannot be written (" +
-                                          *spoolProblem + ")"};
-        return CheckResult{true,
-                           "database does not answer; the proxy serves from its snapshots, interactions spool to "
-                           "disk until it returns, API calls that need it answer 503",
-                           true};
+            return CheckResult{false,
+                               "database does not answer, and the interaction spool cannot be written (" +
+                                   *spoolProblem + ")"};
+        return CheckResult{
+            true,
+            "database does not answer; the proxy serves from its snapshots, interactions spool to "
+            "disk until it returns, API calls that need it answer 503",
+            true};
     });
     _platform.readiness.add("shutdown", [this] {
         if (_platform.stopping) return CheckResult{false, "shutting down: draining in-flight requests"};
@@ -332,7 +334,8 @@ void HttpSubsystem::uninitialize() {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::seconds(_platform.settings.getInt("ARCHESTRA_SHUTDOWN_GRACE_S"));
     for (auto& listener : _platform.listeners) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
         listener->stop(std::max<long>(0, static_cast<long>(left.count())));
     }
     _platform.listeners.clear();

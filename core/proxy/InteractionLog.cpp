@@ -521,11 +521,9 @@ std::size_t InteractionLog::queueDepth() const {
 bool InteractionLog::waitUntilDrained(long timeout_ms) {
     std::unique_lock lock(_mutex);
     _wake.notify_all();
-    return _drained.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                             [this] {
-                                 return _queue.empty() && !_busy && _spoolBytes.load() == 0 &&
-                                        _backlogSize.load() == 0;
-                             });
+    return _drained.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] {
+        return _queue.empty() && !_busy && _spoolBytes.load() == 0 && _backlogSize.load() == 0;
+    });
 }
 
 void InteractionLog::run() {
@@ -728,8 +726,8 @@ void InteractionLog::drainBacklog(std::chrono::steady_clock::time_point& lastTry
         try {
             for (std::size_t i = 0; i < rows.size(); i += _options.batchSize) {
                 std::vector<std::string> batch(rows.begin() + static_cast<std::ptrdiff_t>(i),
-                                               rows.begin() + static_cast<std::ptrdiff_t>(
-                                                                  std::min(rows.size(), i + _options.batchSize)));
+                                               rows.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                  rows.size(), i + _options.batchSize)));
                 insert(batch);
             }
             _logger.information("wrote " + std::to_string(rows.size()) +
@@ -743,7 +741,8 @@ void InteractionLog::drainBacklog(std::chrono::steady_clock::time_point& lastTry
     std::uint64_t before = _spoolBytes;
     appendToSpool(rows, true);  // on failure they go back to the backlog
     if (_spoolBytes > before)
-        _logger.information("moved " + std::to_string(rows.size()) + " interactions kept in memory to the spool");
+        _logger.information("moved " + std::to_string(rows.size()) +
+                            " interactions kept in memory to the spool");
 }
 
 void InteractionLog::noteSpoolWrite(const std::string& path, int error) {

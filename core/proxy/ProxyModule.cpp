@@ -22,7 +22,8 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
     _discovery = std::make_unique<ToolDiscovery>(database, [this] { _cache->invalidate(); });
     std::string spool = Poco::Path(settings.dataDir()).makeAbsolute().append("spool").toString();
     InteractionLogOptions logOptions;
-    logOptions.backlogRows = static_cast<std::size_t>(settings.getInt("ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS"));
+    logOptions.backlogRows =
+        static_cast<std::size_t>(settings.getInt("ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS"));
     _log = std::make_unique<InteractionLog>(database, spool, logOptions);
     // token_cost usage changed: this replica reloads, and so must every other one (limits count across
     // replicas, and each enforces from its own snapshot). The payload is no replica's id, so all of them

@@ -188,10 +188,13 @@ class PlatformProcessTest : public CppUnit::TestFixture {
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(degraded.dump(), std::string("degraded"), degraded["status"].get<std::string>());
-        CPPUNIT_ASSERT_MESSAGE(degraded.dump(), degraded["degraded"].dump().find("database") != std::string::npos);
-        CPPUNIT_ASSERT_MESSAGE(degraded.dump(), degraded["checks"]["database"]["detail"].get<std::string>().find(
-                                                    "database does not answer") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(degraded.dump(), std::string("degraded"),
+                                     degraded["status"].get<std::string>());
+        CPPUNIT_ASSERT_MESSAGE(degraded.dump(),
+                               degraded["degraded"].dump().find("database") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(degraded.dump(),
+                               degraded["checks"]["database"]["detail"].get<std::string>().find(
+                                   "database does not answer") != std::string::npos);
         CPPUNIT_ASSERT_EQUAL(200, httpRequest(process.apiPort(), "GET", "/health").status);
         // A request that needs the database fails with a 503 JSON error instead of hanging or crashing.
         auto signIn =

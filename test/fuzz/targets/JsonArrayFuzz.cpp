@@ -1,5 +1,5 @@
-// libFuzzer harness for JsonArrayStream (core/proxy/sse: Gemini's streamed JSON array framing). The first byte
-// chooses the chunk sizes, the rest is the body. Checked:
+// libFuzzer harness for JsonArrayStream (core/proxy/sse: Gemini's streamed JSON array framing). The first
+// byte chooses the chunk sizes, the rest is the body. Checked:
 // - only Poco::DataFormatException may escape feed() (a body that is not an array/object, a stray '}', an
 //   element past the bound); anything else aborts;
 // - the `raw` of all events (feed + finish) is the input byte for byte, under any chunking;
@@ -27,7 +27,8 @@ using nlohmann::json;
 namespace {
 
 [[noreturn]] void violated(const char* what, std::string_view detail = {}) {
-    std::fprintf(stderr, "invariant violated: %s\n%.*s\n", what, static_cast<int>(detail.size()), detail.data());
+    std::fprintf(stderr, "invariant violated: %s\n%.*s\n", what, static_cast<int>(detail.size()),
+                 detail.data());
     std::abort();
 }
 
@@ -67,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool closedWhole = false, closedChunked = false;
     auto whole = run(body, {body.size() + 1}, maxElement, closedWhole);
     auto chunked = run(body, sizes, maxElement, closedChunked);
-    if (whole.has_value() != chunked.has_value()) violated("chunking changed whether the body is refused", body);
+    if (whole.has_value() != chunked.has_value())
+        violated("chunking changed whether the body is refused", body);
     if (!whole) return 0;
 
     std::string joined;
@@ -75,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         joined += e.raw;
         if (e.jsonArrayElement) {
             if (e.data.empty()) violated("an element without data", body);
-            if (e.raw.size() < e.data.size() || e.raw.compare(e.raw.size() - e.data.size(), e.data.size(), e.data) != 0)
+            if (e.raw.size() < e.data.size() ||
+                e.raw.compare(e.raw.size() - e.data.size(), e.data.size(), e.data) != 0)
                 violated("an element's raw does not end with its data", body);
         }
     }

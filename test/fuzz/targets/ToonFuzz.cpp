@@ -26,7 +26,8 @@ using nlohmann::json;
 namespace {
 
 [[noreturn]] void violated(const char* what, std::string_view detail = {}) {
-    std::fprintf(stderr, "invariant violated: %s\n%.*s\n", what, static_cast<int>(detail.size()), detail.data());
+    std::fprintf(stderr, "invariant violated: %s\n%.*s\n", what, static_cast<int>(detail.size()),
+                 detail.data());
     std::abort();
 }
 
@@ -59,7 +60,8 @@ void checkNoJsonLeft(const std::string& out) {
         if (c == '[') {
             std::size_t j = i + 1;
             while (j < out.size() && out[j] >= '0' && out[j] <= '9') ++j;
-            if (j == i + 1 || j >= out.size() || out[j] != ']') violated("unquoted '[' that is not a length", out);
+            if (j == i + 1 || j >= out.size() || out[j] != ']')
+                violated("unquoted '[' that is not a length", out);
             i = j + 1;
             afterLength = true;
             continue;
@@ -129,7 +131,8 @@ void checkLocate(std::string_view text, const json& doc, std::uint64_t seed) {
     if (!range) violated("locateJsonValue did not find a path that exists", text);
     if (range->first > range->second || range->second > text.size()) violated("range out of bounds", text);
     json found = json::parse(text.substr(range->first, range->second - range->first), nullptr, false);
-    if (found.is_discarded() || found != *at) violated("the located bytes are not the value at the path", text);
+    if (found.is_discarded() || found != *at)
+        violated("the located bytes are not the value at the path", text);
     // A path that does not exist: one key/index more than the leaf has.
     std::vector<JsonPathStep> missing = path;
     JsonPathStep extra;

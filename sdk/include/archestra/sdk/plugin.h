@@ -21,11 +21,12 @@
 namespace archestra::sdk {
 
 // Exceptions and the boundary: the host wraps every call into a plugin's instances and factories and turns an
-// escaped exception into an Internal error naming the plugin and the call (logged as a warning), but that is a
-// safety net, not the contract: return fail(...) instead. One place the host cannot catch anything is a
-// destructor: destructors are implicitly noexcept in C++11 and later, so an exception leaving the destructor of
-// an instance (SecretsBackend, SsoProvider, Orchestrator, McpChannel, TelemetryExporter) or of anything it owns
-// calls std::terminate and ends the whole platform. Catch everything inside destructors (and in close()).
+// escaped exception into an Internal error naming the plugin and the call (logged as a warning), but that is
+// a safety net, not the contract: return fail(...) instead. One place the host cannot catch anything is a
+// destructor: destructors are implicitly noexcept in C++11 and later, so an exception leaving the destructor
+// of an instance (SecretsBackend, SsoProvider, Orchestrator, McpChannel, TelemetryExporter) or of anything it
+// owns calls std::terminate and ends the whole platform. Catch everything inside destructors (and in
+// close()).
 
 /// How to make instances of `Interface`. Value type, append-only (struct_size).
 /// The plugin fills it in its entry point and gives it to the Registrar, which copies it; the host keeps the
