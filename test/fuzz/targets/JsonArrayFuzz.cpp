@@ -4,7 +4,7 @@
 //   element past the bound); anything else aborts;
 // - the `raw` of all events (feed + finish) is the input byte for byte, under any chunking;
 // - chunking does not change the events (the same as feeding the body in one piece);
-// - each element's `data` ends its `raw`; for a body that is a valid JSON array, the elements are exactly the
+// - each element's `data` ends its `raw` (the closing ']' comes as an event without data); for a body that is a valid JSON array, the elements are exactly the
 //   array's elements (each `data` parses to the element) and the stream reports the array closed.
 #include <cstddef>
 #include <cstdint>
@@ -75,8 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string joined;
     for (const auto& e : *chunked) {
         joined += e.raw;
-        if (e.jsonArrayElement) {
-            if (e.data.empty()) violated("an element without data", body);
+        // Every event of this stream has jsonArrayElement set; the closing ']' and what follows it come out
+        // as one without data (JsonArrayStream.h).
+        if (e.jsonArrayElement && !e.data.empty()) {
             if (e.raw.size() < e.data.size() ||
                 e.raw.compare(e.raw.size() - e.data.size(), e.data.size(), e.data) != 0)
                 violated("an element's raw does not end with its data", body);
@@ -95,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!parsed.is_discarded() && parsed.is_array()) {
         std::vector<json> elements;
         for (const auto& e : *chunked) {
-            if (!e.jsonArrayElement) continue;
+            if (!e.jsonArrayElement || e.data.empty()) continue;
             json element = json::parse(e.data, nullptr, false);
             if (element.is_discarded()) violated("an element of a valid array is not valid JSON", e.data);
             elements.push_back(std::move(element));
