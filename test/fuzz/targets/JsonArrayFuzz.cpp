@@ -4,8 +4,9 @@
 //   element past the bound); anything else aborts;
 // - the `raw` of all events (feed + finish) is the input byte for byte, under any chunking;
 // - chunking does not change the events (the same as feeding the body in one piece);
-// - each element's `data` ends its `raw` (the closing ']' comes as an event without data); for a body that is a valid JSON array, the elements are exactly the
-//   array's elements (each `data` parses to the element) and the stream reports the array closed.
+// - each element's `data` ends its `raw` (the closing ']' comes as an event without data); for a body that
+//   is a valid JSON array, the elements are exactly the array's elements (each `data` parses to the element)
+//   and the stream reports the array closed.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
