@@ -6,8 +6,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { before, after } from "node:test";
 
-import { freePort, sleep } from "./harness.mjs";
+import { freePort, sleep, startStack } from "./harness.mjs";
 
 const execFileAsync = promisify(execFile);
 
@@ -20,8 +21,27 @@ function pgBinDir() {
   return found[0];
 }
 
+/// Pids of the processes in process group `pgid` that are still running (zombies left for init to reap do not
+/// count: they hold no memory, socket or lock).
+function livingInGroup(pgid) {
+  const living = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;  // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") living.push(Number(entry));
+  }
+  return living;
+}
+
 /// Starts a cluster; resolves once it accepts connections and the database `archestra` exists.
-/// Returns { url, port, psql(sql), count(sql), stop(), start(), destroy() }. `maxConnections`: the server's
+/// Returns { url, port, psql(sql), count(sql), stop(), kill(), start(), destroy() }. `maxConnections`: the server's
 /// max_connections (several platforms on one database need more than one's pool).
 export async function startPostgres({ maxConnections = 200 } = {}) {
   const bin = pgBinDir();
@@ -76,7 +96,8 @@ export async function startPostgres({ maxConnections = 200 } = {}) {
         `${bin}/postgres`,
         ["-D", data, "-c", "listen_addresses=127.0.0.1", "-c", `port=${port}`, "-c", `unix_socket_directories=${dir}`,
          "-c", `max_connections=${maxConnections}`, "-c", "fsync=off"],
-        { ...ids, stdio: "ignore" },
+        // Its own process group, so kill() can take the postmaster and every backend down at once.
+        { ...ids, stdio: "ignore", detached: true },
       );
       await waitUp();
     },
@@ -87,6 +108,23 @@ export async function startPostgres({ maxConnections = 200 } = {}) {
       child.kill("SIGINT");
       await exited;
     },
+    /// A crash: SIGKILL to the postmaster and all its backends (its process group) at the same instant, as
+    /// an OOM kill or a lost node does it. Nothing is flushed or checkpointed and clients see their sockets
+    /// reset; the next start() runs WAL crash recovery on the same data. Resolves once the postmaster is reaped
+    /// and no process of the group is left (a surviving backend would keep the shared memory and make the
+    /// next start() refuse).
+    async kill() {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      const group = -child.pid;
+      process.kill(group, "SIGKILL");
+      await exited;
+      for (let i = 0; i < 100; i++) {
+        if (livingInGroup(child.pid).length === 0) return;
+        await sleep(50);
+      }
+      throw new Error(`PostgreSQL processes ${livingInGroup(child.pid).join(", ")} survived SIGKILL`);
+    },
     async destroy() {
       await server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -95,4 +133,21 @@ export async function startPostgres({ maxConnections = 200 } = {}) {
   await server.start();
   await psql("CREATE DATABASE archestra", "postgres");
   return server;
+}
+
+/// For a test file whose platform runs on a PostgreSQL of its own: registers node:test hooks, before() starting
+/// the server (`postgres`: startPostgres's options) and then startStack with ARCHESTRA_DATABASE_URL pointing at
+/// it (plus `env` and the other startStack options), after() stopping both. Returns { pg, stack }, filled in
+/// once before() has run.
+export function stackOnPostgres({ env = {}, postgres = {}, ...stackOptions } = {}) {
+  const ctx = { pg: null, stack: null };
+  before(async () => {
+    ctx.pg = await startPostgres(postgres);
+    ctx.stack = await startStack({ ...stackOptions, env: { ARCHESTRA_DATABASE_URL: ctx.pg.url, ...env } });
+  });
+  after(async () => {
+    await ctx.stack?.stop();
+    await ctx.pg?.destroy();
+  });
+  return ctx;
 }
