@@ -3,31 +3,21 @@
 // database returns everything is replayed: interaction rows = requests acknowledged. /ready stays 200 with
 // status "degraded" naming the database meanwhile (a database blip must not take every replica out of its
 // Service while they keep serving), and is "ready" again once it returns.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { startStack, eventually, sleep } from "../lib/harness.mjs";
-import { startPostgres } from "../lib/postgres.mjs";
+import { eventually, sleep } from "../lib/harness.mjs";
+import { stackOnPostgres } from "../lib/postgres.mjs";
 import { startLoad, latenciesBetween, percentile, metric } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
 const DOWN_S = Number(process.env.FAULTS_PG_DOWN_S || 60);
-let pg;
-let stack;
+const ctx = stackOnPostgres();
 
-before(async () => {
-  pg = await startPostgres();
-  stack = await startStack({ env: { ARCHESTRA_DATABASE_URL: pg.url } });
-});
-
-after(async () => {
-  await stack?.stop();
-  await pg?.destroy();
-});
-
-const rows = (agent) => pg.count(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agent}'`);
+const rows = (agent) => ctx.pg.count(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agent}'`);
 
 test(`PostgreSQL unreachable for ${DOWN_S} s under load: the proxy keeps serving, nothing is lost`, { timeout: 240000 + DOWN_S * 1000 }, async () => {
+  const { pg, stack } = ctx;
   const { platform } = stack;
   const agent = `pg-down-${Date.now()}`;
   const load = startLoad(platform.baseUrl, { agentId: agent, concurrency: 6, streamEvery: 2 });

@@ -4,31 +4,21 @@
 // Kubernetes' default 30 s grace period; a stream longer than the drain bound is cut at it. The
 // database is an external PostgreSQL the test owns, so interaction rows = requests acknowledged is checked after
 // the platform is gone.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { startStack, sleep } from "../lib/harness.mjs";
-import { startPostgres } from "../lib/postgres.mjs";
+import { sleep } from "../lib/harness.mjs";
+import { stackOnPostgres } from "../lib/postgres.mjs";
 import { chatOnce } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
 const GRACE_S = 6;
 // The drain bound plus 5 s for the log flush and the rest of the shutdown.
 const BOUND_MS = GRACE_S * 1000 + 5000;
-let pg;
-let stack;
-
-before(async () => {
-  pg = await startPostgres();
-  stack = await startStack({ env: { ARCHESTRA_DATABASE_URL: pg.url, ARCHESTRA_SHUTDOWN_GRACE_S: String(GRACE_S) } });
-});
-
-after(async () => {
-  await stack?.stop();
-  await pg?.destroy();
-});
+const ctx = stackOnPostgres({ env: { ARCHESTRA_SHUTDOWN_GRACE_S: String(GRACE_S) } });
 
 test("SIGTERM under load: in-flight requests and streams finish, the log is flushed, exit 0 in the bound", { timeout: 180000 }, async () => {
+  const { pg, stack } = ctx;
   const { platform } = stack;
   const agent = `sigterm-${Date.now()}`;
   let running = true;
