@@ -3,32 +3,17 @@
 // version; the wire rules (200 JSON, UUIDs, RFC 3339 ms, nulls emitted) and 400/404 with nothing written.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startPlatform, adminSession } from "../lib/harness.mjs";
+import { startPlatform, adminSession, apiClient } from "../lib/harness.mjs";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const FIELDS = ["id", "organizationId", "name", "agentId", "userPrompt", "systemPrompt", "version", "parentPromptId", "isActive", "createdAt", "updatedAt"];
 
 let platform;
-let session;
+let api; // every answer must be application/json
+let ok;
 let agentA;
 let agentB;
-
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.match(res.headers.get("content-type") || "", /application\/json/, `${method} ${p}`);
-  return { status: res.status, body: await res.json() };
-}
-
-async function ok(method, p, body) {
-  const res = await api(method, p, body);
-  assert.equal(res.status, 200, `${method} ${p}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 function checkPrompt(p) {
   assert.deepEqual(Object.keys(p).sort(), [...FIELDS].sort(), "every field, nulls included");
@@ -41,7 +26,8 @@ function checkPrompt(p) {
 
 before(async () => {
   platform = await startPlatform();
-  session = await adminSession(platform);
+  api = apiClient(platform, await adminSession(platform), { requireJson: true });
+  ok = api.ok;
   agentA = (await ok("POST", "/api/agents", { name: "prompt-agent-a", teams: [] })).id;
   agentB = (await ok("POST", "/api/agents", { name: "prompt-agent-b", teams: [] })).id;
 });
