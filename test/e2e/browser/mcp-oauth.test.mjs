@@ -1,12 +1,12 @@
 // Installing a remote MCP server with OAuth in a real browser (Debian chromium via playwright-core): Install on a
-// catalog item with an oauthConfig sends the browser to the authorization server (oidc-provider, test/e2e/mcp/
+// catalog item with an oauthConfig sends the browser to the authorization server (oidc-provider, test/e2e/lib/
 // oauth-servers.mjs), the person signs in and allows, the browser comes back to the Admin UI's /oauth-callback,
 // which completes the flow and installs the server; its tool is discovered with the token.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, startPlatform } from "../lib/harness.mjs";
 import { launchBrowser, newPage, screenshot, see, uiDir } from "./lib.mjs";
-import { USER, startAuthorizationServer, startProtectedMcpServer } from "../mcp/oauth-servers.mjs";
+import { USER, startAuthorizationServer, startProtectedMcpServer } from "../lib/oauth-servers.mjs";
 
 let platform;
 let as;

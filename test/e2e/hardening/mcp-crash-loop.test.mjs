@@ -8,9 +8,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, apiClient, defaultProfileId, eventually, repoRoot } from "../lib/harness.mjs";
+import { connectGateway, toolText as text } from "../lib/mcp-gateway.mjs";
 import { percentile } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
@@ -25,30 +24,8 @@ let profileId;
 let teamToken;
 let serverId;
 
-async function api(method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
-}
-
-async function connect() {
-  const client = new Client({ name: "archestra-crash-loop", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(`${platform.baseUrl}/v1/mcp/${profileId}`), {
-    requestInit: { headers: { Authorization: `Bearer ${teamToken}` } },
-  });
-  await client.connect(transport);
-  return client;
-}
-
-const text = (result) => (result.content || []).map((c) => c.text ?? "").join("\n");
+const api = (method, p, body) => apiClient(platform, session)(method, p, body);
+const connect = async () => (await connectGateway(platform, profileId, teamToken, { name: "archestra-crash-loop" })).client;
 
 before(async () => {
   platform = await startPlatform({ env: { ARCHESTRA_ORCHESTRATOR: "local" } });

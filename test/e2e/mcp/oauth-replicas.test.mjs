@@ -7,11 +7,10 @@
 // grant, both calls succeed with the same new token, and the next refresh (with the rotated refresh token) works.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, sleep } from "../lib/harness.mjs";
+import { startPlatform, adminSession, apiClient, sleep } from "../lib/harness.mjs";
 import { startPostgres } from "../lib/postgres.mjs";
-import { startAuthorizationServer, startProtectedMcpServer, authorizeInBrowser } from "./oauth-servers.mjs";
+import { callGatewayTool } from "../lib/mcp-gateway.mjs";
+import { startAuthorizationServer, startProtectedMcpServer, authorizeInBrowser } from "../lib/oauth-servers.mjs";
 
 let pg;
 let replicas = [];
@@ -20,30 +19,8 @@ let mcp;
 let profileId;
 let teamToken;
 
-async function ok(platform, session, method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `${method} ${p}: ${text}`);
-  return JSON.parse(text);
-}
-
-async function gatewayCall(platform, name) {
-  const client = new Client({ name: "archestra-e2e", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(`${platform.baseUrl}/v1/mcp/${profileId}`), {
-    requestInit: { headers: { Authorization: `Bearer ${teamToken}` } },
-  });
-  await client.connect(transport);
-  try {
-    const result = await client.callTool({ name, arguments: {} });
-    return { isError: result.isError === true, text: result.content.map((c) => c.text ?? "").join("\n") };
-  } finally {
-    await client.close();
-  }
-}
+const ok = (platform, session, method, p, body) => apiClient(platform, session).ok(method, p, body);
+const gatewayCall = (platform, name) => callGatewayTool(platform, profileId, teamToken, name);
 
 const jtiOf = (text) => text.match(/jti=(\S+)/)?.[1];
 const refreshes = () => as.grants.filter((g) => g === "refresh_token").length;

@@ -7,10 +7,9 @@
 // refused code, bad catalog ids.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, sleep } from "../lib/harness.mjs";
-import { startAuthorizationServer, startProtectedMcpServer, authorizeInBrowser } from "./oauth-servers.mjs";
+import { startPlatform, adminSession, apiClient, defaultProfileId, sleep } from "../lib/harness.mjs";
+import { callGatewayTool } from "../lib/mcp-gateway.mjs";
+import { startAuthorizationServer, startProtectedMcpServer, authorizeInBrowser } from "../lib/oauth-servers.mjs";
 
 let platform;
 let admin;
@@ -24,27 +23,9 @@ let catalogId; // dynamic registration
 let staticCatalogId; // pre-registered confidential client
 const STATIC_CLIENT = { client_id: "archestra-static", client_secret: "static-client-secret-123" };
 
-async function call(session, method, p, body) {
-  const res = await fetch(platform.baseUrl + p, {
-    method,
-    headers: { ...session, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = text;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // keep text
-  }
-  return { status: res.status, body: json };
-}
-
-async function ok(session, method, p, body) {
-  const res = await call(session, method, p, body);
-  assert.equal(res.status, 200, `${method} ${p}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+// The management API as `session` (the admin's or the member's): { status, body }, or the body of a 200.
+const call = (session, method, p, body) => apiClient(platform, session)(method, p, body);
+const ok = (session, method, p, body) => apiClient(platform, session).ok(method, p, body);
 
 async function signUpMember(email) {
   const origin = admin.origin;
@@ -69,19 +50,7 @@ async function signUpMember(email) {
   return { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin };
 }
 
-async function gatewayCall(name) {
-  const client = new Client({ name: "archestra-e2e", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(`${platform.baseUrl}/v1/mcp/${profileId}`), {
-    requestInit: { headers: { Authorization: `Bearer ${teamToken}` } },
-  });
-  await client.connect(transport);
-  try {
-    const result = await client.callTool({ name, arguments: {} });
-    return { isError: result.isError === true, text: result.content.map((c) => c.text ?? "").join("\n") };
-  } finally {
-    await client.close();
-  }
-}
+const gatewayCall = (name) => callGatewayTool(platform, profileId, teamToken, name);
 
 const jtiOf = (text) => text.match(/jti=(\S+)/)?.[1];
 
