@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { startStandin, startPlatform, ADMIN_EMAIL, ADMIN_PASSWORD } from "../e2e/lib/harness.mjs";
 import { startPostgres } from "../e2e/lib/postgres.mjs";
+import { openAiTools } from "../e2e/lib/sdk-clients.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REPLICAS = 3;
@@ -254,25 +255,6 @@ test("a token_cost limit set through one replica trips on every replica at the s
   );
 });
 
-const probeTools = [
-  {
-    type: "function",
-    function: {
-      name: "get_weather",
-      description: "Current weather for a place",
-      parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
-    },
-  },
-  {
-    type: "function",
-    function: {
-      name: "send_email",
-      description: "Send an email",
-      parameters: { type: "object", properties: { to: { type: "string" }, body: { type: "string" } } },
-    },
-  },
-];
-
 test("a tool-invocation policy created and edited through one replica applies on the others within a second", async () => {
   const cookie = await signIn(replicas[0]);
   const profile = await createProfile(replicas[0], cookie, "replicas policy profile");
@@ -281,7 +263,7 @@ test("a tool-invocation policy created and edited through one replica applies on
     const res = await fetch(`${r.baseUrl}/v1/openai/${profile}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: "Bearer sk-test-openai-key" },
-      body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "go on scenario:parallel-tools" }], tools: probeTools }),
+      body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "go on scenario:parallel-tools" }], tools: openAiTools }),
       signal: AbortSignal.timeout(15000),
     });
     const text = await res.text();

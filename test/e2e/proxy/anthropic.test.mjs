@@ -5,37 +5,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { startStack, defaultProfileId, eventually, fixture } from "../lib/harness.mjs";
+import { anthropicClient, anthropicTools as tools } from "../lib/sdk-clients.mjs";
 
 let stack;
 let profileId;
 let messageCalls = 0;
 
 const MODEL = "claude-sonnet-4-5-20250929";
-const tools = [
-  {
-    name: "get_weather",
-    description: "Current weather for a place",
-    input_schema: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
-  },
-  {
-    name: "send_email",
-    description: "Send an email",
-    input_schema: {
-      type: "object",
-      properties: { to: { type: "string" }, body: { type: "string" } },
-      required: ["to", "body"],
-    },
-  },
-];
-
 function client(options = {}) {
-  return new Anthropic({
-    baseURL: `${stack.platform.baseUrl}/v1/anthropic/${profileId}`,
-    apiKey: "sk-ant-test-key",
-    maxRetries: 0,
-    timeout: 20000,
-    ...options,
-  });
+  return anthropicClient(stack.platform, profileId, options);
 }
 
 const ask = (text) => [{ role: "user", content: text }];

@@ -6,9 +6,8 @@
 // untrusted.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import Anthropic from "@anthropic-ai/sdk";
 import { startStack, defaultProfileId, adminSession, eventually, apiClient } from "../lib/harness.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 
 let stack;
 let profileId;
@@ -36,8 +35,7 @@ const conversation = (callId) => [
   { role: "user", content: "Thanks, go on. scenario:parallel-tools" },
 ];
 
-const openai = () =>
-  new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-dual-test", maxRetries: 0 });
+const openai = () => openAiClient(stack.platform, profileId, { apiKey: "sk-dual-test" });
 
 // One round: a question, the quarantined index, DONE, then the summary (only the first two when the answer is
 // bad: the rounds stop there, and a leftover reply would answer the client's own request).
@@ -172,11 +170,7 @@ test("streaming: the rounds show as SSE comments and the stream stays valid for 
 test("Anthropic, streaming: the rounds use the Messages API with the client's key; the summary replaces the tool_result", async () => {
   await stack.standin.reset();
   await scriptRounds();
-  const client = new Anthropic({
-    baseURL: `${stack.platform.baseUrl}/v1/anthropic/${profileId}`,
-    apiKey: "sk-ant-dual",
-    maxRetries: 0,
-  });
+  const client = anthropicClient(stack.platform, profileId, { apiKey: "sk-ant-dual" });
   const stream = client.messages.stream({
     model: "claude-sonnet-4-5",
     max_tokens: 256,

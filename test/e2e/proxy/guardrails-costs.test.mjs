@@ -6,13 +6,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { startStack, adminSession, eventually, apiClient } from "../lib/harness.mjs";
+import { openAiClient } from "../lib/sdk-clients.mjs";
 
 let stack;
 let session;
 let api;
 
-const client = (profileId) =>
-  new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-test", maxRetries: 0 });
+const client = (profileId) => openAiClient(stack.platform, profileId);
 const ask = (profileId, model) =>
   client(profileId).chat.completions.create({ model, messages: [{ role: "user", content: "Hello" }] });
 

@@ -3,8 +3,8 @@
 // by id and in the external agent ids; the admin sees both.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
 import { startStack, adminSession, eventually } from "../lib/harness.mjs";
+import { openAiClient } from "../lib/sdk-clients.mjs";
 
 let stack;
 let admin;
@@ -29,7 +29,7 @@ async function call(who, method, path, body) {
 }
 
 async function chat(profileId, agentId) {
-  const client = new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-test", maxRetries: 0 });
+  const client = openAiClient(stack.platform, profileId);
   await client.chat.completions.create(
     { model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] },
     { headers: { "X-Archestra-Agent-Id": agentId } },

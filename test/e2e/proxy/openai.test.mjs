@@ -5,42 +5,14 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { startStack, defaultProfileId, eventually, fixture, sleep } from "../lib/harness.mjs";
+import { openAiClient, openAiTools as tools } from "../lib/sdk-clients.mjs";
 
 let stack;
 let profileId;
 let chatCalls = 0; // chat requests sent through the proxy (each reaches the upstream once: maxRetries 0)
 
-const tools = [
-  {
-    type: "function",
-    function: {
-      name: "get_weather",
-      description: "Current weather for a place",
-      parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
-    },
-  },
-  {
-    type: "function",
-    function: {
-      name: "send_email",
-      description: "Send an email",
-      parameters: {
-        type: "object",
-        properties: { to: { type: "string" }, body: { type: "string" } },
-        required: ["to", "body"],
-      },
-    },
-  },
-];
-
 function client(options = {}) {
-  return new OpenAI({
-    baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`,
-    apiKey: "sk-test-openai-key",
-    maxRetries: 0,
-    timeout: 20000,
-    ...options,
-  });
+  return openAiClient(stack.platform, profileId, options);
 }
 
 const ask = (text) => [{ role: "user", content: text }];

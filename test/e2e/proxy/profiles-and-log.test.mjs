@@ -4,20 +4,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import OpenAI from "openai";
-import Anthropic from "@anthropic-ai/sdk";
 import { startStack, defaultProfileId, adminSession, apiGet, eventually } from "../lib/harness.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 
 let stack;
 let defaultId;
 const sent = []; // {profileId, externalAgentId, provider} for every request that reached the upstream
 
-const openai = (suffix, options = {}) =>
-  new OpenAI({
-    baseURL: `${stack.platform.baseUrl}/v1/openai${suffix}`,
-    apiKey: "sk-test-openai-key",
-    maxRetries: 0,
-    ...options,
-  });
+// `profileId` undefined: the route without a profile (the default one).
+const openai = (profileId, options = {}) => openAiClient(stack.platform, profileId, options);
 const ask = (text) => [{ role: "user", content: text }];
 
 async function upstreamCount() {
@@ -34,15 +29,11 @@ after(async () => {
 });
 
 test("no profile in the path: the default profile answers", async () => {
-  const completion = await openai("").chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
+  const completion = await openai().chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
   sent.push({ profileId: defaultId, provider: "openai" });
   assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
 
-  const anthropic = new Anthropic({
-    baseURL: `${stack.platform.baseUrl}/v1/anthropic`,
-    apiKey: "sk-ant-test-key",
-    maxRetries: 0,
-  });
+  const anthropic = anthropicClient(stack.platform);
   const message = await anthropic.messages.create({
     model: "claude-sonnet-4-5-20250929",
     max_tokens: 16,
@@ -53,13 +44,13 @@ test("no profile in the path: the default profile answers", async () => {
 });
 
 test("explicit profile id in the path", async () => {
-  const completion = await openai(`/${defaultId}`).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
+  const completion = await openai(defaultId).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
   sent.push({ profileId: defaultId, provider: "openai" });
   assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
 });
 
 test("X-Archestra-Agent-Id is trimmed and recorded", async () => {
-  await openai(`/${defaultId}`, { defaultHeaders: { "X-Archestra-Agent-Id": "  e2e-agent-7  " } }).chat.completions.create({
+  await openai(defaultId, { defaultHeaders: { "X-Archestra-Agent-Id": "  e2e-agent-7  " } }).chat.completions.create({
     model: "gpt-4o",
     messages: ask("Hello"),
   });
@@ -75,7 +66,7 @@ test("unknown profile id: 404 JSON error, nothing sent upstream", async () => {
   const before = await upstreamCount();
   const unknown = randomUUID();
   await assert.rejects(
-    openai(`/${unknown}`).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") }),
+    openai(unknown).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") }),
     (err) => {
       assert.ok(err instanceof OpenAI.NotFoundError, `got ${err.constructor.name}: ${err.message}`);
       assert.equal(err.status, 404);
@@ -117,7 +108,7 @@ test("a profile created through the API is usable at once (snapshot refreshed on
   });
   assert.equal(res.status, 200, await res.clone().text());
   const created = await res.json();
-  const completion = await openai(`/${created.id}`).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
+  const completion = await openai(created.id).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
   sent.push({ profileId: created.id, provider: "openai" });
   assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { startStandin, startPlatform, freePort, defaultProfileId, eventually } from "../lib/harness.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 
 let standin;
 let platform;
@@ -30,22 +31,10 @@ after(async () => {
   await standin?.stop();
 });
 
-const openai = (options = {}) =>
-  new OpenAI({
-    baseURL: `${platform.baseUrl}/v1/openai/${profileId}`,
-    apiKey: "sk-test-openai-key",
-    maxRetries: 0,
-    timeout: 15000,
-    ...options,
-  });
+const openai = (options = {}) => openAiClient(platform, profileId, { timeout: 15000, ...options });
 
 test("unreachable upstream: 502 with a provider-style error body, quickly", async () => {
-  const anthropic = new Anthropic({
-    baseURL: `${platform.baseUrl}/v1/anthropic/${profileId}`,
-    apiKey: "sk-ant-test-key",
-    maxRetries: 0,
-    timeout: 15000,
-  });
+  const anthropic = anthropicClient(platform, profileId, { timeout: 15000 });
   const started = Date.now();
   await assert.rejects(
     anthropic.messages.create({ model: "claude-sonnet-4-5-20250929", max_tokens: 8, messages: [{ role: "user", content: "Hi" }] }),
