@@ -214,6 +214,19 @@ export function DeleteButton({
   );
 }
 
+/// A row's Edit button (opens its dialog) and DeleteButton, with any other buttons (`children`) between them.
+export function EditDeleteActions({ onEdit, children, ...remove }: { onEdit: () => void; children?: ComponentChildren } & Parameters<typeof DeleteButton>[0]) {
+  return (
+    <>
+      <button type="button" class="btn btn-small" onClick={onEdit}>
+        Edit
+      </button>
+      {children}
+      <DeleteButton {...remove} />
+    </>
+  );
+}
+
 /// An actions column whose only action is DeleteButton.
 export function deleteColumn<T>(props: (row: T) => { title: string; message: ComponentChildren; remove: () => Promise<unknown>; done?: () => void; label?: string }): Column<T> {
   return actionsColumn((row) => <DeleteButton {...props(row)} />);

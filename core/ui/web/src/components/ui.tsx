@@ -307,3 +307,20 @@ export function useSubmit<A extends unknown[]>(run: (...args: A) => Promise<unkn
 
 export type InputEvent = JSX.TargetedEvent<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, Event>;
 export const valueOf = (e: InputEvent) => (e.currentTarget as HTMLInputElement).value;
+
+/// The create/edit dialog of a list: `editing` is the row being edited, "new", or undefined (closed); `item` is
+/// that row (undefined for "new", the dialog's create mode); `close()` closes it; `saved()` closes it and reloads
+/// the list.
+export function useEditor<T>(reload: () => void) {
+  const [editing, setEditing] = useState<T | "new">();
+  return {
+    editing,
+    item: editing === "new" ? undefined : editing,
+    edit: (row: T | "new") => setEditing(() => row),
+    close: () => setEditing(undefined),
+    saved: () => {
+      setEditing(undefined);
+      reload();
+    },
+  };
+}

@@ -3,8 +3,8 @@
 import { Chart, type ChartConfiguration, registerables } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
-import { actionsColumn, DataTable, DeleteButton } from "../components/DataTable";
-import { Badge, Empty, ErrorBox, Field, fieldErrors, FormDialog, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { actionsColumn, DataTable, EditDeleteActions } from "../components/DataTable";
+import { Badge, Empty, ErrorBox, Field, fieldErrors, FormDialog, PageHeader, Spinner, Tabs, useEditor, useSubmit } from "../components/ui";
 import { type Loaded, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 
@@ -259,12 +259,12 @@ type PriceInput = Omit<TokenPrice, "id">;
 
 function TokenPrices() {
   const prices = useLoad(() => unwrap(api.GET("/api/token-prices")) as Promise<TokenPrice[]>);
-  const [editing, setEditing] = useState<TokenPrice | "new">();
+  const editor = useEditor<TokenPrice>(prices.reload);
   return (
     <section class="card" aria-label="Token prices">
       <div class="card-header">
         <h2>Token prices (USD per million tokens)</h2>
-        <button type="button" class="btn btn-primary" onClick={() => setEditing("new")}>
+        <button type="button" class="btn btn-primary" onClick={() => editor.edit("new")}>
           Add token price
         </button>
       </div>
@@ -284,28 +284,21 @@ function TokenPrices() {
           { key: "pricePerMillionInput", label: "Input", value: (p) => Number(p.pricePerMillionInput), render: (p) => `$${p.pricePerMillionInput}` },
           { key: "pricePerMillionOutput", label: "Output", value: (p) => Number(p.pricePerMillionOutput), render: (p) => `$${p.pricePerMillionOutput}` },
           actionsColumn<TokenPrice>((p) => (
-            <>
-              <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
-                Edit
-              </button>
-              <DeleteButton
-                title={`Delete the price of ${p.model}?`}
-                message="Costs of this model will no longer be computed."
-                remove={() => unwrap(api.DELETE("/api/token-prices/{id}", { params: { path: { id: p.id } } }))}
-                done={prices.reload}
-              />
-            </>
+            <EditDeleteActions
+              onEdit={() => editor.edit(p)}
+              title={`Delete the price of ${p.model}?`}
+              message="Costs of this model will no longer be computed."
+              remove={() => unwrap(api.DELETE("/api/token-prices/{id}", { params: { path: { id: p.id } } }))}
+              done={prices.reload}
+            />
           )),
         ]}
       />
-      {editing && (
+      {editor.editing && (
         <TokenPriceDialog
-          price={editing === "new" ? undefined : editing}
-          onClose={() => setEditing(undefined)}
-          onSaved={() => {
-            setEditing(undefined);
-            prices.reload();
-          }}
+          price={editor.item}
+          onClose={editor.close}
+          onSaved={editor.saved}
         />
       )}
     </section>
@@ -385,12 +378,12 @@ function UsageCell({ limit }: { limit: Limit }) {
 function Limits() {
   const limits = useLoad(() => unwrap(api.GET("/api/limits")) as Promise<Limit[]>);
   const entities = useEntities();
-  const [editing, setEditing] = useState<Limit | "new">();
+  const editor = useEditor<Limit>(limits.reload);
   return (
     <section class="card" aria-label="Limits">
       <div class="card-header">
         <h2>Limits</h2>
-        <button type="button" class="btn btn-primary" disabled={!entities.data} onClick={() => setEditing("new")}>
+        <button type="button" class="btn btn-primary" disabled={!entities.data} onClick={() => editor.edit("new")}>
           Create limit
         </button>
       </div>
@@ -416,29 +409,22 @@ function Limits() {
           { key: "usage", label: "Used", value: used, render: (l) => <UsageCell limit={l} /> },
           { key: "state", label: "State", value: (l) => (used(l) >= l.limitValue ? "exceeded" : "ok"), render: (l) => (used(l) >= l.limitValue ? <Badge tone="bad">exceeded</Badge> : <Badge tone="good">within</Badge>) },
           actionsColumn<Limit>((l) => (
-            <>
-              <button type="button" class="btn btn-small" onClick={() => setEditing(l)}>
-                Edit
-              </button>
-              <DeleteButton
-                title="Delete this limit?"
-                message="Usage will no longer be capped by it."
-                remove={() => unwrap(api.DELETE("/api/limits/{id}", { params: { path: { id: l.id } } }))}
-                done={limits.reload}
-              />
-            </>
+            <EditDeleteActions
+              onEdit={() => editor.edit(l)}
+              title="Delete this limit?"
+              message="Usage will no longer be capped by it."
+              remove={() => unwrap(api.DELETE("/api/limits/{id}", { params: { path: { id: l.id } } }))}
+              done={limits.reload}
+            />
           )),
         ]}
       />
-      {editing && entities.data && (
+      {editor.editing && entities.data && (
         <LimitDialog
-          limit={editing === "new" ? undefined : editing}
+          limit={editor.item}
           entities={entities.data}
-          onClose={() => setEditing(undefined)}
-          onSaved={() => {
-            setEditing(undefined);
-            limits.reload();
-          }}
+          onClose={editor.close}
+          onSaved={editor.saved}
         />
       )}
     </section>
@@ -524,12 +510,12 @@ const describeConditions = (conditions: Condition[]) =>
 function OptimizationRules() {
   const rules = useLoad(() => unwrap(api.GET("/api/optimization-rules")) as Promise<Rule[]>);
   const entities = useEntities();
-  const [editing, setEditing] = useState<Rule | "new">();
+  const editor = useEditor<Rule>(rules.reload);
   return (
     <section class="card" aria-label="Optimization rules">
       <div class="card-header">
         <h2>Optimization rules</h2>
-        <button type="button" class="btn btn-primary" disabled={!entities.data} onClick={() => setEditing("new")}>
+        <button type="button" class="btn btn-primary" disabled={!entities.data} onClick={() => editor.edit("new")}>
           Create rule
         </button>
       </div>
@@ -549,29 +535,22 @@ function OptimizationRules() {
           { key: "conditions", label: "When", value: (r) => describeConditions(r.conditions) },
           { key: "enabled", label: "Enabled", value: (r) => (r.enabled ? "yes" : "no"), render: (r) => <Badge tone={r.enabled ? "good" : "neutral"}>{r.enabled ? "enabled" : "disabled"}</Badge> },
           actionsColumn<Rule>((r) => (
-            <>
-              <button type="button" class="btn btn-small" onClick={() => setEditing(r)}>
-                Edit
-              </button>
-              <DeleteButton
-                title="Delete this rule?"
-                message="Matching requests keep their model."
-                remove={() => unwrap(api.DELETE("/api/optimization-rules/{id}", { params: { path: { id: r.id } } }))}
-                done={rules.reload}
-              />
-            </>
+            <EditDeleteActions
+              onEdit={() => editor.edit(r)}
+              title="Delete this rule?"
+              message="Matching requests keep their model."
+              remove={() => unwrap(api.DELETE("/api/optimization-rules/{id}", { params: { path: { id: r.id } } }))}
+              done={rules.reload}
+            />
           )),
         ]}
       />
-      {editing && entities.data && (
+      {editor.editing && entities.data && (
         <RuleDialog
-          rule={editing === "new" ? undefined : editing}
+          rule={editor.item}
           entities={entities.data}
-          onClose={() => setEditing(undefined)}
-          onSaved={() => {
-            setEditing(undefined);
-            rules.reload();
-          }}
+          onClose={editor.close}
+          onSaved={editor.saved}
         />
       )}
     </section>

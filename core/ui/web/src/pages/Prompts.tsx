@@ -2,8 +2,8 @@
 // the version history with rollback, and assignment to a profile.
 import { useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
-import { actionsColumn, DataTable, DeleteButton } from "../components/DataTable";
-import { Badge, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, useSubmit } from "../components/ui";
+import { actionsColumn, DataTable, EditDeleteActions } from "../components/DataTable";
+import { Badge, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, useEditor, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
 
 interface Prompt {
@@ -28,7 +28,7 @@ const loadProfiles = () => unwrap(api.GET("/api/agents/all")) as Promise<Named[]
 export function PromptsPage() {
   const prompts = useLoad(() => raw<Prompt[]>("GET", "/api/prompts"));
   const profiles = useLoad(loadProfiles);
-  const [editing, setEditing] = useState<Prompt | "new">();
+  const editor = useEditor<Prompt>(prompts.reload);
   const [history, setHistory] = useState<Prompt>();
   const [assigning, setAssigning] = useState<Prompt>();
   const profileName = (id: string | null) => (id ? (profiles.data?.find((p) => p.id === id)?.name ?? id) : "—");
@@ -38,7 +38,7 @@ export function PromptsPage() {
         title="Prompts"
         description="Saved system and user prompts. Every edit is kept as a version; roll back to any of them."
         actions={
-          <button type="button" class="btn btn-primary" onClick={() => setEditing("new")}>
+          <button type="button" class="btn btn-primary" onClick={() => editor.edit("new")}>
             New prompt
           </button>
         }
@@ -59,35 +59,29 @@ export function PromptsPage() {
           { key: "version", label: "Version", render: (p) => <Badge tone="good">v{p.version}</Badge> },
           { key: "updatedAt", label: "Updated", value: (p) => p.updatedAt, render: (p) => formatTime(p.updatedAt) },
           actionsColumn<Prompt>((p) => (
-            <>
-              <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
-                Edit
-              </button>
+            <EditDeleteActions
+              onEdit={() => editor.edit(p)}
+              title={`Delete the prompt ${p.name}?`}
+              message="Every version of it is deleted."
+              remove={() => raw("DELETE", `/api/prompts/${p.id}`)}
+              done={prompts.reload}
+            >
               <button type="button" class="btn btn-small" onClick={() => setHistory(p)}>
                 Versions
               </button>
               <button type="button" class="btn btn-small" onClick={() => setAssigning(p)}>
                 Assign
               </button>
-              <DeleteButton
-                title={`Delete the prompt ${p.name}?`}
-                message="Every version of it is deleted."
-                remove={() => raw("DELETE", `/api/prompts/${p.id}`)}
-                done={prompts.reload}
-              />
-            </>
+            </EditDeleteActions>
           )),
         ]}
       />
-      {editing && (
+      {editor.editing && (
         <PromptDialog
-          prompt={editing === "new" ? undefined : editing}
+          prompt={editor.item}
           profiles={profiles.data ?? []}
-          onClose={() => setEditing(undefined)}
-          onSaved={() => {
-            setEditing(undefined);
-            prompts.reload();
-          }}
+          onClose={editor.close}
+          onSaved={editor.saved}
         />
       )}
       {history && (

@@ -2,8 +2,8 @@
 // Roles and SSO providers (enterprise).
 import { useState } from "preact/hooks";
 import { api, raw, unwrap } from "../api/client";
-import { actionsColumn, DataTable, deleteColumn, DeleteButton } from "../components/DataTable";
-import { Badge, ConfirmButton, CopyButton, CopyField, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, Tabs, useSubmit } from "../components/ui";
+import { actionsColumn, DataTable, deleteColumn, DeleteButton, EditDeleteActions } from "../components/DataTable";
+import { Badge, ConfirmButton, CopyButton, CopyField, ErrorBox, Field, fieldErrors, FormDialog, Modal, PageHeader, Spinner, Tabs, useEditor, useSubmit } from "../components/ui";
 import { formatTime, useLoad } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 import { useSession } from "../lib/session";
@@ -762,12 +762,12 @@ interface SsoProvider {
 function SsoSettings() {
   const providers = useLoad(() => unwrap(api.GET("/api/sso-providers")) as Promise<SsoProvider[]>);
   const roleNames = useLoad(async () => ((await unwrap(api.GET("/api/roles"))) as Role[]).map((r) => r.role));
-  const [editing, setEditing] = useState<SsoProvider | "new">();
+  const editor = useEditor<SsoProvider>(providers.reload);
   return (
     <section class="card" aria-label="SSO providers">
       <div class="card-header">
         <h2>SSO providers</h2>
-        <button type="button" class="btn btn-primary" onClick={() => setEditing("new")}>
+        <button type="button" class="btn btn-primary" onClick={() => editor.edit("new")}>
           Add SSO provider
         </button>
       </div>
@@ -791,29 +791,22 @@ function SsoSettings() {
           { key: "domain", label: "Domain" },
           { key: "defaultRole", label: "Default role", value: (p) => p.roleMapping?.defaultRole ?? "member" },
           actionsColumn<SsoProvider>((p) => (
-            <>
-              <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
-                Edit
-              </button>
-              <DeleteButton
-                title={`Delete SSO provider ${p.providerId}?`}
-                message="Users can no longer sign in with it."
-                remove={() => unwrap(api.DELETE("/api/sso-providers/{id}", { params: { path: { id: p.id } } }))}
-                done={providers.reload}
-              />
-            </>
+            <EditDeleteActions
+              onEdit={() => editor.edit(p)}
+              title={`Delete SSO provider ${p.providerId}?`}
+              message="Users can no longer sign in with it."
+              remove={() => unwrap(api.DELETE("/api/sso-providers/{id}", { params: { path: { id: p.id } } }))}
+              done={providers.reload}
+            />
           )),
         ]}
       />
-      {editing && (
+      {editor.editing && (
         <SsoProviderDialog
-          provider={editing === "new" ? undefined : editing}
+          provider={editor.item}
           roles={roleNames.data ?? roles}
-          onClose={() => setEditing(undefined)}
-          onSaved={() => {
-            setEditing(undefined);
-            providers.reload();
-          }}
+          onClose={editor.close}
+          onSaved={editor.saved}
         />
       )}
     </section>
@@ -954,14 +947,14 @@ const permissionCount = (r: Role) => Object.values(r.permission).reduce((n, acti
 
 function RolesSettings() {
   const roles = useLoad(() => unwrap(api.GET("/api/roles")) as Promise<Role[]>);
-  const [editing, setEditing] = useState<Role | "new">();
+  const editor = useEditor<Role>(roles.reload);
   // The admin role holds every permission there is: its map is the catalog the editor offers.
   const catalog = roles.data?.find((r) => r.predefined && r.role === "admin")?.permission;
   return (
     <section class="card" aria-label="Roles">
       <div class="card-header">
         <h2>Roles</h2>
-        <button type="button" class="btn btn-primary" disabled={!catalog} onClick={() => setEditing("new")}>
+        <button type="button" class="btn btn-primary" disabled={!catalog} onClick={() => editor.edit("new")}>
           Create role
         </button>
       </div>
@@ -983,30 +976,23 @@ function RolesSettings() {
             r.predefined ? (
               <span class="muted">—</span>
             ) : (
-              <>
-                <button type="button" class="btn btn-small" onClick={() => setEditing(r)}>
-                  Edit
-                </button>
-                <DeleteButton
-                  title={`Delete role ${r.name}?`}
-                  message="Only a role no member holds can be deleted."
-                  remove={() => unwrap(api.DELETE("/api/roles/{roleId}", { params: { path: { roleId: r.id } } }))}
-                  done={roles.reload}
-                />
-              </>
+              <EditDeleteActions
+                onEdit={() => editor.edit(r)}
+                title={`Delete role ${r.name}?`}
+                message="Only a role no member holds can be deleted."
+                remove={() => unwrap(api.DELETE("/api/roles/{roleId}", { params: { path: { roleId: r.id } } }))}
+                done={roles.reload}
+              />
             ),
           ),
         ]}
       />
-      {editing && catalog && (
+      {editor.editing && catalog && (
         <RoleDialog
-          role={editing === "new" ? undefined : editing}
+          role={editor.item}
           catalog={catalog}
-          onClose={() => setEditing(undefined)}
-          onSaved={() => {
-            setEditing(undefined);
-            roles.reload();
-          }}
+          onClose={editor.close}
+          onSaved={editor.saved}
         />
       )}
     </section>
