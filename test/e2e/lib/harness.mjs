@@ -257,6 +257,33 @@ export async function adminSession(platform) {
   return { cookie: cookies.join("; "), origin };
 }
 
+/// A new member: invited by `admin` (adminSession's headers) with `role`, signed up through the invitation with
+/// `password`, then signed in. Returns { session, userId } (session: request headers like adminSession's).
+export async function signUpMember(platform, admin, email, { name = "Member", password = "member-password-1", role = "member" } = {}) {
+  const { origin } = admin;
+  const invite = await apiClient(platform, admin).ok("POST", "/api/auth/organization/invite-member", { email, role });
+  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({
+      name,
+      email,
+      password,
+      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.id}&email=${email}`,
+    }),
+  });
+  if (signUp.status !== 200) throw new Error(`sign-up of ${email} failed: ${signUp.status} ${await signUp.text()}`);
+  const userId = (await signUp.json()).user.id;
+  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin },
+    body: JSON.stringify({ email, password }),
+  });
+  if (signIn.status !== 200) throw new Error(`sign-in of ${email} failed: ${signIn.status} ${await signIn.text()}`);
+  const cookie = signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  return { session: { cookie, origin }, userId };
+}
+
 /// GET on the management API as the admin; returns {status, body}.
 export async function apiGet(platform, session, p) {
   return apiClient(platform, session)("GET", p);

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startPlatform, adminSession } from "../lib/harness.mjs";
+import { startPlatform, adminSession, signUpMember } from "../lib/harness.mjs";
 
 let platform;
 let admin;
@@ -15,28 +15,7 @@ const base = "/api/mcp_server_installation_requests";
 before(async () => {
   platform = await startPlatform();
   admin = await adminSession(platform);
-  const origin = admin.origin;
-  const invite = await call(admin, "POST", "/api/auth/organization/invite-member", { email: "asker@example.com", role: "member" });
-  assert.equal(invite.status, 200, JSON.stringify(invite.body));
-  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({
-      name: "Asker",
-      email: "asker@example.com",
-      password: "asker-password-1",
-      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.body.id}&email=asker@example.com`,
-    }),
-  });
-  assert.equal(signUp.status, 200, await signUp.clone().text());
-  memberUserId = (await signUp.json()).user.id;
-  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({ email: "asker@example.com", password: "asker-password-1" }),
-  });
-  assert.equal(signIn.status, 200);
-  member = { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin };
+  ({ session: member, userId: memberUserId } = await signUpMember(platform, admin, "asker@example.com", { name: "Asker", password: "asker-password-1" }));
 });
 
 after(async () => {

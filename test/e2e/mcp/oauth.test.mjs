@@ -7,7 +7,7 @@
 // refused code, bad catalog ids.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startPlatform, adminSession, apiClient, defaultProfileId, sleep } from "../lib/harness.mjs";
+import { startPlatform, adminSession, apiClient, defaultProfileId, signUpMember, sleep } from "../lib/harness.mjs";
 import { callGatewayTool } from "../lib/mcp-gateway.mjs";
 import { startAuthorizationServer, startProtectedMcpServer, authorizeInBrowser } from "../lib/oauth-servers.mjs";
 
@@ -27,29 +27,6 @@ const STATIC_CLIENT = { client_id: "archestra-static", client_secret: "static-cl
 const call = (session, method, p, body) => apiClient(platform, session)(method, p, body);
 const ok = (session, method, p, body) => apiClient(platform, session).ok(method, p, body);
 
-async function signUpMember(email) {
-  const origin = admin.origin;
-  const invite = await ok(admin, "POST", "/api/auth/organization/invite-member", { email, role: "member" });
-  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({
-      name: "Member",
-      email,
-      password: "member-password-1",
-      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.id}&email=${email}`,
-    }),
-  });
-  assert.equal(signUp.status, 200, await signUp.clone().text());
-  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({ email, password: "member-password-1" }),
-  });
-  assert.equal(signIn.status, 200);
-  return { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin };
-}
-
 const gatewayCall = (name) => callGatewayTool(platform, profileId, teamToken, name);
 
 const jtiOf = (text) => text.match(/jti=(\S+)/)?.[1];
@@ -57,7 +34,7 @@ const jtiOf = (text) => text.match(/jti=(\S+)/)?.[1];
 before(async () => {
   platform = await startPlatform();
   admin = await adminSession(platform);
-  member = await signUpMember("oauth-member@example.com");
+  member = (await signUpMember(platform, admin, "oauth-member@example.com")).session;
   redirectUri = `http://localhost:${platform.uiPort}/oauth-callback`;
   as = await startAuthorizationServer({ staticClient: { ...STATIC_CLIENT, redirect_uri: redirectUri }, accessTokenTtl_s: 10 });
   mcp = await startProtectedMcpServer(as.issuer);

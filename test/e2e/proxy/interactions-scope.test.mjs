@@ -3,7 +3,7 @@
 // by id and in the external agent ids; the admin sees both.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startStack, adminSession, eventually } from "../lib/harness.mjs";
+import { startStack, adminSession, apiClient, eventually, signUpMember } from "../lib/harness.mjs";
 import { openAiClient } from "../lib/sdk-clients.mjs";
 
 let stack;
@@ -12,21 +12,8 @@ let member;
 let teamProfileId;
 let otherProfileId;
 
-async function call(who, method, path, body) {
-  const res = await fetch(stack.platform.baseUrl + path, {
-    method,
-    headers: { cookie: who.cookie, origin: who.origin, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = text;
-  }
-  return { status: res.status, body: parsed };
-}
+// The management API as `who` (the admin's or the member's headers): { status, body }.
+const call = (who, method, path, body) => apiClient(stack.platform, who)(method, path, body);
 
 async function chat(profileId, agentId) {
   const client = openAiClient(stack.platform, profileId);
@@ -40,28 +27,8 @@ before(async () => {
   stack = await startStack();
   const platform = stack.platform;
   admin = await adminSession(platform);
-  const origin = admin.origin;
-  const invite = await call(admin, "POST", "/api/auth/organization/invite-member", { email: "viewer@example.com", role: "member" });
-  assert.equal(invite.status, 200, JSON.stringify(invite.body));
-  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({
-      name: "Viewer",
-      email: "viewer@example.com",
-      password: "viewer-password-1",
-      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.body.id}&email=viewer@example.com`,
-    }),
-  });
-  assert.equal(signUp.status, 200, await signUp.clone().text());
-  const memberUserId = (await signUp.json()).user.id;
-  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({ email: "viewer@example.com", password: "viewer-password-1" }),
-  });
-  assert.equal(signIn.status, 200);
-  member = { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin };
+  const { session, userId: memberUserId } = await signUpMember(platform, admin, "viewer@example.com", { name: "Viewer", password: "viewer-password-1" });
+  member = session;
 
   const team = await call(admin, "POST", "/api/teams", { name: "Viewers" });
   assert.equal(team.status, 200, JSON.stringify(team.body));
