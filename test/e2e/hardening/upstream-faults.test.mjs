@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 
 import { startStack, defaultProfileId } from "../lib/harness.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
 let stack;
@@ -40,12 +41,7 @@ async function drain(streamPromise) {
 }
 
 test("OpenAI stream that stalls after its first events ends with an error event within the idle timeout", async () => {
-  const client = new OpenAI({
-    baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`,
-    apiKey: "sk-test-openai-key",
-    maxRetries: 0,
-    timeout: 30000,
-  });
+  const client = openAiClient(stack.platform, profileId, { timeout: 30000 });
   // slow-stream-600000: the stand-in sends the status line and headers, then waits 10 minutes per event.
   const { events, error, elapsed_ms } = await drain(
     client.chat.completions.create({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "Hi scenario:slow-stream-600000" }] }),
@@ -63,12 +59,7 @@ test("OpenAI stream that stalls after its first events ends with an error event 
 });
 
 test("Anthropic stream that stalls ends with an error event within the idle timeout", async () => {
-  const client = new Anthropic({
-    baseURL: `${stack.platform.baseUrl}/v1/anthropic/${profileId}`,
-    apiKey: "sk-ant-test-key",
-    maxRetries: 0,
-    timeout: 30000,
-  });
+  const client = anthropicClient(stack.platform, profileId, { timeout: 30000 });
   const { events, error, elapsed_ms } = await drain(
     client.messages.create({
       model: "claude-sonnet-4-5-20250929",
@@ -89,7 +80,7 @@ test("Anthropic stream that stalls ends with an error event within the idle time
 });
 
 test("the platform keeps serving after the stalls", async () => {
-  const client = new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-test", maxRetries: 0 });
+  const client = openAiClient(stack.platform, profileId);
   const answer = await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hi" }] });
   assert.equal(typeof answer.choices[0].message.content, "string");
 });
