@@ -81,6 +81,7 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
       const ackBefore = load.stats.acknowledged;
       const killedAt = Date.now();
       await pg.kill();
+      const killed = pg.killed;
       await sleep(GAP_S * 1000);
       const ackWhileDown = load.stats.acknowledged - ackBefore;
       const startAt = Date.now();
@@ -99,7 +100,7 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
         return s.status === 200 && s.body.status === "ready" ? s : null;
       }, 30000, 250);
       rounds.push({
-        slow, ackWhileDown, writeAttempts, write_ms: writeOkAt - upAt, written: Boolean(written?.id),
+        slow, killed, ackWhileDown, writeAttempts, write_ms: writeOkAt - upAt, written: Boolean(written?.id),
         ready: Boolean(ready), ready_ms: ready ? ready.at - upAt : NaN, down_ms: upAt - killedAt, start_ms: upAt - startAt,
       });
       assert.ok(written?.id, `round ${r + 1}: no management API write succeeded within 20 s of the restart`);
@@ -171,6 +172,7 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
   const list = (key, unit = "") => rounds.map((r) => `${r[key]}${unit}`).join(" / ");
   recordReliability("e2e_hardening_postgres_restart", [
     { what: `PostgreSQL SIGKILLed (postmaster + backends) and restarted ${RESTARTS} times under load, ${GAP_S} s gap (6 clients, half streamed)`, how: "requests answered / failed; answered while it was down, per crash", figure: `${acknowledged} / ${stats.errors.length}; ${list("ackWhileDown")}` },
+    { what: "processes SIGKILLed per crash", how: "the postmaster (stopped first, so it forks nothing more) and every process it had forked: backends, checkpointer, WAL writer, ...", figure: list("killed") },
     { what: "client latency across the crashes", how: "p50, p99 and worst of client-observed latency", figure: `${fmt(all)}, worst ${worst.toFixed(1)} ms` },
     { what: "where each crash found the interaction writer", how: `statement it lost the connection in (odd crashes: writes slowed by ${SLOW_WRITE_MS} ms per statement)`, figure: `${cut.join(" / ")}: ${midTransaction} of ${cut.length} inside a write transaction` },
     { what: "session pool after each restart", how: "first management API write (POST /api/agents) that succeeded: ms after PostgreSQL accepted connections (attempts)", figure: rounds.map((r) => `${r.write_ms} ms (${r.writeAttempts})`).join(" / ") },

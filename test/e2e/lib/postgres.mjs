@@ -21,10 +21,9 @@ function pgBinDir() {
   return found[0];
 }
 
-/// Pids of the processes in process group `pgid` that are still running (zombies left for init to reap do not
-/// count: they hold no memory, socket or lock).
-function livingInGroup(pgid) {
-  const living = [];
+/// [pid, ppid, state] of every process (state "Z": a zombie waiting to be reaped, holding nothing).
+function processes() {
+  const all = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^[0-9]+$/.test(entry)) continue;
     let stat;
@@ -33,16 +32,17 @@ function livingInGroup(pgid) {
     } catch {
       continue;  // exited meanwhile
     }
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z") living.push(Number(entry));
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    all.push([Number(entry), Number(ppid), state]);
   }
-  return living;
+  return all;
 }
 
 /// Starts a cluster; resolves once it accepts connections and the database `archestra` exists.
-/// Returns { url, port, psql(sql), count(sql), stop(), kill(), start(), destroy() }. `maxConnections`: the server's
-/// max_connections (several platforms on one database need more than one's pool).
+/// Returns { url, port, psql(sql), count(sql), stop(), kill(), start(), destroy() }; after kill(), `killed` is the
+/// number of processes it killed. `maxConnections`: the server's max_connections (several platforms on one
+/// database need more than one's pool).
 export async function startPostgres({ maxConnections = 200 } = {}) {
   const bin = pgBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-faults-pg-"));
@@ -96,8 +96,7 @@ export async function startPostgres({ maxConnections = 200 } = {}) {
         `${bin}/postgres`,
         ["-D", data, "-c", "listen_addresses=127.0.0.1", "-c", `port=${port}`, "-c", `unix_socket_directories=${dir}`,
          "-c", `max_connections=${maxConnections}`, "-c", "fsync=off"],
-        // Its own process group, so kill() can take the postmaster and every backend down at once.
-        { ...ids, stdio: "ignore", detached: true },
+        { ...ids, stdio: "ignore" },
       );
       await waitUp();
     },
@@ -108,22 +107,33 @@ export async function startPostgres({ maxConnections = 200 } = {}) {
       child.kill("SIGINT");
       await exited;
     },
-    /// A crash: SIGKILL to the postmaster and all its backends (its process group) at the same instant, as
-    /// an OOM kill or a lost node does it. Nothing is flushed or checkpointed and clients see their sockets
-    /// reset; the next start() runs WAL crash recovery on the same data. Resolves once the postmaster is reaped
-    /// and no process of the group is left (a surviving backend would keep the shared memory and make the
-    /// next start() refuse).
+    /// A crash: SIGKILL to the postmaster and every process it forked (backends, checkpointer, WAL writer...;
+    /// each is a process group of its own, so they are found by parent pid), as a lost node or a container
+    /// kill does it. The postmaster is stopped first so that it forks nothing while its children are collected.
+    /// Nothing is flushed or checkpointed, clients see their connections reset, and the next start() runs WAL
+    /// crash recovery on the same data. Resolves once none of them runs any more (a surviving backend would
+    /// keep the shared memory and make the next start() refuse).
     async kill() {
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
-      const group = -child.pid;
-      process.kill(group, "SIGKILL");
-      await exited;
-      for (let i = 0; i < 100; i++) {
-        if (livingInGroup(child.pid).length === 0) return;
-        await sleep(50);
+      const postmaster = child.pid;
+      process.kill(postmaster, "SIGSTOP");
+      const victims = [postmaster, ...processes().filter(([, ppid]) => ppid === postmaster).map(([pid]) => pid)];
+      for (const pid of victims) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
       }
-      throw new Error(`PostgreSQL processes ${livingInGroup(child.pid).join(", ")} survived SIGKILL`);
+      await exited;
+      const running = () => {
+        const set = new Set(victims);
+        return processes().filter(([pid, , state]) => set.has(pid) && state !== "Z").map(([pid]) => pid);
+      };
+      for (let i = 0; i < 100 && running().length > 0; i++) await sleep(50);
+      if (running().length > 0) throw new Error(`PostgreSQL processes ${running().join(", ")} survived SIGKILL`);
+      server.killed = victims.length;
     },
     async destroy() {
       await server.stop();
