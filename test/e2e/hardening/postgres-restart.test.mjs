@@ -2,8 +2,10 @@
 // them streaming) go through the proxy, the postmaster and all its backends are SIGKILLed at once (a crash: no
 // shutdown checkpoint, clients' sockets reset, WAL recovery at the next start), and after a short gap
 // (FAULTS_PG_RESTART_GAP_S, 2 s) it is started again on the same port and data directory; twice
-// (FAULTS_PG_RESTARTS), the first time with interaction writes slowed down (FAULTS_PG_SLOW_WRITE_MS) so that the
-// kill cuts a write transaction open (the test fails if no crash did). Nothing may be lost or counted twice: zero client errors, interaction rows = requests
+// (FAULTS_PG_RESTARTS). The odd crashes (1st, 3rd, ...) land while the interaction writer is inside a write
+// transaction (its COPY sent, the COMMIT not): a statement trigger the test adds makes every interaction insert
+// wait for an advisory lock the test holds, and the kill comes once the writer is seen waiting there. The even
+// ones find the writer as the load leaves it (usually between batches). Nothing may be lost or counted twice: zero client errors, interaction rows = requests
 // acknowledged with no duplicate ids (a batch whose COMMIT reached the server just before the kill is spooled and
 // replayed with ON CONFLICT DO NOTHING), the token usage of a limit = the tokens of the rows (a replay never
 // counts usage twice), /ready back to "ready", and the platform's session pool working again (a management API
@@ -18,10 +20,7 @@ import { recordReliability } from "../lib/reliability.mjs";
 
 const GAP_S = Number(process.env.FAULTS_PG_RESTART_GAP_S || 2);
 const RESTARTS = Number(process.env.FAULTS_PG_RESTARTS || 2);
-// Odd crashes (1st, 3rd, ...) hit a database that takes this long for each interaction write (a statement
-// trigger the test adds), so the writer is inside a transaction (COPY done, COMMIT not yet) when the kill lands;
-// the even ones hit the writer as the load finds it (usually between batches).
-const SLOW_WRITE_MS = Number(process.env.FAULTS_PG_SLOW_WRITE_MS || 150);
+const HOLD_LOCK = 4242; // the advisory lock key the trigger waits for
 // Load between (and after) the crashes, so each restart is followed by writes on reconnected sessions.
 const SETTLE_S = 4;
 const ctx = stackOnPostgres();
@@ -47,11 +46,15 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
   const limit = await api.ok("POST", "/api/limits", {
     entityType: "agent", entityId: profile, limitType: "token_cost", limitValue: 1000000000, model: [MODEL],
   });
-  await pg.psql(`CREATE TABLE faults_write_delay (ms integer NOT NULL); INSERT INTO faults_write_delay VALUES (0);
-    CREATE FUNCTION faults_slow_write() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep((SELECT ms FROM faults_write_delay) / 1000.0); RETURN NULL; END $$;
-    CREATE TRIGGER faults_slow_write AFTER INSERT ON interactions FOR EACH STATEMENT EXECUTE FUNCTION faults_slow_write();`);
-  const writeDelay = (ms) => pg.psql(`UPDATE faults_write_delay SET ms = ${ms}`);
+  // Every interaction insert (the writer's COPY or INSERT) ends by taking HOLD_LOCK shared, for its transaction:
+  // free unless the test holds the lock.
+  await pg.psql(`CREATE FUNCTION faults_hold_write() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_advisory_xact_lock_shared(${HOLD_LOCK}); RETURN NULL; END $$;
+    CREATE TRIGGER faults_hold_write AFTER INSERT ON interactions FOR EACH STATEMENT EXECUTE FUNCTION faults_hold_write();`);
+  // The statements waiting for HOLD_LOCK: COPY, or INSERT (the writer's row-by-row fallback and replay).
+  const heldWrites = async () =>
+    (await pg.psql(`SELECT CASE WHEN query LIKE 'COPY%' THEN 'COPY' ELSE 'INSERT' END FROM pg_stat_activity WHERE wait_event = 'advisory' AND query NOT LIKE '%pg_advisory_lock(%'`))
+      .split("\n").filter(Boolean);
   const agent = `pg-restart-${Date.now()}`;
   const rows = () => pg.count(`SELECT count(*) FROM interactions WHERE external_agent_id = '${agent}'`);
 
@@ -75,13 +78,19 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
   const rounds = [];
   try {
     for (let r = 0; r < RESTARTS; r++) {
-      const slow = r % 2 === 0;
-      await writeDelay(slow ? SLOW_WRITE_MS : 0);
-      await sleep(slow ? 1000 : 0);
+      const held = r % 2 === 0;
+      let heldAt = [];
+      let lock = null;
+      if (held) {
+        lock = await pg.holdAdvisoryLock(HOLD_LOCK);
+        heldAt = await eventually(heldWrites, 15000, 50);
+        assert.ok(heldAt.length > 0, `round ${r + 1}: the writer never reached the held lock`);
+      }
       const ackBefore = load.stats.acknowledged;
       const killedAt = Date.now();
       await pg.kill();
       const killed = pg.killed;
+      lock?.release();
       await sleep(GAP_S * 1000);
       const ackWhileDown = load.stats.acknowledged - ackBefore;
       const startAt = Date.now();
@@ -100,7 +109,7 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
         return s.status === 200 && s.body.status === "ready" ? s : null;
       }, 30000, 250);
       rounds.push({
-        slow, killed, ackWhileDown, writeAttempts, write_ms: writeOkAt - upAt, written: Boolean(written?.id),
+        held: heldAt.join("+") || null, killed, ackWhileDown, writeAttempts, write_ms: writeOkAt - upAt, written: Boolean(written?.id),
         ready: Boolean(ready), ready_ms: ready ? ready.at - upAt : NaN, down_ms: upAt - killedAt, start_ms: upAt - startAt,
       });
       assert.ok(written?.id, `round ${r + 1}: no management API write succeeded within 20 s of the restart`);
@@ -111,7 +120,6 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
     sampling = false;
     await sampler;
   }
-  await writeDelay(0);
   const stats = await load.stop();
   const acknowledged = stats.acknowledged;
   console.log({ acknowledged, errors: stats.errors.length, rounds });
@@ -124,18 +132,25 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
   assert.deepEqual(not200.slice(0, 3), [], `${not200.length} of ${readiness.length} /ready samples were not 200`);
   const degradedSeen = readiness.filter((s) => s.body.status === "degraded").length;
 
-  // Where each crash found the writer (its one warning per outage): 'BEGIN' = between batches; COPY, the usage
-  // statement or COMMIT = inside a write transaction whose outcome it cannot know. The slow rounds exist to
-  // make sure the second kind happened.
+  // Where each crash found the writer (its one warning per outage): 'BEGIN' or 'connect' = between batches;
+  // COPY, INSERT, the usage statement or COMMIT = inside a write transaction whose outcome it cannot know. Where
+  // the test held the writer, it must have been cut in the statement it was seen waiting in.
   const cut = platform
     .logTail(400)
     .split("\n")
-    .map((l) => /database unavailable \((?:PostgreSQL connection lost while running '([^']*)'|(COPY) interactions)/.exec(l))
+    .map((l) => /\[proxy\.interactions\] database unavailable \((.*)/.exec(l)?.[1])
     .filter(Boolean)
-    .map((m) => (m[2] ? "COPY" : m[1].startsWith("WITH") ? "usage upsert" : m[1]));
-  const midTransaction = cut.filter((c) => c !== "BEGIN").length;
+    .map((why) => {
+      if (why.startsWith("COPY interactions")) return "COPY";
+      const sql = /^PostgreSQL connection lost while running '([^']*)'/.exec(why)?.[1];
+      if (!sql) return "connect"; // its idle session was found dead and a new one refused: between batches
+      return sql.startsWith("WITH ins AS (INSERT") ? "INSERT" : sql.startsWith("WITH") ? "usage upsert" : sql;
+    });
+  const midTransaction = cut.filter((c) => c !== "BEGIN" && c !== "connect").length;
   assert.equal(cut.length, RESTARTS, `one writer warning per crash: ${JSON.stringify(cut)}`);
-  assert.ok(midTransaction > 0, `no crash cut a write transaction (the writer was at: ${cut.join(", ")})`);
+  for (const [i, round] of rounds.entries()) {
+    if (round.held) assert.equal(cut[i], round.held, `crash ${i + 1}: the writer was held in ${round.held}`);
+  }
 
   // Every acknowledged request has exactly one row, none twice.
   const drainStart = Date.now();
@@ -174,7 +189,7 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
     { what: `PostgreSQL SIGKILLed (postmaster + backends) and restarted ${RESTARTS} times under load, ${GAP_S} s gap (6 clients, half streamed)`, how: "requests answered / failed; answered while it was down, per crash", figure: `${acknowledged} / ${stats.errors.length}; ${list("ackWhileDown")}` },
     { what: "processes SIGKILLed per crash", how: "the postmaster (stopped first, so it forks nothing more) and every process it had forked: backends, checkpointer, WAL writer, ...", figure: list("killed") },
     { what: "client latency across the crashes", how: "p50, p99 and worst of client-observed latency", figure: `${fmt(all)}, worst ${worst.toFixed(1)} ms` },
-    { what: "where each crash found the interaction writer", how: `statement it lost the connection in (odd crashes: writes slowed by ${SLOW_WRITE_MS} ms per statement)`, figure: `${cut.join(" / ")}: ${midTransaction} of ${cut.length} inside a write transaction` },
+    { what: "where each crash found the interaction writer", how: "statement it lost the connection in (odd crashes: held inside its transaction by a lock the test took)", figure: `${cut.join(" / ")}: ${midTransaction} of ${cut.length} inside a write transaction` },
     { what: "session pool after each restart", how: "first management API write (POST /api/agents) that succeeded: ms after PostgreSQL accepted connections (attempts)", figure: rounds.map((r) => `${r.write_ms} ms (${r.writeAttempts})`).join(" / ") },
     { what: "LISTEN sessions (cache invalidation across replicas)", how: "sessions whose last statement is LISTEN, before the first crash / after the last", figure: `${listenersBefore} / ${listenersAfter}` },
     { what: "/ready across the crashes", how: "samples every 250 ms: not 200 / degraded / total; back to ready after each restart", figure: `${not200.length} / ${degradedSeen} / ${readiness.length}; ${list("ready_ms", " ms")}` },

@@ -40,9 +40,9 @@ function processes() {
 }
 
 /// Starts a cluster; resolves once it accepts connections and the database `archestra` exists.
-/// Returns { url, port, psql(sql), count(sql), stop(), kill(), start(), destroy() }; after kill(), `killed` is the
-/// number of processes it killed. `maxConnections`: the server's max_connections (several platforms on one
-/// database need more than one's pool).
+/// Returns { url, port, psql(sql), count(sql), holdAdvisoryLock(key), stop(), kill(), start(), destroy() };
+/// after kill(), `killed` is the number of processes it killed. `maxConnections`: the server's max_connections
+/// (several platforms on one database need more than one's pool).
 export async function startPostgres({ maxConnections = 200 } = {}) {
   const bin = pgBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-faults-pg-"));
@@ -89,6 +89,32 @@ export async function startPostgres({ maxConnections = 200 } = {}) {
     psql,
     async count(sql) {
       return Number(await psql(sql));
+    },
+    /// Takes PostgreSQL advisory lock `key` (exclusive) on a session of its own and holds it until release()
+    /// (or until the server goes away): a way to make other sessions wait at a point the test chooses.
+    async holdAdvisoryLock(key) {
+      const session = spawn(`${bin}/psql`, [
+        "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", String(port), "-U", "archestra", "-d", "archestra",
+      ], { stdio: ["pipe", "pipe", "ignore"] });
+      let out = "";
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`advisory lock ${key} not taken within 10 s`)), 10000);
+        session.stdout.on("data", (chunk) => {
+          out += chunk;
+          if (out.includes("faults-locked")) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        session.once("exit", (code) => reject(new Error(`psql holding advisory lock ${key} exited ${code}`)));
+        session.stdin.write(`SELECT pg_advisory_lock(${Number(key)});\n\\echo faults-locked\n`);
+      });
+      return {
+        release() {
+          session.stdin.end();
+          session.kill("SIGKILL");
+        },
+      };
     },
     /// Starts (again) on the same port and data.
     async start() {
