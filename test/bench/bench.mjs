@@ -25,7 +25,7 @@ import { startNginx, stopChildren } from "./lib/nginx.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const duration_s = Number(process.env.BENCH_DURATION ?? 10);
 const warmup_s = Number(process.env.BENCH_WARMUP ?? 2);
-const concurrencies = (process.env.BENCH_CONCURRENCY ?? "10,100").split(",").map(Number);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? "10,100").split(",").filter(Boolean).map(Number);
 const streamConcurrencies = (process.env.BENCH_STREAM_CONCURRENCY ?? "10").split(",").filter(Boolean).map(Number);
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const fixedRate = Number(process.env.BENCH_RATE ?? 1000);
@@ -256,7 +256,7 @@ async function main() {
   for (const mode of ["json", "sse"]) {
     const stream = mode === "sse";
     const levels = stream ? streamConcurrencies : concurrencies;
-    if (levels.length === 0) continue;
+    if (levels.length === 0 && (stream || fixedRate <= 0)) continue;
     const upstreamPort = stream ? nginx.ports.platformSse : nginx.ports.platformJson;
     const accessLog = path.join(work, `upstream-platform-${mode}.log`);
     const withPlatform = targetNames.includes("archestra");
@@ -310,7 +310,9 @@ async function main() {
         for (const [name, t] of Object.entries(targets)) {
           if (name === "portkey") continue;
           const before = name === "archestra" ? { cpu: cpuTicks(platform.child.pid).self, db: databaseTicks(platform) } : null;
+          const attached = name === "archestra" ? attachTools(platform.child.pid, "fixed", fixedRate) : [];
           const r = await runHey({ ...t, rate: fixedRate, seconds: duration_s });
+          for (const tool of attached) await stopAttached(tool);
           const row = { mode: "json", target: name, concurrency: `${rateWorkers} @ ${fixedRate}/s`, fixedRate: true, ...r };
           if (before) {
             const cpu = cpuTicks(platform.child.pid).self - before.cpu;
