@@ -11,6 +11,7 @@
 
 #include <poll.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -47,71 +48,95 @@ bool awaitRequest(const Poco::Net::StreamSocket& socket, Poco::Int64 timeout_us)
 /// Deadlines of the request heads being read, across every listener. The parse runs inside Poco (blocking
 /// reads through non-virtual calls), so the deadline is enforced from outside: one thread shuts down the
 /// socket of a head that is late, the blocked read returns, and the parse fails like any truncated request.
+/// A connection registers once (a map node under the mutex); each request then only stores its deadline in
+/// the connection's atomic slot and clears it after the head, so the hot path takes no lock and allocates
+/// nothing (a lock per head was a contended futex with many connection threads).
 class HeaderDeadlines {
   public:
     using Clock = std::chrono::steady_clock;
+    /// 0: no head being read.
+    using Slot = std::atomic<Clock::rep>;
 
     static HeaderDeadlines& instance() {
-        // Leaked on purpose: connection threads may still disarm while static destructors run at exit.
+        // Leaked on purpose: connection threads may still unregister while static destructors run at exit.
         static auto* deadlines = new HeaderDeadlines;
         return *deadlines;
     }
 
-    void arm(const void* key, const Poco::Net::StreamSocket& socket, Clock::time_point deadline) {
+    std::shared_ptr<Slot> enroll(const void* key, const Poco::Net::StreamSocket& socket) {
+        auto slot = std::make_shared<Slot>(0);
         std::lock_guard lock(_mutex);
-        _pending[key] = {socket, deadline};
+        _connections[key] = {socket, slot};
         if (!_thread.joinable()) _thread = std::thread([this] { watch(); });
+        return slot;
     }
 
-    void disarm(const void* key) {
+    void leave(const void* key) {
         std::lock_guard lock(_mutex);
-        _pending.erase(key);
+        _connections.erase(key);
     }
 
   private:
     struct Entry {
         Poco::Net::StreamSocket socket;
-        Clock::time_point deadline;
+        std::shared_ptr<Slot> deadline;
     };
 
     void watch() {
         std::unique_lock lock(_mutex);
         for (;;) {
             _wake.wait_for(lock, std::chrono::milliseconds(250));
-            const auto now = Clock::now();
-            for (auto it = _pending.begin(); it != _pending.end();) {
-                if (it->second.deadline > now) {
-                    ++it;
-                    continue;
-                }
+            const auto now = Clock::now().time_since_epoch().count();
+            for (auto& [key, entry] : _connections) {
+                auto deadline = entry.deadline->load(std::memory_order_relaxed);
+                if (deadline == 0 || deadline > now) continue;
+                // Once, and only for the head that was late: a connection that meanwhile finished it and
+                // armed the next one changed the slot, and the exchange fails.
+                if (!entry.deadline->compare_exchange_strong(deadline, 0)) continue;
                 try {
-                    it->second.socket.shutdown();
+                    entry.socket.shutdown();
                 } catch (...) {  // already closed by the client
                 }
-                it = _pending.erase(it);
             }
         }
     }
 
     std::mutex _mutex;
     std::condition_variable _wake;
-    std::map<const void*, Entry> _pending;
+    std::map<const void*, Entry> _connections;
     std::thread _thread;
+};
+
+/// A connection's enrolment with the deadline watcher, for its lifetime.
+class HeaderDeadlineSlot {
+  public:
+    HeaderDeadlineSlot(const void* key, const Poco::Net::StreamSocket& socket)
+        : _key(key), _slot(HeaderDeadlines::instance().enroll(key, socket)) {}
+    ~HeaderDeadlineSlot() { HeaderDeadlines::instance().leave(_key); }
+    HeaderDeadlineSlot(const HeaderDeadlineSlot&) = delete;
+    HeaderDeadlineSlot& operator=(const HeaderDeadlineSlot&) = delete;
+
+    void arm(int timeout_s) {
+        const auto deadline = HeaderDeadlines::Clock::now() + std::chrono::seconds(timeout_s);
+        _slot->store(deadline.time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    void disarm() { _slot->store(0, std::memory_order_relaxed); }
+
+  private:
+    const void* _key;
+    std::shared_ptr<HeaderDeadlines::Slot> _slot;
 };
 
 /// Disarms on every way out of a head parse (parsed, refused, or the socket failed).
 class HeaderDeadlineGuard {
   public:
-    HeaderDeadlineGuard(const void* key, const Poco::Net::StreamSocket& socket, int timeout_s) : _key(key) {
-        HeaderDeadlines::instance().arm(key, socket,
-                                        HeaderDeadlines::Clock::now() + std::chrono::seconds(timeout_s));
-    }
-    ~HeaderDeadlineGuard() { HeaderDeadlines::instance().disarm(_key); }
+    HeaderDeadlineGuard(HeaderDeadlineSlot& slot, int timeout_s) : _slot(slot) { _slot.arm(timeout_s); }
+    ~HeaderDeadlineGuard() { _slot.disarm(); }
     HeaderDeadlineGuard(const HeaderDeadlineGuard&) = delete;
     HeaderDeadlineGuard& operator=(const HeaderDeadlineGuard&) = delete;
 
   private:
-    const void* _key;
+    HeaderDeadlineSlot& _slot;
 };
 
 /// RFC 9110 IMF-fixdate of the current second, formatted once per second per thread.
@@ -182,6 +207,7 @@ void ServerConnection::run() {
         return;  // the client already left
     }
     Session session(socket(), _params);
+    HeaderDeadlineSlot headerDeadline(this, socket());
     int served = 0;
     for (;;) {
         if (_stopped) break;
@@ -197,7 +223,7 @@ void ServerConnection::run() {
         try {
             Poco::Net::HTTPServerResponseImpl response(session);
             // The head's first byte is here (awaitRequest); the whole head gets _headerTimeout_s from now.
-            std::optional<HeaderDeadlineGuard> deadline(std::in_place, this, socket(), _headerTimeout_s);
+            std::optional<HeaderDeadlineGuard> deadline(std::in_place, headerDeadline, _headerTimeout_s);
             Poco::Net::HTTPServerRequestImpl request(response, session, _params);
             deadline.reset();
             // Request smuggling: a front proxy and this server must agree where the body ends. With both
