@@ -384,26 +384,45 @@ void InteractionLog::enqueue(InteractionRecord record) {
     // Serialised here, once: the same text goes to the segment, the spool and the INSERT.
     Usage usage{record.profileId, record.model, record.inputTokens, record.outputTokens};
     auto [line, copyRow] = serialise(std::move(record));
+    // The write(2) to the segment happens outside _mutex: held across it, every other request thread
+    // finishing meanwhile slept on the lock (a futex wait and a wake-up each). The room is reserved first,
+    // so the segment cannot be deleted, emptied or closed under the write.
+    SegmentSlot slot;
     {
         std::lock_guard lock(_mutex);
-        if (_queue.size() < _options.capacity) {
-            std::uint64_t segment = appendToSegment(line);
-            _queue.push_back({std::move(line), segment, std::move(copyRow), std::move(usage)});
-            // The writer wakes for a full batch, else on its flushInterval_ms timer: one wake-up (a futex
-            // call and a context switch on the request thread) per batch, not per request.
-            if (_queue.size() == _options.batchSize) _wake.notify_one();
-            return;
+        if (_queue.size() >= _options.capacity) {
+            slot.number = ~std::uint64_t{0};  // full
+        } else {
+            slot = reserveInSegment(line.size());
+            if (slot.number) ++_segmentWriters;
         }
     }
-    // Full: never make the request wait for the database; the record goes to disk and is replayed later.
-    appendToSpool({line}, false);
-    ++_spooled;
+    if (slot.number == ~std::uint64_t{0}) {
+        // Full: never make the request wait for the database; the record goes to disk and is replayed later.
+        appendToSpool({line}, false);
+        ++_spooled;
+        return;
+    }
+    int error = 0;
+    if (slot.number && !writeAll(slot.fd, line.data(), line.size())) error = errno ? errno : EIO;
+    std::lock_guard lock(_mutex);
+    if (slot.number) {
+        segmentWritten(slot, line.size(), error);
+        if (error) slot.number = 0;
+        if (--_segmentWriters == 0 && _closingSegments) _segmentsIdle.notify_all();
+    }
+    // Past capacity by at most the requests between the two locks: still bounded.
+    _queue.push_back({std::move(line), slot.number, std::move(copyRow), std::move(usage)});
+    // The writer wakes for a full batch, else on its flushInterval_ms timer: one wake-up (a futex call and
+    // a context switch on the request thread) per batch, not per request.
+    if (_queue.size() == _options.batchSize) _wake.notify_one();
 }
 
-std::uint64_t InteractionLog::appendToSegment(const std::string& line) {
-    if (_segmentPrefix.empty()) return 0;
+InteractionLog::SegmentSlot InteractionLog::reserveInSegment(std::size_t size) {
+    if (_segmentPrefix.empty()) return {};
     auto current = _segments.empty() ? _segments.end() : std::prev(_segments.end());
-    if (current == _segments.end() || current->second.bytes >= _options.segmentBytes) {
+    if (current == _segments.end() || current->second.bytes >= _options.segmentBytes ||
+        current->second.broken) {
         std::uint64_t number = _nextSegment++;
         std::string path = _segmentPrefix + std::to_string(number) + ".jsonl";
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -413,7 +432,7 @@ std::uint64_t InteractionLog::appendToSegment(const std::string& line) {
                 _logger.error("interaction write-ahead segment " + path + ": cannot open (" +
                               std::strerror(error) + ")");
             noteSpoolWrite(path, error);
-            return 0;
+            return {};
         }
         // Held while this process lives: a process sharing the directory must not take a live segment.
         ::flock(fd, LOCK_EX | LOCK_NB);
@@ -422,25 +441,35 @@ std::uint64_t InteractionLog::appendToSegment(const std::string& line) {
             ::close(current->second.fd);
             _segments.erase(current);
         }
-        current = _segments.emplace(number, Segment{path, fd, 0, 0}).first;
+        current = _segments.emplace(number, Segment{path, fd, 0, 0, false}).first;
     }
     Segment& segment = current->second;
-    if (!writeAll(segment.fd, line.data(), line.size())) {
-        int error = errno;
-        // A partial line (ENOSPC part way) must not glue onto the next row: cut the segment back.
-        if (::ftruncate(segment.fd, static_cast<off_t>(segment.bytes)) != 0) {
-            // Unlikely (truncating frees space); recovery drops a torn line as unparsable.
-        }
-        if (!spoolProblem())
-            _logger.error("interaction write-ahead segment " + segment.path + ": write failed (" +
-                          std::strerror(error) + "); rows are only in memory until written");
-        noteSpoolWrite(segment.path, error);
-        return 0;
-    }
-    noteSpoolWrite(segment.path, 0);
-    segment.bytes += line.size();
+    SegmentSlot slot{current->first, segment.fd, segment.bytes};
+    segment.bytes += size;
     ++segment.uncommitted;
-    return current->first;
+    return slot;
+}
+
+void InteractionLog::segmentWritten(const SegmentSlot& slot, std::size_t size, int error) {
+    auto it = _segments.find(slot.number);
+    if (it == _segments.end()) return;  // cannot happen: an uncommitted reservation keeps it
+    Segment& segment = it->second;
+    if (error == 0) {
+        noteSpoolWrite(segment.path, 0);
+        return;
+    }
+    // The row is not in the segment. A partial line must not glue onto the next row: when no other line
+    // was reserved after this one, cut the segment back; either way the next row opens a new segment.
+    --segment.uncommitted;
+    if (segment.bytes == slot.offset + size) {
+        if (::ftruncate(segment.fd, static_cast<off_t>(slot.offset)) == 0) segment.bytes = slot.offset;
+        // Else unlikely (truncating frees space); recovery drops a torn line as unparsable.
+    }
+    segment.broken = true;
+    if (!spoolProblem())
+        _logger.error("interaction write-ahead segment " + segment.path + ": write failed (" +
+                      std::strerror(error) + "); rows are only in memory until written");
+    noteSpoolWrite(segment.path, error);
 }
 
 void InteractionLog::segmentCommitted(std::uint64_t number, std::uint64_t count) {
@@ -460,7 +489,12 @@ void InteractionLog::segmentCommitted(std::uint64_t number, std::uint64_t count)
 }
 
 void InteractionLog::closeSegments() {
-    std::lock_guard lock(_mutex);
+    std::unique_lock lock(_mutex);
+    // No new reservations; the writes in progress finish before their fds close.
+    _segmentPrefix.clear();
+    _closingSegments = true;
+    _segmentsIdle.wait(lock, [this] { return _segmentWriters == 0; });
+    _closingSegments = false;
     for (auto& [number, segment] : _segments) {
         // Rows still uncommitted (a writer that could not finish) stay on disk for the next start.
         if (segment.uncommitted == 0) ::unlink(segment.path.c_str());
@@ -746,14 +780,18 @@ void InteractionLog::drainBacklog(std::chrono::steady_clock::time_point& lastTry
 }
 
 void InteractionLog::noteSpoolWrite(const std::string& path, int error) {
+    // Every row's segment write reports here: a healthy directory takes no lock.
+    if (error == 0 && !_hasSpoolProblem.load(std::memory_order_acquire)) return;
     std::lock_guard lock(_problemMutex);
     if (error == 0) {
         if (_spoolProblem) {
             _logger.information("interaction spool directory " + _spoolDir + " is writable again");
             _spoolProblem.reset();
+            _hasSpoolProblem = false;
         }
         return;
     }
+    _hasSpoolProblem = true;
     ++_spoolWriteErrors;
     _spoolProblem = "cannot write " + path + ": " + std::strerror(error) +
                     (_databaseDown ? "; the database is away, so interactions are kept in memory (up to " +

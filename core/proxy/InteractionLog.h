@@ -146,12 +146,21 @@ class InteractionLog {
     struct Segment {
         std::string path;
         int fd = -1;
-        std::uint64_t bytes = 0;
-        std::uint64_t uncommitted = 0;
+        std::uint64_t bytes = 0;        ///< reserved (lines written or being written)
+        std::uint64_t uncommitted = 0;  ///< rows reserved and not yet committed by the writer
+        bool broken = false;            ///< a write failed part way: the next row starts a new segment
     };
-    /// Under _mutex: appends `line` to the current segment (opening a new one when needed); returns its
-    /// number, or 0 when the row is not in any segment (write-ahead off or the write failed).
-    std::uint64_t appendToSegment(const std::string& line);
+    /// Room for one line in a segment, reserved under _mutex and written without it.
+    struct SegmentSlot {
+        std::uint64_t number = 0;  ///< 0: the row goes into no segment (write-ahead off or cannot open)
+        int fd = -1;
+        std::uint64_t offset = 0;  ///< the segment's size before the reservation
+    };
+    /// Under _mutex: reserves `size` bytes in the current segment (opening a new one when needed). The
+    /// reservation counts as uncommitted, so the segment (and its fd) outlives the write.
+    SegmentSlot reserveInSegment(std::size_t size);
+    /// Under _mutex: the reserved write finished (`error` = errno, 0 when the whole line went out).
+    void segmentWritten(const SegmentSlot& slot, std::size_t size, int error);
     /// Under _mutex: the writer finished with `count` rows of `segment`; deletes a finished old segment and
     /// empties the current one when it holds nothing uncommitted.
     void segmentCommitted(std::uint64_t segment, std::uint64_t count);
@@ -190,6 +199,9 @@ class InteractionLog {
     std::deque<Pending> _queue;
     std::map<std::uint64_t, Segment> _segments;  // by number; the last one is current
     std::uint64_t _nextSegment = 1;
+    std::uint64_t _segmentWriters = 0;      // enqueue() calls writing a reserved line (under _mutex)
+    std::condition_variable _segmentsIdle;  // _segmentWriters reached 0 while closeSegments() waits
+    bool _closingSegments = false;
     std::string _segmentPrefix;  // <spool dir>/wal-<start ms>-<pid>-
     bool _stopping = false;
     bool _busy = false;  // the writer holds records taken from the queue
@@ -207,7 +219,8 @@ class InteractionLog {
     std::atomic<bool> _databaseDown{false};
     std::atomic<std::uint64_t> _spoolWriteErrors{0};
     mutable std::mutex _problemMutex;
-    std::optional<std::string> _spoolProblem;  // under _problemMutex
+    std::optional<std::string> _spoolProblem;   // under _problemMutex
+    std::atomic<bool> _hasSpoolProblem{false};  // _spoolProblem is set: a success must take the lock
     std::function<void()> _onUsageChanged;
     std::thread _writer;
 };
