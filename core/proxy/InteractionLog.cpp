@@ -89,6 +89,17 @@ std::string dumpJson(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+/// A JSON text that parsed, as it goes into the row instead of its re-serialised parse: line breaks can
+/// only be whitespace between tokens in valid JSON (inside strings they are escaped), so they become spaces
+/// (a spool line is one row); a UTF-8 byte order mark, which the parser skips and jsonb refuses, is dropped.
+std::string rowJsonText(std::string_view text) {
+    if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.remove_prefix(3);
+    std::string out(text);
+    for (char& c : out)
+        if (c == '\n' || c == '\r') c = ' ';
+    return out;
+}
+
 /// Appends `text` as one COPY text-format field (backslash, tab, newline and carriage return escaped).
 void appendCopyField(std::string& out, std::string_view text) {
     for (char c : text) {
@@ -174,16 +185,20 @@ std::pair<std::string, std::string> serialise(InteractionRecord&& record) {
         if (text == "null") return {nullptr, std::nullopt, std::nullopt};  // NaN/infinity
         return {nullptr, text, text};
     };
-    auto body = [](const nlohmann::json& v) -> Field {
+    auto body = [](const nlohmann::json& v, const std::string& original = {}) -> Field {
+        if (!original.empty()) {
+            std::string text = rowJsonText(original);
+            return {nullptr, text, std::move(text)};
+        }
         if (v.is_null()) return {nullptr, std::nullopt, std::nullopt};
         std::string text = dumpJson(v);
-        return {nullptr, text, text};
+        return {nullptr, text, std::move(text)};
     };
     auto named = [](const char* name, Field f) {
         f.name = name;
         return f;
     };
-    Field request = body(record.request);
+    Field request = body(record.request, record.requestText);
     if (!request.copy) request.copy = "{}";  // the column is NOT NULL; kInsertSql stores {} too
     std::vector<Field> fields = {
         named("id", str(record.id)),
@@ -191,7 +206,7 @@ std::pair<std::string, std::string> serialise(InteractionRecord&& record) {
         named("external_agent_id", optStr(record.externalAgentId)),
         named("request", std::move(request)),
         named("processed_request", body(record.processedRequest)),
-        named("response", body(record.response)),
+        named("response", body(record.response, record.responseText)),
         named("type", str(record.type)),
         named("model", str(record.model)),
         named("original_model", optStr(record.originalModel)),

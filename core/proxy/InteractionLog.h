@@ -38,9 +38,13 @@ struct InteractionRecord {
     std::string model;                         ///< what went upstream
     std::optional<std::string> originalModel;  ///< the client's model when an optimization rule changed it
     std::optional<std::string> optimizedModel;
-    nlohmann::json request;           ///< client body (null when it was not JSON)
+    nlohmann::json request;  ///< client body (null when it was not JSON)
+    /// The client's body text when `request` is its parse (unchanged): the row stores this text instead of
+    /// serialising the DOM again. Empty: `request` is serialised.
+    std::string requestText;
     nlohmann::json processedRequest;  ///< body sent upstream when it differs; else null
     nlohmann::json response;          ///< upstream body, blocked body, or the assembled stream message
+    std::string responseText;         ///< like requestText, for `response`
     int statusCode = 0;
     std::optional<std::int64_t> inputTokens;
     std::optional<std::int64_t> outputTokens;

@@ -497,6 +497,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                 context.send(429, "application/json",
                              adapter.errorBody(ProxyErrorKind::LimitExceeded, decision.message));
                 record.request = std::move(body);
+                record.requestText = rawBody;
                 record.statusCode = 429;
                 record.blocked = true;
                 record.decisions = {{"limit", {{"limitId", decision.limitId}, {"reason", decision.message}}}};
@@ -635,6 +636,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     request.setKeepAlive(true);
 
     record.request = std::move(body);
+    record.requestText = rawBody;  // the row stores the client's bytes, not a re-serialised parse
     // Metrics and tracing: the observer sees the call start (and may add traceparent) and its end.
     LlmCallInfo callInfo;
     LlmCallOutcome outcome;
@@ -946,6 +948,8 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                 // Not the provider's response shape: forward it as it is.
             }
         }
+        // Unchanged (not a blocked rewrite): the row stores the upstream's bytes, not a re-serialised parse.
+        if (!replaced) record.responseText = responseBody;
         record.response = std::move(parsed);
     } else {
         record.response = responseBody;
