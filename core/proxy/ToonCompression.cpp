@@ -2,7 +2,9 @@
 #include "core/proxy/ToonCompression.h"
 
 #include "core/proxy/Toon.h"
+#include "core/proxy/ToonBytes.h"
 #include "core/proxy/adapters/AdapterSupport.h"
+#include "core/util/JsonString.h"
 
 #include <algorithm>
 
@@ -36,7 +38,17 @@ struct Scanner {
     }
     bool string() {  // at '"'; leaves i after the closing quote
         if (i >= s.size() || s[i] != '"') return false;
-        for (++i; i < s.size(); ++i) {
+        // 64 bytes at a time: the first quote that no backslash run escapes ends the string (a tool result
+        // is one long string full of \" escapes).
+        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+        std::uint64_t carry = 0;
+        for (++i; i + 64 <= s.size(); i += 64) {
+            const toon::bytes::Block64 block(p + i);
+            const std::uint64_t quotes = block.eq('"') & ~toon::bytes::escapedBytes(block.eq('\\'), carry);
+            if (quotes != 0) return i += static_cast<std::size_t>(__builtin_ctzll(quotes)) + 1, true;
+        }
+        if (carry && i < s.size()) ++i;
+        for (; i < s.size(); ++i) {
             if (s[i] == '\\')
                 ++i;
             else if (s[i] == '"')
@@ -103,53 +115,6 @@ struct Replacement {
 };
 
 }  // namespace
-
-/// `text` as a JSON string literal, as the providers serialise: `"` `\\` and control characters escaped
-/// (\b \f \n \r \t, else \u00XX), UTF-8 kept as is (the TOON text comes from validated JSON).
-std::string jsonStringLiteral(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + text.size() / 8 + 2);
-    out += '"';
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(text.data() + run, i - run);
-        run = i + 1;
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default: {
-                static const char* hex = "0123456789abcdef";
-                out += "\\u00";
-                out += hex[c >> 4];
-                out += hex[c & 0xF];
-            }
-        }
-    }
-    out.append(text.data() + run, text.size() - run);
-    out += '"';
-    return out;
-}
 
 std::vector<JsonPathStep> contentPath(Provider provider, const ToolResultLocation& location) {
     std::vector<JsonPathStep> path = {
@@ -259,7 +224,7 @@ ToonOutcome compressToolResults(const ProviderAdapter& adapter, const RequestVie
         for (const auto& replacement : replacements) {
             auto range = locateJsonValue(raw, replacement.path);
             if (!range) break;
-            edits.emplace_back(*range, jsonStringLiteral(replacement.toon));
+            edits.emplace_back(*range, util::jsonString(replacement.toon));
         }
         if (edits.size() == replacements.size()) {
             std::sort(edits.begin(), edits.end(),

@@ -56,8 +56,4 @@ struct JsonPathStep {
 std::optional<std::pair<std::size_t, std::size_t>> locateJsonValue(std::string_view raw,
                                                                    const std::vector<JsonPathStep>& path);
 
-/// `text` as a compact JSON string literal (quotes included), byte-identical to nlohmann's dump of a valid
-/// UTF-8 string: `"` and backslash escaped, control characters as \b \f \n \r \t or \u00xx.
-std::string jsonStringLiteral(std::string_view text);
-
 }  // namespace archestra::proxy

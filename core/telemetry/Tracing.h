@@ -3,6 +3,7 @@
 #pragma once
 
 #include "archestra/sdk/telemetry.h"
+#include "core/util/JsonString.h"
 
 #include <atomic>
 #include <chrono>
@@ -35,8 +36,8 @@ std::string newTraceId();
 std::string newSpanId();
 std::int64_t unixNanos(std::chrono::system_clock::time_point time);
 
-/// JSON text of attribute values (sdk::Span::attributes_json).
-std::string jsonString(std::string_view value);
+/// JSON text of attribute values (sdk::Span::attributes_json): the tree's one escaper (core/util).
+using util::jsonString;
 inline std::string jsonBool(bool value) {
     return value ? "true" : "false";
 }

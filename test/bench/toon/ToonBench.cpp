@@ -6,6 +6,7 @@
 // a smoke test (every payload converts): a timing limit inside the test suite fails on a busy machine.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
+#include "core/util/JsonString.h"
 
 #include <simdjson.h>
 #include <sys/resource.h>
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
         });
         timeIt("estimate tokens (JSON + TOON)",
                [&] { return toon::estimateTokens(text) + toon::estimateTokens(encoded); });
-        timeIt("escape TOON as a JSON string", [&] { return jsonStringLiteral(encoded).size(); });
+        timeIt("escape TOON as a JSON string", [&] { return archestra::util::jsonString(encoded).size(); });
         timeIt("  (nlohmann, for comparison)", [&] { return json(encoded).dump().size(); });
         timeIt("simdjson parse alone", [&] {
             thread_local simdjson::dom::parser parser;

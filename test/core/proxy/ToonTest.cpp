@@ -2,6 +2,7 @@
 // the tool-result rewrite (byte splice) for OpenAI and Anthropic bodies.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
+#include "core/util/JsonString.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -273,7 +274,7 @@ class ToonTest : public CppUnit::TestFixture {
         for (int c = 1; c < 0x80; ++c) all += static_cast<char>(c);
         for (const std::string& text : {std::string(), all, std::string("täst \u2028 ✓ \"q\" \\ end"),
                                         std::string("line\nnext\ttab\r\b\f\x01\x1f")})
-            CPPUNIT_ASSERT_EQUAL(json(text).dump(), jsonStringLiteral(text));
+            CPPUNIT_ASSERT_EQUAL(json(text).dump(), archestra::util::jsonString(text));
     }
 
     void testOpenAiSpliceKeepsOtherBytes() {
