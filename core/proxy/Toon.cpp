@@ -169,11 +169,49 @@ bool isPrimitive(Element value) {
     return value.type() != Type::OBJECT && value.type() != Type::ARRAY;
 }
 
+/// Doubles with at most 8 fractional digits and 15 significant digits (prices, scores, coordinates): the
+/// decimal with the fewest fractional digits that parses back to `number` is the shortest round-trip form,
+/// written here directly instead of through to_chars and the canonical rewrite. False for any other number
+/// (the differential test checks the two paths agree).
+bool appendShortDecimal(std::string& out, double number) {
+    static constexpr double kPow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    const bool negative = number < 0;
+    const double magnitude = negative ? -number : number;
+    if (!(magnitude < 1e15) || magnitude == 0) return false;
+    for (int k = 0; k <= 8; ++k) {
+        const double scaled = magnitude * kPow10[k];
+        // At most 15 significant digits (DBL_DIG): distinct decimals of that length are distinct doubles,
+        // so the one found is the only candidate, as to_chars would choose.
+        if (scaled >= 1e15) return false;
+        const auto digits = static_cast<std::uint64_t>(scaled + 0.5);
+        if (static_cast<double>(digits) / kPow10[k] != magnitude) continue;
+        if (k > 0 && digits % 10 == 0) return false;  // not the shortest: a smaller k would have matched
+        char buffer[32];
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, digits);
+        std::size_t length = static_cast<std::size_t>(end - buffer);
+        if (negative) out += '-';
+        if (k == 0) {
+            out.append(buffer, length);
+        } else if (length > static_cast<std::size_t>(k)) {
+            out.append(buffer, length - static_cast<std::size_t>(k));
+            out += '.';
+            out.append(buffer + length - k, static_cast<std::size_t>(k));
+        } else {
+            out += "0.";
+            out.append(static_cast<std::size_t>(k) - length, '0');
+            out.append(buffer, length);
+        }
+        return true;
+    }
+    return false;
+}
+
 void appendDouble(std::string& out, double number) {
     if (number != number || number - number != 0) {  // NaN / Infinity (cannot come from parsed JSON)
         out += "null";
         return;
     }
+    if (appendShortDecimal(out, number)) return;
     char buffer[64];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);  // shortest round trip
     if (ec != std::errc()) {
@@ -281,7 +319,7 @@ class Encoder {
     /// Same key set in every element (no duplicate keys), every value primitive, at least one key. Rows
     /// whose keys come in the first row's order (the usual case) are checked position by position; others
     /// by lookup.
-    static bool tabular(simdjson::dom::array array) {
+    static bool tabular(simdjson::dom::array array, bool& inHeaderOrder) {
         Element firstElement = array.at(0).value_unsafe();
         if (firstElement.type() != Type::OBJECT) return false;
         simdjson::dom::object first = firstElement;
@@ -304,6 +342,7 @@ class Encoder {
                 ++header;
             }
             if (sameOrder) continue;
+            inHeaderOrder = false;
             for (auto a = object.begin(); a != object.end(); ++a) {
                 std::size_t matches = 0;
                 for (auto other : first) matches += other.key == a.key();
@@ -342,7 +381,8 @@ class Encoder {
             appendInline(text, value);
             return;
         }
-        if (tabular(value)) {
+        bool inHeaderOrder = true;  // every row lists its keys in the header's order: cells by position
+        if (tabular(value, inHeaderOrder)) {
             std::string& text = line(depth);
             text += header;
             appendLength(text, value.size());
@@ -364,8 +404,9 @@ class Encoder {
                     if (!firstCell) cells += kDelimiter;
                     firstCell = false;
                     // Same position first (rows usually repeat the header's order), else by key.
-                    Element v =
-                        cell.key() == field.key ? cell.value() : cellsOf.at_key(field.key).value_unsafe();
+                    Element v = inHeaderOrder || cell.key() == field.key
+                                    ? cell.value()
+                                    : cellsOf.at_key(field.key).value_unsafe();
                     appendPrimitive(cells, v, kDelimiter);
                     ++cell;
                 }

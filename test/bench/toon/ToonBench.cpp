@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
                     c.typical && us >= 50 ? "  <-- over 50 µs" : "");
         if (c.typical && us >= 50) ok = false;
     }
-    // Where the time goes, for the 20-user result.
-    {
-        std::string text = users(20).dump();
-        int n = iterations;
+    // Where the time goes, for the 20-user and the 1000-user results.
+    for (int rows : {20, 1000}) {
+        std::string text = users(rows).dump();
+        int n = rows > 100 ? std::max(10, iterations / 100) : iterations;
         auto timeIt = [&](const char* what, auto&& fn) {
             double start = cpuSeconds();
             std::size_t sink = 0;
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
         std::string encoded = *toon::encodeJson(text);
         json body = {{"messages", {{{"role", "tool"}, {"tool_call_id", "c"}, {"content", text}}}}};
         std::string raw = body.dump();
-        std::printf("breakdown, 20 users:\n");
+        std::printf("breakdown, %d users:\n", rows);
         timeIt("parse (simdjson) + encode TOON", [&] { return toon::encodeJson(text)->size(); });
         timeIt("locate the content in the raw body", [&] {
             return locateJsonValue(raw, {{"messages"}, {"", 0, true}, {"content"}})->second;

@@ -5,10 +5,12 @@
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 #include "test/core/proxy/ToonReference.h"
+#include "test/core/proxy/ToonReferenceEncoder.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -124,6 +126,9 @@ class ToonDifferentialTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEstimateOnGeneratedText);
     CPPUNIT_TEST(testLocateOnGeneratedDocuments);
     CPPUNIT_TEST(testLocateOnCorpus);
+    CPPUNIT_TEST(testEncoderOnCorpus);
+    CPPUNIT_TEST(testEncoderOnNumbers);
+    CPPUNIT_TEST(testEncoderOnGeneratedTables);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -188,6 +193,102 @@ class ToonDifferentialTest : public CppUnit::TestFixture {
                 auto path = randomPath(random, doc);
                 CPPUNIT_ASSERT(toon_reference::locateJsonValue(text, path) == locateJsonValue(text, path));
             }
+        }
+    }
+
+    void testEncoderOnCorpus() {
+        std::size_t encoded = 0;
+        for (const auto& text : corpus()) {
+            auto expected = toon_reference::encodeJson(text);
+            auto actual = toon::encodeJson(text);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(text, expected.has_value(), actual.has_value());
+            if (expected) {
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(text, *expected, *actual);
+                ++encoded;
+            }
+        }
+        CPPUNIT_ASSERT(encoded > 5);
+    }
+
+    void testEncoderOnNumbers() {
+        // Decimal forms people write, every magnitude, and raw bit patterns (subnormals, huge, -0).
+        std::mt19937_64 random(3);
+        std::vector<std::string> numbers = {"0",
+                                            "-0",
+                                            "0.0",
+                                            "-0.0",
+                                            "1e-7",
+                                            "1E+21",
+                                            "123456789012345.6",
+                                            "999999999999999.9",
+                                            "0.30000000000000004",
+                                            "5e-324",
+                                            "1.7976931348623157e308",
+                                            "100000000000000",
+                                            "1e15",
+                                            "0.1",
+                                            "-2.50",
+                                            "12.5e1"};
+        for (int i = 0; i < 20000; ++i) {
+            std::uint64_t r = random();
+            int fraction = static_cast<int>(r % 10);
+            long long whole = static_cast<long long>((r >> 8) % 100000000000ULL) >> (r % 37);
+            std::string digits = std::to_string((r >> 20) % 1000000000ULL);
+            numbers.push_back(
+                (r & 1 ? "-" : "") + std::to_string(whole) +
+                (fraction ? "." + digits.substr(0, std::min<std::size_t>(digits.size(), fraction)) : ""));
+            double bits;
+            std::uint64_t pattern = random();
+            std::memcpy(&bits, &pattern, sizeof bits);
+            if (bits == bits && bits - bits == 0) numbers.push_back(json(bits).dump());
+        }
+        std::string all = "[";
+        for (std::size_t i = 0; i < numbers.size(); ++i) {
+            std::string one = "{\"n\":" + numbers[i] + "}";
+            auto expected = toon_reference::encodeJson(one);
+            CPPUNIT_ASSERT_MESSAGE(one, expected.has_value());
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(one, *expected, *toon::encodeJson(one));
+            all += (i ? "," : "") + numbers[i];
+        }
+        all += "]";
+        CPPUNIT_ASSERT_EQUAL(*toon_reference::encodeJson(all), *toon::encodeJson(all));
+    }
+
+    void testEncoderOnGeneratedTables() {
+        // Rows in the header's order, rows in another order, rows with other keys, nested values.
+        std::mt19937 random(5);
+        for (int round = 0; round < 3000; ++round) {
+            nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+            std::size_t count = 1 + random() % 6;
+            for (std::size_t i = 0; i < count; ++i) {
+                std::string row = "{";
+                std::vector<std::string> keys = {"id", "name", "score"};
+                if (random() % 5 == 0) std::swap(keys[0], keys[2]);
+                if (random() % 9 == 0) keys.push_back("extra");
+                for (std::size_t k = 0; k < keys.size(); ++k) {
+                    row += (k ? "," : "") + json(keys[k]).dump() + ":";
+                    switch (random() % 5) {
+                        case 0:
+                            row += std::to_string(random() % 1000) + "." + std::to_string(random() % 100);
+                            break;
+                        case 1:
+                            row += json(nastyString(random)).dump();
+                            break;
+                        case 2:
+                            row += random() % 2 ? "true" : "null";
+                            break;
+                        case 3:
+                            row += random() % 8 == 0 ? "[1,2]" : std::to_string(random());
+                            break;
+                        default:
+                            row += "\"plain text\"";
+                    }
+                }
+                rows.push_back(nlohmann::ordered_json::parse(row + "}"));
+            }
+            std::string text = nlohmann::ordered_json{{"rows", rows}, {"total", count}}.dump();
+            auto expected = toon_reference::encodeJson(text);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(text, *expected, *toon::encodeJson(text));
         }
     }
 };
