@@ -17,14 +17,23 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <functional>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace archestra::chat {
 namespace {
@@ -198,6 +207,71 @@ class EventStream {
     std::ostream* _out = nullptr;
 };
 
+/// A model call through the proxy, prepared and sent: the response head is read, the body is `in`.
+struct ChatModelCall {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    Poco::Net::HTTPResponse response;
+    std::istream* in = nullptr;
+};
+
+/// The socket of the browser's chat request (-1 when not a network request).
+int browserSocket(Context& c) noexcept {
+    try {
+        auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&c.request());
+        return impl ? impl->socket().impl()->sockfd() : -1;
+    } catch (...) {
+        return -1;
+    }
+}
+
+/// Watches the browser's connection while a model call streams, on a thread of its own (a chat turn is
+/// human-paced; one short-lived thread per model call): when the browser leaves (its connection reads as
+/// closed), the model call's socket is shut down, so the read in progress returns at once however long the
+/// model is silent, and the proxy, seeing its client leave, cancels the upstream request. Polling both
+/// sockets on the reading thread instead is not reliable: Poco's session buffer may hold the chunk framing
+/// (CRLF) after the last event, so "nothing buffered" cannot be told from "a whole event buffered".
+class BrowserWatch {
+  public:
+    BrowserWatch(int browserFd, int modelFd) {
+        if (browserFd < 0 || modelFd < 0 || ::pipe2(_stop, O_CLOEXEC) != 0) return;
+        _thread = std::thread([this, browserFd, modelFd] { run(browserFd, modelFd); });
+    }
+    ~BrowserWatch() {
+        if (_thread.joinable()) {
+            char wake = 0;
+            while (::write(_stop[1], &wake, 1) < 0 && errno == EINTR) {
+            }
+            _thread.join();
+        }
+        for (int fd : _stop)
+            if (fd >= 0) ::close(fd);
+    }
+    BrowserWatch(const BrowserWatch&) = delete;
+    BrowserWatch& operator=(const BrowserWatch&) = delete;
+
+    /// The browser left (and the model call was cut).
+    bool left() const { return _left.load(); }
+
+  private:
+    void run(int browserFd, int modelFd) {
+        for (;;) {
+            // POLLRDHUP only: bytes the browser might send do not wake this loop, its hang-up does.
+            pollfd fds[2] = {{browserFd, POLLRDHUP, 0}, {_stop[0], POLLIN, 0}};
+            int n = ::poll(fds, 2, -1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 || fds[1].revents != 0 || (fds[0].revents & POLLNVAL)) return;
+            if (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                _left = true;
+                ::shutdown(modelFd, SHUT_RDWR);
+                return;
+            }
+        }
+    }
+    int _stop[2] = {-1, -1};
+    std::atomic<bool> _left{false};
+    std::thread _thread;
+};
+
 }  // namespace
 
 /// Calls the model through the platform's own proxy. Owns nothing but the options.
@@ -283,12 +357,7 @@ class ChatService {
         return _o.anthropicApiKey;
     }
 
-    /// A model call through the proxy, prepared and sent: the response head is read, the body is `in`.
-    struct ModelCall {
-        std::unique_ptr<Poco::Net::HTTPClientSession> session;
-        Poco::Net::HTTPResponse response;
-        std::istream* in = nullptr;
-    };
+    using ModelCall = ChatModelCall;
     void sendModelCall(ModelCall& call, Provider provider, const std::string& key, const std::string& path,
                        const json& request) {
         call.session = std::make_unique<Poco::Net::HTTPClientSession>(
@@ -328,7 +397,8 @@ class ChatService {
     std::pair<int, std::string> streamModel(Provider provider, const std::string& key,
                                             const std::string& profileId, const std::string& model,
                                             const json& request, ModelStream& stream,
-                                            const std::function<void(const json&)>& onEvents) {
+                                            const std::function<void(const json&)>& onEvents,
+                                            int browserFd = -1) {
         ModelCall call;
         sendModelCall(call, provider, key, modelPath(provider, profileId, model, true), request);
         int status = static_cast<int>(call.response.getStatus());
@@ -339,6 +409,25 @@ class ChatService {
         }
         std::streambuf* sb = call.in->rdbuf();
         char buffer[8192];
+        BrowserWatch watch(browserFd, call.session->socket().impl()->sockfd());
+        const auto browserLeft = [&] {
+            // The watcher already shut the socket down (closed with the session).
+            if (watch.left()) throw std::runtime_error("the browser closed the chat stream");
+        };
+        try {
+            readAnswer(sb, buffer, sizeof buffer, stream, onEvents);
+        } catch (const std::exception&) {
+            browserLeft();
+            throw;
+        }
+        browserLeft();
+        onEvents(stream.finish());
+        return {200, ""};
+    }
+
+    /// Feeds the answer to `stream` as it arrives, until the end of the body.
+    static void readAnswer(std::streambuf* sb, char* buffer, std::size_t size, ModelStream& stream,
+                           const std::function<void(const json&)>& onEvents) {
         for (;;) {
             // What is available, at least one byte (blocking for it): deltas go on as they arrive.
             std::streamsize available = sb->in_avail();
@@ -346,12 +435,11 @@ class ChatService {
                 if (sb->sgetc() == std::char_traits<char>::eof()) break;
                 available = std::max<std::streamsize>(1, sb->in_avail());
             }
-            std::streamsize n = sb->sgetn(buffer, std::min<std::streamsize>(available, sizeof buffer));
+            std::streamsize n =
+                sb->sgetn(buffer, std::min<std::streamsize>(available, static_cast<std::streamsize>(size)));
             if (n <= 0) break;
             onEvents(stream.feed(std::string_view(buffer, static_cast<std::size_t>(n))));
         }
-        onEvents(stream.finish());
-        return {200, ""};
     }
 
     /// The MCP tools of the profile for `user` (empty without a gateway), and the session they were listed
@@ -437,6 +525,7 @@ void runChat(ChatService& service, Context& c, const json& conversation, const s
     db.execute("UPDATE conversations SET updated_at = now() WHERE id = $1::uuid", {conversationId});
 
     EventStream stream(c);
+    const int browserFd = browserSocket(c);
     stream.send({{"type", "start"},
                  {"messageId", Poco::UUIDGenerator::defaultGenerator().createRandom().toString()}});
     int textCounter = 0;
@@ -484,7 +573,7 @@ void runChat(ChatService& service, Context& c, const json& conversation, const s
         };
         try {
             auto [status, body] =
-                service.streamModel(provider, key, profileId, model, request, answer, onEvents);
+                service.streamModel(provider, key, profileId, model, request, answer, onEvents, browserFd);
             if (status != 200) {
                 streamError = "The model call failed (" + std::to_string(status) + "): " + errorMessage(body);
             } else if (streamError.empty() && !answer.complete()) {

@@ -252,6 +252,23 @@ void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTim
     }
 }
 
+/// Whether reading the upstream's stream would wait on the socket: nothing left in the stream's buffer, in
+/// the HTTP session's buffer, nor (TLS) decrypted inside OpenSSL. Only then is polling the socket meaningful.
+/// A chunked body leaves the last chunk's CRLF in the session's buffer while the upstream is silent: up to
+/// two buffered bytes of a chunked body cannot deliver data (the next chunk needs "\r\nN\r\n" and a byte).
+bool upstreamWouldBlock(const Exchange& exchange) {
+    struct SessionBuffer : Poco::Net::HTTPClientSession {  // HTTPSession::buffered() is protected
+        static int of(const Poco::Net::HTTPClientSession& session) {
+            return (session.*(&SessionBuffer::buffered))();
+        }
+    };
+    if (exchange.body->rdbuf()->in_avail() > 0) return false;
+    const auto& session = *exchange.session.session;
+    const int buffered = SessionBuffer::of(session);
+    if (buffered > (exchange.response.getChunkedTransferEncoding() ? 2 : 0)) return false;
+    return !session.secure() || const_cast<Poco::Net::HTTPClientSession&>(session).socket().available() == 0;
+}
+
 void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Net::HTTPRequest& request,
                   const std::string& body, Exchange& exchange, http::Context* client = nullptr) {
     for (;;) {
@@ -800,6 +817,14 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         };
         while (!clientGone) {
             std::size_t n = 0;
+            // A silent upstream (a model thinking between events): watch the client meanwhile, so that a
+            // client hanging up cancels the upstream request now, not when the next event arrives.
+            if (upstreamWouldBlock(exchange)) try {
+                    awaitUpstream(exchange.session, &context, _pool.options().idleTimeout_ms);
+                } catch (const ClientGone&) {
+                    clientGone = true;
+                    break;
+                }
             try {
                 n = readSome(*exchange.body, buffer, sizeof buffer);
             } catch (const Poco::TimeoutException&) {
