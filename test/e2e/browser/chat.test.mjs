@@ -18,7 +18,7 @@ let page;
 let call;
 
 before(async () => {
-  stack = await startStack({ env: { ARCHESTRA_UI_DIR: uiDir(), ARCHESTRA_ORCHESTRATOR: "local" } });
+  stack = await startStack({ env: { ARCHESTRA_UI_DIR: uiDir(), ARCHESTRA_ORCHESTRATOR: "local", ARCHESTRA_CHAT_GEMINI_API_KEY: "gemini-browser-key" } });
   origin = `http://127.0.0.1:${stack.platform.uiPort}`;
   const admin = await adminSession(stack.platform);
   call = client(stack.platform, admin);
@@ -40,10 +40,13 @@ async function signIn(p, email, password) {
   await p.waitForURL(/\/profiles$/);
 }
 
-test("Settings → Chat: the Anthropic key is saved (into the secrets backend) and shown as set", async () => {
+test("Settings → Chat: the Anthropic key is saved (into the secrets backend) and shown as set; the Gemini and OpenAI key status", async () => {
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await page.goto("/settings/chat");
   await see(page.getByTestId("chat-key-status"), "not set");
+  // The other providers' keys come from the environment: Gemini's is set for this run, OpenAI's is not.
+  await see(page.getByTestId("chat-key-status-gemini"), "Gemini key: from ARCHESTRA_CHAT_GEMINI_API_KEY");
+  await see(page.getByTestId("chat-key-status-openai"), "OpenAI key: not set");
   await page.getByLabel("Anthropic API key").fill("sk-ant-browser-key");
   await page.getByRole("button", { name: "Save key" }).click();
   await see(page, "Key saved");

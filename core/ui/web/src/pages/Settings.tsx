@@ -1069,6 +1069,7 @@ interface ChatSettingsData {
   hasAnthropicApiKey: boolean;
   anthropicApiKeySource: "settings" | "environment" | null;
   hasOpenAiApiKey: boolean;
+  hasGeminiApiKey: boolean;
   updatedAt: string;
 }
 
@@ -1102,7 +1103,13 @@ function ChatSettings() {
           <Badge tone="warn">not set</Badge>
         )}
         <br />
-        OpenAI key: {s.hasOpenAiApiKey ? <Badge tone="good">from ARCHESTRA_CHAT_OPENAI_API_KEY</Badge> : <Badge tone="warn">not set</Badge>}
+        <span data-testid="chat-key-status-openai">
+          OpenAI key: {s.hasOpenAiApiKey ? <Badge tone="good">from ARCHESTRA_CHAT_OPENAI_API_KEY</Badge> : <Badge tone="warn">not set</Badge>}
+        </span>
+        <br />
+        <span data-testid="chat-key-status-gemini">
+          Gemini key: {s.hasGeminiApiKey ? <Badge tone="good">from ARCHESTRA_CHAT_GEMINI_API_KEY</Badge> : <Badge tone="warn">not set</Badge>}
+        </span>
       </p>
       <form
         noValidate
