@@ -19,7 +19,11 @@ class Block64 {
   public:
     explicit Block64(const unsigned char* p) {
 #if defined(__SSE2__)
-        for (int k = 0; k < 4; ++k) _v[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+        const auto* at = reinterpret_cast<const __m128i*>(p);
+        _v[0] = _mm_loadu_si128(at);
+        _v[1] = _mm_loadu_si128(at + 1);
+        _v[2] = _mm_loadu_si128(at + 2);
+        _v[3] = _mm_loadu_si128(at + 3);
 #else
         std::memcpy(_b, p, 64);
 #endif
@@ -77,10 +81,7 @@ class Block64 {
     /// Bytes >= 0x80 (the bytes of non-ASCII UTF-8 sequences).
     std::uint64_t high() const {
 #if defined(__SSE2__)
-        std::uint64_t m = 0;
-        for (int k = 0; k < 4; ++k)
-            m |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(_v[k]))) << (16 * k);
-        return m;
+        return bits(_v[0], _v[1], _v[2], _v[3]);
 #else
         return scalar([](unsigned char b) { return b >= 0x80; });
 #endif
@@ -88,13 +89,16 @@ class Block64 {
 
   private:
 #if defined(__SSE2__)
+    // Written out rather than looped: the loop was not unrolled at -O2 (a variable shift per lane).
+    static std::uint64_t bits(__m128i a, __m128i b, __m128i c, __m128i d) {
+        const auto lane = [](__m128i v) {
+            return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(v)));
+        };
+        return lane(a) | lane(b) << 16 | lane(c) << 32 | lane(d) << 48;
+    }
     template <class F>
     std::uint64_t combine(F f) const {
-        std::uint64_t m = 0;
-        for (int k = 0; k < 4; ++k)
-            m |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(f(_v[k]))))
-                 << (16 * k);
-        return m;
+        return bits(f(_v[0]), f(_v[1]), f(_v[2]), f(_v[3]));
     }
     __m128i _v[4];
 #else

@@ -38,11 +38,18 @@ struct Scanner {
     }
     bool string() {  // at '"'; leaves i after the closing quote
         if (i >= s.size() || s[i] != '"') return false;
-        // 64 bytes at a time: the first quote that no backslash run escapes ends the string (a tool result
-        // is one long string full of \" escapes).
+        // Keys and short values end within a few bytes: byte by byte first (ending past an escaped byte, so
+        // the block loop starts unescaped), then 64 bytes at a time: the first quote that no backslash run
+        // escapes ends the string (a tool result is one long string full of \" escapes).
         const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+        for (const std::size_t stop = std::min(s.size(), i + 33); ++i < stop;) {
+            if (s[i] == '\\')
+                ++i;
+            else if (s[i] == '"')
+                return ++i, true;
+        }
         std::uint64_t carry = 0;
-        for (++i; i + 64 <= s.size(); i += 64) {
+        for (; i + 64 <= s.size(); i += 64) {
             const toon::bytes::Block64 block(p + i);
             const std::uint64_t quotes = block.eq('"') & ~toon::bytes::escapedBytes(block.eq('\\'), carry);
             if (quotes != 0) return i += static_cast<std::size_t>(__builtin_ctzll(quotes)) + 1, true;
