@@ -49,6 +49,8 @@ for preset in "${presets[@]}"; do
   start=$(date +%s)
   filter=()
   [[ -n ${SANITIZER_TESTS:-} ]] && filter=(-R "^(${SANITIZER_TESTS})\$|^sanitizer_reports\$")
+  mkdir -p "$build/sanitizer-reports"
+  touch "$build/sanitizer-reports/.sanitizers-sh-started"
   nice -n 10 ctest --preset "$preset" "${filter[@]}" >"$log" 2>&1 || status=1
   secs=$(( $(date +%s) - start ))
   summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
@@ -56,7 +58,7 @@ for preset in "${presets[@]}"; do
   failed=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$summary")
   [[ -n $total && -n $failed ]] || { total=0; failed=0; status=1; }
   passed=$((total - failed))
-  reports=$(find "$build/sanitizer-reports" -maxdepth 1 -type f ! -name '.*' -newer "$build/sanitizer-reports/.ctest-started" 2>/dev/null | wc -l)
+  reports=$(find "$build/sanitizer-reports" -maxdepth 1 -type f ! -name '.*' -newer "$build/sanitizer-reports/.sanitizers-sh-started" 2>/dev/null | wc -l)
   failed_names=$(sed -n 's/^[[:space:]]*[0-9]* - \([A-Za-z0-9_]*\) .*/\1/p' "$log" | tr '\n' ' ')
   failed_names=${failed_names% }
   echo "sanitizers: $preset: $passed/$total passed in ${secs} s, $reports sanitizer report(s)${failed_names:+; failed: $failed_names}"

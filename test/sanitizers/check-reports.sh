@@ -5,7 +5,7 @@
 # Usage: check-reports.sh <reports dir>
 set -euo pipefail
 dir=${1:?usage: $0 <reports dir>}
-stamp="$dir/.ctest-started"
+stamp="$dir/.ctest-started.$PPID"   # written by the CTest process running this test (ctest-environment.cmake)
 [[ -f "$stamp" ]] || { echo "sanitizer_reports: $stamp missing (was ctest-environment.cmake included?)" >&2; exit 1; }
 mapfile -t reports < <(find "$dir" -maxdepth 1 -type f ! -name '.*' -newer "$stamp" | sort)
 if [[ ${#reports[@]} -eq 0 ]]; then
