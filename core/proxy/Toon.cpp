@@ -503,7 +503,9 @@ bool isWordByte(unsigned char c) {
 
 // Cloned for CPUs with POPCNT (an ifunc picks the clone at load time): x86-64's baseline has no popcount
 // instruction, and the library call it otherwise makes per mask was a third of this function's time.
-#if defined(__x86_64__) && defined(__GLIBC__)
+// Not under ThreadSanitizer: the ifunc resolver runs during relocation, before the TSan runtime is up,
+// and its instrumented entry crashes every binary that links this file (seen in the first tsan run).
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("default", "popcnt")))
 #endif
 std::size_t
