@@ -256,13 +256,20 @@ void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTim
 /// the HTTP session's buffer, nor (TLS) decrypted inside OpenSSL. Only then is polling the socket meaningful.
 /// A chunked body leaves the last chunk's CRLF in the session's buffer while the upstream is silent: up to
 /// two buffered bytes of a chunked body cannot deliver data (the next chunk needs "\r\nN\r\n" and a byte).
-bool upstreamWouldBlock(const Exchange& exchange) {
+/// A body with a Content-Length that has been read whole never blocks: the next read ends it without touching
+/// the socket, which stays silent (a keep-alive upstream sends nothing more), so polling it would wait for
+/// the idle timeout (nginx serving a static SSE body did exactly that: every stream hung until the timeout).
+bool upstreamWouldBlock(const Exchange& exchange, std::uint64_t bodyBytesRead) {
     struct SessionBuffer : Poco::Net::HTTPClientSession {  // HTTPSession::buffered() is protected
         static int of(const Poco::Net::HTTPClientSession& session) {
             return (session.*(&SessionBuffer::buffered))();
         }
     };
     if (exchange.body->rdbuf()->in_avail() > 0) return false;
+    const auto& response = exchange.response;
+    if (!response.getChunkedTransferEncoding() && response.hasContentLength() &&
+        bodyBytesRead >= static_cast<std::uint64_t>(response.getContentLength64()))
+        return false;
     const auto& session = *exchange.session.session;
     const int buffered = SessionBuffer::of(session);
     if (buffered > (exchange.response.getChunkedTransferEncoding() ? 2 : 0)) return false;
@@ -819,7 +826,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             std::size_t n = 0;
             // A silent upstream (a model thinking between events): watch the client meanwhile, so that a
             // client hanging up cancels the upstream request now, not when the next event arrives.
-            if (upstreamWouldBlock(exchange)) try {
+            if (upstreamWouldBlock(exchange, bytesRead)) try {
                     awaitUpstream(exchange.session, &context, _pool.options().idleTimeout_ms);
                 } catch (const ClientGone&) {
                     clientGone = true;

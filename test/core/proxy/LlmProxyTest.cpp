@@ -177,6 +177,7 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRequestBodyGoesUpstreamByteForByte);
     CPPUNIT_TEST(testUpstreamErrorComesBackUnchanged);
     CPPUNIT_TEST(testStreamRelayIsByteEqual);
+    CPPUNIT_TEST(testStreamWithContentLengthEndsAtItsLength);
     CPPUNIT_TEST(testUpstreamRequestIdIsTheProviders);
     CPPUNIT_TEST(testUpstreamDroppedMidStream);
     CPPUNIT_TEST(testUpstreamDroppedMidBodyIs502);
@@ -282,6 +283,32 @@ class LlmProxyTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("tool_calls"), response["choices"][0].value("finish_reason", ""));
         CPPUNIT_ASSERT(response.value("assembledFromStream", false));
         CPPUNIT_ASSERT(!row.isNull(1));
+    }
+
+    /// An upstream that sends its SSE body with a Content-Length (nginx serving a file, the benchmark's
+    /// stand-in) and keeps the connection open: the stream ends when the length is reached. It used to wait
+    /// on the silent socket for the idle timeout first (the proxy watches its client while the upstream is
+    /// silent), so every such stream took the whole idle timeout; here 20 s, against a stream of a few KB.
+    void testStreamWithContentLengthEndsAtItsLength() {
+        auto& e = env();
+        ProxyStack patient(*e.db, *e.cache, *e.discovery, *e.log, e.standIn.baseUrl(), 20000);
+        for (const char* fixture : {"openai/chat-stream-text.sse", "openai/chat-stream-two-tool-calls.sse"}) {
+            StandInReply reply = sseReply(fixture);
+            reply.chunked = false;
+            e.standIn.reply(reply);
+            const auto started = Clock::now();
+            auto result = archestra::test::httpRequest(
+                patient.port(), "POST", "/v1/openai/chat/completions",
+                R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+                kOpenAiHeaders);
+            const auto elapsed_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+            CPPUNIT_ASSERT_EQUAL(200, result.status);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(fixture, readFixture(fixture), result.body);
+            CPPUNIT_ASSERT_MESSAGE(std::string(fixture) + ": the stream took " + std::to_string(elapsed_ms) +
+                                       " ms, i.e. it waited for the 20 s idle timeout",
+                                   elapsed_ms < 10000);
+        }
     }
 
     void testUpstreamRequestIdIsTheProviders() {
