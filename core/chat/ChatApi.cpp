@@ -17,7 +17,6 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/UUIDGenerator.h>
 
@@ -213,16 +212,6 @@ struct ChatModelCall {
     Poco::Net::HTTPResponse response;
     std::istream* in = nullptr;
 };
-
-/// The socket of the browser's chat request (-1 when not a network request).
-int browserSocket(Context& c) noexcept {
-    try {
-        auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&c.request());
-        return impl ? impl->socket().impl()->sockfd() : -1;
-    } catch (...) {
-        return -1;
-    }
-}
 
 /// Watches the browser's connection while a model call streams, on a thread of its own (a chat turn is
 /// human-paced; one short-lived thread per model call): when the browser leaves (its connection reads as
@@ -525,7 +514,7 @@ void runChat(ChatService& service, Context& c, const json& conversation, const s
     db.execute("UPDATE conversations SET updated_at = now() WHERE id = $1::uuid", {conversationId});
 
     EventStream stream(c);
-    const int browserFd = browserSocket(c);
+    const int browserFd = c.clientSocket();
     stream.send({{"type", "start"},
                  {"messageId", Poco::UUIDGenerator::defaultGenerator().createRandom().toString()}});
     int textCounter = 0;

@@ -4,6 +4,8 @@
 #include "core/http/ApiError.h"
 #include "core/http/BodyValidator.h"
 
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 
@@ -174,6 +176,16 @@ bool Context::drainBody() {
         if (total > budget) return false;
     }
     return !in.bad();
+}
+
+int Context::clientSocket() noexcept {
+    auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&_request);
+    if (!impl) return -1;
+    try {
+        return impl->socket().impl()->sockfd();
+    } catch (...) {
+        return -1;
+    }
 }
 
 }  // namespace archestra::http

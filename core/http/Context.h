@@ -22,6 +22,9 @@ class Context {
 
     Poco::Net::HTTPServerRequest& request() { return _request; }
     Poco::Net::HTTPServerResponse& response() { return _response; }
+    /// The client connection's socket descriptor, for poll(2); -1 when the request did not come from a
+    /// network connection (a test's in-memory request) or the socket is gone.
+    int clientSocket() noexcept;
 
     const std::string& method() const { return _request.getMethod(); }
     /// Decoded path without the query string.

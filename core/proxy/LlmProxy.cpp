@@ -194,16 +194,6 @@ bool readable(int fd, int timeout_ms) noexcept {
     return n > 0;
 }
 
-int clientFd(http::Context& context) noexcept {
-    auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&context.request());
-    if (!impl) return -1;
-    try {
-        return impl->socket().impl()->sockfd();
-    } catch (...) {
-        return -1;
-    }
-}
-
 /// The client hung up while we wait: its connection reads as closed (a pipelined request would read as data).
 bool clientClosed(http::Context& context) noexcept {
     try {
@@ -230,7 +220,7 @@ void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTim
     if (!client) return;
     const auto started = Clock::now();
     const int upstream = session.session->socket().impl()->sockfd();
-    const int downstream = clientFd(*client);
+    const int downstream = client->clientSocket();
     bool watchClient = downstream >= 0;
     for (;;) {
         long left_ms = idleTimeout_ms - msSince(started);
