@@ -6,8 +6,8 @@
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
 #include "core/http/Context.h"
+#include "core/http/Pagination.h"
 
-#include <map>
 #include <set>
 
 namespace archestra::api {
@@ -70,18 +70,15 @@ json agentToolSchema() {
                    "useDynamicTeamCredential", "createdAt", "updatedAt", "agent", "tool"});
 }
 
-json paginated(json item) {
-    using namespace auth::schema;
-    return object(
-        {{"data", array(std::move(item))},
-         {"pagination", object({{"currentPage", integer()},
-                                {"limit", integer()},
-                                {"total", integer()},
-                                {"totalPages", integer()},
-                                {"hasNext", boolean()},
-                                {"hasPrev", boolean()}},
-                               {"currentPage", "limit", "total", "totalPages", "hasNext", "hasPrev"})}},
-        {"data", "pagination"});
+const http::Sorting& agentToolSorting() {
+    static const http::Sorting sorting{.columns = {{"name", "lower(t.name)"},
+                                                   {"agent", "lower(a.name)"},
+                                                   {"origin", "COALESCE(t.catalog_id::text, '')"},
+                                                   {"createdAt", "at.created_at"},
+                                                   {"allowUsageWhenUntrustedDataIsPresent",
+                                                    "at.allow_usage_when_untrusted_data_is_present"}},
+                                       .tieBreak = {"at.created_at", "at.id"}};
+    return sorting;
 }
 
 json loadAgentTool(db::Database& db, const std::string& id) {
@@ -255,17 +252,14 @@ void registerAgentToolRoutes(http::Router& router, std::shared_ptr<auth::AuthSer
          .tag = tag,
          .summary = "Tool assignments with their trust settings, filtered and paginated",
          .access = Access::permission("tool", "read"),
-         .response = paginated(agentToolSchema()),
-         .query = {{"search", string(), false, "Case-insensitive substring of the tool name"},
-                   {"agentId", uuid},
-                   {"origin", string(), false, "'llm-proxy' (discovered by the proxy) or an MCP catalog id"},
-                   {"mcpServerOwnerId", string()},
-                   {"excludeArchestraTools", boolean()},
-                   {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 20}}},
-                   {"offset", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}},
-                   {"sortBy",
-                    enumOf({"name", "agent", "origin", "createdAt", "allowUsageWhenUntrustedDataIsPresent"})},
-                   {"sortDirection", {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "desc"}}}}},
+         .response = http::Page::schema(agentToolSchema()),
+         .query = http::Page::parameters(
+             {{"search", string(), false, "Case-insensitive substring of the tool name"},
+              {"agentId", uuid},
+              {"origin", string(), false, "'llm-proxy' (discovered by the proxy) or an MCP catalog id"},
+              {"mcpServerOwnerId", string()},
+              {"excludeArchestraTools", boolean()}},
+             agentToolSorting())},
         [&db](Context& c) {
             std::vector<db::Value> params;
             std::string where = " WHERE true";
@@ -300,46 +294,13 @@ void registerAgentToolRoutes(http::Router& router, std::shared_ptr<auth::AuthSer
                         "'");
                 if (*exclude == "true") where += " AND left(t.name, 11) <> 'archestra__'";
             }
-            long long limit = c.queryInt("limit", 1, 100).value_or(20);
-            long long offset = c.queryInt("offset", 0, 1LL << 40).value_or(0);
-            static const std::map<std::string, std::string> columns = {
-                {"name", "lower(t.name)"},
-                {"agent", "lower(a.name)"},
-                {"origin", "COALESCE(t.catalog_id::text, '')"},
-                {"createdAt", "at.created_at"},
-                {"allowUsageWhenUntrustedDataIsPresent", "at.allow_usage_when_untrusted_data_is_present"}};
-            std::string sortBy = c.query("sortBy").value_or("createdAt");
-            auto column = columns.find(sortBy);
-            if (column == columns.end())
-                throw ApiError::badRequest(
-                    "Query parameter 'sortBy': expected one of name, agent, origin, createdAt, "
-                    "allowUsageWhenUntrustedDataIsPresent, got '" +
-                    sortBy + "'");
-            std::string direction = c.query("sortDirection").value_or("desc");
-            if (direction != "asc" && direction != "desc")
-                throw ApiError::badRequest("Query parameter 'sortDirection': expected asc or desc, got '" +
-                                           direction + "'");
-            std::string order = " ORDER BY " + column->second + " " + direction + ", at.created_at " +
-                                direction + ", at.id " + direction;
-            long long total = 0;
-            json data = json::array();
+            const auto page = http::Page::fromQuery(c);
+            const std::string order = agentToolSorting().orderBy(c);
+            json body;
             db.withConnection([&](db::Connection& conn) {
-                total =
-                    std::stoll(conn.query("SELECT count(*)" + kAgentToolFrom + where, params).at(0).str(0));
-                for (const auto& row :
-                     conn.query("SELECT " + agentToolJsonSql() + kAgentToolFrom + where + order + " LIMIT " +
-                                    std::to_string(limit) + " OFFSET " + std::to_string(offset),
-                                params))
-                    data.push_back(json::parse(row.str(0)));
+                body = page.fetch(conn, agentToolJsonSql(), kAgentToolFrom + where, order, params);
             });
-            c.sendJson(200, {{"data", std::move(data)},
-                             {"pagination",
-                              {{"currentPage", offset / limit + 1},
-                               {"limit", limit},
-                               {"total", total},
-                               {"totalPages", (total + limit - 1) / limit},
-                               {"hasNext", offset + limit < total},
-                               {"hasPrev", offset > 0}}}});
+            c.sendJson(200, body);
         });
 
     router.add({.method = "PATCH",

@@ -5,8 +5,8 @@
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
 #include "core/http/Context.h"
+#include "core/http/Pagination.h"
 
-#include <map>
 #include <set>
 #include <vector>
 
@@ -195,18 +195,17 @@ json labelsInputSchema() {
     return nullable(array(object({{"key", string()}, {"value", string()}}, {"key", "value"})));
 }
 
-json paginated(json item) {
-    using namespace auth::schema;
-    return object(
-        {{"data", array(std::move(item))},
-         {"pagination", object({{"currentPage", integer()},
-                                {"limit", integer()},
-                                {"total", integer()},
-                                {"totalPages", integer()},
-                                {"hasNext", boolean()},
-                                {"hasPrev", boolean()}},
-                               {"currentPage", "limit", "total", "totalPages", "hasNext", "hasPrev"})}},
-        {"data", "pagination"});
+const http::Sorting& agentSorting() {
+    static const http::Sorting sorting{
+        .columns =
+            {{"name", "lower(a.name)"},
+             {"createdAt", "a.created_at"},
+             {"toolsCount", "(SELECT count(*) FROM agent_tools s WHERE s.agent_id = a.id)"},
+             {"team",
+              "(SELECT min(t.name) FROM agent_team s JOIN team t ON t.id = s.team_id WHERE s.agent_id = "
+              "a.id)"}},
+        .tieBreak = {"a.created_at", "a.id"}};
+    return sorting;
 }
 
 }  // namespace
@@ -249,66 +248,31 @@ void registerAgentRoutes(http::Router& router, std::shared_ptr<auth::AuthService
         if (onChange) onChange();
     };
 
-    router.add(
-        {.method = "GET",
-         .path = "/api/agents",
-         .operationId = "getAgents",
-         .tag = tag,
-         .summary = "Profiles visible to the caller, paginated",
-         .access = Access::permission("profile", "read"),
-         .response = paginated(agentSchema()),
-         .query = {{"name", string(), false, "Case-insensitive substring of the name"},
-                   {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 20}}},
-                   {"offset", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}},
-                   {"sortBy", enumOf({"name", "createdAt", "toolsCount", "team"})},
-                   {"sortDirection", {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "desc"}}}}},
-        [&db, auth](Context& c) {
-            std::vector<db::Value> params;
-            std::string where = " WHERE " + visibilityOf(*auth, c).condition(params);
-            if (auto name = c.query("name"); name && !name->empty()) {
-                params.push_back(*name);
-                where += " AND strpos(lower(a.name), lower($" + std::to_string(params.size()) + ")) > 0";
-            }
-            long long limit = c.queryInt("limit", 1, 100).value_or(20);
-            long long offset = c.queryInt("offset", 0, 1LL << 40).value_or(0);
-            static const std::map<std::string, std::string> columns = {
-                {"name", "lower(a.name)"},
-                {"createdAt", "a.created_at"},
-                {"toolsCount", "(SELECT count(*) FROM agent_tools s WHERE s.agent_id = a.id)"},
-                {"team",
-                 "(SELECT min(t.name) FROM agent_team s JOIN team t ON t.id = s.team_id WHERE s.agent_id = "
-                 "a.id)"}};
-            std::string sortBy = c.query("sortBy").value_or("createdAt");
-            auto column = columns.find(sortBy);
-            if (column == columns.end())
-                throw ApiError::badRequest(
-                    "Query parameter 'sortBy': expected one of name, createdAt, toolsCount, team, got '" +
-                    sortBy + "'");
-            std::string direction = c.query("sortDirection").value_or("desc");
-            if (direction != "asc" && direction != "desc")
-                throw ApiError::badRequest("Query parameter 'sortDirection': expected asc or desc, got '" +
-                                           direction + "'");
-            std::string order = " ORDER BY " + column->second + " " + direction +
-                                " NULLS LAST, a.created_at " + direction + ", a.id " + direction;
-            long long total = 0;
-            json data = json::array();
-            db.withConnection([&](db::Connection& conn) {
-                total = std::stoll(conn.query("SELECT count(*) FROM agents a" + where, params).at(0).str(0));
-                for (const auto& row :
-                     conn.query("SELECT " + kAgentJson + " FROM agents a" + where + order + " LIMIT " +
-                                    std::to_string(limit) + " OFFSET " + std::to_string(offset),
-                                params))
-                    data.push_back(json::parse(row.str(0)));
-            });
-            c.sendJson(200, {{"data", std::move(data)},
-                             {"pagination",
-                              {{"currentPage", offset / limit + 1},
-                               {"limit", limit},
-                               {"total", total},
-                               {"totalPages", (total + limit - 1) / limit},
-                               {"hasNext", offset + limit < total},
-                               {"hasPrev", offset > 0}}}});
-        });
+    router.add({.method = "GET",
+                .path = "/api/agents",
+                .operationId = "getAgents",
+                .tag = tag,
+                .summary = "Profiles visible to the caller, paginated",
+                .access = Access::permission("profile", "read"),
+                .response = http::Page::schema(agentSchema()),
+                .query = http::Page::parameters(
+                    {{"name", string(), false, "Case-insensitive substring of the name"}}, agentSorting())},
+               [&db, auth](Context& c) {
+                   std::vector<db::Value> params;
+                   std::string where = " WHERE " + visibilityOf(*auth, c).condition(params);
+                   if (auto name = c.query("name"); name && !name->empty()) {
+                       params.push_back(*name);
+                       where +=
+                           " AND strpos(lower(a.name), lower($" + std::to_string(params.size()) + ")) > 0";
+                   }
+                   const auto page = http::Page::fromQuery(c);
+                   const std::string order = agentSorting().orderBy(c);
+                   json body;
+                   db.withConnection([&](db::Connection& conn) {
+                       body = page.fetch(conn, kAgentJson, "FROM agents a" + where, order, params);
+                   });
+                   c.sendJson(200, body);
+               });
     router.add({.method = "GET",
                 .path = "/api/agents/all",
                 .operationId = "getAllAgents",

@@ -6,13 +6,13 @@
 #include "core/db/Database.h"
 #include "core/http/ApiError.h"
 #include "core/http/Context.h"
+#include "core/http/Pagination.h"
 #include "core/http/Router.h"
 
 #include <Poco/Logger.h>
 #include <Poco/UUIDGenerator.h>
 
 #include <chrono>
-#include <map>
 
 namespace archestra::gateway {
 
@@ -65,16 +65,11 @@ void ToolCallLog::record(const std::string& profileId, const std::string& server
 void registerToolCallRoutes(http::Router& router, db::Database& database) {
     using namespace auth::schema;
     const auto access = http::Access::permission("mcpToolCall", "read");
-    json paginated = object(
-        {{"data", array(itemSchema())},
-         {"pagination", object({{"currentPage", integer()},
-                                {"limit", integer()},
-                                {"total", integer()},
-                                {"totalPages", integer()},
-                                {"hasNext", boolean()},
-                                {"hasPrev", boolean()}},
-                               {"currentPage", "limit", "total", "totalPages", "hasNext", "hasPrev"})}},
-        {"data", "pagination"});
+    const http::Sorting sorting{.columns = {{"createdAt", "m.created_at"},
+                                            {"agentId", "m.agent_id"},
+                                            {"mcpServerName", "m.mcp_server_name"},
+                                            {"method", "m.method"}},
+                                .tieBreak = {"m.created_at", "m.id"}};
     router.add(
         {.method = "GET",
          .path = "/api/mcp-tool-calls",
@@ -82,14 +77,9 @@ void registerToolCallRoutes(http::Router& router, db::Database& database) {
          .tag = "MCP Tool Call",
          .summary = "MCP gateway calls (initialize, tools/list, tools/call), newest first",
          .access = access,
-         .response = paginated,
-         .query = {{"agentId", {{"type", "string"}, {"format", "uuid"}}},
-                   {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 20}}},
-                   {"offset", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}},
-                   {"sortBy",
-                    {{"type", "string"}, {"enum", {"createdAt", "agentId", "mcpServerName", "method"}}}},
-                   {"sortDirection", {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "desc"}}}}},
-        [&database](http::Context& context) {
+         .response = http::Page::schema(itemSchema()),
+         .query = http::Page::parameters({{"agentId", {{"type", "string"}, {"format", "uuid"}}}}, sorting)},
+        [&database, sorting](http::Context& context) {
             std::vector<db::Value> params;
             std::string where = " WHERE true";
             if (auto agentId = context.query("agentId")) {
@@ -99,44 +89,13 @@ void registerToolCallRoutes(http::Router& router, db::Database& database) {
                 params.push_back(*agentId);
                 where += " AND m.agent_id = $1::uuid";
             }
-            long long limit = context.queryInt("limit", 1, 100).value_or(20);
-            long long offset = context.queryInt("offset", 0, 1LL << 40).value_or(0);
-            static const std::map<std::string, std::string> columns = {{"createdAt", "m.created_at"},
-                                                                       {"agentId", "m.agent_id"},
-                                                                       {"mcpServerName", "m.mcp_server_name"},
-                                                                       {"method", "m.method"}};
-            std::string sortBy = context.query("sortBy").value_or("createdAt");
-            auto column = columns.find(sortBy);
-            if (column == columns.end())
-                throw http::ApiError::badRequest(
-                    "Query parameter 'sortBy': expected one of createdAt, agentId, mcpServerName, method, "
-                    "got '" +
-                    sortBy + "'");
-            std::string direction = context.query("sortDirection").value_or("desc");
-            if (direction != "asc" && direction != "desc")
-                throw http::ApiError::badRequest(
-                    "Query parameter 'sortDirection': expected asc or desc, got '" + direction + "'");
-            std::string order = " ORDER BY " + column->second + " " + direction +
-                                " NULLS LAST, m.created_at " + direction + ", m.id " + direction;
-            long long total = 0;
-            json data = json::array();
+            const auto page = http::Page::fromQuery(context);
+            const std::string order = sorting.orderBy(context);
+            json body;
             database.withConnection([&](db::Connection& c) {
-                total =
-                    std::stoll(c.query("SELECT count(*) FROM mcp_tool_calls m" + where, params).at(0).str(0));
-                for (const auto& row :
-                     c.query("SELECT " + itemSql() + " FROM mcp_tool_calls m" + where + order + " LIMIT " +
-                                 std::to_string(limit) + " OFFSET " + std::to_string(offset),
-                             params))
-                    data.push_back(json::parse(row.str(0)));
+                body = page.fetch(c, itemSql(), "FROM mcp_tool_calls m" + where, order, params);
             });
-            context.sendJson(200, {{"data", std::move(data)},
-                                   {"pagination",
-                                    {{"currentPage", offset / limit + 1},
-                                     {"limit", limit},
-                                     {"total", total},
-                                     {"totalPages", (total + limit - 1) / limit},
-                                     {"hasNext", offset + limit < total},
-                                     {"hasPrev", offset > 0}}}});
+            context.sendJson(200, body);
         });
     router.add({.method = "GET",
                 .path = "/api/mcp-tool-calls/{mcpToolCallId}",

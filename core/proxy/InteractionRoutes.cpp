@@ -4,6 +4,7 @@
 #include "core/db/Database.h"
 #include "core/http/ApiError.h"
 #include "core/http/Context.h"
+#include "core/http/Pagination.h"
 #include "core/http/Router.h"
 
 namespace archestra::proxy {
@@ -58,101 +59,56 @@ std::string visibleCondition(const SeesAllProfiles& seesAll, const http::Context
 
 void registerInteractionRoutes(http::Router& router, db::Database& database, SeesAllProfiles seesAll) {
     const auto access = http::Access::permission("interaction", "read");
-    nlohmann::json paginated = {{"type", "object"},
-                                {"properties",
-                                 {{"data", {{"type", "array"}, {"items", itemSchema()}}},
-                                  {"pagination",
-                                   {{"type", "object"},
-                                    {"properties",
-                                     {{"currentPage", {{"type", "integer"}}},
-                                      {"limit", {{"type", "integer"}}},
-                                      {"total", {{"type", "integer"}}},
-                                      {"totalPages", {{"type", "integer"}}},
-                                      {"hasNext", {{"type", "boolean"}}},
-                                      {"hasPrev", {{"type", "boolean"}}}}}}}}}};
+    const http::Sorting sorting{.columns = {{"createdAt", "i.created_at"},
+                                            {"profileId", "i.profile_id"},
+                                            {"externalAgentId", "i.external_agent_id"},
+                                            {"model", "i.model"}},
+                                .tieBreak = {"i.created_at", "i.id"}};
 
-    router.add(
-        {.method = "GET",
-         .path = "/api/interactions",
-         .operationId = "getInteractions",
-         .tag = "Interaction",
-         .summary = "Proxied LLM calls, newest first",
-         .access = access,
-         .response = paginated,
-         .query = {{"profileId", {{"type", "string"}, {"format", "uuid"}}},
-                   {"externalAgentId", {{"type", "string"}}},
-                   {"model", {{"type", "string"}}},
-                   {"blocked", {{"type", "boolean"}}},
-                   {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 20}}},
-                   {"offset", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}},
-                   {"sortBy",
-                    {{"type", "string"}, {"enum", {"createdAt", "profileId", "externalAgentId", "model"}}}},
-                   {"sortDirection", {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "desc"}}}}},
-        [&database, seesAll](http::Context& context) {
-            std::vector<db::Value> params;
-            std::string where = " WHERE true" + visibleCondition(seesAll, context, params);
-            if (auto profileId = context.query("profileId")) {
-                if (!http::isUuidV4(*profileId))
-                    throw http::ApiError::badRequest(
-                        "Query parameter 'profileId': expected a UUID v4, got '" + *profileId + "'");
-                params.push_back(*profileId);
-                where += " AND i.profile_id = $" + std::to_string(params.size()) + "::uuid";
-            }
-            if (auto external = context.query("externalAgentId")) {
-                params.push_back(*external);
-                where += " AND i.external_agent_id = $" + std::to_string(params.size());
-            }
-            if (auto model = context.query("model")) {
-                params.push_back(*model);
-                where += " AND i.model = $" + std::to_string(params.size());
-            }
-            if (auto blocked = context.query("blocked")) {
-                if (*blocked != "true" && *blocked != "false")
-                    throw http::ApiError::badRequest(
-                        "Query parameter 'blocked': expected true or false, got '" + *blocked + "'");
-                where += *blocked == "true" ? " AND i.blocked" : " AND NOT i.blocked";
-            }
-            long long limit = context.queryInt("limit", 1, 100).value_or(20);
-            long long offset = context.queryInt("offset", 0, 1LL << 40).value_or(0);
-            std::string sortBy = context.query("sortBy").value_or("createdAt");
-            static const std::map<std::string, std::string> columns = {
-                {"createdAt", "i.created_at"},
-                {"profileId", "i.profile_id"},
-                {"externalAgentId", "i.external_agent_id"},
-                {"model", "i.model"}};
-            auto column = columns.find(sortBy);
-            if (column == columns.end())
-                throw http::ApiError::badRequest(
-                    "Query parameter 'sortBy': expected one of createdAt, profileId, "
-                    "externalAgentId, model, got '" +
-                    sortBy + "'");
-            std::string direction = context.query("sortDirection").value_or("desc");
-            if (direction != "asc" && direction != "desc")
-                throw http::ApiError::badRequest(
-                    "Query parameter 'sortDirection': expected asc or desc, got '" + direction + "'");
-            std::string order = " ORDER BY " + column->second + " " + direction +
-                                " NULLS LAST, i.created_at " + direction + ", i.id " + direction;
-            long long total = 0;
-            nlohmann::json data = nlohmann::json::array();
-            database.withConnection([&](db::Connection& c) {
-                total =
-                    std::stoll(c.query("SELECT count(*) FROM interactions i" + where, params).at(0).str(0));
-                auto rows =
-                    c.query("SELECT " + std::string(kItemSql) + " FROM interactions i" + where + order +
-                                " LIMIT " + std::to_string(limit) + " OFFSET " + std::to_string(offset),
-                            params);
-                for (const auto& row : rows) data.push_back(nlohmann::json::parse(row.str(0)));
-            });
-            long long totalPages = (total + limit - 1) / limit;
-            context.sendJson(200, {{"data", std::move(data)},
-                                   {"pagination",
-                                    {{"currentPage", offset / limit + 1},
-                                     {"limit", limit},
-                                     {"total", total},
-                                     {"totalPages", totalPages},
-                                     {"hasNext", offset + limit < total},
-                                     {"hasPrev", offset > 0}}}});
-        });
+    router.add({.method = "GET",
+                .path = "/api/interactions",
+                .operationId = "getInteractions",
+                .tag = "Interaction",
+                .summary = "Proxied LLM calls, newest first",
+                .access = access,
+                .response = http::Page::schema(itemSchema()),
+                .query = http::Page::parameters({{"profileId", {{"type", "string"}, {"format", "uuid"}}},
+                                                 {"externalAgentId", {{"type", "string"}}},
+                                                 {"model", {{"type", "string"}}},
+                                                 {"blocked", {{"type", "boolean"}}}},
+                                                sorting)},
+               [&database, seesAll, sorting](http::Context& context) {
+                   std::vector<db::Value> params;
+                   std::string where = " WHERE true" + visibleCondition(seesAll, context, params);
+                   if (auto profileId = context.query("profileId")) {
+                       if (!http::isUuidV4(*profileId))
+                           throw http::ApiError::badRequest(
+                               "Query parameter 'profileId': expected a UUID v4, got '" + *profileId + "'");
+                       params.push_back(*profileId);
+                       where += " AND i.profile_id = $" + std::to_string(params.size()) + "::uuid";
+                   }
+                   if (auto external = context.query("externalAgentId")) {
+                       params.push_back(*external);
+                       where += " AND i.external_agent_id = $" + std::to_string(params.size());
+                   }
+                   if (auto model = context.query("model")) {
+                       params.push_back(*model);
+                       where += " AND i.model = $" + std::to_string(params.size());
+                   }
+                   if (auto blocked = context.query("blocked")) {
+                       if (*blocked != "true" && *blocked != "false")
+                           throw http::ApiError::badRequest(
+                               "Query parameter 'blocked': expected true or false, got '" + *blocked + "'");
+                       where += *blocked == "true" ? " AND i.blocked" : " AND NOT i.blocked";
+                   }
+                   const auto page = http::Page::fromQuery(context);
+                   const std::string order = sorting.orderBy(context);
+                   nlohmann::json body;
+                   database.withConnection([&](db::Connection& c) {
+                       body = page.fetch(c, kItemSql, "FROM interactions i" + where, order, params);
+                   });
+                   context.sendJson(200, body);
+               });
 
     router.add(
         {.method = "GET",
