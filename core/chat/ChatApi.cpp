@@ -30,9 +30,11 @@
 #include <cerrno>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace archestra::chat {
 namespace {
@@ -261,6 +263,28 @@ class BrowserWatch {
     std::thread _thread;
 };
 
+/// A provider's key in the chat settings: the request field that sets it and the one that removes it (the
+/// original's `resetApiKey` for Anthropic's), the column pointing at its secret, and the name in the
+/// response's `has<label>ApiKey`. The response also carries `<field>SecretId` and `<field>Source`.
+struct StoredKey {
+    Provider provider;
+    const char* field;
+    const char* resetField;
+    const char* column;
+    const char* label;
+};
+constexpr StoredKey kStoredKeys[] = {
+    {Provider::Anthropic, "anthropicApiKey", "resetApiKey", "anthropic_api_key_secret_id", "Anthropic"},
+    {Provider::OpenAi, "openAiApiKey", "resetOpenAiApiKey", "openai_api_key_secret_id", "OpenAi"},
+    {Provider::Gemini, "geminiApiKey", "resetGeminiApiKey", "gemini_api_key_secret_id", "Gemini"},
+};
+
+const StoredKey& storedKey(Provider provider) {
+    for (const auto& key : kStoredKeys)
+        if (key.provider == provider) return key;
+    throw std::logic_error("no stored chat key for this provider");
+}
+
 }  // namespace
 
 /// Calls the model through the platform's own proxy. Owns nothing but the options.
@@ -273,77 +297,64 @@ class ChatService {
     gateway::McpGateway* gateway() { return _o.gateway.get(); }
     int maxSteps() const { return _o.maxSteps; }
 
-    /// The organisation's chat settings row (created on first use) as JSON.
+    /// The organisation's chat settings row (created on first use) as JSON: per provider, the id of the
+    /// secret holding a stored key, whether a key is available and where it comes from (never the key).
     json settings(const std::string& org) {
         db().execute(
             "INSERT INTO chat_settings (organization_id) VALUES ($1) ON CONFLICT (organization_id) DO "
             "NOTHING",
             {org});
-        auto row = db().query(
-                           "SELECT json_build_object('id', s.id, 'organizationId', s.organization_id, "
-                           "'anthropicApiKeySecretId', s.anthropic_api_key_secret_id, 'createdAt', " +
-                               isoSql("s.created_at") + ", 'updatedAt', " + isoSql("s.updated_at") +
-                               ")::text FROM chat_settings s WHERE s.organization_id = $1",
-                           {org})
+        std::string columns;
+        for (const auto& key : kStoredKeys)
+            columns += ", s." + std::string(key.column) + "::text AS " + key.column;
+        auto row = db().query("SELECT s.id::text AS id, s.organization_id, " + isoSql("s.created_at") +
+                                  " AS created_at, " + isoSql("s.updated_at") + " AS updated_at" + columns +
+                                  " FROM chat_settings s WHERE s.organization_id = $1",
+                              {org})
                        .at(0);
-        json out = json::parse(row.str(0));
-        bool stored = !out["anthropicApiKeySecretId"].is_null();
-        out["hasAnthropicApiKey"] = stored || !_o.anthropicApiKey.empty();
-        out["anthropicApiKeySource"] = stored                        ? json("settings")
-                                       : !_o.anthropicApiKey.empty() ? json("environment")
-                                                                     : json(nullptr);
-        out["hasOpenAiApiKey"] = !_o.openAiApiKey.empty();
-        out["hasGeminiApiKey"] = !_o.geminiApiKey.empty();
+        json out = {{"id", row.str("id")},
+                    {"organizationId", row.str("organization_id")},
+                    {"createdAt", row.str("created_at")},
+                    {"updatedAt", row.str("updated_at")}};
+        for (const auto& key : kStoredKeys) {
+            const db::Value& secretId = row.at(key.column);
+            const bool fromEnvironment = !environmentKey(key.provider).empty();
+            const std::string field = key.field;
+            out[field + "SecretId"] = secretId ? json(*secretId) : json(nullptr);
+            out["has" + std::string(key.label) + "ApiKey"] = secretId.has_value() || fromEnvironment;
+            out[field + "Source"] = secretId          ? json("settings")
+                                    : fromEnvironment ? json("environment")
+                                                      : json(nullptr);
+        }
         return out;
     }
 
+    /// Stores, replaces or (with `reset`) removes each provider key the body names.
     json updateSettings(const std::string& org, const json& body) {
         settings(org);
-        auto current = db().query(
-            "SELECT anthropic_api_key_secret_id::text AS sid FROM chat_settings WHERE "
-            "organization_id = $1",
-            {org});
-        db::Value secretId = current.at(0).at("sid");
-        auto store = _o.secrets ? _o.secrets() : nullptr;
-        if (body.value("resetApiKey", false)) {
-            if (secretId) {
-                db().execute(
-                    "UPDATE chat_settings SET anthropic_api_key_secret_id = NULL, updated_at = now() "
-                    "WHERE organization_id = $1",
-                    {org});
-                if (store) store->remove(*secretId);
-            }
-        } else if (body.contains("anthropicApiKey")) {
-            if (!store) throw ApiError::unavailable("The secrets backend is not available");
-            json value = {{"apiKey", body["anthropicApiKey"].get<std::string>()}};
-            if (!secretId || !store->update(*secretId, value)) {
-                std::string id = store->create("chat-anthropic-api-key-" + org, value);
-                db().execute(
-                    "UPDATE chat_settings SET anthropic_api_key_secret_id = $2::uuid, updated_at = now() "
-                    "WHERE organization_id = $1",
-                    {org, id});
-                if (secretId) store->remove(*secretId);
-            } else {
-                db().execute("UPDATE chat_settings SET updated_at = now() WHERE organization_id = $1", {org});
-            }
+        for (const auto& key : kStoredKeys) {
+            if (body.value(key.resetField, false))
+                storeKey(org, key, std::nullopt);
+            else if (body.contains(key.field))
+                storeKey(org, key, body[key.field].get<std::string>());
         }
         return settings(org);
     }
 
-    /// The provider key for `provider`: chat settings (Anthropic), else the environment; empty when none.
+    /// The provider key for `provider`: the one stored in the chat settings, else the environment's; empty
+    /// when neither is set.
     std::string apiKey(Provider provider, const std::string& org) {
-        if (provider == Provider::OpenAi) return _o.openAiApiKey;
-        if (provider == Provider::Gemini) return _o.geminiApiKey;
-        auto rows = db().query(
-            "SELECT anthropic_api_key_secret_id::text AS sid FROM chat_settings WHERE "
-            "organization_id = $1 AND anthropic_api_key_secret_id IS NOT NULL",
-            {org});
+        const StoredKey& key = storedKey(provider);
+        auto rows =
+            db().query("SELECT " + std::string(key.column) + "::text AS sid FROM chat_settings WHERE " +
+                           "organization_id = $1 AND " + key.column + " IS NOT NULL",
+                       {org});
         auto store = _o.secrets ? _o.secrets() : nullptr;
         if (!rows.empty() && store) {
             if (auto value = store->get(rows[0].str("sid")))
                 if (value->is_object() && (*value)["apiKey"].is_string()) return (*value)["apiKey"];
         }
-        return _o.anthropicApiKey;
+        return environmentKey(provider);
     }
 
     using ModelCall = ChatModelCall;
@@ -458,6 +469,50 @@ class ChatService {
     }
 
   private:
+    const std::string& environmentKey(Provider provider) const {
+        switch (provider) {
+            case Provider::Anthropic:
+                return _o.anthropicApiKey;
+            case Provider::Gemini:
+                return _o.geminiApiKey;
+            case Provider::OpenAi:
+                break;
+        }
+        return _o.openAiApiKey;
+    }
+
+    /// Points the provider's column at a new secret holding `value` (or updates the secret in place), or with
+    /// no value clears the column and deletes the secret.
+    void storeKey(const std::string& org, const StoredKey& key, const std::optional<std::string>& value) {
+        const std::string column = key.column;
+        db::Value secretId =
+            db().query("SELECT " + column + "::text AS sid FROM chat_settings WHERE organization_id = $1",
+                       {org})
+                .at(0)
+                .at("sid");
+        auto store = _o.secrets ? _o.secrets() : nullptr;
+        if (!value) {
+            if (!secretId) return;
+            db().execute("UPDATE chat_settings SET " + column +
+                             " = NULL, updated_at = now() WHERE organization_id = $1",
+                         {org});
+            if (store) store->remove(*secretId);
+            return;
+        }
+        if (!store) throw ApiError::unavailable("The secrets backend is not available");
+        const json secret = {{"apiKey", *value}};
+        if (secretId && store->update(*secretId, secret)) {
+            db().execute("UPDATE chat_settings SET updated_at = now() WHERE organization_id = $1", {org});
+            return;
+        }
+        std::string id =
+            store->create("chat-" + std::string(providerName(key.provider)) + "-api-key-" + org, secret);
+        db().execute("UPDATE chat_settings SET " + column +
+                         " = $2::uuid, updated_at = now() WHERE organization_id = $1",
+                     {org, id});
+        if (secretId) store->remove(*secretId);
+    }
+
     ChatOptions _o;
 };
 
@@ -962,18 +1017,21 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                    c.sendJson(200, service->toolSummaries(c.param("agentId"), c.requirePrincipal()));
                });
 
-    json settingsSchema =
-        object({{"id", uuid},
-                {"organizationId", string()},
-                {"anthropicApiKeySecretId", nullable(uuid)},
-                {"hasAnthropicApiKey", boolean()},
-                {"anthropicApiKeySource", nullable(enumOf({"settings", "environment"}))},
-                {"hasOpenAiApiKey", boolean()},
-                {"hasGeminiApiKey", boolean()},
-                {"createdAt", dateTime()},
-                {"updatedAt", dateTime()}},
-               {"id", "organizationId", "anthropicApiKeySecretId", "hasAnthropicApiKey",
-                "anthropicApiKeySource", "hasOpenAiApiKey", "hasGeminiApiKey", "createdAt", "updatedAt"});
+    json settingsProperties = {
+        {"id", uuid}, {"organizationId", string()}, {"createdAt", dateTime()}, {"updatedAt", dateTime()}};
+    json keyFields = json::object();
+    std::vector<std::string> settingsRequired = {"id", "organizationId", "createdAt", "updatedAt"};
+    for (const auto& key : kStoredKeys) {
+        const std::string field = key.field;
+        const std::string has = "has" + std::string(key.label) + "ApiKey";
+        settingsProperties[field + "SecretId"] = nullable(uuid);
+        settingsProperties[has] = boolean();
+        settingsProperties[field + "Source"] = nullable(enumOf({"settings", "environment"}));
+        settingsRequired.insert(settingsRequired.end(), {field + "SecretId", has, field + "Source"});
+        keyFields[field] = {{"type", "string"}, {"minLength", 1}, {"maxLength", 1000}};
+        keyFields[key.resetField] = boolean();
+    }
+    json settingsSchema = object(settingsProperties, settingsRequired);
     router.add({.method = "GET",
                 .path = "/api/chat-settings",
                 .operationId = "getChatSettings",
@@ -986,17 +1044,17 @@ void registerChatRoutes(http::Router& router, ChatOptions options) {
                 .path = "/api/chat-settings",
                 .operationId = "updateChatSettings",
                 .tag = tag,
-                .summary = "Set the chat's Anthropic key (kept in the secrets backend) or remove it",
+                .summary = "Set or remove the chat's provider keys (kept in the secrets backend)",
                 .access = Access::permission("chatSettings", "update"),
-                .requestBody =
-                    object({{"anthropicApiKey", {{"type", "string"}, {"minLength", 1}, {"maxLength", 1000}}},
-                            {"resetApiKey", boolean()}}),
+                .requestBody = object(keyFields),
                 .response = settingsSchema},
                [service](Context& c) {
                    const json& body = c.jsonObject();
-                   if (body.contains("anthropicApiKey") && body.value("resetApiKey", false))
-                       throw ApiError::badRequest(
-                           "Field 'resetApiKey': expected false or absent when anthropicApiKey is given");
+                   for (const auto& key : kStoredKeys)
+                       if (body.contains(key.field) && body.value(key.resetField, false))
+                           throw ApiError::badRequest("Field '" + std::string(key.resetField) +
+                                                      "': expected false or absent when " + key.field +
+                                                      " is given");
                    c.sendJson(200, service->updateSettings(organizationOf(c), body));
                });
 }

@@ -40,20 +40,36 @@ async function signIn(p, email, password) {
   await p.waitForURL(/\/profiles$/);
 }
 
-test("Settings → Chat: the Anthropic key is saved (into the secrets backend) and shown as set; the Gemini and OpenAI key status", async () => {
+test("Settings → Chat: provider keys are saved (into the secrets backend), shown as set, and reset; the environment's Gemini key", async () => {
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await page.goto("/settings/chat");
   await see(page.getByTestId("chat-key-status"), "not set");
-  // The other providers' keys come from the environment: Gemini's is set for this run, OpenAI's is not.
+  // Gemini's key comes from the environment in this run; OpenAI's is not set anywhere.
   await see(page.getByTestId("chat-key-status-gemini"), "Gemini key: from ARCHESTRA_CHAT_GEMINI_API_KEY");
   await see(page.getByTestId("chat-key-status-openai"), "OpenAI key: not set");
   await page.getByLabel("Anthropic API key").fill("sk-ant-browser-key");
-  await page.getByRole("button", { name: "Save key" }).click();
-  await see(page, "Key saved");
+  await page.getByRole("button", { name: "Save Anthropic key" }).click();
+  await see(page, "Anthropic key saved");
   await see(page.getByTestId("chat-key-status"), "set here");
-  const settings = await call("GET", "/api/chat-settings");
+
+  await page.getByLabel("OpenAI API key").fill("sk-openai-browser-key");
+  await page.getByRole("button", { name: "Save OpenAI key" }).click();
+  await see(page, "OpenAI key saved");
+  await see(page.getByTestId("chat-key-status-openai"), "OpenAI key: set here");
+  let settings = await call("GET", "/api/chat-settings");
   assert.equal(settings.body.anthropicApiKeySource, "settings");
+  assert.equal(settings.body.openAiApiKeySource, "settings");
+  const secretId = settings.body.openAiApiKeySecretId;
+  assert.deepEqual(await stack.platform.psql(`SELECT count(*) FROM secret WHERE id = '${secretId}'`), [["1"]]);
   await screenshot(page, "chat-01-settings");
+
+  await page.getByRole("button", { name: "Reset OpenAI key" }).click();
+  await see(page, "OpenAI key removed");
+  await see(page.getByTestId("chat-key-status-openai"), "OpenAI key: not set");
+  settings = await call("GET", "/api/chat-settings");
+  assert.equal(settings.body.openAiApiKeySource, null);
+  assert.equal(settings.body.anthropicApiKeySource, "settings", "resetting one provider's key leaves the others");
+  assert.deepEqual(await stack.platform.psql(`SELECT count(*) FROM secret WHERE id = '${secretId}'`), [["0"]]);
 });
 
 test("a conversation that calls an MCP tool through the gateway shows the call and its result; rename and delete", async () => {

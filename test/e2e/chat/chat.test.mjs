@@ -102,6 +102,48 @@ test("chat settings: the Anthropic key goes into the secrets backend, is never s
   assert.equal(again.body.hasAnthropicApiKey, true);
 });
 
+test("chat settings: OpenAI and Gemini keys are stored the same way, over the environment's, and reset back to it", async () => {
+  const initial = await call("GET", "/api/chat-settings");
+  for (const p of ["openAi", "gemini"]) {
+    assert.equal(initial.body[`${p}ApiKeySource`], "environment", p);
+    assert.equal(initial.body[`${p}ApiKeySecretId`], null, p);
+  }
+  const both = await call("PATCH", "/api/chat-settings", { openAiApiKey: "sk-openai-stored", geminiApiKey: "gemini-stored" });
+  assert.equal(both.status, 200, JSON.stringify(both.body));
+  assert.ok(!both.text.includes("sk-openai-stored") && !both.text.includes("gemini-stored"), "the keys are never answered");
+  for (const p of ["openAi", "gemini"]) {
+    assert.equal(both.body[`${p}ApiKeySource`], "settings", p);
+    assert.deepEqual(await platform.psql(`SELECT count(*) FROM secret WHERE id = '${both.body[`${p}ApiKeySecretId`]}'`), [["1"]], p);
+  }
+  assert.equal(both.body.anthropicApiKeySecretId, initial.body.anthropicApiKeySecretId, "Anthropic's key is untouched");
+
+  // Bad input names the field and changes nothing.
+  for (const [body, field] of [
+    [{ openAiApiKey: "" }, /openAiApiKey/],
+    [{ geminiApiKey: ["x"] }, /geminiApiKey/],
+    [{ resetGeminiApiKey: "yes" }, /resetGeminiApiKey/],
+    [{ openAiApiKey: "sk-x", resetOpenAiApiKey: true }, /resetOpenAiApiKey/],
+  ]) {
+    const bad = await call("PATCH", "/api/chat-settings", body);
+    assert.equal(bad.status, 400, `${JSON.stringify(body)}: ${bad.status} ${bad.text}`);
+    assert.match(bad.body.error.message, field);
+  }
+  const unchanged = await call("GET", "/api/chat-settings");
+  assert.equal(unchanged.body.openAiApiKeySecretId, both.body.openAiApiKeySecretId);
+  assert.equal(unchanged.body.geminiApiKeySecretId, both.body.geminiApiKeySecretId);
+
+  // Replacing a stored key keeps its secret; resetting one deletes only its own secret.
+  const replaced = await call("PATCH", "/api/chat-settings", { geminiApiKey: "gemini-stored-2" });
+  assert.equal(replaced.body.geminiApiKeySecretId, both.body.geminiApiKeySecretId);
+  const reset = await call("PATCH", "/api/chat-settings", { resetOpenAiApiKey: true, resetGeminiApiKey: true });
+  assert.equal(reset.status, 200, JSON.stringify(reset.body));
+  for (const p of ["openAi", "gemini"]) {
+    assert.equal(reset.body[`${p}ApiKeySource`], "environment", p);
+    assert.deepEqual(await platform.psql(`SELECT count(*) FROM secret WHERE id = '${both.body[`${p}ApiKeySecretId`]}'`), [["0"]], p);
+  }
+  assert.equal(reset.body.anthropicApiKeySource, "settings");
+});
+
 test("a conversation with a tool call through the gateway: streamed, stored, in the interaction log", async () => {
   const conversation = await newConversation();
   const tools = await call("GET", `/api/chat/agents/${profileId}/mcp-tools`);
@@ -458,6 +500,19 @@ test("an OpenAI model: the tool round through /v1/openai with ARCHESTRA_CHAT_OPE
   const tool = second.messages.find((m) => m.role === "tool");
   assert.match(tool.content, /Echo: hello openai/);
   assert.equal(second.messages.find((m) => m.role === "assistant").tool_calls[0].function.name, ECHO);
+
+  // A key stored in the chat settings goes upstream instead of the environment's.
+  const STORED = "sk-openai-stored-chat-key";
+  const set = await call("PATCH", "/api/chat-settings", { openAiApiKey: STORED });
+  assert.equal(set.body.openAiApiKeySource, "settings");
+  await stack.standin.reset();
+  await script(stack.standin, [{ text: "Stored key." }]);
+  const again = await call("POST", "/api/chat", { id: conversation.id, messages: [{ role: "user", content: "again" }] });
+  assert.equal(again.status, 200, again.text);
+  const upstream = (await stack.standin.requests()).filter((r) => r.path === "/v1/chat/completions");
+  assert.equal(upstream.length, 1);
+  assert.equal(upstream[0].headers.authorization, `Bearer ${STORED}`);
+  await call("PATCH", "/api/chat-settings", { resetOpenAiApiKey: true });
 });
 
 // Last: the limit stays on the profile. The proxy does not count tool calls, the gateway does, so a call over

@@ -1065,88 +1065,107 @@ function RoleDialog({ role, catalog, onClose, onSaved }: { role?: Role; catalog:
 
 // ---- Chat ---------------------------------------------------------------------------------------------------
 
+type KeySource = "settings" | "environment" | null;
+
 interface ChatSettingsData {
-  hasAnthropicApiKey: boolean;
-  anthropicApiKeySource: "settings" | "environment" | null;
-  hasOpenAiApiKey: boolean;
-  hasGeminiApiKey: boolean;
+  anthropicApiKeySource: KeySource;
+  openAiApiKeySource: KeySource;
+  geminiApiKeySource: KeySource;
   updatedAt: string;
 }
 
+/// One provider's key in the chat settings: the request fields that set and remove it, the environment variable
+/// that supplies it when none is stored.
+interface ChatKey {
+  provider: string;
+  testId: string;
+  field: "anthropicApiKey" | "openAiApiKey" | "geminiApiKey";
+  source: (s: ChatSettingsData) => KeySource;
+  resetField: string;
+  env: string;
+}
+
+const CHAT_KEYS: ChatKey[] = [
+  { provider: "Anthropic", testId: "chat-key-status", field: "anthropicApiKey", source: (s) => s.anthropicApiKeySource, resetField: "resetApiKey", env: "ARCHESTRA_CHAT_ANTHROPIC_API_KEY" },
+  { provider: "OpenAI", testId: "chat-key-status-openai", field: "openAiApiKey", source: (s) => s.openAiApiKeySource, resetField: "resetOpenAiApiKey", env: "ARCHESTRA_CHAT_OPENAI_API_KEY" },
+  { provider: "Gemini", testId: "chat-key-status-gemini", field: "geminiApiKey", source: (s) => s.geminiApiKeySource, resetField: "resetGeminiApiKey", env: "ARCHESTRA_CHAT_GEMINI_API_KEY" },
+];
+
 function ChatSettings() {
   const settings = useLoad(() => raw<ChatSettingsData>("GET", "/api/chat-settings"));
-  const [key, setKey] = useState("");
+  if (settings.loading && !settings.data) return <Spinner />;
+  if (settings.error) return <ErrorBox error={settings.error} onRetry={settings.reload} />;
+  return (
+    <section class="card form-narrow" aria-label="Chat settings">
+      <h2>Chat provider keys</h2>
+      <p class="muted">
+        The chat calls the model through this platform's LLM proxy with the key of the model's provider. A key saved here is kept in the secrets
+        backend, never shown again, and takes precedence over the environment's.
+      </p>
+      {CHAT_KEYS.map((key) => (
+        <ChatKeyForm key={key.field} chatKey={key} source={key.source(settings.data!)} onSaved={settings.reload} />
+      ))}
+    </section>
+  );
+}
+
+function ChatKeyForm({ chatKey, source, onSaved }: { chatKey: ChatKey; source: KeySource; onSaved: () => void }) {
+  const [value, setValue] = useState("");
   const [saved, setSaved] = useState<string>();
   const { busy, error, submit } = useSubmit(async (body: Record<string, unknown>, message: string) => {
     await raw("PATCH", "/api/chat-settings", body);
-    setKey("");
+    setValue("");
     setSaved(message);
-    settings.reload();
+    onSaved();
   });
-  const errors = fieldErrors(error, ["anthropicApiKey"]);
-  if (settings.loading && !settings.data) return <Spinner />;
-  if (settings.error) return <ErrorBox error={settings.error} onRetry={settings.reload} />;
-  const s = settings.data!;
+  const errors = fieldErrors(error, [chatKey.field]);
   return (
-    <section class="card form-narrow" aria-label="Chat settings">
-      <h2>Chat provider key</h2>
-      <p class="muted">
-        The chat calls the model through this platform's LLM proxy with this key. It is kept in the secrets backend and never shown again.
-      </p>
-      <p data-testid="chat-key-status">
-        Anthropic key:{" "}
-        {s.anthropicApiKeySource === "settings" ? (
+    <form
+      noValidate
+      aria-label={`${chatKey.provider} key`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setSaved(undefined);
+        submit({ [chatKey.field]: value }, `${chatKey.provider} key saved`);
+      }}
+    >
+      <p data-testid={chatKey.testId}>
+        {chatKey.provider} key:{" "}
+        {source === "settings" ? (
           <Badge tone="good">set here</Badge>
-        ) : s.anthropicApiKeySource === "environment" ? (
-          <Badge tone="good">from ARCHESTRA_CHAT_ANTHROPIC_API_KEY</Badge>
+        ) : source === "environment" ? (
+          <Badge tone="good">from {chatKey.env}</Badge>
         ) : (
           <Badge tone="warn">not set</Badge>
         )}
-        <br />
-        <span data-testid="chat-key-status-openai">
-          OpenAI key: {s.hasOpenAiApiKey ? <Badge tone="good">from ARCHESTRA_CHAT_OPENAI_API_KEY</Badge> : <Badge tone="warn">not set</Badge>}
-        </span>
-        <br />
-        <span data-testid="chat-key-status-gemini">
-          Gemini key: {s.hasGeminiApiKey ? <Badge tone="good">from ARCHESTRA_CHAT_GEMINI_API_KEY</Badge> : <Badge tone="warn">not set</Badge>}
-        </span>
       </p>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          setSaved(undefined);
-          submit({ anthropicApiKey: key }, "Key saved");
-        }}
-      >
-        <Field label="Anthropic API key" error={errors.on("anthropicApiKey")}>
-          <input class="input" type="password" autocomplete="off" value={key} onInput={(e) => setKey((e.currentTarget as HTMLInputElement).value)} />
-        </Field>
-        {errors.rest && <ErrorBox error={errors.rest} />}
-        <div class="form-actions">
-          {s.anthropicApiKeySource === "settings" && (
-            <button
-              type="button"
-              class="btn btn-danger"
-              disabled={busy}
-              onClick={() => {
-                setSaved(undefined);
-                submit({ resetApiKey: true }, "Key removed");
-              }}
-            >
-              Reset key
-            </button>
-          )}
-          <button type="submit" class="btn btn-primary" disabled={busy || !key}>
-            Save key
+      <Field label={`${chatKey.provider} API key`} error={errors.on(chatKey.field)}>
+        <input class="input" type="password" autocomplete="off" value={value} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} />
+      </Field>
+      {errors.rest && <ErrorBox error={errors.rest} />}
+      <div class="form-actions">
+        {source === "settings" && (
+          <button
+            type="button"
+            class="btn btn-danger"
+            disabled={busy}
+            onClick={() => {
+              setSaved(undefined);
+              submit({ [chatKey.resetField]: true }, `${chatKey.provider} key removed`);
+            }}
+          >
+            Reset {chatKey.provider} key
           </button>
-        </div>
-        {saved && (
-          <p class="ok" role="status">
-            {saved}
-          </p>
         )}
-      </form>
-    </section>
+        <button type="submit" class="btn btn-primary" disabled={busy || !value}>
+          Save {chatKey.provider} key
+        </button>
+      </div>
+      {saved && (
+        <p class="ok" role="status">
+          {saved}
+        </p>
+      )}
+    </form>
   );
 }
