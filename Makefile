@@ -52,12 +52,12 @@ soak: build
 	 SOAK_RECORD_AS=$${SOAK_RECORD_AS:-soak-$${SOAK_MINUTES:-30}min} \
 	 test/e2e/node.sh test/bench/soak.mjs
 
-# The hardening, load, soak and fuzz suites, then docs/reliability.md from the figures they recorded (written
-# even when a suite fails; the exit status is ctest's).
+# The hardening, load, soak and fuzz suites, then docs/reliability.md from the figures they recorded and the kept
+# ones in docs/reliability-records/ (newest of each; written even when a suite fails; the exit status is ctest's).
 reliability: test-deps build
 	@status=0; STREAMS_HOLD_S=$${STREAMS_HOLD_S:-60} STREAMS_COMPARE_POOL=$${STREAMS_COMPARE_POOL:-256} \
 	 ctest --preset $(PRESET) -L 'hardening|load|soak|fuzz' --output-on-failure || status=$$?; \
-	 test/e2e/node.sh test/bench/reliability-report.mjs; exit $$status
+	 test/e2e/node.sh test/bench/reliability-report.mjs --save; exit $$status
 
 clean:
 	@rm -rf build
