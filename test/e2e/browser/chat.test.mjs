@@ -6,7 +6,7 @@
 // approves it with a response, and the catalog gets the entry.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, defaultProfileId, startStack } from "../lib/harness.mjs";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, defaultProfileId, signUpMember, startStack } from "../lib/harness.mjs";
 import { launchBrowser, newPage, screenshot, see } from "./lib.mjs";
 import { uiDir } from "./lib.mjs";
 import { client, script, setupEcho, ECHO } from "../chat/lib.mjs";
@@ -16,11 +16,12 @@ let browser;
 let origin;
 let page;
 let call;
+let admin;
 
 before(async () => {
   stack = await startStack({ env: { ARCHESTRA_UI_DIR: uiDir(), ARCHESTRA_ORCHESTRATOR: "local", ARCHESTRA_CHAT_GEMINI_API_KEY: "gemini-browser-key" } });
   origin = `http://127.0.0.1:${stack.platform.uiPort}`;
-  const admin = await adminSession(stack.platform);
+  admin = await adminSession(stack.platform);
   call = client(stack.platform, admin);
   await setupEcho(stack.platform, call, await defaultProfileId(stack.platform));
   browser = await launchBrowser();
@@ -168,19 +169,7 @@ test("streamed text shows while the model is still answering; a blocked tool cal
 });
 
 test("installation requests: a member asks for a server, the admin approves it, the catalog gets it", async () => {
-  const invite = await call("POST", "/api/auth/organization/invite-member", { email: "requester@example.com", role: "member" });
-  assert.equal(invite.status, 200, JSON.stringify(invite.body));
-  const signUp = await fetch(`${stack.platform.baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin: `http://localhost:${stack.platform.apiPort}` },
-    body: JSON.stringify({
-      name: "Requester",
-      email: "requester@example.com",
-      password: "requester-password-1",
-      callbackURL: `/auth/sign-up-with-invitation?invitationId=${invite.body.id}&email=requester@example.com`,
-    }),
-  });
-  assert.equal(signUp.status, 200, await signUp.text());
+  await signUpMember(stack.platform, admin, "requester@example.com", { name: "Requester", password: "requester-password-1" });
 
   const member = await newPage(browser, origin);
   try {

@@ -8,7 +8,7 @@
 // message.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startStack, adminSession, defaultProfileId, eventually, sleep } from "../lib/harness.mjs";
+import { startStack, adminSession, defaultProfileId, eventually, signUpMember, sleep } from "../lib/harness.mjs";
 import { client, script, sseEvents, setupEcho, ECHO } from "./lib.mjs";
 
 let stack;
@@ -29,28 +29,9 @@ before(async () => {
   profileId = await defaultProfileId(platform);
   await setupEcho(platform, call, profileId);
 
-  const origin = admin.origin;
-  const invite = await call("POST", "/api/auth/organization/invite-member", { email: "chatter@example.com", role: "member" });
-  assert.equal(invite.status, 200, JSON.stringify(invite.body));
-  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({
-      name: "Chatter",
-      email: "chatter@example.com",
-      password: "chatter-password-1",
-      callbackURL: `${origin}/auth/sign-up-with-invitation?invitationId=${invite.body.id}&email=chatter@example.com`,
-    }),
-  });
-  assert.equal(signUp.status, 200, await signUp.clone().text());
-  memberUserId = (await signUp.json()).user.id;
-  const signIn = await fetch(`${platform.baseUrl}/api/auth/sign-in/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin },
-    body: JSON.stringify({ email: "chatter@example.com", password: "chatter-password-1" }),
-  });
-  assert.equal(signIn.status, 200);
-  memberCall = client(platform, { cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; "), origin });
+  const member = await signUpMember(platform, admin, "chatter@example.com", { name: "Chatter", password: "chatter-password-1" });
+  memberUserId = member.userId;
+  memberCall = client(platform, member.session);
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startPlatform, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, eventually, repoRoot, signUpMember } from "../lib/harness.mjs";
 
 const ADMIN_EMAIL = "admin@example.com"; // the provider CI's Helm values
 const ADMIN_PASSWORD = "password";
@@ -341,26 +341,7 @@ test("archestra_agent acceptance: test-agent with labels, import, relabel (a key
 
 test("archestra_team acceptance: description and members, import with full verify, update, destroy", async () => {
   // A second user through the invitation flow, so the provider's member diff both adds and removes.
-  const inviter = await signedInAdmin();
-  const invite = await fetch(`${platform.baseUrl}/api/auth/organization/invite-member`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...inviter },
-    body: JSON.stringify({ email: "member@example.com", role: "member" }),
-  });
-  assert.equal(invite.status, 200, await invite.clone().text());
-  const invitationId = (await invite.json()).id;
-  const signUp = await fetch(`${platform.baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin: FRONTEND },
-    body: JSON.stringify({
-      name: "Member",
-      email: "member@example.com",
-      password: "member-password-1",
-      callbackURL: `${FRONTEND}/auth/sign-up-with-invitation?invitationId=${invitationId}&email=member@example.com`,
-    }),
-  });
-  assert.equal(signUp.status, 200, await signUp.clone().text());
-  const memberUserId = (await signUp.json()).user.id;
+  const { userId: memberUserId } = await signUpMember(platform, await signedInAdmin(), "member@example.com");
 
   // Create: POST team (description omitted when null is tested below), then POST member per configured member.
   const created = decodeTeam(await ok("POST", "/api/teams", { name: "test-team", description: "Test Description" }));
