@@ -2,7 +2,7 @@
 // (server-everything installed by orchestrator.local, its echo tool on the profile, a policy blocking a word).
 import assert from "node:assert/strict";
 import path from "node:path";
-import { eventually, repoRoot } from "../lib/harness.mjs";
+import { installationStatus, repoRoot } from "../lib/harness.mjs";
 
 export const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 export const ECHO = "everything_chat__echo";
@@ -55,10 +55,7 @@ export async function setupEcho(platform, call, profileId) {
   assert.equal(catalog.status, 200, JSON.stringify(catalog.body));
   const installed = await call("POST", "/api/mcp_server", { name: "everything", catalogId: catalog.body.id });
   assert.equal(installed.status, 200, JSON.stringify(installed.body));
-  const done = await eventually(async () => {
-    const res = await call("GET", `/api/mcp_server/${installed.body.id}/installation-status`);
-    return ["success", "error"].includes(res.body.localInstallationStatus) ? res.body : null;
-  }, 60000, 250);
+  const done = await installationStatus(call, installed.body.id, { timeout_ms: 60000 });
   assert.deepEqual(done, { localInstallationStatus: "success", localInstallationError: null });
   const tools = await call("GET", `/api/mcp_server/${installed.body.id}/tools`);
   const echo = tools.body.find((t) => t.name === ECHO);

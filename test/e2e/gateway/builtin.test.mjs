@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, installationStatus, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
 import { startOtlpReceiver, waitFor } from "../telemetry/standins.mjs";
 
 const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
@@ -71,10 +71,7 @@ before(async () => {
   const installed = await api("POST", "/api/mcp_server", { name: "everything", catalogId });
   assert.equal(installed.status, 200, JSON.stringify(installed.body));
   serverId = installed.body.id;
-  const done = await eventually(async () => {
-    const res = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
-    return ["success", "error"].includes(res.body.localInstallationStatus) ? res.body : null;
-  }, 45000, 200);
+  const done = await installationStatus(api, serverId);
   assert.equal(done.localInstallationStatus, "success", JSON.stringify(done));
 });
 
@@ -212,10 +209,7 @@ test("dynamic team credentials: each caller's call runs on an installation with 
   const install = async (name, account, teams) => {
     const res = await api("POST", "/api/mcp_server", { name, catalogId: catalog.body.id, teams, environmentValues: { ACCOUNT: account } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    const done = await eventually(async () => {
-      const s = await api("GET", `/api/mcp_server/${res.body.id}/installation-status`);
-      return ["success", "error"].includes(s.body.localInstallationStatus) ? s.body : null;
-    }, 45000, 200);
+    const done = await installationStatus(api, res.body.id);
     assert.equal(done.localInstallationStatus, "success", JSON.stringify(done));
     return res.body.id;
   };

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, installationStatus, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
 
 const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 
@@ -45,10 +45,7 @@ before(async () => {
   assert.equal(catalog.status, 200, JSON.stringify(catalog.body));
   const installed = await api("POST", "/api/mcp_server", { name: "everything", catalogId: catalog.body.id });
   assert.equal(installed.status, 200, JSON.stringify(installed.body));
-  const done = await eventually(async () => {
-    const res = await api("GET", `/api/mcp_server/${installed.body.id}/installation-status`);
-    return ["success", "error"].includes(res.body.localInstallationStatus) ? res.body : null;
-  }, 45000, 200);
+  const done = await installationStatus(api, installed.body.id);
   assert.deepEqual(done, { localInstallationStatus: "success", localInstallationError: null });
   const tools = await api("GET", `/api/mcp_server/${installed.body.id}/tools`);
   const echo = tools.body.find((t) => t.name === "everything_gw__echo");

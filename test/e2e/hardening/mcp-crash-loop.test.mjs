@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { startPlatform, adminSession, apiClient, defaultProfileId, eventually, repoRoot } from "../lib/harness.mjs";
+import { startPlatform, adminSession, apiClient, defaultProfileId, eventually, installationStatus, repoRoot } from "../lib/harness.mjs";
 import { connectGateway, toolText as text } from "../lib/mcp-gateway.mjs";
 import { percentile } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
@@ -45,10 +45,7 @@ before(async () => {
   const installed = await api("POST", "/api/mcp_server", { name: "crashing", catalogId: catalog.body.id });
   assert.equal(installed.status, 200, JSON.stringify(installed.body));
   serverId = installed.body.id;
-  const done = await eventually(async () => {
-    const res = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
-    return ["success", "error"].includes(res.body.localInstallationStatus) ? res.body : null;
-  }, 45000, 200);
+  const done = await installationStatus(api, serverId);
   assert.deepEqual(done, { localInstallationStatus: "success", localInstallationError: null });
   const tools = await api("GET", `/api/mcp_server/${serverId}/tools`);
   const echo = tools.body.find((t) => t.name === "crashing__echo");

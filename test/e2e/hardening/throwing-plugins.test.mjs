@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 
-import { startStack, adminSession, eventually, platformBinary } from "../lib/harness.mjs";
+import { startStack, adminSession, eventually, installationStatus, platformBinary } from "../lib/harness.mjs";
 import { chatOnce, metric } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
@@ -76,11 +76,7 @@ test("plugins that throw from every call: contained, reported, everything else k
   assert.ok(installed.status < 500 || installed.status === 503, `install answered ${installed.status} ${JSON.stringify(installed.body)}`);
   let installStatus = null;
   if (installed.status === 200) {
-    installStatus = await eventually(async () => {
-      const s = await api("GET", `/api/mcp_server/${installed.body.id}/installation-status`);
-      return s.body.localInstallationStatus === "error" ? s.body : null;
-    }, 30000, 250);
-    assert.ok(installStatus, "the install never reached status error");
+    installStatus = await installationStatus(api, installed.body.id, { wanted: ["error"], timeout_ms: 30000 });
     assert.match(installStatus.localInstallationError, /throw/i);
     const logs = await api("GET", `/api/mcp_server/${installed.body.id}/logs?lines=10`);
     assert.ok(logs.status < 600 && logs.status !== 0, "logs answered");

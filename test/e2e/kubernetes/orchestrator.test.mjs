@@ -14,7 +14,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startPlatform, adminSession, defaultProfileId, eventually, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
+import { startPlatform, adminSession, defaultProfileId, installationStatus, repoRoot, apiClient, tokenValue } from "../lib/harness.mjs";
 
 const everythingJs = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 const standinJs = path.join(repoRoot, "test/standins/kube-apiserver/kube-apiserver-standin.mjs");
@@ -74,17 +74,7 @@ async function startKube() {
   };
 }
 
-async function waitStatus(serverId, wanted, timeout_ms = 60000) {
-  const last = await eventually(async () => {
-    const res = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
-    return wanted.includes(res.body.localInstallationStatus) ? res.body : null;
-  }, timeout_ms, 250);
-  if (!last) {
-    const now = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
-    assert.fail(`status never reached ${wanted}: ${JSON.stringify(now.body)}\n${platform.logTail()}`);
-  }
-  return last;
-}
+const waitStatus = (serverId, wanted, timeout_ms = 60000) => installationStatus(api, serverId, { wanted, timeout_ms, platform });
 
 async function bootPlatform(extra = {}) {
   return startPlatform({

@@ -357,4 +357,20 @@ export async function eventually(probe, timeout_ms = 10000, interval_ms = 100) {
   return value;
 }
 
+/// Polls GET /api/mcp_server/{serverId}/installation-status through `api` (apiClient-style: resolves {status,
+/// body}) until localInstallationStatus is one of `wanted` (default: finished, either way); returns that body.
+/// Fails naming the last status seen, plus the platform's log tail when `platform` is given.
+export async function installationStatus(api, serverId, { wanted = ["success", "error"], timeout_ms = 45000, platform } = {}) {
+  let last;
+  const reached = await eventually(async () => {
+    last = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
+    return last.status === 200 && wanted.includes(last.body.localInstallationStatus) ? last.body : null;
+  }, timeout_ms, 200);
+  if (!reached) {
+    const tail = platform ? `\n${platform.logTail()}` : "";
+    throw new Error(`MCP server ${serverId}: installation status never reached ${wanted.join(" or ")}: ${last?.status} ${JSON.stringify(last?.body)}${tail}`);
+  }
+  return reached;
+}
+
 export { sleep };

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startPlatform, adminSession, eventually, freePort, repoRoot, apiClient } from "../lib/harness.mjs";
+import { startPlatform, adminSession, eventually, installationStatus, freePort, repoRoot, apiClient } from "../lib/harness.mjs";
 
 const mcpModules = path.join(repoRoot, "test/e2e/node_modules/@modelcontextprotocol");
 const everythingJs = path.join(mcpModules, "server-everything/dist/index.js");
@@ -38,18 +38,7 @@ async function startedPids(serverId) {
   return [...res.body.logs.matchAll(/\[orchestrator\.local\] started pid (\d+)/g)].map((m) => Number(m[1]));
 }
 
-async function waitStatus(serverId, wanted, timeout_ms = 45000) {
-  const last = await eventually(async () => {
-    const res = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
-    assert.equal(res.status, 200);
-    return wanted.includes(res.body.localInstallationStatus) ? res.body : null;
-  }, timeout_ms, 200);
-  if (!last) {
-    const now = await api("GET", `/api/mcp_server/${serverId}/installation-status`);
-    assert.fail(`status never reached ${wanted}: ${JSON.stringify(now.body)}`);
-  }
-  return last;
-}
+const waitStatus = (serverId, wanted, timeout_ms = 45000) => installationStatus(api, serverId, { wanted, timeout_ms });
 
 async function catalogItem(name, localConfig) {
   const res = await api("POST", "/api/internal_mcp_catalog", { name, serverType: "local", localConfig });
