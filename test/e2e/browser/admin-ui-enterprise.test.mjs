@@ -7,8 +7,8 @@
 // ARCHESTRA_AUTH_DISABLE_BASIC_AUTH=true shows only the single sign-on button.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import OpenAI from "openai";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, freePort, startPlatform, startStack } from "../lib/harness.mjs";
+import { openAiClient } from "../lib/sdk-clients.mjs";
 import { adminHeaders, startNodeServer } from "../sso/lib.mjs";
 import { launchBrowser, newPage, screenshot, see, uiDir, until } from "./lib.mjs";
 
@@ -234,7 +234,7 @@ describe("Admin UI, enterprise: SSO sign-in, Costs, Roles, Dual LLM", () => {
     await see(row, "within");
 
     // Traffic through the profile with the openai SDK: 3 calls priced at $400/$600 per million tokens.
-    const client = new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-ui-costs", maxRetries: 0 });
+    const client = openAiClient(stack.platform, profileId, { apiKey: "sk-ui-costs" });
     for (let i = 0; i < 3; i++) {
       const answer = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `Costs test ${i}` }] });
       assert.ok(answer.usage?.total_tokens > 0, "the stand-in reports token usage");

@@ -4,8 +4,8 @@
 // assigning it to a profile.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import OpenAI from "openai";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, eventually, startStack, apiClient } from "../lib/harness.mjs";
+import { openAiClient } from "../lib/sdk-clients.mjs";
 import { launchBrowser, newPage, screenshot, see, uiDir, until } from "./lib.mjs";
 
 let stack;
@@ -51,7 +51,7 @@ test("Compression: turn TOON on for the organisation, see a request's savings, t
   // A JSON tool result through the default profile: compressed, and its saving shows up on the page.
   const profiles = await api("GET", "/api/agents/all");
   const profile = profiles.find((p) => p.isDefault) ?? profiles[0];
-  const client = new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profile.id}`, apiKey: "sk-test", maxRetries: 0 });
+  const client = openAiClient(stack.platform, profile.id, { apiKey: "sk-test" });
   const rows = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}`, stock: i * 3 }));
   await client.chat.completions.create({
     model: "gpt-4o",

@@ -6,9 +6,8 @@
 // decide.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import Anthropic from "@anthropic-ai/sdk";
 import { startStack, adminSession, eventually, apiClient } from "../lib/harness.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 
 let stack;
 let session;
@@ -36,10 +35,8 @@ const openAiMessages = (content) => [
 ];
 const openAiTools = [{ type: "function", function: { name: "list_orders", parameters: { type: "object", properties: {} } } }];
 
-const openai = (profileId) =>
-  new OpenAI({ baseURL: `${stack.platform.baseUrl}/v1/openai/${profileId}`, apiKey: "sk-test", maxRetries: 0 });
-const anthropic = (profileId) =>
-  new Anthropic({ baseURL: `${stack.platform.baseUrl}/v1/anthropic/${profileId}`, apiKey: "sk-ant-test", maxRetries: 0 });
+const openai = (profileId) => openAiClient(stack.platform, profileId, { apiKey: "sk-test" });
+const anthropic = (profileId) => anthropicClient(stack.platform, profileId, { apiKey: "sk-ant-test" });
 
 async function interaction(profileId, count) {
   return eventually(async () => {

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import OpenAI from "openai";
 import { startStandin, startPlatform, ADMIN_EMAIL } from "../lib/harness.mjs";
+import { openAiClient } from "../lib/sdk-clients.mjs";
 import { sleep } from "./standins.mjs";
 
 const ADMIN_PASSWORD = "Log-Secret-Admin-Pw-91";
@@ -90,7 +90,7 @@ for (const format of ["text", "json"]) {
     assert.ok(apiKey && apiKey.length > 10);
     assert.equal((await fetch(`${platform.baseUrl}/api/features`, { headers: { authorization: apiKey } })).status, 200);
     await fetch(`${platform.baseUrl}/api/agents`, { headers: { authorization: apiKey, "X-Request-Id": REQUEST_ID } });
-    const openai = new OpenAI({ baseURL: `${platform.baseUrl}/v1/openai`, apiKey: PROVIDER_KEY, maxRetries: 0 });
+    const openai = openAiClient(platform, undefined, { apiKey: PROVIDER_KEY });
     await openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] });
     await assert.rejects(
       openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "scenario:error-401" }] }),

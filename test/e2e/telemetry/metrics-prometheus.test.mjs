@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import OpenAI from "openai";
 import { startStack, freePort } from "../lib/harness.mjs";
+import { openAiClient } from "../lib/sdk-clients.mjs";
 import { sleep, waitFor } from "./standins.mjs";
 
 const SECRET = "metrics-e2e-secret-7f3a";
@@ -114,12 +114,7 @@ test("/metrics is never served on the API or UI port", async () => {
 });
 
 test("Prometheus scrapes the platform and sees the LLM and HTTP series after traffic", async () => {
-  const openai = new OpenAI({
-    baseURL: `${stack.platform.baseUrl}/v1/openai`,
-    apiKey: "sk-test-openai-key",
-    maxRetries: 0,
-    defaultHeaders: { "X-Archestra-Agent-Id": "prom-agent-1" },
-  });
+  const openai = openAiClient(stack.platform, undefined, { defaultHeaders: { "X-Archestra-Agent-Id": "prom-agent-1" } });
   for (let i = 0; i < 3; i++) {
     await openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hello" }] });
   }

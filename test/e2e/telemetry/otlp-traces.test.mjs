@@ -5,9 +5,8 @@
 // "recovered" when a collector appears.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import Anthropic from "@anthropic-ai/sdk";
 import { startStandin, startPlatform, defaultProfileId, freePort } from "../lib/harness.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 import { startOtlpReceiver, waitFor, sleep } from "./standins.mjs";
 
 let upstream;
@@ -22,13 +21,7 @@ async function platformWith(env) {
   return platform;
 }
 
-const openaiFor = (platform, headers = {}) =>
-  new OpenAI({
-    baseURL: `${platform.baseUrl}/v1/openai`,
-    apiKey: "sk-test-openai-key",
-    maxRetries: 0,
-    defaultHeaders: headers,
-  });
+const openaiFor = (platform, headers = {}) => openAiClient(platform, undefined, { defaultHeaders: headers });
 
 async function spansNamed(name, count = 1) {
   return waitFor(async () => {
@@ -71,7 +64,7 @@ test("LLM and HTTP spans: names, attributes, parentage, traceparent upstream, be
     stream: true,
   });
   for await (const chunk of stream) void chunk;
-  const anthropic = new Anthropic({ baseURL: `${platform.baseUrl}/v1/anthropic`, apiKey: "sk-ant-test", maxRetries: 0 });
+  const anthropic = anthropicClient(platform, undefined, { apiKey: "sk-ant-test" });
   await anthropic.messages.create({ model: "claude-sonnet-4-5-20250929", max_tokens: 16, messages: [{ role: "user", content: "Hello" }] });
   const gemini = await fetch(`${platform.baseUrl}/v1/gemini/models/gemini-2.5-flash:generateContent`, {
     method: "POST",
