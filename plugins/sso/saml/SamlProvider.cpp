@@ -13,6 +13,7 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
+#include <libxslt/xslt.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <xmlsec/keys.h>
@@ -177,25 +178,63 @@ std::string certificatePem(std::string cert) {
     return pem + "-----END CERTIFICATE-----\n";
 }
 
-/// libxml2 + xmlsec1 global initialisation, once per process.
-bool initXmlsec(std::string& error) {
-    static std::once_flag once;
-    static std::string initError;
-    std::call_once(once, [] {
+/// libxml2 + xmlsec1 global state, set up on first use and torn down when the plugin is unloaded (a static's
+/// destructor runs at dlclose, or at exit if the plugin is still loaded). xmlsec1 and libxml2 are mapped for
+/// this plugin only (with libxslt), so without the teardown their global allocations (1,712 bytes in 8
+/// blocks, made under pthread_once) would outlive the libraries: the leak LeakSanitizer reported at platform
+/// exit, reproduced and checked with valgrind on a load/create/unload of this plugin.
+class XmlsecLibrary {
+  public:
+    static const XmlsecLibrary& instance() {
+        static const XmlsecLibrary library;
+        return library;
+    }
+    const std::string& error() const { return _error; }
+
+    XmlsecLibrary(const XmlsecLibrary&) = delete;
+    XmlsecLibrary& operator=(const XmlsecLibrary&) = delete;
+
+  private:
+    XmlsecLibrary() {
         xmlInitParser();
         if (xmlSecInit() < 0) {
-            initError = "xmlSecInit failed";
+            _error = "xmlSecInit failed";
             return;
         }
+        _xmlsec = true;
         if (xmlSecCheckVersion() != 1) {
-            initError = "the loaded xmlsec1 library is not the one this plugin was built against";
+            _error = "the loaded xmlsec1 library is not the one this plugin was built against";
             return;
         }
-        if (xmlSecOpenSSLAppInit(nullptr) < 0 || xmlSecOpenSSLInit() < 0)
-            initError = "xmlsec1 OpenSSL init failed";
-    });
-    error = initError;
-    return initError.empty();
+        if (xmlSecOpenSSLAppInit(nullptr) < 0) {
+            _error = "xmlsec1 OpenSSL application init failed";
+            return;
+        }
+        _app = true;
+        if (xmlSecOpenSSLInit() < 0) {
+            _error = "xmlsec1 OpenSSL init failed";
+            return;
+        }
+        _crypto = true;
+    }
+    ~XmlsecLibrary() {
+        // The order xmlsec1 documents: crypto, crypto application, the library, then libxslt and libxml2.
+        if (_crypto) xmlSecOpenSSLShutdown();
+        if (_app) xmlSecOpenSSLAppShutdown();
+        if (_xmlsec) xmlSecShutdown();
+        xsltCleanupGlobals();  // xmlSecInit's XSLT transform made libxslt's global mutex
+        xmlCleanupParser();
+    }
+
+    std::string _error;
+    bool _xmlsec = false;
+    bool _app = false;
+    bool _crypto = false;
+};
+
+bool initXmlsec(std::string& error) {
+    error = XmlsecLibrary::instance().error();
+    return error.empty();
 }
 
 struct DocDeleter {
