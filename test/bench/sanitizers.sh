@@ -28,12 +28,14 @@ declare -A tool=(
 )
 rows_file=$(mktemp)
 trap 'rm -f "$rows_file"' EXIT
-# Earlier rows of presets not run now are kept.
-if [[ -f "$out" ]]; then
+# Earlier rows of presets not run now are kept: from this build's record, else from the one kept in git.
+earlier=$out
+[[ -f "$earlier" ]] || earlier=docs/reliability-records/sanitizers.json
+if [[ -f "$earlier" ]]; then
   # (the findings row is recomputed below, never kept)
   jq -c --arg run "${presets[*]}" '.rows[] | select(.how | test("ctest --preset (" + ($run | gsub(" "; "|")) + ")\\b") | not)
     | select(.what != "sanitizer findings fixed in our code")' \
-    "$out" >>"$rows_file" 2>/dev/null || true
+    "$earlier" >>"$rows_file" 2>/dev/null || true
 fi
 
 for preset in "${presets[@]}"; do
