@@ -195,8 +195,9 @@ std::unique_ptr<Poco::Net::HTTPClientSession> openSession(const Poco::URI& uri, 
     return session;
 }
 
-/// Finds the response to `id` in a JSON body (one message or a batch).
-std::optional<json> pickResponse(const json& body, const json& id) {
+}  // namespace
+
+std::optional<json> findResponse(const json& body, const json& id) {
     if (body.is_array()) {
         for (const auto& item : body)
             if (isResponse(item) && item["id"] == id) return item;
@@ -206,7 +207,30 @@ std::optional<json> pickResponse(const json& body, const json& id) {
     return std::nullopt;
 }
 
-}  // namespace
+std::optional<json> findResponseInEventStream(std::istream& in, const json& id) {
+    // An event's data lines joined by '\n'; a blank line ends the event, and so does the end of the stream.
+    std::string line, data;
+    auto dispatch = [&]() -> std::optional<json> {
+        if (data.empty()) return std::nullopt;
+        json event = json::parse(data, nullptr, false);
+        data.clear();
+        return event.is_discarded() ? std::nullopt : findResponse(event, id);
+    };
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) {
+            if (auto found = dispatch()) return found;
+            continue;
+        }
+        if (line.rfind("data:", 0) == 0) {
+            std::string part = line.substr(5);
+            if (!part.empty() && part[0] == ' ') part.erase(0, 1);
+            if (!data.empty()) data += "\n";
+            data += part;
+        }
+    }
+    return dispatch();
+}
 
 std::optional<json> HttpTransport::post(const json& message, std::int64_t timeout_ms) {
     if (!_alive) throw McpUnavailableError("the MCP session with " + _url + " has ended");
@@ -274,31 +298,7 @@ std::optional<json> HttpTransport::post(const json& message, std::int64_t timeou
         if (!isRequest) return std::nullopt;
         std::string contentType = response.getContentType();
         if (contentType.find("text/event-stream") != std::string::npos) {
-            // Read events until the one carrying our response; others (progress, logging) are skipped.
-            std::string line, data;
-            while (std::getline(in, line)) {
-                if (!line.empty() && line.back() == '\r') line.pop_back();
-                if (line.empty()) {
-                    if (!data.empty()) {
-                        json event = json::parse(data, nullptr, false);
-                        data.clear();
-                        if (!event.is_discarded())
-                            if (auto found = pickResponse(event, message["id"])) return found;
-                    }
-                    continue;
-                }
-                if (line.rfind("data:", 0) == 0) {
-                    std::string part = line.substr(5);
-                    if (!part.empty() && part[0] == ' ') part.erase(0, 1);
-                    if (!data.empty()) data += "\n";
-                    data += part;
-                }
-            }
-            if (!data.empty()) {
-                json event = json::parse(data, nullptr, false);
-                if (!event.is_discarded())
-                    if (auto found = pickResponse(event, message["id"])) return found;
-            }
+            if (auto found = findResponseInEventStream(in, message["id"])) return found;
             throw McpUnavailableError("the MCP server at " + _url +
                                       " closed its event stream without answering '" + methodOf(message) +
                                       "'");
@@ -309,7 +309,7 @@ std::optional<json> HttpTransport::post(const json& message, std::int64_t timeou
         if (parsed.is_discarded())
             throw McpUnavailableError("the MCP server at " + _url + " answered '" + methodOf(message) +
                                       "' with a body that is not JSON");
-        if (auto found = pickResponse(parsed, message["id"])) return found;
+        if (auto found = findResponse(parsed, message["id"])) return found;
         throw McpUnavailableError("the MCP server at " + _url + " answered '" + methodOf(message) +
                                   "' without a response for its id");
     } catch (const Poco::TimeoutException&) {

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -133,6 +134,13 @@ class McpClient {
     std::atomic<std::int64_t> _nextId{1};
     nlohmann::json _serverInfo;
 };
+
+/// The response to request `id` in a JSON body of an MCP server (one message or a batch): the object with
+/// that id holding "result" or "error", nullopt when there is none.
+std::optional<nlohmann::json> findResponse(const nlohmann::json& body, const nlohmann::json& id);
+/// The same in an SSE answer: reads events until one carries the response (others, e.g. progress or logging
+/// notifications, and events that are not JSON are skipped); nullopt when the stream ends without it.
+std::optional<nlohmann::json> findResponseInEventStream(std::istream& in, const nlohmann::json& id);
 
 /// The protocol version this client asks for in initialize.
 inline constexpr const char* kMcpProtocolVersion = "2025-06-18";
