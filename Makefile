@@ -3,7 +3,7 @@ PRESET ?= default
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test-deps configure build build-platform run test sanitizers format format-check bench soak reliability clean
+.PHONY: deps test-deps configure build build-platform run test sanitizers format format-check bench soak reliability fuzz-coverage clean
 
 deps:
 	@bash packaging/install-deps.sh
@@ -58,6 +58,14 @@ reliability: test-deps build
 	@status=0; STREAMS_HOLD_S=$${STREAMS_HOLD_S:-60} STREAMS_COMPARE_POOL=$${STREAMS_COMPARE_POOL:-256} \
 	 ctest --preset $(PRESET) -L 'hardening|load|soak|fuzz' --output-on-failure || status=$$?; \
 	 test/e2e/node.sh test/bench/reliability-report.mjs --save; exit $$status
+
+# Line and function coverage each fuzz target reaches in the core files it names (test/fuzz/targets.cmake):
+# a clang source-based coverage build under $(BUILD_DIR)/fuzz-coverage replays the checked-in seeds plus what
+# fuzz runs found ($(BUILD_DIR)/fuzz/corpus), prints llvm-cov's table per target and records the totals for
+# docs/reliability.md. Needs clang and llvm-14 (make test-deps), not the main build.
+fuzz-coverage:
+	@bash packaging/install-deps.sh --test
+	@test/fuzz/run-fuzz.sh coverage $(BUILD_DIR)/fuzz-coverage $(BUILD_DIR)/fuzz
 
 clean:
 	@rm -rf build

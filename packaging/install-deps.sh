@@ -12,7 +12,7 @@ PKGS=(
 )
 # Extra packages only the test suite uses.
 if [[ "${1:-}" == "--test" ]]; then
-  PKGS+=(clang-format clang libclang-rt-14-dev valgrind chromium wrk hey apache2-utils nginx-light procps iproute2 lsof prometheus
+  PKGS+=(clang-format clang libclang-rt-14-dev llvm-14 valgrind chromium wrk hey apache2-utils nginx-light procps iproute2 lsof prometheus
          golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
 fi
 

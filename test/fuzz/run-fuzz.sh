@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs them for a fixed time; any crash, leak, UB or timeout fails.
-#   run-fuzz.sh build <build-dir>                      configure + build every target of targets.cmake
-#   run-fuzz.sh run   <build-dir> <target> [seconds]   run one target (seeds from corpus/<name>, default 20 s)
-#   run-fuzz.sh all   <build-dir> [seconds]            build, then run every target
+#   run-fuzz.sh build    <build-dir>                     configure + build every target of targets.cmake
+#   run-fuzz.sh run      <build-dir> <target> [seconds]  run one target (seeds from corpus/<name>, default 20 s)
+#   run-fuzz.sh all      <build-dir> [seconds]           build, then run every target
+#   run-fuzz.sh coverage <build-dir> [fuzz-build-dir]    build with source-based coverage, replay each target's
+#                        seeds plus what runs found (<fuzz-build-dir>/corpus/<name>), print line/function coverage
 # Extra libFuzzer flags can be passed in FUZZ_FLAGS (e.g. FUZZ_FLAGS="-jobs=2").
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cmd="${1:-}"; dir="${2:-}"
-[[ -n "$cmd" && -n "$dir" ]] || { sed -n '2,6p' "$0"; exit 2; }
+usage() { sed -n '2,9p' "$0"; exit 2; }
+[[ -n "$cmd" && -n "$dir" ]] || usage
 
-build() {
-  # Missing clang is a failure, not a skip: the fuzz suite would silently stop guarding anything.
-  local cxx
-  cxx="$(command -v clang++ || true)"
-  if [[ -z "$cxx" ]]; then
-    echo "run-fuzz: clang++ not found; install it (packaging/install-deps.sh --test installs clang and libclang-rt-14-dev)" >&2
+# Missing tools are a failure, not a skip: the fuzz suite would silently stop guarding anything.
+need() {
+  command -v "$1" >/dev/null || {
+    echo "run-fuzz: $1 not found; install it (packaging/install-deps.sh --test installs clang, libclang-rt-14-dev and llvm-14)" >&2
     exit 1
-  fi
-  cmake -S "$here/out-of-tree" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  }
+}
+
+# build [extra cmake -D options...]
+build() {
+  need clang++
+  cmake -S "$here/out-of-tree" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$(command -v clang++)" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j"${FUZZ_BUILD_JOBS:-2}"
 }
 
@@ -47,21 +54,77 @@ run() {
   record "$target" "$seconds" "$output"
 }
 
-# The run's figures for docs/reliability.md (test/bench/reliability-report.mjs): executions and the coverage
-# counters libFuzzer printed last, in <build>/reliability/fuzz-<target>.json (test/e2e/lib/reliability.mjs's format).
+reliability_dir() {
+  echo "${ARCHESTRA_RELIABILITY_DIR:-$(dirname "$dir")/reliability}"
+}
+
+# The value of libFuzzer's last "<key>: <n>" progress field (cov, ft, corp, exec/s) in a log.
+progress() {
+  grep -o "$1: [0-9][0-9/]*[a-zA-Z]*" "$2" | tail -1 | cut -d' ' -f2
+}
+
+# One result file of test/e2e/lib/reliability.mjs's format ({test, recordedAt, rows:[{what, how, figure}]}),
+# read by test/bench/reliability-report.mjs into docs/reliability.md. The texts are ours (no quotes in them).
+write_record() {
+  local test="$1" what="$2" how="$3" figure="$4" out
+  out="$(reliability_dir)"
+  mkdir -p "$out"
+  printf '{"test":"%s","recordedAt":"%s","rows":[{"what":"%s","how":"%s","figure":"%s"}]}\n' \
+    "$test" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$what" "$how" "$figure" >"$out/$test.json.tmp"
+  mv "$out/$test.json.tmp" "$out/$test.json"
+}
+
+# The run's figures from libFuzzer's final stats (-print_final_stats=1) and its last progress line: executions,
+# executions per second, edges covered (cov), features (ft), the corpus it ended with and what it added.
 record() {
-  local target="$1" seconds="$2" output="$3"
-  local execs cov ft corpus
-  execs="$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$output" | tail -1)"
-  cov="$(grep -o 'cov: [0-9]*' "$output" | tail -1 | cut -d' ' -f2)"
-  ft="$(grep -o 'ft: [0-9]*' "$output" | tail -1 | cut -d' ' -f2)"
-  corpus="$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$output" | tail -1 | cut -d' ' -f2)"
-  [[ -n "$execs" ]] || return 0
-  local out_dir="${ARCHESTRA_RELIABILITY_DIR:-$(dirname "$dir")/reliability}"
-  mkdir -p "$out_dir"
-  printf '{"test":"fuzz-%s","recordedAt":"%s","rows":[{"what":"Fuzzing: %s","how":"libFuzzer + ASan + UBSan, %s s (test/fuzz/run-fuzz.sh, seeds in test/fuzz/corpus/%s)","figure":"%s executions, no crash; libFuzzer cov %s, ft %s, corpus %s"}]}\n' \
-    "${target#fuzz_}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "$seconds" "${target#fuzz_}" "$execs" "${cov:-?}" "${ft:-?}" "${corpus:-?}" \
-    >"$out_dir/fuzz-${target#fuzz_}.json"
+  local target="$1" seconds="$2" output="$3" name="${1#fuzz_}"
+  final_stat() { sed -n "s/^stat::$1: *\([0-9]*\).*/\1/p" "$output" | tail -1; }
+  local execs rate added
+  execs="$(final_stat number_of_executed_units)"
+  [[ -n "$execs" ]] || { echo "run-fuzz: no final stats from $target (see $output)" >&2; return 1; }
+  rate="$(final_stat average_exec_per_sec)"
+  added="$(final_stat new_units_added)"
+  write_record "fuzz-$name" "Fuzzing: $target" \
+    "libFuzzer + ASan + UBSan, $seconds s (test/fuzz/run-fuzz.sh, seeds in test/fuzz/corpus/$name)" \
+    "$execs executions ($rate exec/s), no crash; $(progress cov "$output") edges covered, $(progress ft "$output") features; corpus $(progress corp "$output") (units/bytes, $added new)"
+}
+
+# llvm-profdata/llvm-cov of clang's own version (Debian installs them as llvm-*-<major>).
+llvm_tool() {
+  local major
+  major="$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)"
+  if command -v "$1-$major" >/dev/null; then echo "$1-$major"; else need "$1"; echo "$1"; fi
+}
+
+# Builds the targets with coverage instead of sanitizers into <build-dir>, replays every input of each target's
+# seeds and of what fuzz runs found (once each, -runs=0), and reports line and function coverage of the core
+# files the target names in targets.cmake.
+coverage() {
+  local found="${1:-$(dirname "$dir")/fuzz}" profdata llvmcov
+  profdata="$(llvm_tool llvm-profdata)"
+  llvmcov="$(llvm_tool llvm-cov)"
+  build -DARCHESTRA_FUZZ_COVERAGE=ON
+  for target in $(targets); do
+    local name="${target#fuzz_}" inputs=()
+    [[ -d "$here/corpus/$name" ]] && inputs+=("$here/corpus/$name")
+    [[ -d "$found/corpus/$name" ]] && inputs+=("$found/corpus/$name")
+    local units
+    units="$(find "${inputs[@]}" -type f | wc -l)"
+    rm -f "$dir/$target".*.profraw
+    LLVM_PROFILE_FILE="$dir/$target.%p.profraw" "$dir/$target" -runs=0 "${inputs[@]}" >"$dir/$target.replay.log" 2>&1 \
+      || { echo "run-fuzz: replaying $target's corpus failed (see $dir/$target.replay.log)" >&2; exit 1; }
+    "$profdata" merge -sparse "$dir/$target".*.profraw -o "$dir/$target.profdata"
+    mapfile -t sources <"$dir/$target.sources"
+    echo "== $target: $units inputs replayed"
+    "$llvmcov" report "$dir/$target" -instr-profile="$dir/$target.profdata" "${sources[@]}" \
+      | sed "s|$(cd "$here/../.." && pwd)/||" | tee "$dir/$target.coverage.txt"
+    # TOTAL: regions, missed, cover, functions, missed, executed, lines, missed, cover, branches, missed, cover
+    local total
+    read -r -a total < <(grep '^TOTAL' "$dir/$target.coverage.txt")
+    write_record "fuzz-coverage-$name" "Fuzz coverage: $target" \
+      "clang source-based coverage, replaying the $units inputs of test/fuzz/corpus/$name plus what runs found (make fuzz-coverage)" \
+      "lines $((total[7] - total[8]))/${total[7]} (${total[9]}), functions $((total[4] - total[5]))/${total[4]} (${total[6]}) of $(sed 's|.*/core/|core/|' "$dir/$target.sources" | paste -sd' ')"
+  done
 }
 
 case "$cmd" in
@@ -70,5 +133,6 @@ case "$cmd" in
   all)
     build
     for t in $(targets); do run "$t" "${3:-20}"; done ;;
-  *) sed -n '2,6p' "$0"; exit 2 ;;
+  coverage) coverage "${3:-}" ;;
+  *) usage ;;
 esac
