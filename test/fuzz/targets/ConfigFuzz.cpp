@@ -1,5 +1,5 @@
 // libFuzzer harness for what the platform reads at start-up: the settings (environment + properties file,
-// validated) and plugin.json manifests.
+// validated), plugin.json manifests and a plugin's configuration checked against the schema it declares.
 #include <unistd.h>
 
 #include <cstddef>
@@ -17,6 +17,7 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 
 #include "core/config/Settings.h"
+#include "core/plugins/ConfigSchema.h"
 #include "core/plugins/Manifest.h"
 #include "core/plugins/PluginManager.h"
 
@@ -112,14 +113,32 @@ void fuzzManifest(std::string_view input) {
     }
 }
 
+// {"schema": ..., "value": ...}: validateJsonSchema throws nothing, every message names the path it is about,
+// and a schema that is not an object (or an empty one) accepts anything.
+void fuzzConfigSchema(std::string_view input) {
+    nlohmann::json doc = nlohmann::json::parse(input.begin(), input.end(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("schema") || !doc.contains("value")) return;
+    for (const auto& message : plugins::validateJsonSchema(doc["schema"], doc["value"]))
+        if (!message.starts_with("$")) violated("a plugin configuration error without its path");
+    if (!plugins::validateJsonSchema(nlohmann::json::object(), doc["value"]).empty())
+        violated("the empty schema refused a value");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-    if (data[0] % 2 == 0)
-        fuzzSettings(rest);
-    else
-        fuzzManifest(rest);
+    switch (data[0] % 3) {
+        case 0:
+            fuzzSettings(rest);
+            break;
+        case 1:
+            fuzzManifest(rest);
+            break;
+        default:
+            fuzzConfigSchema(rest);
+            break;
+    }
     return 0;
 }
