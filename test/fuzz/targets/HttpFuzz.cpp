@@ -81,7 +81,8 @@ void fuzzRequest(std::string_view input) {
     }
 }
 
-// {"schema": ..., "value": ...}: the validator answers a message or nullopt and throws nothing.
+// {"schema": ..., "value": ...}: the validator answers a message or nullopt and throws nothing. The seeds
+// api-*.bin carry each management API operation's declared request schema (test/fuzz/api-seeds.mjs).
 void fuzzBody(std::string_view input) {
     json doc = json::parse(input.begin(), input.end(), nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) return;
@@ -89,7 +90,9 @@ void fuzzBody(std::string_view input) {
     auto value = doc.find("value");
     if (schema == doc.end() || value == doc.end()) return;
     auto problem = http::validateBody(*schema, *value);
-    if (problem && problem->empty()) violated("validateBody refused a value without saying why");
+    // The API's 400 names the field ("Field 'labels[0].key': ...") or says the body is not an object.
+    if (problem && problem->rfind("Field '", 0) != 0 && problem->rfind("Request body: ", 0) != 0)
+        violated("validateBody refused a value without naming the field");
 }
 
 void fuzzJsonRpc(std::string_view input) {
