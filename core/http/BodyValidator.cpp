@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <optional>
 
 namespace archestra::http {
 
@@ -56,6 +57,31 @@ bool looksLikeUuid(const std::string& text) {
     return true;
 }
 
+// A keyword whose value has the wrong JSON type is ignored like an unknown keyword (route schemas come from
+// code, but a mistyped bound must not make nlohmann throw out of the validator and turn a request into a
+// 500).
+std::optional<double> numberKeyword(const json& schema, const char* name) {
+    auto it = schema.find(name);
+    if (it == schema.end() || !it->is_number()) return std::nullopt;
+    return it->get<double>();
+}
+
+/// A length or item-count bound: a non-negative whole number (5 or 5.0), else ignored.
+std::optional<std::size_t> countKeyword(const json& schema, const char* name) {
+    auto it = schema.find(name);
+    if (it == schema.end() || !it->is_number()) return std::nullopt;
+    if (it->is_number_unsigned()) return it->get<std::size_t>();
+    // Compared as a double first: casting a negative, fractional or huge double to size_t is undefined.
+    double bound = it->get<double>();
+    if (!(bound >= 0 && bound <= 9007199254740992.0) || std::floor(bound) != bound) return std::nullopt;
+    return static_cast<std::size_t>(bound);
+}
+
+bool flagKeyword(const json& schema, const char* name) {
+    auto it = schema.find(name);
+    return it != schema.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::string fail(const std::string& path, const std::string& what) {
     return "Field '" + path + "': " + what;
 }
@@ -77,7 +103,7 @@ std::optional<std::string> check(const json& schema, const json& value, const st
     if (!schema.is_object()) return std::nullopt;
     // Collect the allowed types: "type" as a string or an array (with "null"), plus OpenAPI's nullable.
     std::vector<std::string> types;
-    bool nullable = schema.value("nullable", false);
+    bool nullable = flagKeyword(schema, "nullable");
     if (auto it = schema.find("type"); it != schema.end()) {
         if (it->is_string()) types.push_back(*it);
         if (it->is_array())
@@ -114,23 +140,24 @@ std::optional<std::string> check(const json& schema, const json& value, const st
 
     if (value.is_string()) {
         const auto& text = value.get_ref<const std::string&>();
-        if (schema.contains("maxLength") && text.size() > schema["maxLength"].get<std::size_t>())
-            return fail(path, "expected at most " + schema["maxLength"].dump() + " characters");
-        if (schema.contains("minLength") && text.size() < schema["minLength"].get<std::size_t>())
-            return fail(path, "expected at least " + schema["minLength"].dump() + " characters");
-        if (schema.value("format", "") == "uuid" && !looksLikeUuid(text))
+        if (auto most = countKeyword(schema, "maxLength"); most && text.size() > *most)
+            return fail(path, "expected at most " + std::to_string(*most) + " characters");
+        if (auto least = countKeyword(schema, "minLength"); least && text.size() < *least)
+            return fail(path, "expected at least " + std::to_string(*least) + " characters");
+        if (auto format = schema.find("format");
+            format != schema.end() && *format == "uuid" && !looksLikeUuid(text))
             return fail(path, "expected a UUID, got " + shortJson(value));
     } else if (value.is_number()) {
         double number = value.get<double>();
-        if (schema.contains("minimum") && number < schema["minimum"].get<double>())
+        if (auto least = numberKeyword(schema, "minimum"); least && number < *least)
             return fail(path, "expected at least " + schema["minimum"].dump() + ", got " + shortJson(value));
-        if (schema.contains("maximum") && number > schema["maximum"].get<double>())
+        if (auto most = numberKeyword(schema, "maximum"); most && number > *most)
             return fail(path, "expected at most " + schema["maximum"].dump() + ", got " + shortJson(value));
     } else if (value.is_array()) {
-        if (schema.contains("minItems") && value.size() < schema["minItems"].get<std::size_t>())
-            return fail(path, "expected at least " + schema["minItems"].dump() + " items");
-        if (schema.contains("maxItems") && value.size() > schema["maxItems"].get<std::size_t>())
-            return fail(path, "expected at most " + schema["maxItems"].dump() + " items");
+        if (auto least = countKeyword(schema, "minItems"); least && value.size() < *least)
+            return fail(path, "expected at least " + std::to_string(*least) + " items");
+        if (auto most = countKeyword(schema, "maxItems"); most && value.size() > *most)
+            return fail(path, "expected at most " + std::to_string(*most) + " items");
         if (auto items = schema.find("items"); items != schema.end()) {
             for (std::size_t i = 0; i < value.size(); ++i)
                 if (auto error = check(*items, value[i], path + "[" + std::to_string(i) + "]")) return error;
