@@ -96,6 +96,24 @@ llvm_tool() {
   if command -v "$1-$major" >/dev/null; then echo "$1-$major"; else need "$1"; echo "$1"; fi
 }
 
+# From llvm-cov's report (columns: file, regions, missed, cover, functions, missed, executed, lines, missed,
+# cover, ...): line and function totals over the files the target reaches, each such file's line coverage, and
+# the files it only links (no line run), which would otherwise dilute the total.
+coverage_figure() {
+  awk '
+    /^-+$/ { table = !table; next }
+    table && $1 != "Filename" {
+      if ($8 - $9 == 0) { linked = linked (linked ? ", " : "") $1; next }
+      lines += $8; hit += $8 - $9; funcs += $5; fhit += $5 - $6
+      files = files (files ? ", " : "") $1 " " $10
+    }
+    END {
+      printf "lines %d/%d (%.1f%%), functions %d/%d (%.1f%%) of the files it reaches: %s", hit, lines,
+        lines ? 100 * hit / lines : 0, fhit, funcs, funcs ? 100 * fhit / funcs : 0, files
+      if (linked) printf "; linked, not reached: %s", linked
+    }' "$1"
+}
+
 # Builds the targets with coverage instead of sanitizers into <build-dir>, replays every input of each target's
 # seeds and of what fuzz runs found (once each, -runs=0), and reports line and function coverage of the core
 # files the target names in targets.cmake.
@@ -118,12 +136,9 @@ coverage() {
     echo "== $target: $units inputs replayed"
     "$llvmcov" report "$dir/$target" -instr-profile="$dir/$target.profdata" "${sources[@]}" \
       | sed "s|$(cd "$here/../.." && pwd)/||" | tee "$dir/$target.coverage.txt"
-    # TOTAL: regions, missed, cover, functions, missed, executed, lines, missed, cover, branches, missed, cover
-    local total
-    read -r -a total < <(grep '^TOTAL' "$dir/$target.coverage.txt")
     write_record "fuzz-coverage-$name" "Fuzz coverage: $target" \
       "clang source-based coverage, replaying the $units inputs of test/fuzz/corpus/$name plus what runs found (make fuzz-coverage)" \
-      "lines $((total[7] - total[8]))/${total[7]} (${total[9]}), functions $((total[4] - total[5]))/${total[4]} (${total[6]}) of $(sed 's|.*/core/|core/|' "$dir/$target.sources" | paste -sd' ')"
+      "$(coverage_figure "$dir/$target.coverage.txt")"
   done
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "core/policy/Condition.h"
 #include "core/policy/Cost.h"
 #include "core/policy/JsonPath.h"
+#include "core/policy/Optimization.h"
 #include "core/policy/Regex.h"
 #include "core/policy/ToolInvocation.h"
 #include "core/policy/TrustedData.h"
@@ -97,6 +99,50 @@ void fuzzConversation(const json& doc) {
     }
 }
 
+// Input shape: {"rules":[{"id","provider","targetModel","enabled","createdAt","conditions":[...]}],
+//   "request":{"provider","tokens","hasTools"}}. Conditions are parsed as the optimization rules API stores
+// them (PolicyError or a rule); the chosen rule is enabled, of the request's provider, all its conditions
+// hold, and no earlier (createdAt, id) rule would have matched.
+void fuzzOptimization(const json& doc) {
+    std::vector<OptimizationRule> rules;
+    for (const auto& r : doc["rules"]) {
+        if (!r.is_object()) continue;
+        OptimizationRule rule{stringOr(r, "id"),          stringOr(r, "provider"),
+                              stringOr(r, "targetModel"), r.value("enabled", json(true)) != json(false),
+                              stringOr(r, "createdAt"),   {}};
+        try {
+            rule.conditions = parseOptimizationConditions(r.value("conditions", json::array()));
+        } catch (const PolicyError&) {
+            continue;  // the API refuses the rule
+        } catch (const json::exception&) {
+            violated("parseOptimizationConditions threw a JSON error instead of PolicyError");
+        }
+        rules.push_back(std::move(rule));
+    }
+    json request = doc.value("request", json::object());
+    if (!request.is_object()) request = json::object();
+    OptimizationRequest req{
+        stringOr(request, "provider"),
+        request.value("tokens", json(0)).is_number_unsigned() ? request["tokens"].get<std::uint64_t>() : 0,
+        request.value("hasTools", json(false)) == json(true)};
+    auto holds = [&](const OptimizationRule& rule) {
+        if (!rule.enabled || rule.provider != req.provider) return false;
+        for (const auto& c : rule.conditions)
+            if ((c.maxLengthTokens && req.tokenCount > *c.maxLengthTokens) ||
+                (c.hasTools && *c.hasTools != req.hasTools))
+                return false;
+        return true;
+    };
+    const OptimizationRule* chosen = selectOptimizationRule(rules, req);
+    for (const auto& rule : rules) {
+        if (!holds(rule)) continue;
+        if (!chosen) violated("a matching optimization rule was not chosen");
+        if (std::tie(rule.createdAt, rule.id) < std::tie(chosen->createdAt, chosen->id))
+            violated("a later optimization rule was chosen over an earlier one");
+    }
+    if (chosen && !holds(*chosen)) violated("the chosen optimization rule does not match the request");
+}
+
 // Non-JSON input: "<pattern>\n<subject>" through the regex engine, plus the path parser and money parser.
 void fuzzBytes(std::string_view text) {
     auto nl = text.find('\n');
@@ -116,6 +162,7 @@ void fuzzBytes(std::string_view text) {
         json doc = json::parse(subject, nullptr, false);
         if (!doc.is_discarded()) (void)extractValues(doc, *path);
     }
+    if (estimateTokens(text) != (text.size() + 3) / 4) violated("token estimate is ceil(bytes / 4)");
     if (auto m = Money::parse(pattern)) {
         auto again = Money::parse(m->toFixed(10));
         if (!again || *again != *m) violated("money toFixed(10) round-trips");
@@ -129,7 +176,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     json doc = json::parse(text, nullptr, false);
     if (!doc.is_discarded() && doc.is_object()) {
         try {
-            fuzzConversation(doc);
+            if (doc.contains("rules") && doc["rules"].is_array())
+                fuzzOptimization(doc);
+            else
+                fuzzConversation(doc);
         } catch (const json::exception&) {
             // Type mismatches in the harness's own reading of odd input, not a policy bug.
         }
