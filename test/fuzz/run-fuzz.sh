@@ -9,7 +9,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cmd="${1:-}"; dir="${2:-}"
-usage() { sed -n '2,9p' "$0"; exit 2; }
+usage() { sed -n '2,8p' "$0"; exit 2; }
 [[ -n "$cmd" && -n "$dir" ]] || usage
 
 # Missing tools are a failure, not a skip: the fuzz suite would silently stop guarding anything.
