@@ -137,7 +137,7 @@ coverage() {
     "$llvmcov" report "$dir/$target" -instr-profile="$dir/$target.profdata" "${sources[@]}" \
       | sed "s|$(cd "$here/../.." && pwd)/||" | tee "$dir/$target.coverage.txt"
     write_record "fuzz-coverage-$name" "Fuzz coverage: $target" \
-      "clang source-based coverage, replaying the $units inputs of test/fuzz/corpus/$name plus what runs found (make fuzz-coverage)" \
+      "clang source-based coverage (make fuzz-coverage), replaying $units inputs: the seeds in test/fuzz/corpus/$name plus what fuzz runs found" \
       "$(coverage_figure "$dir/$target.coverage.txt")"
   done
 }
