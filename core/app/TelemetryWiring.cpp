@@ -24,6 +24,10 @@ void addTelemetryGauges(Platform& platform) {
         auto* proxy = platform.proxy.get();
         t.addGauge("archestra_interaction_log_queue_depth", "Interaction records waiting for the database",
                    [proxy] { return static_cast<double>(proxy->interactionLog().queueDepth()); });
+        t.addGauge("archestra_interaction_log_queue_bytes",
+                   "Bytes of interaction records waiting for the database (bounded by "
+                   "ARCHESTRA_INTERACTION_LOG_QUEUE_BYTES; beyond it they spill to the spool)",
+                   [proxy] { return static_cast<double>(proxy->interactionLog().queueBytes()); });
         t.addGauge("archestra_interaction_log_spool_bytes", "Bytes of interaction records spooled to disk",
                    [proxy] { return static_cast<double>(proxy->interactionLog().spoolBytes()); });
         t.addGauge("archestra_interaction_spool_write_errors_total",

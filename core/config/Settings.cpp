@@ -83,6 +83,8 @@ std::vector<SettingSpec> buildSpecs() {
         {"ARCHESTRA_UPSTREAM_CONNECT_TIMEOUT_MS", "10000", K::Count, "Upstream connect timeout"},
         {"ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS", "20000", K::Count,
          "Interaction rows kept in memory while the database is away and the spool disk is full"},
+        {"ARCHESTRA_INTERACTION_LOG_QUEUE_BYTES", "4194304", K::Count,
+         "Bytes of interaction rows queued for the database writer; beyond it rows spill to the spool file"},
         {"ARCHESTRA_UPSTREAM_IDLE_TIMEOUT_MS", "300000", K::Count,
          "Upstream read idle timeout (no byte for this long)"},
         {"ARCHESTRA_UPSTREAM_CA_FILE", "", K::Path, "Extra CA bundle trusted for upstream TLS"},

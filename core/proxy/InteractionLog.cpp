@@ -49,37 +49,51 @@ const std::string kUsageFromIns =
     "current_usage_tokens_out = limit_model_usage.current_usage_tokens_out + "
     "EXCLUDED.current_usage_tokens_out, updated_at = now()";
 
-// The insert and the usage counters in one statement; only rows really inserted count, so a replayed spool
-// never counts usage twice. Used for the spool replay and as the fallback of the COPY path.
-const std::string kInsertSql =
-    "WITH ins AS (INSERT INTO interactions (id, profile_id, external_agent_id, request, "
-    "processed_request, response, type, model, original_model, optimized_model, provider, input_tokens, "
-    "output_tokens, baseline_cost, cost, blocked, status_code, duration_ms, time_to_first_token_ms, "
-    "decisions, toon_tokens_before, toon_tokens_after, toon_cost_savings, created_at) SELECT r.id, "
-    "(SELECT a.id FROM agents a WHERE a.id = r.profile_id), r.external_agent_id, COALESCE(r.request, "
-    "'{}'::jsonb), r.processed_request, r.response, r.type, r.model, r.original_model, "
-    "r.optimized_model, r.provider, r.input_tokens, r.output_tokens, r.baseline_cost, r.cost, "
-    "COALESCE(r.blocked, false), r.status_code, r.duration_ms, r.time_to_first_token_ms, r.decisions, "
-    "r.toon_tokens_before, r.toon_tokens_after, r.toon_cost_savings, COALESCE(r.created_at, now()) FROM "
-    "jsonb_to_recordset($1::jsonb) AS r(id uuid, profile_id uuid, external_agent_id text, request jsonb, "
-    "processed_request jsonb, response jsonb, type text, model text, original_model text, "
-    "optimized_model text, provider text, input_tokens integer, output_tokens integer, baseline_cost "
-    "numeric, cost numeric, blocked boolean, status_code integer, duration_ms integer, "
-    "time_to_first_token_ms integer, decisions jsonb, toon_tokens_before integer, toon_tokens_after "
-    "integer, toon_cost_savings numeric, created_at timestamptz) ON CONFLICT (id) DO NOTHING RETURNING "
-    "profile_id, model, input_tokens, output_tokens), " +
-    kUsageFromIns;
+// A row's columns in the order of its COPY line, with their types (the staging table and the jsonb record).
+const std::string kRowColumnTypes =
+    "id uuid, profile_id uuid, external_agent_id text, request jsonb, processed_request jsonb, response "
+    "jsonb, type text, model text, original_model text, optimized_model text, provider text, input_tokens "
+    "integer, output_tokens integer, baseline_cost numeric, cost numeric, blocked boolean, status_code "
+    "integer, duration_ms integer, time_to_first_token_ms integer, decisions jsonb, toon_tokens_before "
+    "integer, toon_tokens_after integer, toon_cost_savings numeric, created_at timestamptz";
+const std::string kRowColumns =
+    "id, profile_id, external_agent_id, request, processed_request, response, type, model, original_model, "
+    "optimized_model, provider, input_tokens, output_tokens, baseline_cost, cost, blocked, status_code, "
+    "duration_ms, time_to_first_token_ms, decisions, toon_tokens_before, toon_tokens_after, "
+    "toon_cost_savings, created_at";
+constexpr std::size_t kRowColumnCount = 24;
+constexpr std::size_t kProfileColumn = 1, kModelColumn = 7, kInputTokensColumn = 11, kOutputTokensColumn = 12;
 
-// The fast path: the batch's rows as COPY text (no jsonb array for the server to parse and unpack), then the
-// usage of those rows (COPY is all or nothing, so every one of them was inserted), in one transaction. A
-// duplicate id (a replay), a profile deleted meanwhile or any other rejected row makes the COPY fail; the
-// batch then goes through kInsertSql, which skips duplicates and isolates a bad row.
-const char* const kCopySql =
-    "COPY interactions (id, profile_id, external_agent_id, request, processed_request, response, type, "
-    "model, "
-    "original_model, optimized_model, provider, input_tokens, output_tokens, baseline_cost, cost, blocked, "
-    "status_code, duration_ms, time_to_first_token_ms, decisions, toon_tokens_before, toon_tokens_after, "
-    "toon_cost_savings, created_at) FROM STDIN";
+// The idempotent insert of rows `r` (a FROM item) and the usage counters of the rows it really inserted, in
+// one statement: a replayed row is skipped (ON CONFLICT) and not counted twice; a profile deleted meanwhile
+// is stored as NULL.
+std::string insertFrom(const std::string& rows) {
+    return "WITH ins AS (INSERT INTO interactions (" + kRowColumns +
+           ") SELECT r.id, (SELECT a.id FROM agents a WHERE a.id = r.profile_id), r.external_agent_id, "
+           "COALESCE(r.request, '{}'::jsonb), r.processed_request, r.response, r.type, r.model, "
+           "r.original_model, r.optimized_model, r.provider, r.input_tokens, r.output_tokens, "
+           "r.baseline_cost, r.cost, COALESCE(r.blocked, false), r.status_code, r.duration_ms, "
+           "r.time_to_first_token_ms, r.decisions, r.toon_tokens_before, r.toon_tokens_after, "
+           "r.toon_cost_savings, COALESCE(r.created_at, now()) FROM " +
+           rows + " ON CONFLICT (id) DO NOTHING RETURNING profile_id, model, input_tokens, output_tokens), " +
+           kUsageFromIns;
+}
+
+// Rows given as a jsonb array of objects: spool lines written before rows were COPY lines.
+const std::string kInsertJsonSql = insertFrom("jsonb_to_recordset($1::jsonb) AS r(" + kRowColumnTypes + ")");
+
+// The staging table: per session (temporary), emptied by each commit. COPY into it never meets a duplicate
+// id, and the INSERT from it skips ids already stored.
+const std::string kCreateStagingSql = "CREATE TEMPORARY TABLE IF NOT EXISTS interaction_staging (" +
+                                      kRowColumnTypes + ") ON COMMIT DELETE ROWS";
+const std::string kCopyStagingSql = "COPY interaction_staging (" + kRowColumns + ") FROM STDIN";
+const std::string kInsertStagedSql = insertFrom("interaction_staging r");
+
+// The fast path: the batch's rows by COPY straight into the table, then the usage of those rows (COPY is all
+// or nothing, so every one of them was inserted), in one transaction. A duplicate id (a replay), a profile
+// deleted meanwhile or any other rejected row makes the COPY fail; the batch then goes through the staging
+// table, which skips duplicates and isolates a bad row.
+const std::string kCopySql = "COPY interactions (" + kRowColumns + ") FROM STDIN";
 const std::string kCopyUsageSql =
     "WITH ins AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(profile_id uuid, model text, input_tokens "
     "bigint, output_tokens bigint)), " +
@@ -89,43 +103,107 @@ std::string dumpJson(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// A JSON text that parsed, as it goes into the row instead of its re-serialised parse: line breaks can
-/// only be whitespace between tokens in valid JSON (inside strings they are escaped), so they become spaces
-/// (a spool line is one row); a UTF-8 byte order mark, which the parser skips and jsonb refuses, is dropped.
-std::string rowJsonText(std::string_view text) {
-    if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.remove_prefix(3);
-    std::string out(text);
-    for (char& c : out)
-        if (c == '\n' || c == '\r') c = ' ';
-    return out;
-}
-
-/// Appends `text` as one COPY text-format field (backslash, tab, newline and carriage return escaped).
+/// Appends `text` as one COPY text-format field (backslash, tab, newline and carriage return escaped), in
+/// runs between the characters that need it.
 void appendCopyField(std::string& out, std::string_view text) {
-    for (char c : text) {
-        switch (c) {
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char* escaped = nullptr;
+        switch (text[i]) {
             case '\\':
-                out += "\\\\";
+                escaped = "\\\\";
                 break;
             case '\t':
-                out += "\\t";
+                escaped = "\\t";
                 break;
             case '\n':
-                out += "\\n";
+                escaped = "\\n";
                 break;
             case '\r':
-                out += "\\r";
+                escaped = "\\r";
                 break;
             default:
-                out += c;
+                continue;
         }
+        out.append(text.data() + from, i - from);
+        out.append(escaped, 2);
+        from = i + 1;
     }
+    out.append(text.data() + from, text.size() - from);
 }
 
-/// COPY ... FROM STDIN of `data` (text format) on the transaction's session (libpq directly: the db API has
-/// no COPY). Throws DatabaseException when the server rejects it, DatabaseUnavailableException when the
+/// The fields of a COPY line, still escaped ("\N" is NULL); the trailing newline is not part of the last one.
+std::vector<std::string_view> copyFields(std::string_view line) {
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    std::vector<std::string_view> fields;
+    fields.reserve(kRowColumnCount);
+    while (true) {
+        std::size_t tab = line.find('\t');
+        fields.push_back(line.substr(0, tab));
+        if (tab == std::string_view::npos) break;
+        line.remove_prefix(tab + 1);
+    }
+    return fields;
+}
+
+/// A COPY field's text (escapes undone); nullopt for NULL.
+std::optional<std::string> copyFieldText(std::string_view field) {
+    if (field == "\\N") return std::nullopt;
+    std::string text;
+    text.reserve(field.size());
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] != '\\' || i + 1 == field.size()) {
+            text += field[i];
+            continue;
+        }
+        char c = field[++i];
+        text += c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+    }
+    return text;
+}
+
+/// A spool line written before rows were COPY lines (a JSON object).
+bool isJsonRow(const std::string& line) {
+    return !line.empty() && line.front() == '{';
+}
+
+/// The row's id, for log lines.
+std::string rowId(const std::string& line) {
+    if (!isJsonRow(line)) return std::string(line.substr(0, line.find('\t')));
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+    return row.is_object() ? row.value("id", "") : "";
+}
+
+/// The token_cost usage of COPY lines, summed per (profile, model) as the kCopyUsageSql parameter; empty when
+/// no row carries tokens.
+std::string usageOf(const std::vector<std::string>& rows) {
+    std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> sums;
+    for (const auto& row : rows) {
+        auto fields = copyFields(row);
+        if (fields.size() != kRowColumnCount) continue;
+        auto profile = copyFieldText(fields[kProfileColumn]);
+        auto model = copyFieldText(fields[kModelColumn]);
+        auto input = copyFieldText(fields[kInputTokensColumn]);
+        auto output = copyFieldText(fields[kOutputTokensColumn]);
+        if (!profile || !model || model->empty() || (!input && !output)) continue;
+        auto& sum = sums[{*profile, *model}];
+        sum.first += input ? std::stoll(*input) : 0;
+        sum.second += output ? std::stoll(*output) : 0;
+    }
+    if (sums.empty()) return {};
+    nlohmann::json usage = nlohmann::json::array();
+    for (const auto& [key, sum] : sums)
+        usage.push_back({{"profile_id", key.first},
+                         {"model", key.second},
+                         {"input_tokens", sum.first},
+                         {"output_tokens", sum.second}});
+    return dumpJson(usage);
+}
+
+/// COPY ... FROM STDIN of `rows` (COPY text lines) on the transaction's session (libpq directly: the db API
+/// has no COPY). Throws DatabaseException when the server rejects it, DatabaseUnavailableException when the
 /// connection is lost (the transaction's ROLLBACK then marks the session broken).
-void copyIn(db::Connection& c, const char* sql, const std::string& data) {
+void copyIn(db::Connection& c, const std::string& sql, const std::vector<std::string>& rows) {
     PGconn* conn = c.native();
     auto message = [&](PGresult* r) {
         std::string text = r ? PQresultErrorMessage(r) : "";
@@ -133,7 +211,7 @@ void copyIn(db::Connection& c, const char* sql, const std::string& data) {
         while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
         return text;
     };
-    PGresult* start = PQexec(conn, sql);
+    PGresult* start = PQexec(conn, sql.c_str());
     if (!start || PQresultStatus(start) != PGRES_COPY_IN) {
         std::string why = message(start);
         PQclear(start);
@@ -142,7 +220,14 @@ void copyIn(db::Connection& c, const char* sql, const std::string& data) {
         throw db::DatabaseException("COPY interactions: " + why);
     }
     PQclear(start);
-    bool sent = PQputCopyData(conn, data.data(), static_cast<int>(data.size())) == 1;
+    // Row by row: libpq buffers them into protocol messages, so the batch is never joined in memory.
+    bool sent = true;
+    for (const auto& row : rows) {
+        if (PQputCopyData(conn, row.data(), static_cast<int>(row.size())) != 1) {
+            sent = false;
+            break;
+        }
+    }
     if (PQputCopyEnd(conn, sent ? nullptr : "client could not send the rows") != 1) sent = false;
     // Read every result up to nullptr so the session is idle again; keep the first failure.
     std::string failure;
@@ -161,97 +246,84 @@ void copyIn(db::Connection& c, const char* sql, const std::string& data) {
     if (!failure.empty()) throw db::DatabaseException("COPY interactions: " + failure);
 }
 
-/// The row's JSON object text (the spool line, newline-terminated) and its COPY text row, from the same
-/// serialised pieces (each body is dumped once). The COPY row is empty when the record cannot take the fast
-/// path (no created_at: the insert uses now()).
-std::pair<std::string, std::string> serialise(InteractionRecord&& record) {
-    struct Field {
-        const char* name;
-        std::optional<std::string> json;  ///< JSON text of the value; nullopt = null
-        std::optional<std::string> copy;  ///< COPY text (unescaped); nullopt = \N
+/// The row as its COPY text line, built once on the request thread: each body is the text received (a
+/// UTF-8 byte order mark, which the parser skips and jsonb refuses, dropped) or dumped once.
+std::string serialise(InteractionRecord&& record) {
+    auto withoutBom = [](std::string_view text) {
+        if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.remove_prefix(3);
+        return text;
     };
-    auto str = [](const std::string& v) -> Field { return {nullptr, dumpJson(v), v}; };
-    auto optStr = [&](const std::optional<std::string>& v) -> Field {
-        return v ? str(*v) : Field{nullptr, std::nullopt, std::nullopt};
+    // A body: the text received when there is one, else the DOM dumped (kept in `storage`), else NULL.
+    auto body = [&](const nlohmann::json& value, const std::string& original, std::string& storage,
+                    const char* ifNull) -> std::optional<std::string_view> {
+        if (!original.empty()) return withoutBom(original);
+        if (value.is_null()) return ifNull ? std::optional<std::string_view>(ifNull) : std::nullopt;
+        storage = dumpJson(value);
+        return std::string_view(storage);
     };
-    auto optInt = [](const std::optional<std::int64_t>& v) -> Field {
-        if (!v) return {nullptr, std::nullopt, std::nullopt};
-        std::string text = std::to_string(*v);
-        return {nullptr, text, text};
+    std::string requestDump, processedDump, responseDump, decisionsDump;
+    auto request = body(record.request, record.requestText, requestDump, "{}");  // the column is NOT NULL
+    auto processed = body(record.processedRequest, {}, processedDump, nullptr);
+    auto response = body(record.response, record.responseText, responseDump, nullptr);
+    auto decisions = body(record.decisions, {}, decisionsDump, nullptr);
+    auto integer = [](const std::optional<std::int64_t>& v) -> std::optional<std::string> {
+        return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
     };
-    auto optNum = [](const std::optional<double>& v) -> Field {
-        if (!v) return {nullptr, std::nullopt, std::nullopt};
+    auto number = [](const std::optional<double>& v) -> std::optional<std::string> {
+        if (!v) return std::nullopt;
         std::string text = nlohmann::json(*v).dump();
-        if (text == "null") return {nullptr, std::nullopt, std::nullopt};  // NaN/infinity
-        return {nullptr, text, text};
+        return text == "null" ? std::nullopt : std::optional<std::string>(text);  // NaN/infinity
     };
-    auto body = [](const nlohmann::json& v, const std::string& original = {}) -> Field {
-        if (!original.empty()) {
-            std::string text = rowJsonText(original);
-            return {nullptr, text, std::move(text)};
-        }
-        if (v.is_null()) return {nullptr, std::nullopt, std::nullopt};
-        std::string text = dumpJson(v);
-        return {nullptr, text, std::move(text)};
+    auto optional = [](const std::optional<std::string>& v) -> std::optional<std::string_view> {
+        return v ? std::optional<std::string_view>(*v) : std::nullopt;
     };
-    auto named = [](const char* name, Field f) {
-        f.name = name;
-        return f;
+    if (record.createdAt.empty()) record.createdAt = nowRfc3339();
+    auto inputTokens = integer(record.inputTokens), outputTokens = integer(record.outputTokens);
+    auto baselineCost = number(record.baselineCost), cost = number(record.cost);
+    auto statusCode = integer(record.statusCode), duration = integer(record.duration_ms);
+    auto ttft = integer(record.timeToFirstToken_ms);
+    auto toonBefore = integer(record.toonTokensBefore), toonAfter = integer(record.toonTokensAfter);
+    auto toonSavings = number(record.toonCostSavings);
+    const std::optional<std::string_view> fields[kRowColumnCount] = {
+        record.id,
+        record.profileId.empty() ? std::nullopt : std::optional<std::string_view>(record.profileId),
+        optional(record.externalAgentId),
+        request,
+        processed,
+        response,
+        record.type,
+        record.model,
+        optional(record.originalModel),
+        optional(record.optimizedModel),
+        record.provider,
+        optional(inputTokens),
+        optional(outputTokens),
+        optional(baselineCost),
+        optional(cost),
+        record.blocked ? "t" : "f",
+        optional(statusCode),
+        optional(duration),
+        optional(ttft),
+        decisions,
+        optional(toonBefore),
+        optional(toonAfter),
+        optional(toonSavings),
+        record.createdAt,
     };
-    Field request = body(record.request, record.requestText);
-    if (!request.copy) request.copy = "{}";  // the column is NOT NULL; kInsertSql stores {} too
-    std::vector<Field> fields = {
-        named("id", str(record.id)),
-        named("profile_id", record.profileId.empty() ? Field{} : str(record.profileId)),
-        named("external_agent_id", optStr(record.externalAgentId)),
-        named("request", std::move(request)),
-        named("processed_request", body(record.processedRequest)),
-        named("response", body(record.response, record.responseText)),
-        named("type", str(record.type)),
-        named("model", str(record.model)),
-        named("original_model", optStr(record.originalModel)),
-        named("optimized_model", optStr(record.optimizedModel)),
-        named("provider", str(record.provider)),
-        named("input_tokens", optInt(record.inputTokens)),
-        named("output_tokens", optInt(record.outputTokens)),
-        named("baseline_cost", optNum(record.baselineCost)),
-        named("cost", optNum(record.cost)),
-        named("blocked", Field{nullptr, record.blocked ? "true" : "false", record.blocked ? "t" : "f"}),
-        named("status_code", optInt(record.statusCode)),
-        named("duration_ms", optInt(record.duration_ms)),
-        named("time_to_first_token_ms", optInt(record.timeToFirstToken_ms)),
-        named("decisions", body(record.decisions)),
-        named("toon_tokens_before", optInt(record.toonTokensBefore)),
-        named("toon_tokens_after", optInt(record.toonTokensAfter)),
-        named("toon_cost_savings", optNum(record.toonCostSavings)),
-        named("created_at", str(record.createdAt)),
-    };
-    std::size_t size = 64;
-    for (const auto& f : fields) size += std::strlen(f.name) + 8 + (f.json ? f.json->size() : 4);
+    // Escapes add a little (a JSON body's own escapes gain a backslash each): room for 1 in 16 bytes.
+    std::size_t size = 2 * kRowColumnCount;
+    for (const auto& f : fields) size += f ? f->size() : 0;
     std::string line;
-    line.reserve(size);
-    std::string copy;
-    copy.reserve(size);
-    line += '{';
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        const Field& f = fields[i];
-        if (i) {
-            line += ',';
-            copy += '\t';
-        }
-        line += '"';
-        line += f.name;
-        line += "\":";
-        line += f.json ? *f.json : "null";
-        if (f.copy)
-            appendCopyField(copy, *f.copy);
+    line.reserve(size + size / 16);
+    for (std::size_t i = 0; i < kRowColumnCount; ++i) {
+        if (i) line += '\t';
+        if (fields[i])
+            appendCopyField(line, *fields[i]);
         else
-            copy += "\\N";
+            line += "\\N";
     }
-    line += "}\n";
-    copy += '\n';
-    if (record.createdAt.empty()) copy.clear();
-    return {std::move(line), std::move(copy)};
+    line += '\n';
+    return line;
 }
 
 /// Writes all of `data` (retrying short writes and EINTR); false with errno set on failure.
@@ -343,6 +415,7 @@ InteractionLog::InteractionLog(db::Database& database, std::string spoolDir, Int
     : _db(database),
       _spoolDir(std::move(spoolDir)),
       _spoolFile(_spoolDir + "/interactions.jsonl"),
+      _replayFile(_spoolDir + "/interactions.replay.jsonl"),
       _options(options),
       _logger(Poco::Logger::get("proxy.interactions")) {}
 
@@ -358,7 +431,10 @@ void InteractionLog::start() {
     if (_spoolFd < 0)
         throw Poco::CreateFileException("interaction spool " + _spoolFile + ": cannot open for appending");
     struct stat info {};
-    if (::fstat(_spoolFd, &info) == 0) _spoolBytes = static_cast<std::uint64_t>(info.st_size);
+    if (::fstat(_spoolFd, &info) == 0) _spoolFileBytes = static_cast<std::uint64_t>(info.st_size);
+    _spoolBytes = _spoolFileBytes;
+    // A replay that a stopped or killed process did not finish: the writer replays it first.
+    if (::stat(_replayFile.c_str(), &info) == 0) _spoolBytes += static_cast<std::uint64_t>(info.st_size);
     recoverSegments();
     if (_options.writeAhead) {
         std::lock_guard lock(_mutex);
@@ -396,16 +472,17 @@ void InteractionLog::stop() {
 }
 
 void InteractionLog::enqueue(InteractionRecord record) {
-    // Serialised here, once: the same text goes to the segment, the spool and the INSERT.
-    Usage usage{record.profileId, record.model, record.inputTokens, record.outputTokens};
-    auto [line, copyRow] = serialise(std::move(record));
+    // Serialised here, once: the same text goes to the segment, the queue, the spool and the COPY.
+    std::string line = serialise(std::move(record));
     // The write(2) to the segment happens outside _mutex: held across it, every other request thread
     // finishing meanwhile slept on the lock (a futex wait and a wake-up each). The room is reserved first,
     // so the segment cannot be deleted, emptied or closed under the write.
     SegmentSlot slot;
     {
         std::lock_guard lock(_mutex);
-        if (_queue.size() >= _options.capacity) {
+        // The byte bound lets one row in even when it alone is larger: an empty queue is never "full".
+        if (_queue.size() >= _options.capacity ||
+            (!_queue.empty() && _queueBytes + line.capacity() > _options.capacityBytes)) {
             slot.number = ~std::uint64_t{0};  // full
         } else {
             slot = reserveInSegment(line.size());
@@ -427,7 +504,8 @@ void InteractionLog::enqueue(InteractionRecord record) {
         if (--_segmentWriters == 0 && _closingSegments) _segmentsIdle.notify_all();
     }
     // Past capacity by at most the requests between the two locks: still bounded.
-    _queue.push_back({std::move(line), slot.number, std::move(copyRow), std::move(usage)});
+    _queueBytes += line.capacity();
+    _queue.push_back({std::move(line), slot.number});
     // The writer wakes for a full batch, else on its flushInterval_ms timer: one wake-up (a futex call and
     // a context switch on the request thread) per batch, not per request.
     if (_queue.size() == _options.batchSize) _wake.notify_one();
@@ -567,6 +645,11 @@ std::size_t InteractionLog::queueDepth() const {
     return _queue.size() + (_busy ? 1 : 0);
 }
 
+std::size_t InteractionLog::queueBytes() const {
+    std::lock_guard lock(_mutex);
+    return _queueBytes;
+}
+
 bool InteractionLog::waitUntilDrained(long timeout_ms) {
     std::unique_lock lock(_mutex);
     _wake.notify_all();
@@ -589,25 +672,20 @@ void InteractionLog::run() {
             std::size_t n = std::min(_queue.size(), _options.batchSize);
             taken.reserve(n);
             for (std::size_t i = 0; i < n; ++i) {
+                _queueBytes -= _queue.front().line.capacity();
                 taken.push_back(std::move(_queue.front()));
                 _queue.pop_front();
             }
             _busy = !taken.empty();
             if (stopping && taken.empty()) break;
         }
-        Batch batch;
+        std::vector<std::string> batch;
         std::map<std::uint64_t, std::uint64_t> bySegment;
-        batch.lines.reserve(taken.size());
-        batch.usage.reserve(taken.size());
-        bool copyable = !taken.empty();
+        batch.reserve(taken.size());
         for (auto& pending : taken) {
             if (pending.segment) ++bySegment[pending.segment];
-            if (pending.copyRow.empty()) copyable = false;
-            if (copyable) batch.copyRows += pending.copyRow;
-            batch.lines.push_back(std::move(pending.line));
-            batch.usage.push_back(std::move(pending.usage));
+            batch.push_back(std::move(pending.line));
         }
-        if (!copyable) batch.copyRows.clear();
         taken.clear();
 
         if (_databaseDown) {
@@ -621,7 +699,7 @@ void InteractionLog::run() {
             }
         }
         if (!_databaseDown && _spoolBytes > 0 && !replaySpool()) _databaseDown = true;
-        if (!batch.lines.empty()) writeBatch(batch);
+        if (!batch.empty()) writeBatch(batch);
         if (_backlogSize > 0) drainBacklog(lastBacklogTry);
         {
             // Inserted, spooled with fdatasync, or dropped as bad: the segments no longer need these rows.
@@ -631,6 +709,8 @@ void InteractionLog::run() {
         }
         _drained.notify_all();
     }
+    // Rows spilled while the last batches were written: into the database now rather than at the next start.
+    if (!_databaseDown && _spoolBytes > 0) replaySpool();
     // Last chance for rows kept in memory: the database or the spool (one attempt each).
     if (_backlogSize > 0) {
         lastBacklogTry = {};
@@ -639,11 +719,10 @@ void InteractionLog::run() {
     _drained.notify_all();
 }
 
-void InteractionLog::writeBatch(const Batch& batch) {
-    const auto& rows = batch.lines;
+void InteractionLog::writeBatch(const std::vector<std::string>& rows) {
     if (!_databaseDown) {
         try {
-            if (batch.copyRows.empty() || !copy(batch)) insert(rows);
+            writeRows(rows);
             return;
         } catch (const db::DatabaseUnavailableException& error) {
             _databaseDown = true;
@@ -655,47 +734,42 @@ void InteractionLog::writeBatch(const Batch& batch) {
     _spooled += rows.size();
 }
 
-bool InteractionLog::copy(const Batch& batch) {
-    // Usage per (profile, model) of the rows that carry tokens; sent only when there is some.
-    std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> sums;
-    for (const auto& u : batch.usage) {
-        if (u.profileId.empty() || u.model.empty() || (!u.inputTokens && !u.outputTokens)) continue;
-        auto& sum = sums[{u.profileId, u.model}];
-        sum.first += u.inputTokens.value_or(0);
-        sum.second += u.outputTokens.value_or(0);
-    }
-    std::string usageJson;
-    if (!sums.empty()) {
-        nlohmann::json usage = nlohmann::json::array();
-        for (const auto& [key, sum] : sums)
-            usage.push_back({{"profile_id", key.first},
-                             {"model", key.second},
-                             {"input_tokens", sum.first},
-                             {"output_tokens", sum.second}});
-        usageJson = dumpJson(usage);
-    }
+bool InteractionLog::copy(const std::vector<std::string>& rows) {
+    std::string usageJson = usageOf(rows);
     try {
         long long usageRows = _db.transaction([&](db::Connection& c) {
-            copyIn(c, kCopySql, batch.copyRows);
+            copyIn(c, kCopySql, rows);
             return usageJson.empty() ? 0LL : c.execute(kCopyUsageSql, {usageJson});
         });
-        _written += batch.lines.size();
+        _written += rows.size();
         ++_copiedBatches;
         if (usageRows > 0 && _onUsageChanged) _onUsageChanged();
         return true;
     } catch (const db::DatabaseUnavailableException&) {
         throw;
     } catch (const std::exception& error) {
-        // A replayed id, a deleted profile, a value PostgreSQL rejects: the row-tolerant INSERT decides.
-        _logger.debug(std::string("COPY of an interaction batch failed, inserting instead: ") + error.what());
+        // A replayed id, a deleted profile, a value PostgreSQL rejects: the row-tolerant store decides.
+        _logger.debug(
+            std::string("COPY of an interaction batch failed, storing through the staging table: ") +
+            error.what());
         return false;
     }
 }
 
-void InteractionLog::insert(const std::vector<std::string>& rows) {
+void InteractionLog::writeRows(const std::vector<std::string>& rows) {
+    if (rows.empty()) return;
+    if (isJsonRow(rows.front()) || !copy(rows)) store(rows);
+}
+
+void InteractionLog::store(const std::vector<std::string>& rows) {
     if (rows.empty()) return;
     try {
-        long long usageRows = _db.execute(kInsertSql, {joinRows(rows)});
+        long long usageRows = isJsonRow(rows.front()) ? _db.execute(kInsertJsonSql, {joinRows(rows)})
+                                                      : _db.transaction([&](db::Connection& c) {
+                                                            c.execute(kCreateStagingSql);
+                                                            copyIn(c, kCopyStagingSql, rows);
+                                                            return c.execute(kInsertStagedSql);
+                                                        });
         _written += rows.size();
         if (usageRows > 0 && _onUsageChanged) _onUsageChanged();
     } catch (const db::DatabaseUnavailableException&) {
@@ -704,29 +778,23 @@ void InteractionLog::insert(const std::vector<std::string>& rows) {
         // One bad row must not sink the batch: write them one by one and drop (with a log line) what fails.
         if (rows.size() == 1) {
             ++_dropped;
-            nlohmann::json row = nlohmann::json::parse(rows[0], nullptr, false);
-            std::string id = row.is_object() ? row.value("id", "") : "";
-            _logger.error("interaction " + id + " dropped: " + error.what());
+            _logger.error("interaction " + rowId(rows[0]) + " dropped: " + error.what());
             return;
         }
-        for (const auto& row : rows) {
-            try {
-                insert({row});
-            } catch (const db::DatabaseUnavailableException&) {
-                throw;
-            }
-        }
+        for (const auto& row : rows) store({row});
     }
 }
 
 void InteractionLog::appendToSpool(const std::vector<std::string>& lines, bool sync) {
     std::lock_guard lock(_spoolMutex);
-    std::string buffer;
-    for (const auto& line : lines) buffer += line;
+    std::string joined;
+    if (lines.size() > 1)
+        for (const auto& line : lines) joined += line;
+    const std::string& buffer = lines.size() == 1 ? lines.front() : joined;
     if (!writeAll(_spoolFd, buffer.data(), buffer.size())) {
         int error = errno;
         // Cut a partial write back so the next line starts on a line of its own.
-        if (::ftruncate(_spoolFd, static_cast<off_t>(_spoolBytes.load())) != 0) {
+        if (::ftruncate(_spoolFd, static_cast<off_t>(_spoolFileBytes)) != 0) {
             // the replay drops a torn line as unparsable
         }
         const bool wasEmpty = _backlog.empty();
@@ -739,6 +807,7 @@ void InteractionLog::appendToSpool(const std::vector<std::string>& lines, bool s
         return;
     }
     noteSpoolWrite(_spoolFile, 0);
+    _spoolFileBytes += buffer.size();
     _spoolBytes += buffer.size();
     if (sync) ::fdatasync(_spoolFd);
 }
@@ -777,7 +846,7 @@ void InteractionLog::drainBacklog(std::chrono::steady_clock::time_point& lastTry
                 std::vector<std::string> batch(rows.begin() + static_cast<std::ptrdiff_t>(i),
                                                rows.begin() + static_cast<std::ptrdiff_t>(std::min(
                                                                   rows.size(), i + _options.batchSize)));
-                insert(batch);
+                writeRows(batch);
             }
             _logger.information("wrote " + std::to_string(rows.size()) +
                                 " interactions kept in memory to the database");
@@ -820,37 +889,73 @@ std::optional<std::string> InteractionLog::spoolProblem() const {
     return _spoolProblem;
 }
 
+bool InteractionLog::rotateSpool() {
+    if (::access(_replayFile.c_str(), F_OK) == 0) return true;  // an unfinished replay goes first
+    if (_spoolFileBytes == 0) return false;
+    if (::rename(_spoolFile.c_str(), _replayFile.c_str()) != 0) {
+        _logger.error("interaction spool " + _spoolFile + ": cannot rename for the replay (" +
+                      std::strerror(errno) + ")");
+        return false;
+    }
+    int fd = ::open(_spoolFile.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        // No new spool file: keep the old one where it was (its rows wait for the next attempt).
+        int error = errno;
+        if (::rename(_replayFile.c_str(), _spoolFile.c_str()) != 0) {
+            // Both names gone wrong: the start() of the next process replays the replay file.
+        }
+        noteSpoolWrite(_spoolFile, error);
+        return false;
+    }
+    ::close(_spoolFd);
+    _spoolFd = fd;
+    _spoolFileBytes = 0;
+    return true;
+}
+
 bool InteractionLog::replaySpool() {
-    std::lock_guard lock(_spoolMutex);
-    std::ifstream in(_spoolFile, std::ios::binary);
+    {
+        std::lock_guard lock(_spoolMutex);
+        if (!rotateSpool())
+            return true;  // nothing to replay, or the directory's fault (noted), not the database's
+    }
+    struct stat info {};
+    const std::uint64_t size =
+        ::stat(_replayFile.c_str(), &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
+    std::ifstream in(_replayFile, std::ios::binary);
     std::vector<std::string> batch;
     std::string line;
     std::size_t replayed = 0;
+    auto flush = [&] {
+        writeRows(batch);
+        replayed += batch.size();
+        batch.clear();
+    };
     try {
         while (std::getline(in, line)) {
             if (line.empty()) continue;
-            if (!nlohmann::json::accept(line)) {
-                ++_dropped;  // a torn last line from a crash: nothing to recover
+            // A torn last line from a crash (never acknowledged: the response waited for the write).
+            bool whole =
+                isJsonRow(line) ? nlohmann::json::accept(line) : copyFields(line).size() == kRowColumnCount;
+            if (!whole) {
+                ++_dropped;
                 continue;
             }
+            // A batch is all COPY lines or all JSON lines (a spool from before rows were COPY lines).
+            if (!batch.empty() && isJsonRow(batch.front()) != isJsonRow(line)) flush();
             line += '\n';
             batch.push_back(std::move(line));
-            if (batch.size() >= _options.batchSize) {
-                insert(batch);
-                replayed += batch.size();
-                batch.clear();
-            }
+            if (batch.size() >= _options.batchSize) flush();
         }
-        insert(batch);
-        replayed += batch.size();
+        flush();
     } catch (const db::DatabaseUnavailableException& error) {
-        // Rows already inserted are skipped next time by ON CONFLICT (id).
+        // The replay file stays; rows already inserted are skipped next time by ON CONFLICT (id).
+        _logger.warning("database unavailable (" + error.message() + ") while replaying the spool " +
+                        _replayFile + "; it is replayed again when the database returns");
         return false;
     }
-    if (::ftruncate(_spoolFd, 0) == 0) {
-        ::fdatasync(_spoolFd);
-        _spoolBytes = 0;
-    }
+    ::unlink(_replayFile.c_str());
+    _spoolBytes -= std::min<std::uint64_t>(_spoolBytes, size);
     _logger.information("replayed " + std::to_string(replayed) + " spooled interactions");
     return true;
 }

@@ -59,12 +59,15 @@ struct InteractionRecord {
     nlohmann::json decisions;  ///< {"context":..., "toolCalls":[...]} with reasons; null when none
     std::string createdAt;     ///< RFC 3339 UTC with milliseconds
 
-    nlohmann::json toJson() const&;  ///< the spool line / jsonb_to_recordset row (snake_case columns)
+    nlohmann::json toJson() const&;  ///< the row as a JSON object (snake_case columns)
     nlohmann::json toJson() &&;      ///< the same, moving the bodies instead of copying them
 };
 
 struct InteractionLogOptions {
     std::size_t capacity = 20000;  ///< queued records; beyond this they go straight to the spool file
+    /// Bytes of queued rows; beyond this they go straight to the spool file too. What bounds the memory
+    /// while the database falls behind (a row is its body sizes plus ~0.3 KB).
+    std::size_t capacityBytes = 4u << 20;
     std::size_t batchSize = 200;
     long flushInterval_ms = 100;
     long retry_ms = 1000;  ///< while the database is away: how often to probe it
@@ -85,6 +88,13 @@ struct InteractionLogOptions {
 /// A segment is deleted once every row in it is committed (or moved to the fsync'd spool while the database
 /// is away). At start(), segments left by a dead process (those nobody holds an flock on) are appended to the
 /// spool and replayed; rows carry their id, so a row that did reach the database is skipped (ON CONFLICT).
+///
+/// A row has one form from enqueue() on: a line of COPY text (tab-separated columns, newline-terminated), the
+/// same bytes in the queue, the segments, the spool and the COPY. A batch (fresh or replayed) is written with
+/// one COPY straight into `interactions` (all or nothing); a batch the server rejects (a replayed id among
+/// others) goes through a per-session temporary staging table and INSERT ... ON CONFLICT (id) DO NOTHING,
+/// which stores each id once and counts token usage only for rows it inserted. So a batch whose COMMIT reply
+/// was lost (committed or not, the writer cannot tell) is spooled and replayed without duplicates or losses.
 class InteractionLog {
   public:
     /// `spoolDir` is created when needed (<data dir>/spool).
@@ -107,6 +117,8 @@ class InteractionLog {
     bool waitUntilDrained(long timeout_ms);
 
     std::size_t queueDepth() const;
+    /// Bytes held by the queued rows (bounded by capacityBytes).
+    std::size_t queueBytes() const;
     std::uint64_t spoolBytes() const { return _spoolBytes.load(); }
     std::uint64_t rowsWritten() const { return _written.load(); }
     std::uint64_t rowsDropped() const { return _dropped.load(); }
@@ -127,25 +139,10 @@ class InteractionLog {
     std::optional<std::string> spoolProblem() const;
 
   private:
-    /// What a row adds to the token_cost usage counters (when it is inserted).
-    struct Usage {
-        std::string profileId;
-        std::string model;
-        std::optional<std::int64_t> inputTokens;
-        std::optional<std::int64_t> outputTokens;
-    };
-    /// One row waiting for the writer: its serialised JSON and the segment that holds it.
+    /// One row waiting for the writer: its COPY text line and the segment that holds it.
     struct Pending {
-        std::string line;  ///< JSON object text, newline-terminated
+        std::string line;
         std::uint64_t segment = 0;
-        std::string copyRow;  ///< the same row as a COPY text line; empty when it cannot be copied
-        Usage usage;
-    };
-    /// Rows taken by the writer: their JSON lines, and their COPY text when every row has one.
-    struct Batch {
-        std::vector<std::string> lines;
-        std::string copyRows;
-        std::vector<Usage> usage;
     };
     struct Segment {
         std::string path;
@@ -172,18 +169,27 @@ class InteractionLog {
     void recoverSegments();
     void closeSegments();
     void run();
-    void writeBatch(const Batch& batch);
+    void writeBatch(const std::vector<std::string>& rows);
     /// The fast path: COPY of the whole batch plus its usage counters in one transaction. False when the
-    /// server rejected it (the caller inserts the lines instead); throws DatabaseUnavailableException.
-    bool copy(const Batch& batch);
-    /// Inserts rows given as newline-terminated JSON object texts (ON CONFLICT (id) DO NOTHING); throws
-    /// DatabaseUnavailableException when the server is gone.
-    void insert(const std::vector<std::string>& lines);
+    /// server rejected it (the caller stores the rows instead); throws DatabaseUnavailableException.
+    bool copy(const std::vector<std::string>& rows);
+    /// Writes rows: by copy() when they are COPY lines, else (or when the COPY is rejected) by store().
+    void writeRows(const std::vector<std::string>& rows);
+    /// Stores rows idempotently (ON CONFLICT (id) DO NOTHING), all COPY lines or all JSON object lines (a
+    /// spool written before rows were COPY lines); a batch the server rejects is retried row by row and a
+    /// row it rejects alone is dropped and counted. Throws DatabaseUnavailableException when the server is
+    /// gone.
+    void store(const std::vector<std::string>& rows);
     void appendToSpool(const std::vector<std::string>& lines, bool sync);
     /// Records the outcome of a write to the spool directory (`error` = errno, 0 when it succeeded).
     void noteSpoolWrite(const std::string& path, int error);
-    /// Replays the spool file; true when it is empty afterwards.
+    /// Replays the spool: under _spoolMutex the spool file becomes the replay file and a fresh spool file
+    /// takes what request threads spill meanwhile (they never wait for the database); the replay file is
+    /// then written without the lock and deleted. False when the database went away meanwhile.
     bool replaySpool();
+    /// Under _spoolMutex: renames the spool file to the replay file and opens a new spool file. True when
+    /// there is a replay file to replay (just renamed, or left by a replay that did not finish).
+    bool rotateSpool();
     /// Under _spoolMutex: keeps rows no one could take in the backlog, up to its bound; drops and counts
     /// the rest.
     void keepInBacklog(std::vector<std::string> lines);
@@ -194,6 +200,7 @@ class InteractionLog {
     db::Database& _db;
     std::string _spoolDir;
     std::string _spoolFile;
+    std::string _replayFile;  // the spool being replayed (<spool dir>/interactions.replay.jsonl)
     InteractionLogOptions _options;
     Poco::Logger& _logger;
 
@@ -201,6 +208,7 @@ class InteractionLog {
     std::condition_variable _wake;
     std::condition_variable _drained;
     std::deque<Pending> _queue;
+    std::size_t _queueBytes = 0;                 // capacity of the queued lines (under _mutex)
     std::map<std::uint64_t, Segment> _segments;  // by number; the last one is current
     std::uint64_t _nextSegment = 1;
     std::uint64_t _segmentWriters = 0;      // enqueue() calls writing a reserved line (under _mutex)
@@ -212,6 +220,8 @@ class InteractionLog {
 
     std::mutex _spoolMutex;
     int _spoolFd = -1;
+    std::uint64_t _spoolFileBytes =
+        0;  // size of the spool file (under _spoolMutex); _spoolBytes adds the replay
     std::deque<std::string> _backlog;  // under _spoolMutex
     std::atomic<std::uint64_t> _backlogSize{0};
     std::atomic<std::uint64_t> _spoolBytes{0};

@@ -24,6 +24,8 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
     InteractionLogOptions logOptions;
     logOptions.backlogRows =
         static_cast<std::size_t>(settings.getInt("ARCHESTRA_INTERACTION_LOG_BACKLOG_ROWS"));
+    logOptions.capacityBytes =
+        static_cast<std::size_t>(settings.getInt("ARCHESTRA_INTERACTION_LOG_QUEUE_BYTES"));
     _log = std::make_unique<InteractionLog>(database, spool, logOptions);
     // token_cost usage changed: this replica reloads, and so must every other one (limits count across
     // replicas, and each enforces from its own snapshot). The payload is no replica's id, so all of them

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -88,6 +89,9 @@ class InteractionLogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testCopyStoresWhatInsertStores);
     CPPUNIT_TEST(testReplayedIdFallsBackAndCountsUsageOnce);
     CPPUNIT_TEST(testBodiesStoredFromTheBytesReceived);
+    CPPUNIT_TEST(testQueueIsBoundedByBytes);
+    CPPUNIT_TEST(testRowLargerThanTheByteBoundIsQueuedAlone);
+    CPPUNIT_TEST(testLeftoverSpoolsAreReplayedOnce);
     CPPUNIT_TEST_SUITE_END();
 
     std::string _connection;
@@ -264,6 +268,102 @@ class InteractionLogTest : public CppUnit::TestFixture {
         log.stop();
     }
 
+    /// The queue holds at most capacityBytes of rows (64 KB here: ~28 rows of 2.3 KB; the row bound is far
+    /// away); the rest spill to the spool at once. All of them are written once the writer runs.
+    void testQueueIsBoundedByBytes() {
+        const std::size_t kBound = 64 * 1024;
+        const int kRows = 100;
+        InteractionLogOptions options;
+        options.flushInterval_ms = 600000;  // the writer takes nothing before stop()
+        options.batchSize = 100000;
+        options.capacity = 100000;
+        options.capacityBytes = kBound;
+        InteractionLog log(*_db, _dir, options);
+        log.start();
+        std::size_t peak = 0;
+        for (int i = 0; i < kRows; ++i) {
+            log.enqueue(makeRecord("bound-" + std::to_string(i), 1000));
+            peak = std::max(peak, log.queueBytes());
+        }
+        CPPUNIT_ASSERT_MESSAGE("queued bytes " + std::to_string(peak) + " > the bound", peak <= kBound);
+        CPPUNIT_ASSERT_MESSAGE("the queue filled up to the bound (" + std::to_string(peak) + " bytes)",
+                               peak > kBound - 5000);
+        const std::size_t queued = log.queueDepth();
+        CPPUNIT_ASSERT_MESSAGE(std::to_string(queued) + " rows queued", queued >= 20 && queued <= 30);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(kRows - queued), log.rowsSpooled());
+        CPPUNIT_ASSERT(log.spoolBytes() > 0);
+        CPPUNIT_ASSERT_EQUAL(0LL, rows());
+        log.stop();
+        CPPUNIT_ASSERT_EQUAL(static_cast<long long>(kRows), rows());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE("the spilled rows were replayed at stop", std::uint64_t(0),
+                                     log.spoolBytes());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), log.rowsDropped());
+    }
+
+    /// An empty queue takes a row larger than the byte bound (it is not made to wait on the spool); the next
+    /// row spills.
+    void testRowLargerThanTheByteBoundIsQueuedAlone() {
+        InteractionLogOptions options;
+        options.flushInterval_ms = 600000;
+        options.batchSize = 100000;
+        options.capacityBytes = 1000;
+        InteractionLog log(*_db, _dir, options);
+        log.start();
+        log.enqueue(makeRecord("large-1", 1000));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), log.queueDepth());
+        CPPUNIT_ASSERT(log.queueBytes() > 2000);
+        log.enqueue(makeRecord("large-2", 1000));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), log.queueDepth());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), log.rowsSpooled());
+        log.stop();
+        CPPUNIT_ASSERT_EQUAL(2LL, rows());
+    }
+
+    /// What earlier processes left in the spool directory is replayed at the next start, each row once: a
+    /// replay file one of them did not finish (the database went away meanwhile), COPY lines in the spool
+    /// file, and JSON object lines (the spool format before rows were COPY lines), one of them a row that is
+    /// also in the replay file.
+    void testLeftoverSpoolsAreReplayedOnce() {
+        db::Database nowhere("host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1", 1, 1000);
+        auto spoolAway = [&](const std::string& tag, int count) {
+            InteractionLog away(nowhere, _dir);
+            away.start();
+            for (int i = 0; i < count; ++i) away.enqueue(makeRecord(tag + std::to_string(i)));
+            away.stop();
+            CPPUNIT_ASSERT_EQUAL(std::uint64_t(count), away.rowsSpooled());
+        };
+        spoolAway("unfinished-", 30);
+        const std::string spool = _dir + "/interactions.jsonl";
+        std::string firstId;
+        {
+            std::ifstream in(spool);
+            std::getline(in, firstId, '\t');
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(36), firstId.size());
+        CPPUNIT_ASSERT_EQUAL(0, ::rename(spool.c_str(), (_dir + "/interactions.replay.jsonl").c_str()));
+        spoolAway("spooled-", 20);
+        {
+            std::ofstream out(spool, std::ios::app | std::ios::binary);
+            for (int i = 0; i < 10; ++i)
+                out << makeRecord("json-" + std::to_string(i)).toJson().dump() << "\n";
+            InteractionRecord again = makeRecord("json-again");
+            again.id = firstId;
+            out << again.toJson().dump() << "\n";
+        }
+        InteractionLog log(*_db, _dir);
+        log.start();
+        CPPUNIT_ASSERT(log.waitUntilDrained(20000));
+        CPPUNIT_ASSERT_EQUAL(60LL, rows());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), log.rowsDropped());
+        CPPUNIT_ASSERT_MESSAGE("the replay file is gone",
+                               !Poco::File(_dir + "/interactions.replay.jsonl").exists());
+        log.stop();
+        auto stored = _db->query("SELECT request->'messages'->0->>'content' FROM interactions WHERE id = $1",
+                                 {firstId});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE("the row first spooled is the one stored", std::string("unfinished-0"),
+                                     stored.at(0).str(0).substr(0, 12));
+    }
+
     void testKilledProcessLosesNothingAcknowledged() {
         const int kRows = 300;
         int ready[2];
@@ -386,6 +486,7 @@ class InteractionLogTest : public CppUnit::TestFixture {
             options.flushInterval_ms = 600000;
             options.batchSize = 100000;
             options.capacity = 100000;
+            options.capacityBytes = std::size_t(1) << 30;  // every row queued (and in the segment)
             options.writeAhead = writeAhead;
             auto log =
                 std::make_unique<InteractionLog>(nowhere, _dir + (writeAhead ? "/wal" : "/mem"), options);
