@@ -14,7 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { adminSession, apiClient, eventually, sleep } from "../lib/harness.mjs";
-import { stackOnPostgres } from "../lib/postgres.mjs";
+import { stackOnPostgres, tokenCostLimit } from "../lib/postgres.mjs";
 import { startLoad, latenciesBetween, percentile, metric } from "../lib/load.mjs";
 import { recordReliability } from "../lib/reliability.mjs";
 
@@ -38,14 +38,8 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
   const { pg, stack } = ctx;
   const { platform } = stack;
   const api = apiClient(platform, await adminSession(platform));
-  const profile = await pg.psql("SELECT id FROM agents WHERE is_default ORDER BY created_at LIMIT 1");
-  assert.match(profile, /^[0-9a-f-]{36}$/, "the seeded default profile");
-  // A token_cost limit on the profile and model the load uses (out of reach): every row written adds its tokens
-  // to limit_model_usage in the same transaction, so usage = the rows' tokens shows no batch counted twice.
-  const MODEL = "gpt-4o";
-  const limit = await api.ok("POST", "/api/limits", {
-    entityType: "agent", entityId: profile, limitType: "token_cost", limitValue: 1000000000, model: [MODEL],
-  });
+  // A token_cost limit on the profile and model the load uses: usage = the rows' tokens shows no batch counted twice.
+  const limit = await tokenCostLimit(pg, api);
   // Every interaction insert (the writer's COPY or INSERT) ends by taking HOLD_LOCK shared, for its transaction:
   // free unless the test holds the lock.
   await pg.psql(`CREATE FUNCTION faults_hold_write() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -164,12 +158,7 @@ test(`PostgreSQL SIGKILLed and restarted ${RESTARTS} times under load (${GAP_S} 
   assert.equal(await metric(platform, "archestra_interaction_log_rows_dropped_total"), 0);
 
   // Usage counted once per row: the limit's counters = the tokens of the profile's rows.
-  const [tokensIn, tokensOut] = (await pg.psql(
-    `SELECT COALESCE(sum(input_tokens), 0) || ' ' || COALESCE(sum(output_tokens), 0) FROM interactions WHERE profile_id = '${profile}' AND model = '${MODEL}'`,
-  )).split(" ").map(Number);
-  const [usageIn, usageOut] = (await pg.psql(
-    `SELECT COALESCE(sum(current_usage_tokens_in), 0) || ' ' || COALESCE(sum(current_usage_tokens_out), 0) FROM limit_model_usage WHERE limit_id = '${limit.id}'`,
-  )).split(" ").map(Number);
+  const { tokens: [tokensIn, tokensOut], usage: [usageIn, usageOut] } = await limit.counted();
   assert.ok(tokensIn > 0, "the rows carry no input tokens: the usage check would prove nothing");
   assert.equal(usageIn, tokensIn, "input tokens counted in the limit != input tokens of the rows");
   assert.equal(usageOut, tokensOut, "output tokens counted in the limit != output tokens of the rows");

@@ -187,3 +187,30 @@ export function stackOnPostgres({ env = {}, postgres = {}, ...stackOptions } = {
   });
   return ctx;
 }
+
+/// A token_cost limit (out of reach) on the seeded default profile and `model`, created through `api` (an admin
+/// apiClient): every interaction row written adds its tokens to limit_model_usage in the same transaction, so
+/// usage = the rows' tokens shows that no batch was counted twice. Returns { profile, limit, counted() }, where
+/// counted() resolves { tokens: [in, out] of the profile's rows of `model`, usage: [in, out] counted in the limit }.
+export async function tokenCostLimit(pg, api, model = "gpt-4o") {
+  const profile = await pg.psql("SELECT id FROM agents WHERE is_default ORDER BY created_at LIMIT 1");
+  if (!/^[0-9a-f-]{36}$/.test(profile)) throw new Error(`no seeded default profile (got '${profile}')`);
+  const limit = await api.ok("POST", "/api/limits", {
+    entityType: "agent", entityId: profile, limitType: "token_cost", limitValue: 1000000000, model: [model],
+  });
+  const pair = async (sql) => (await pg.psql(sql)).split(" ").map(Number);
+  return {
+    profile,
+    limit,
+    async counted() {
+      return {
+        tokens: await pair(
+          `SELECT COALESCE(sum(input_tokens), 0) || ' ' || COALESCE(sum(output_tokens), 0) FROM interactions WHERE profile_id = '${profile}' AND model = '${model}'`,
+        ),
+        usage: await pair(
+          `SELECT COALESCE(sum(current_usage_tokens_in), 0) || ' ' || COALESCE(sum(current_usage_tokens_out), 0) FROM limit_model_usage WHERE limit_id = '${limit.id}'`,
+        ),
+      };
+    },
+  };
+}
