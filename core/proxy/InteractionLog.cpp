@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -186,9 +187,16 @@ std::string usageOf(const std::vector<std::string>& rows) {
         auto input = copyFieldText(fields[kInputTokensColumn]);
         auto output = copyFieldText(fields[kOutputTokensColumn]);
         if (!profile || !model || model->empty() || (!input && !output)) continue;
+        // Never throws: a field that is no integer (only a damaged spool line) counts 0 here, and the COPY
+        // rejects the row anyway.
+        auto integer = [](const std::optional<std::string>& text) {
+            std::int64_t value = 0;
+            if (text) std::from_chars(text->data(), text->data() + text->size(), value);
+            return value;
+        };
         auto& sum = sums[{*profile, *model}];
-        sum.first += input ? std::stoll(*input) : 0;
-        sum.second += output ? std::stoll(*output) : 0;
+        sum.first += integer(input);
+        sum.second += integer(output);
     }
     if (sums.empty()) return {};
     nlohmann::json usage = nlohmann::json::array();
