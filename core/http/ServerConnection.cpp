@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocketImpl.h>
 #include <Poco/String.h>
 
 #include <poll.h>
@@ -164,7 +165,39 @@ void sendErrorResponse(Poco::Net::HTTPServerSession& session, Poco::Net::HTTPRes
     session.setKeepAlive(false);
 }
 
+/// A connection socket that remembers its two addresses after the first lookup of each.
+class CachedAddressSocketImpl : public Poco::Net::StreamSocketImpl {
+  public:
+    explicit CachedAddressSocketImpl(poco_socket_t fd) : StreamSocketImpl(fd) {}
+
+    Poco::Net::SocketAddress address() override {
+        if (!_local) _local = StreamSocketImpl::address();
+        return *_local;
+    }
+    Poco::Net::SocketAddress peerAddress() override {
+        if (!_peer) _peer = StreamSocketImpl::peerAddress();
+        return *_peer;
+    }
+
+  private:
+    std::optional<Poco::Net::SocketAddress> _local;
+    std::optional<Poco::Net::SocketAddress> _peer;
+};
+
 }  // namespace
+
+Poco::Net::StreamSocket withCachedAddresses(const Poco::Net::StreamSocket& accepted) {
+    // SocketImpl::reset is protected; a pointer to it taken through a subclass may be applied to any impl.
+    struct Release : Poco::Net::SocketImpl {
+        static void descriptorOf(Poco::Net::SocketImpl& impl) {
+            (impl.*(&Release::reset))(POCO_INVALID_SOCKET);
+        }
+    };
+    Poco::Net::SocketImpl* impl = accepted.impl();
+    Poco::Net::StreamSocket owner(new CachedAddressSocketImpl(impl->sockfd()));
+    Release::descriptorOf(*impl);  // only now: one owner closes the descriptor, never two
+    return owner;
+}
 
 ServerConnection::ServerConnection(const Poco::Net::StreamSocket& socket,
                                    Poco::Net::HTTPServerParams::Ptr params,

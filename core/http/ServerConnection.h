@@ -45,6 +45,12 @@ class ServerConnection : public Poco::Net::TCPServerConnection {
     int _headerTimeout_s;
 };
 
+/// The accepted connection's socket, moved to a socket object that looks up its local and peer address once:
+/// Poco's request constructor asks for both on every request (getpeername + getsockname, two of the ~9.3
+/// system calls of a proxied call), and they cannot change while the connection lives. `accepted` is left
+/// without a descriptor (it no longer closes it); the returned socket owns it.
+Poco::Net::StreamSocket withCachedAddresses(const Poco::Net::StreamSocket& accepted);
+
 class ServerConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
   public:
     ServerConnectionFactory(Poco::Net::HTTPServerParams::Ptr params,
@@ -54,7 +60,7 @@ class ServerConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
           _stop(std::make_shared<ServerStopSignal>()),
           _headerTimeout_s(headerTimeout_s) {}
     Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-        return new ServerConnection(socket, _params, _factory, _stop, _headerTimeout_s);
+        return new ServerConnection(withCachedAddresses(socket), _params, _factory, _stop, _headerTimeout_s);
     }
     /// What HTTPServer::stopAll does: every open connection ends (at once when `abortCurrent`).
     std::shared_ptr<ServerStopSignal> stopSignal() const { return _stop; }

@@ -1,10 +1,12 @@
 // Tests for the Dispatcher over real sockets: errors, limits, request ids, CORS, auth hooks, static files.
 #include "core/http/Dispatcher.h"
 #include "core/http/HttpListener.h"
+#include "core/http/ServerConnection.h"
 #include "core/ui/StaticFiles.h"
 #include "support/HttpTestClient.h"
 
 #include <Poco/File.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/TemporaryFile.h>
 #include <cppunit/extensions/HelperMacros.h>
@@ -49,6 +51,7 @@ class DispatcherTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUuidParam);
     CPPUNIT_TEST(testHandlerExceptionIs500WithoutDetails);
     CPPUNIT_TEST(testStaticFilesConfined);
+    CPPUNIT_TEST(testConnectionSocketKeepsItsAddresses);
     CPPUNIT_TEST_SUITE_END();
 
     Router _router;
@@ -179,6 +182,47 @@ class DispatcherTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(500, r.status);
         CPPUNIT_ASSERT(r.body.find("secret internal detail") == std::string::npos);
         CPPUNIT_ASSERT_EQUAL(200, httpRequest(_port, "GET", "/items").status);  // the process is fine
+    }
+
+    /// withCachedAddresses moves the accepted descriptor to a socket that answers its addresses from the
+    /// first lookup: still right after the peer reset the connection (getpeername would fail with ENOTCONN),
+    /// and the descriptor is closed once, by the new owner only.
+    void testConnectionSocketKeepsItsAddresses() {
+        Poco::Net::ServerSocket server(Poco::Net::SocketAddress("127.0.0.1", 0));
+        Poco::Net::StreamSocket client(server.address());
+        Poco::Net::StreamSocket accepted = server.acceptConnection();
+        const int fd = accepted.impl()->sockfd();
+        const std::string peer = client.address().toString();
+        auto owner = std::make_unique<Poco::Net::StreamSocket>(withCachedAddresses(accepted));
+        CPPUNIT_ASSERT_EQUAL(POCO_INVALID_SOCKET, accepted.impl()->sockfd());
+        CPPUNIT_ASSERT_EQUAL(fd, owner->impl()->sockfd());
+        CPPUNIT_ASSERT_EQUAL(peer, owner->peerAddress().toString());
+        CPPUNIT_ASSERT_EQUAL(server.address().toString(), owner->address().toString());
+
+        client.setLinger(true, 0);  // close with a reset: the server side's connection is gone at once
+        client.close();
+        char byte = 0;
+        bool reset = false;
+        owner->setReceiveTimeout(Poco::Timespan(5, 0));
+        try {
+            reset = owner->receiveBytes(&byte, 1) <= 0;
+        } catch (const Poco::TimeoutException&) {
+            reset = false;  // the reset never arrived: the check below would prove nothing
+        } catch (const Poco::Exception&) {
+            reset = true;
+        }
+        CPPUNIT_ASSERT(reset);
+        CPPUNIT_ASSERT_EQUAL(peer, owner->peerAddress().toString());
+
+        // The owner closes the descriptor; the emptied original must not close it again once the number is
+        // reused by another connection.
+        owner.reset();
+        Poco::Net::StreamSocket second(server.address());
+        Poco::Net::StreamSocket secondAccepted = server.acceptConnection();
+        accepted = Poco::Net::StreamSocket();
+        second.sendBytes("x", 1);
+        CPPUNIT_ASSERT_EQUAL(1, secondAccepted.receiveBytes(&byte, 1));
+        CPPUNIT_ASSERT_EQUAL('x', byte);
     }
 
     void testStaticFilesConfined() {
