@@ -12,6 +12,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <fstream>
+#include <set>
 
 using namespace archestra::http;
 using archestra::test::httpRequest;
@@ -51,6 +52,7 @@ class DispatcherTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUuidParam);
     CPPUNIT_TEST(testHandlerExceptionIs500WithoutDetails);
     CPPUNIT_TEST(testStaticFilesConfined);
+    CPPUNIT_TEST(testNewRequestIdsAreDistinctUuidV4);
     CPPUNIT_TEST(testConnectionSocketKeepsItsAddresses);
     CPPUNIT_TEST_SUITE_END();
 
@@ -182,6 +184,17 @@ class DispatcherTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(500, r.status);
         CPPUNIT_ASSERT(r.body.find("secret internal detail") == std::string::npos);
         CPPUNIT_ASSERT_EQUAL(200, httpRequest(_port, "GET", "/items").status);  // the process is fine
+    }
+
+    void testNewRequestIdsAreDistinctUuidV4() {
+        std::set<std::string> seen;
+        for (int i = 0; i < 2000; ++i) {
+            std::string id = newRequestId();
+            CPPUNIT_ASSERT_MESSAGE(id, isUuidV4(id));
+            CPPUNIT_ASSERT_MESSAGE(id, id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+            seen.insert(id);
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2000), seen.size());
     }
 
     /// withCachedAddresses moves the accepted descriptor to a socket that answers its addresses from the
