@@ -93,8 +93,50 @@ void Router::add(RouteSpec spec, Handler handler) {
                                     : (segment.prefix.size() + segment.suffix.size() > 0 ? 2 : 1);
         compiled.segments.push_back(std::move(segment));
     }
+    const std::size_t position = _compiled.size();
+    if (!compiled.segments.empty() && !compiled.segments.front().rest &&
+        compiled.segments.front().param.empty())
+        _byFirstLiteral[compiled.segments.front().prefix].push_back(position);
+    else
+        _anyFirst.push_back(position);
     _compiled.push_back(std::move(compiled));
     _routes.push_back(std::move(route));
+}
+
+void Router::consider(const Compiled& compiled, const std::string& method,
+                      const std::vector<std::string>& parts, RouteMatch& best, int& bestScore,
+                      std::vector<std::string>& allowed) const {
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    std::size_t i = 0;
+    for (; i < compiled.segments.size() && ok; ++i) {
+        const Segment& segment = compiled.segments[i];
+        if (segment.rest) {
+            std::string restPath;
+            for (std::size_t j = i; j < parts.size(); ++j) restPath += (j > i ? "/" : "") + parts[j];
+            params["*"] = restPath;
+            i = parts.size();
+            break;
+        }
+        if (i >= parts.size() || !matchSegment(segment, parts[i], params)) ok = false;
+    }
+    bool endsWithRest = !compiled.segments.empty() && compiled.segments.back().rest;
+    if (!ok || (!endsWithRest && i != parts.size()) ||
+        (!endsWithRest && compiled.segments.size() != parts.size()))
+        return;
+    const std::string& routeMethod = compiled.route->spec.method;
+    bool methodOk = routeMethod == "*" || routeMethod == method || (method == "HEAD" && routeMethod == "GET");
+    if (!methodOk) {
+        if (std::find(allowed.begin(), allowed.end(), routeMethod) == allowed.end())
+            allowed.push_back(routeMethod);
+        return;
+    }
+    int score = compiled.specificity * 2 + (routeMethod == "*" ? 0 : 1);
+    if (score > bestScore) {
+        bestScore = score;
+        best.route = compiled.route;
+        best.params = std::move(params);
+    }
 }
 
 RouteMatch Router::match(const std::string& method, const std::string& path) const {
@@ -102,39 +144,18 @@ RouteMatch Router::match(const std::string& method, const std::string& path) con
     RouteMatch best;
     int bestScore = -1;
     std::vector<std::string> allowed;
-    for (const auto& compiled : _compiled) {
-        std::map<std::string, std::string> params;
-        bool ok = true;
-        std::size_t i = 0;
-        for (; i < compiled.segments.size() && ok; ++i) {
-            const Segment& segment = compiled.segments[i];
-            if (segment.rest) {
-                std::string restPath;
-                for (std::size_t j = i; j < parts.size(); ++j) restPath += (j > i ? "/" : "") + parts[j];
-                params["*"] = restPath;
-                i = parts.size();
-                break;
-            }
-            if (i >= parts.size() || !matchSegment(segment, parts[i], params)) ok = false;
-        }
-        bool endsWithRest = !compiled.segments.empty() && compiled.segments.back().rest;
-        if (!ok || (!endsWithRest && i != parts.size()) ||
-            (!endsWithRest && compiled.segments.size() != parts.size()))
-            continue;
-        const std::string& routeMethod = compiled.route->spec.method;
-        bool methodOk =
-            routeMethod == "*" || routeMethod == method || (method == "HEAD" && routeMethod == "GET");
-        if (!methodOk) {
-            if (std::find(allowed.begin(), allowed.end(), routeMethod) == allowed.end())
-                allowed.push_back(routeMethod);
-            continue;
-        }
-        int score = compiled.specificity * 2 + (routeMethod == "*" ? 0 : 1);
-        if (score > bestScore) {
-            bestScore = score;
-            best.route = compiled.route;
-            best.params = std::move(params);
-        }
+    static const std::vector<std::size_t> none;
+    const std::vector<std::size_t>* literal = &none;
+    if (!parts.empty()) {
+        auto it = _byFirstLiteral.find(parts.front());
+        if (it != _byFirstLiteral.end()) literal = &it->second;
+    }
+    // Both candidate lists merged back into declaration order.
+    auto a = literal->begin();
+    auto b = _anyFirst.begin();
+    while (a != literal->end() || b != _anyFirst.end()) {
+        const bool takeA = b == _anyFirst.end() || (a != literal->end() && *a < *b);
+        consider(_compiled[takeA ? *a++ : *b++], method, parts, best, bestScore, allowed);
     }
     if (best.route == nullptr) best.allowedMethods = std::move(allowed);
     return best;

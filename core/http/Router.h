@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace archestra::http {
@@ -78,8 +79,18 @@ class Router {
         std::vector<Segment> segments;
         int specificity;
     };
+    /// Tries one compiled route against the path's parts; keeps the best match or notes a 405 method.
+    void consider(const Compiled& compiled, const std::string& method, const std::vector<std::string>& parts,
+                  RouteMatch& best, int& bestScore, std::vector<std::string>& allowed) const;
+
     std::vector<std::unique_ptr<Route>> _routes;
     std::vector<Compiled> _compiled;
+    /// Positions in _compiled by first segment when that is a literal: only those can match a path that
+    /// starts with it (the proxy's paths skip the ~hundreds of /api routes). Routes starting with a
+    /// parameter or "*", or with no segment, may match any path and are always tried. Both lists are in
+    /// declaration order, which decides between equally specific matches.
+    std::unordered_map<std::string, std::vector<std::size_t>> _byFirstLiteral;
+    std::vector<std::size_t> _anyFirst;
 };
 
 /// Splits a path into segments ("/a/b/" -> a, b). Percent-decoding is left to the caller.

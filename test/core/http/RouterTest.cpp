@@ -14,6 +14,7 @@ class RouterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMethodNotAllowed);
     CPPUNIT_TEST(testDuplicateRejected);
     CPPUNIT_TEST(testUuid);
+    CPPUNIT_TEST(testRoutesNotStartingWithALiteral);
     CPPUNIT_TEST_SUITE_END();
 
     static Handler tag(std::string* out, std::string value) {
@@ -81,6 +82,36 @@ class RouterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_THROW(router.add({.method = "GET", .path = "/x"}, nullptr), std::invalid_argument);
         CPPUNIT_ASSERT_THROW(router.add({.method = "GET", .path = "/a/*/b"}, nullptr), std::invalid_argument);
         CPPUNIT_ASSERT_THROW(router.add({.method = "GET", .path = "/a/{}"}, nullptr), std::invalid_argument);
+    }
+
+    /// The router only tries the routes whose first literal segment matches, plus every route that starts
+    /// with a parameter or "*" (or has no segment): those still match, and ties still go to the route
+    /// declared first, whichever list it is in.
+    void testRoutesNotStartingWithALiteral() {
+        Router router;
+        router.add({.method = "GET", .path = "/"}, nullptr);
+        router.add({.method = "GET", .path = "/{tenant}/status"}, nullptr);
+        router.add({.method = "POST", .path = "/api/status"}, nullptr);
+        router.add({.method = "GET", .path = "/*"}, nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("/"), router.match("GET", "/").route->spec.path);
+        CPPUNIT_ASSERT_EQUAL(std::string("/{tenant}/status"),
+                             router.match("GET", "/api/status").route->spec.path);
+        CPPUNIT_ASSERT_EQUAL(std::string("/api/status"),
+                             router.match("POST", "/api/status").route->spec.path);
+        CPPUNIT_ASSERT_EQUAL(std::string("/*"), router.match("GET", "/other/path").route->spec.path);
+        auto refused = router.match("DELETE", "/api/status");
+        CPPUNIT_ASSERT(refused.route == nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("GET,POST"),
+                             refused.allowedMethods.at(0) + "," + refused.allowedMethods.at(1));
+
+        Router paramFirst;
+        paramFirst.add({.method = "GET", .path = "/{y}/b"}, nullptr);
+        paramFirst.add({.method = "GET", .path = "/a/{x}"}, nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("/{y}/b"), paramFirst.match("GET", "/a/b").route->spec.path);
+        Router literalFirst;
+        literalFirst.add({.method = "GET", .path = "/a/{x}"}, nullptr);
+        literalFirst.add({.method = "GET", .path = "/{y}/b"}, nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("/a/{x}"), literalFirst.match("GET", "/a/b").route->spec.path);
     }
 
     void testUuid() {
