@@ -1,12 +1,14 @@
 // TOON encoder (see Toon.h for the rules it follows).
 #include "core/proxy/Toon.h"
 
-#include "core/proxy/ToonBytes.h"
+#include "core/proxy/ToonScan.h"
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 
 namespace archestra::proxy::toon {
 
@@ -43,6 +45,60 @@ bool looksNumeric(std::string_view s) {
     return i == n;
 }
 
+/// The text being written. std::string's push_back and append were out-of-line calls per piece (a fifth of
+/// the encoder's time for a 100 KB table); this keeps the write position and the end at hand and grows
+/// rarely (the buffer starts at the JSON's size).
+class Out {
+  public:
+    explicit Out(std::size_t capacity) : _text(capacity < 64 ? 64 : capacity, '\0') {
+        _at = _text.data();
+        _end = _at + _text.size();
+    }
+    void operator+=(char c) {
+        room(1);
+        *_at++ = c;
+    }
+    void operator+=(std::string_view s) { append(s.data(), s.size()); }
+    void append(const char* p, std::size_t n) {
+        room(n);
+        std::memcpy(_at, p, n);
+        _at += n;
+    }
+    void append(std::size_t n, char c) {
+        room(n);
+        std::memset(_at, c, n);
+        _at += n;
+    }
+    std::string take() && {
+        _text.resize(static_cast<std::size_t>(_at - _text.data()));
+        return std::move(_text);
+    }
+
+  private:
+    void room(std::size_t n) {
+        if (static_cast<std::size_t>(_end - _at) < n) [[unlikely]]
+            grow(n);
+    }
+    [[gnu::noinline]] void grow(std::size_t n) {
+        const auto used = static_cast<std::size_t>(_at - _text.data());
+        _text.resize(std::max(_text.size() * 2, used + n));
+        _at = _text.data() + used;
+        _end = _text.data() + _text.size();
+    }
+    std::string _text;
+    char* _at;
+    char* _end;
+};
+
+/// Key equality inline: keys are a few bytes, and the library memcmp call per tabular cell cost more than the
+/// comparison.
+bool sameKey(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 bool isSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -71,7 +127,8 @@ bool needsQuotes(std::string_view s, char delimiter) {
     return false;
 }
 
-void appendQuoted(std::string& out, std::string_view s) {
+template <class Text>
+void appendQuoted(Text& out, std::string_view s) {
     out += '"';
     std::size_t run = 0;  // start of the pending run of characters that need no escape
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -100,7 +157,7 @@ void appendQuoted(std::string& out, std::string_view s) {
     out += '"';
 }
 
-void appendString(std::string& out, std::string_view s, char delimiter) {
+void appendString(Out& out, std::string_view s, char delimiter) {
     if (needsQuotes(s, delimiter))
         appendQuoted(out, s);
     else
@@ -114,7 +171,8 @@ bool isIdentifierKey(std::string_view key) {
     return true;
 }
 
-void appendKey(std::string& out, std::string_view key) {
+template <class Text>
+void appendKey(Text& out, std::string_view key) {
     if (isIdentifierKey(key))
         out += key;
     else
@@ -173,7 +231,7 @@ bool isPrimitive(Element value) {
 /// decimal with the fewest fractional digits that parses back to `number` is the shortest round-trip form,
 /// written here directly instead of through to_chars and the canonical rewrite. False for any other number
 /// (the differential test checks the two paths agree).
-bool appendShortDecimal(std::string& out, double number) {
+bool appendShortDecimal(Out& out, double number) {
     static constexpr double kPow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
     const bool negative = number < 0;
     const double magnitude = negative ? -number : number;
@@ -206,7 +264,7 @@ bool appendShortDecimal(std::string& out, double number) {
     return false;
 }
 
-void appendDouble(std::string& out, double number) {
+void appendDouble(Out& out, double number) {
     if (number != number || number - number != 0) {  // NaN / Infinity (cannot come from parsed JSON)
         out += "null";
         return;
@@ -231,13 +289,13 @@ void appendDouble(std::string& out, double number) {
 }
 
 template <class Integer>
-void appendInteger(std::string& out, Integer number) {
+void appendInteger(Out& out, Integer number) {
     char buffer[24];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);
     out.append(buffer, static_cast<std::size_t>(end - buffer));
 }
 
-void appendPrimitive(std::string& out, Element value, char delimiter) {
+void appendPrimitive(Out& out, Element value, char delimiter) {
     switch (value.type()) {
         case Type::NULL_VALUE:
             out += "null";
@@ -264,7 +322,9 @@ void appendPrimitive(std::string& out, Element value, char delimiter) {
 
 class Encoder {
   public:
-    std::string out;
+    Out out;
+
+    explicit Encoder(std::size_t capacity) : out(capacity) {}
 
     void root(Element value) {
         if (value.type() == Type::OBJECT) {
@@ -278,7 +338,7 @@ class Encoder {
 
   private:
     /// Starts a new line at `depth` and returns the string to append its content to.
-    std::string& line(std::size_t depth) {
+    Out& line(std::size_t depth) {
         if (!_first) out += '\n';
         _first = false;
         out.append(depth * 2, ' ');
@@ -298,7 +358,7 @@ class Encoder {
             array(header, value, depth, childDepth);
             return;
         }
-        std::string& text = line(depth);
+        Out& text = line(depth);
         text += prefix;
         appendKey(text, key);
         text += ':';
@@ -328,7 +388,7 @@ class Encoder {
         for (auto a = first.begin(); a != first.end(); ++a) {  // no duplicate keys in the header row
             auto b = a;
             for (++b; b != first.end(); ++b)
-                if (a.key() == b.key()) return false;
+                if (sameKey(a.key(), b.key())) return false;
         }
         for (auto item : array) {
             if (item.type() != Type::OBJECT) return false;
@@ -338,7 +398,7 @@ class Encoder {
             bool sameOrder = true;
             for (auto field : object) {
                 if (!isPrimitive(field.value)) return false;
-                if (sameOrder && header.key() != field.key) sameOrder = false;
+                if (sameOrder && !sameKey(header.key(), field.key)) sameOrder = false;
                 ++header;
             }
             if (sameOrder) continue;
@@ -349,19 +409,19 @@ class Encoder {
                 if (matches != 1) return false;
                 auto b = a;  // and no duplicate key in this row ({"a":1,"a":2} against a header a,b)
                 for (++b; b != object.end(); ++b)
-                    if (a.key() == b.key()) return false;
+                    if (sameKey(a.key(), b.key())) return false;
             }
         }
         return true;
     }
 
-    static void appendLength(std::string& text, std::size_t n) {
+    static void appendLength(Out& text, std::size_t n) {
         text += '[';
         text += std::to_string(n);
         text += ']';
     }
 
-    static void appendInline(std::string& text, simdjson::dom::array array) {
+    static void appendInline(Out& text, simdjson::dom::array array) {
         appendLength(text, array.size());
         text += ':';
         bool firstValue = true;
@@ -376,14 +436,14 @@ class Encoder {
     void array(const std::string& header, simdjson::dom::array value, std::size_t depth,
                std::size_t childDepth) {
         if (value.size() == 0 || allPrimitive(value)) {
-            std::string& text = line(depth);
+            Out& text = line(depth);
             text += header;
             appendInline(text, value);
             return;
         }
         bool inHeaderOrder = true;  // every row lists its keys in the header's order: cells by position
         if (tabular(value, inHeaderOrder)) {
-            std::string& text = line(depth);
+            Out& text = line(depth);
             text += header;
             appendLength(text, value.size());
             text += '{';
@@ -397,14 +457,14 @@ class Encoder {
             text += "}:";
             for (auto row : value) {
                 simdjson::dom::object cellsOf = row;
-                std::string& cells = line(childDepth);
+                Out& cells = line(childDepth);
                 bool firstCell = true;
                 auto cell = cellsOf.begin();
                 for (auto field : first) {
                     if (!firstCell) cells += kDelimiter;
                     firstCell = false;
                     // Same position first (rows usually repeat the header's order), else by key.
-                    Element v = inHeaderOrder || cell.key() == field.key
+                    Element v = inHeaderOrder || sameKey(cell.key(), field.key)
                                     ? cell.value()
                                     : cellsOf.at_key(field.key).value_unsafe();
                     appendPrimitive(cells, v, kDelimiter);
@@ -413,7 +473,7 @@ class Encoder {
             }
             return;
         }
-        std::string& text = line(depth);
+        Out& text = line(depth);
         text += header;
         appendLength(text, value.size());
         text += ':';
@@ -422,7 +482,7 @@ class Encoder {
 
     void listItem(Element item, std::size_t depth) {
         if (isPrimitive(item)) {
-            std::string& text = line(depth);
+            Out& text = line(depth);
             text += "- ";
             appendPrimitive(text, item, kDelimiter);
         } else if (item.type() == Type::ARRAY) {
@@ -453,10 +513,9 @@ std::optional<std::string> encodeJson(std::string_view jsonText) {
     Element root;
     if (parser.parse(jsonText.data(), jsonText.size(), true).get(root) != simdjson::SUCCESS)
         return std::nullopt;
-    Encoder encoder;
-    encoder.out.reserve(jsonText.size());  // TOON is rarely longer than the JSON it comes from
+    Encoder encoder(jsonText.size());  // TOON is rarely longer than the JSON it comes from
     encoder.root(root);
-    return std::move(encoder.out);
+    return std::move(encoder.out).take();
 }
 
 std::string encode(const nlohmann::ordered_json& value) {
@@ -464,89 +523,8 @@ std::string encode(const nlohmann::ordered_json& value) {
     return encoded ? std::move(*encoded) : std::string();
 }
 
-namespace {
-
-/// Tokens of letter (step 6) or digit (step 3) runs in one block: one at each run start and one every
-/// `step` bytes into a run. `run` is the mask of the class; `offset` (in/out) the position within its run of
-/// the previous block's last byte modulo `step`, or -1 when that byte was not of the class.
-template <int step>
-[[gnu::always_inline]] inline std::size_t runTokens(std::uint64_t run, int& offset) {
-    std::uint64_t starts = run & ~((run << 1) | (offset >= 0 ? 1ULL : 0ULL));
-    if (offset >= 0 && (run & 1)) {  // the run continues from the previous block
-        int firstToken = (step - (offset + 1) % step) % step;
-        int leading = run == ~0ULL ? 64 : __builtin_ctzll(~run);
-        if (firstToken < leading) starts |= 1ULL << firstToken;
-    }
-    std::uint64_t long_ = run;  // bytes preceded by `step` bytes of the run within this block
-    for (int k = 1; k <= step; ++k) long_ &= run << k;
-    std::size_t tokens = 0;
-    for (std::uint64_t at = starts; at != 0; at = (at << step) & long_) tokens += __builtin_popcountll(at);
-    if (run >> 63) {
-        if (run == ~0ULL)
-            offset = offset >= 0 ? (offset + 64) % step : 63 % step;
-        else
-            offset = (62 - (63 - __builtin_clzll(~run))) % step;
-    } else {
-        offset = -1;
-    }
-    return tokens;
-}
-
-bool isSpaceByte(unsigned char c) {
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-bool isWordByte(unsigned char c) {
-    return static_cast<unsigned>((c | 0x20) - 'a') < 26u || static_cast<unsigned>(c - '0') < 10u || c >= 0x80;
-}
-
-}  // namespace
-
-// Cloned for CPUs with POPCNT (an ifunc picks the clone at load time): x86-64's baseline has no popcount
-// instruction, and the library call it otherwise makes per mask was a third of this function's time.
-// Not under ThreadSanitizer: the ifunc resolver runs during relocation, before the TSan runtime is up,
-// and its instrumented entry crashes every binary that links this file (seen in the first tsan run).
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__SANITIZE_THREAD__)
-__attribute__((target_clones("default", "popcnt")))
-#endif
-std::size_t
-estimateTokens(std::string_view text) {
-    // The rules of the header, over 64-byte blocks: every "other" ASCII byte is a token; a non-ASCII token
-    // starts at each lead byte (>= 0xC0) and each continuation byte not preceded by a non-ASCII byte; a
-    // space run is a token unless it is one ' ' followed by a word byte; letter and digit runs as in
-    // runTokens.
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const std::size_t n = text.size();
-    std::size_t tokens = 0;
-    int letterOffset = -1, digitOffset = -1;
-    std::uint64_t prevHigh = 0, prevSpace = 0;
-    for (std::size_t i = 0; i < n; i += 64) {
-        const std::size_t left = n - i;
-        const bytes::Block64 block = left >= 64 ? bytes::Block64(p + i) : bytes::Block64::tail(p + i, left);
-        const std::uint64_t valid = bytes::Block64::validBits(left);
-        const std::uint64_t letter = block.letters() & valid;
-        const std::uint64_t digit = block.range('0', '9') & valid;
-        const std::uint64_t blank = block.eq(' ') & valid;
-        const std::uint64_t space = (blank | block.range('\t', '\r')) & valid;
-        const std::uint64_t high = block.high() & valid;
-        const std::uint64_t lead = block.range(0xC0, 0xFF) & valid;
-        const std::uint64_t other = valid & ~(letter | digit | space | high);
-        tokens += static_cast<std::size_t>(__builtin_popcountll(other));
-        tokens +=
-            static_cast<std::size_t>(__builtin_popcountll(lead | (high & ~lead & ~((high << 1) | prevHigh))));
-        // The byte after the block decides the last space run.
-        const bool more = left > 64;
-        const std::uint64_t nextSpace = more && isSpaceByte(p[i + 64]) ? 1ULL << 63 : 0;
-        const std::uint64_t nextWord = more && isWordByte(p[i + 64]) ? 1ULL << 63 : 0;
-        const std::uint64_t spaceStarts = space & ~((space << 1) | prevSpace);
-        const std::uint64_t single = spaceStarts & ~((space >> 1) | nextSpace);
-        const std::uint64_t merged = single & blank & (((letter | digit | high) >> 1) | nextWord);
-        tokens += static_cast<std::size_t>(__builtin_popcountll(spaceStarts) - __builtin_popcountll(merged));
-        tokens += runTokens<6>(letter, letterOffset);
-        tokens += runTokens<3>(digit, digitOffset);
-        prevHigh = high >> 63;
-        prevSpace = space >> 63;
-    }
-    return tokens;
+std::size_t estimateTokens(std::string_view text) {
+    return scan::best().estimateTokens(text);
 }
 
 }  // namespace archestra::proxy::toon

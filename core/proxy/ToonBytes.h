@@ -1,24 +1,44 @@
 // Byte classification 64 bytes at a time for the TOON step's linear scans (token estimate, locating a value
 // in the raw body): each question about a block of 64 bytes ("which are quotes?", "which are letters?")
 // becomes a 64-bit mask, bit i for byte i, so runs and escapes are counted with bit arithmetic instead of a
-// branch per byte. SSE2 (every x86-64 CPU); a plain loop elsewhere.
+// branch per byte.
+//
+// One Block64 per instruction set, each in its own inline namespace so that the copies compiled for different
+// CPUs never merge at link time (they are inline functions with the same name otherwise): SSE2 (every x86-64
+// CPU; a plain loop elsewhere) by default, AVX2 or AVX-512BW when the including file defines
+// ARCHESTRA_TOON_AVX2 / ARCHESTRA_TOON_AVX512 and compiles for that target (core/proxy/ToonScan*.cpp;
+// ToonScan.h picks one at run time).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#if defined(ARCHESTRA_TOON_AVX512)
+#define ARCHESTRA_TOON_ISA avx512
+#elif defined(ARCHESTRA_TOON_AVX2)
+#define ARCHESTRA_TOON_ISA avx2
+#else
+#define ARCHESTRA_TOON_ISA baseline
 #endif
 
 namespace archestra::proxy::toon::bytes {
+inline namespace ARCHESTRA_TOON_ISA {
 
 /// 64 bytes starting at `p` (all 64 must be readable; see Block64::tail for the end of a text).
 class Block64 {
   public:
     explicit Block64(const unsigned char* p) {
-#if defined(__SSE2__)
+#if defined(ARCHESTRA_TOON_AVX512)
+        _v = _mm512_loadu_si512(p);
+#elif defined(ARCHESTRA_TOON_AVX2)
+        _v[0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+        _v[1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+#elif defined(__SSE2__)
         const auto* at = reinterpret_cast<const __m128i*>(p);
         _v[0] = _mm_loadu_si128(at);
         _v[1] = _mm_loadu_si128(at + 1);
@@ -41,7 +61,12 @@ class Block64 {
 
     /// Bytes equal to `c`.
     std::uint64_t eq(unsigned char c) const {
-#if defined(__SSE2__)
+#if defined(ARCHESTRA_TOON_AVX512)
+        return scalar(_mm512_cmpeq_epi8_mask(_v, _mm512_set1_epi8(static_cast<char>(c))));
+#elif defined(ARCHESTRA_TOON_AVX2)
+        const __m256i needle = _mm256_set1_epi8(static_cast<char>(c));
+        return combine([&](__m256i v) { return _mm256_cmpeq_epi8(v, needle); });
+#elif defined(__SSE2__)
         const __m128i needle = _mm_set1_epi8(static_cast<char>(c));
         return combine([&](__m128i v) { return _mm_cmpeq_epi8(v, needle); });
 #else
@@ -51,7 +76,17 @@ class Block64 {
 
     /// Bytes b with lo <= b <= hi (unsigned).
     std::uint64_t range(unsigned char lo, unsigned char hi) const {
-#if defined(__SSE2__)
+#if defined(ARCHESTRA_TOON_AVX512)
+        return scalar(_mm512_cmple_epu8_mask(_mm512_sub_epi8(_v, _mm512_set1_epi8(static_cast<char>(lo))),
+                                             _mm512_set1_epi8(static_cast<char>(hi - lo))));
+#elif defined(ARCHESTRA_TOON_AVX2)
+        const __m256i low = _mm256_set1_epi8(static_cast<char>(lo));
+        const __m256i width = _mm256_set1_epi8(static_cast<char>(hi - lo));
+        return combine([&](__m256i v) {
+            __m256i d = _mm256_sub_epi8(v, low);  // wraps below lo to large values
+            return _mm256_cmpeq_epi8(_mm256_min_epu8(d, width), d);
+        });
+#elif defined(__SSE2__)
         const __m128i low = _mm_set1_epi8(static_cast<char>(lo));
         const __m128i width = _mm_set1_epi8(static_cast<char>(hi - lo));
         return combine([&](__m128i v) {
@@ -65,7 +100,19 @@ class Block64 {
 
     /// ASCII letters (A-Z, a-z).
     std::uint64_t letters() const {
-#if defined(__SSE2__)
+#if defined(ARCHESTRA_TOON_AVX512)
+        const __m512i folded = _mm512_or_si512(_v, _mm512_set1_epi8(0x20));
+        return scalar(
+            _mm512_cmple_epu8_mask(_mm512_sub_epi8(folded, _mm512_set1_epi8('a')), _mm512_set1_epi8(25)));
+#elif defined(ARCHESTRA_TOON_AVX2)
+        const __m256i lowerBit = _mm256_set1_epi8(0x20);
+        const __m256i a = _mm256_set1_epi8('a');
+        const __m256i width = _mm256_set1_epi8(25);
+        return combine([&](__m256i v) {
+            __m256i d = _mm256_sub_epi8(_mm256_or_si256(v, lowerBit), a);
+            return _mm256_cmpeq_epi8(_mm256_min_epu8(d, width), d);
+        });
+#elif defined(__SSE2__)
         const __m128i lowerBit = _mm_set1_epi8(0x20);
         const __m128i a = _mm_set1_epi8('a');
         const __m128i width = _mm_set1_epi8(25);
@@ -80,7 +127,11 @@ class Block64 {
 
     /// Bytes >= 0x80 (the bytes of non-ASCII UTF-8 sequences).
     std::uint64_t high() const {
-#if defined(__SSE2__)
+#if defined(ARCHESTRA_TOON_AVX512)
+        return scalar(_mm512_movepi8_mask(_v));
+#elif defined(ARCHESTRA_TOON_AVX2)
+        return bits(_v[0], _v[1]);
+#elif defined(__SSE2__)
         return bits(_v[0], _v[1], _v[2], _v[3]);
 #else
         return scalar([](unsigned char b) { return b >= 0x80; });
@@ -88,7 +139,28 @@ class Block64 {
     }
 
   private:
-#if defined(__SSE2__)
+#if defined(ARCHESTRA_TOON_AVX512)
+    // The mask as a plain integer, opaque to the optimiser: otherwise GCC folds the caller's `& ~carry` into
+    // a masked compare, which puts the compare on the loop-carried chain of the string scan (2.5x slower).
+    static std::uint64_t scalar(__mmask64 mask) {
+        std::uint64_t bits = _cvtmask64_u64(mask);
+        asm("" : "+r"(bits));
+        return bits;
+    }
+    __m512i _v;
+#elif defined(ARCHESTRA_TOON_AVX2)
+    static std::uint64_t bits(__m256i a, __m256i b) {
+        const auto lane = [](__m256i v) {
+            return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(v)));
+        };
+        return lane(a) | lane(b) << 32;
+    }
+    template <class F>
+    std::uint64_t combine(F f) const {
+        return bits(f(_v[0]), f(_v[1]));
+    }
+    __m256i _v[2];
+#elif defined(__SSE2__)
     // Written out rather than looped: the loop was not unrolled at -O2 (a variable shift per lane).
     static std::uint64_t bits(__m128i a, __m128i b, __m128i c, __m128i d) {
         const auto lane = [](__m128i v) {
@@ -132,4 +204,5 @@ inline std::uint64_t escapedBytes(std::uint64_t backslashes, std::uint64_t& carr
     return escapedFirst | (fromEven & ~b & kOdd) | (fromOdd & ~b & kEven);
 }
 
+}  // namespace ARCHESTRA_TOON_ISA
 }  // namespace archestra::proxy::toon::bytes

@@ -2,7 +2,7 @@
 #include "core/proxy/ToonCompression.h"
 
 #include "core/proxy/Toon.h"
-#include "core/proxy/ToonBytes.h"
+#include "core/proxy/ToonScan.h"
 #include "core/proxy/adapters/AdapterSupport.h"
 #include "core/util/JsonString.h"
 
@@ -37,31 +37,10 @@ struct Scanner {
         while (i < s.size() && isWs(s[i])) ++i;
     }
     bool string() {  // at '"'; leaves i after the closing quote
-        if (i >= s.size() || s[i] != '"') return false;
-        // Keys and short values end within a few bytes: byte by byte first (ending past an escaped byte, so
-        // the block loop starts unescaped), then 64 bytes at a time: the first quote that no backslash run
-        // escapes ends the string (a tool result is one long string full of \" escapes).
-        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-        for (const std::size_t stop = std::min(s.size(), i + 33); ++i < stop;) {
-            if (s[i] == '\\')
-                ++i;
-            else if (s[i] == '"')
-                return ++i, true;
-        }
-        std::uint64_t carry = 0;
-        for (; i + 64 <= s.size(); i += 64) {
-            const toon::bytes::Block64 block(p + i);
-            const std::uint64_t quotes = block.eq('"') & ~toon::bytes::escapedBytes(block.eq('\\'), carry);
-            if (quotes != 0) return i += static_cast<std::size_t>(__builtin_ctzll(quotes)) + 1, true;
-        }
-        if (carry && i < s.size()) ++i;
-        for (; i < s.size(); ++i) {
-            if (s[i] == '\\')
-                ++i;
-            else if (s[i] == '"')
-                return ++i, true;
-        }
-        return false;
+        const std::size_t end = toon::scan::best().stringEnd(s, i);
+        if (end == std::string_view::npos) return false;
+        i = end;
+        return true;
     }
     bool value() {  // iterative: nesting depth is not limited by the stack
         ws();
@@ -170,7 +149,7 @@ std::optional<std::pair<std::size_t, std::size_t>> locateJsonValue(std::string_v
         } else {
             if (raw[scan.i] != '{') return std::nullopt;
             ++scan.i;
-            std::optional<std::size_t> found;
+            std::optional<std::pair<std::size_t, std::size_t>> found;
             while (true) {
                 scan.ws();
                 if (scan.i >= raw.size()) return std::nullopt;
@@ -181,13 +160,17 @@ std::optional<std::pair<std::size_t, std::size_t>> locateJsonValue(std::string_v
                 if (scan.i >= raw.size() || raw[scan.i] != ':') return std::nullopt;
                 ++scan.i;
                 scan.ws();
-                if (*key == step.key) found = scan.i;  // the last duplicate wins, as in the parsed body
+                const std::size_t start = scan.i;
                 if (!scan.value()) return std::nullopt;
+                // The last duplicate wins, as in the parsed body; its end is kept so that the value (a whole
+                // tool result, at the last step) is not scanned a second time.
+                if (*key == step.key) found = std::make_pair(start, scan.i);
                 scan.ws();
                 if (scan.i < raw.size() && raw[scan.i] == ',') ++scan.i;
             }
             if (!found) return std::nullopt;
-            scan.i = *found;
+            if (&step == &path.back()) return found;
+            scan.i = found->first;
         }
     }
     scan.ws();

@@ -13,7 +13,7 @@ archestra_fuzz_target(fuzz_config SOURCE targets/ConfigFuzz.cpp CORE core/config
                       LINK Poco::Foundation Poco::Util)
 archestra_fuzz_target(fuzz_http SOURCE targets/HttpFuzz.cpp CORE core/http/Router.cpp core/http/BodyValidator.cpp
                       core/gateway/JsonRpc.cpp LINK Poco::Foundation Poco::Net)
-archestra_fuzz_target(fuzz_toon SOURCE targets/ToonFuzz.cpp CORE core/proxy/Toon.cpp core/proxy/ToonCompression.cpp
+archestra_fuzz_target(fuzz_toon SOURCE targets/ToonFuzz.cpp CORE core/proxy/Toon.cpp core/proxy/ToonCompression.cpp core/proxy/ToonScan*.cpp
                       core/util/JsonString.cpp core/proxy/adapters/*.cpp core/proxy/sse/*.cpp LINK Poco::Foundation simdjson::simdjson)
 archestra_fuzz_target(fuzz_json_array SOURCE targets/JsonArrayFuzz.cpp CORE core/proxy/sse/*.cpp
                       LINK Poco::Foundation)

@@ -6,11 +6,13 @@
 // a smoke test (every payload converts): a timing limit inside the test suite fails on a busy machine.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
+#include "core/proxy/ToonScan.h"
 #include "core/util/JsonString.h"
 
 #include <simdjson.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -27,6 +29,11 @@ double cpuSeconds() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
 }
 
 json users(int n) {
@@ -69,9 +76,12 @@ struct Case {
 int main(int argc, char** argv) {
     int iterations = 20000;
     bool enforce = false;
+    std::string_view only;  // --only <text>: the cases whose name contains it (for perf record)
     for (int i = 1; i < argc; ++i) {
         if (std::string_view(argv[i]) == "--enforce")
             enforce = true;
+        else if (std::string_view(argv[i]) == "--only" && i + 1 < argc)
+            only = argv[++i];
         else
             iterations = std::atoi(argv[i]);
     }
@@ -87,6 +97,7 @@ int main(int argc, char** argv) {
     std::printf("%-24s %9s %10s %10s %12s %12s\n", "tool result", "JSON B", "µs/result", "MB/s",
                 "tokens JSON", "tokens TOON");
     for (const auto& c : cases) {
+        if (std::string_view(c.name).find(only) == std::string_view::npos) continue;
         std::string text = c.result.dump();
         json body = {{"model", "gpt-4o"},
                      {"messages",
@@ -119,13 +130,17 @@ int main(int argc, char** argv) {
     }
     // Where the time goes, for the 20-user and the 1000-user results.
     for (int rows : {20, 1000}) {
+        if (!only.empty()) break;
         std::string text = users(rows).dump();
         int n = rows > 100 ? std::max(10, iterations / 100) : iterations;
-        auto timeIt = [&](const char* what, auto&& fn) {
+        std::size_t sink = 0;
+        auto measure = [&](auto&& fn) {
             double start = cpuSeconds();
-            std::size_t sink = 0;
             for (int i = 0; i < n; ++i) sink += fn();
-            std::printf("  %-34s %8.2f µs  (%zu)\n", what, (cpuSeconds() - start) * 1e6 / n, sink % 10);
+            return (cpuSeconds() - start) * 1e6 / n;
+        };
+        auto timeIt = [&](const char* what, auto&& fn) {
+            std::printf("  %-34s %8.2f µs  (%zu)\n", what, measure(fn), sink % 10);
         };
         std::string encoded = *toon::encodeJson(text);
         json body = {{"messages", {{{"role", "tool"}, {"tool_call_id", "c"}, {"content", text}}}}};
@@ -144,6 +159,22 @@ int main(int argc, char** argv) {
             simdjson::dom::element root;
             return static_cast<std::size_t>(parser.parse(text).get(root));
         });
+        // Each build of the scans this CPU runs (toon::scan uses the first), 5 rounds alternating so that a
+        // busy machine slows them alike; medians.
+        const auto kernels = toon::scan::supported();
+        const std::size_t content = raw.find(":\"{") + 1;
+        std::vector<std::vector<double>> estimate(kernels.size()), stringEnd(kernels.size());
+        for (int round = 0; round < 5; ++round) {
+            for (std::size_t k = 0; k < kernels.size(); ++k) {
+                const auto& set = kernels[k];
+                estimate[k].push_back(
+                    measure([&] { return set.estimateTokens(text) + set.estimateTokens(encoded); }));
+                stringEnd[k].push_back(measure([&] { return set.stringEnd(raw, content); }));
+            }
+        }
+        for (std::size_t k = 0; k < kernels.size(); ++k)
+            std::printf("  scans for %-33s estimate %8.2f µs, end of the content string %8.2f µs\n",
+                        kernels[k].name, median(estimate[k]), median(stringEnd[k]));
     }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
