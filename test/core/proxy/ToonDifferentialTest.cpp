@@ -4,6 +4,7 @@
 #include "core/BuildPaths.h"
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
+#include "core/proxy/ToonScan.h"
 #include "test/core/proxy/ToonReference.h"
 #include "test/core/proxy/ToonReferenceEncoder.h"
 
@@ -71,6 +72,27 @@ std::string nastyString(std::mt19937& random) {
     return value;
 }
 
+/// The raw text of a JSON string from its opening quote, long enough to reach the block loops: letters,
+/// escaped quotes and backslash runs of any length before a quote (odd: escaped, even: the end), sometimes
+/// cut before its end.
+std::string escapedString(std::mt19937& random) {
+    std::string text = "\"";
+    for (std::size_t i = 0, n = random() % 400; i < n; ++i) {
+        switch (random() % 4) {
+            case 0:
+                text += "\\\"";
+                break;
+            case 1:
+                text += std::string(1 + random() % 6, '\\') + (random() % 3 ? "\"" : "x");
+                break;
+            default:
+                text += std::string(1 + random() % 70, static_cast<char>('a' + random() % 26));
+        }
+    }
+    text += '"';
+    return random() % 5 ? text : text.substr(0, random() % text.size());
+}
+
 json randomDoc(std::mt19937& random, int depth) {
     if (depth > 3 || random() % 4 == 0) {
         switch (random() % 4) {
@@ -129,6 +151,7 @@ class ToonDifferentialTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEncoderOnCorpus);
     CPPUNIT_TEST(testEncoderOnNumbers);
     CPPUNIT_TEST(testEncoderOnGeneratedTables);
+    CPPUNIT_TEST(testEveryScanBuild);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -289,6 +312,31 @@ class ToonDifferentialTest : public CppUnit::TestFixture {
             std::string text = nlohmann::ordered_json{{"rows", rows}, {"total", count}}.dump();
             auto expected = toon_reference::encodeJson(text);
             CPPUNIT_ASSERT_EQUAL_MESSAGE(text, *expected, *toon::encodeJson(text));
+        }
+    }
+
+    /// The tests above run the build of the scans this CPU picks; this one runs each build the CPU can run
+    /// (AVX-512BW, AVX2, baseline), so the ones not picked here are checked too. Quote and backslash runs are
+    /// placed across the 64-byte blocks; the reference is the byte-by-byte scan.
+    void testEveryScanBuild() {
+        const auto builds = toon::scan::supported();
+        CPPUNIT_ASSERT(!builds.empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("baseline"), std::string(builds.back().name));
+        auto texts = corpus();
+        std::mt19937 random(13);
+        for (int round = 0; round < 3000; ++round) texts.push_back(randomText(random, random() % 60));
+        for (int round = 0; round < 3000; ++round) texts.push_back(escapedString(random));
+        for (const auto& build : builds) {
+            for (const auto& text : texts) {
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(build.name, toon_reference::estimateTokens(text),
+                                             build.estimateTokens(text));
+                if (text.empty() || text[0] != '"') continue;
+                toon_reference::Scanner reference{text, 0};
+                const bool closed = reference.string();
+                const std::size_t end = build.stringEnd(text, 0);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(text, closed, end != std::string_view::npos);
+                if (closed) CPPUNIT_ASSERT_EQUAL_MESSAGE(text, reference.i, end);
+            }
         }
     }
 };
