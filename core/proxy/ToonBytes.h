@@ -29,21 +29,52 @@
 namespace archestra::proxy::toon::bytes {
 inline namespace ARCHESTRA_TOON_ISA {
 
+#if !defined(ARCHESTRA_TOON_AVX512) && (defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__))
+/// The vector operations Block64 needs, written once with the compiler's vector extensions for the width at
+/// hand (32 bytes with AVX2, 16 with SSE2); a block is kLanes vectors. Only the mask extraction is an
+/// intrinsic per width.
+namespace lane {
+#if defined(ARCHESTRA_TOON_AVX2)
+constexpr int kWidth = 32;
+#else
+constexpr int kWidth = 16;
+#endif
+constexpr int kLanes = 64 / kWidth;
+typedef unsigned char Vec __attribute__((vector_size(kWidth)));
+
+inline Vec load(const unsigned char* p) {
+    Vec v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+/// Bytes b with lo <= b <= lo + width (unsigned): b - lo wraps below lo to large values.
+inline Vec within(Vec v, unsigned char lo, unsigned char width) {
+    return reinterpret_cast<Vec>(v - lo <= width);
+}
+inline std::uint64_t topBits(Vec v) {
+#if defined(ARCHESTRA_TOON_AVX2)
+    return static_cast<std::uint32_t>(_mm256_movemask_epi8(reinterpret_cast<__m256i>(v)));
+#else
+    return static_cast<std::uint32_t>(_mm_movemask_epi8(reinterpret_cast<__m128i>(v)));
+#endif
+}
+}  // namespace lane
+#endif
+
 /// 64 bytes starting at `p` (all 64 must be readable; see Block64::tail for the end of a text).
 class Block64 {
   public:
     explicit Block64(const unsigned char* p) {
 #if defined(ARCHESTRA_TOON_AVX512)
         _v = _mm512_loadu_si512(p);
-#elif defined(ARCHESTRA_TOON_AVX2)
-        _v[0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-        _v[1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-#elif defined(__SSE2__)
-        const auto* at = reinterpret_cast<const __m128i*>(p);
-        _v[0] = _mm_loadu_si128(at);
-        _v[1] = _mm_loadu_si128(at + 1);
-        _v[2] = _mm_loadu_si128(at + 2);
-        _v[3] = _mm_loadu_si128(at + 3);
+#elif defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__)
+        // Spelled out: the loop was not unrolled at -O2, and the block went through the stack.
+        _v[0] = lane::load(p);
+        _v[1] = lane::load(p + lane::kWidth);
+        if constexpr (lane::kLanes == 4) {
+            _v[2] = lane::load(p + 2 * lane::kWidth);
+            _v[3] = lane::load(p + 3 * lane::kWidth);
+        }
 #else
         std::memcpy(_b, p, 64);
 #endif
@@ -63,12 +94,8 @@ class Block64 {
     std::uint64_t eq(unsigned char c) const {
 #if defined(ARCHESTRA_TOON_AVX512)
         return scalar(_mm512_cmpeq_epi8_mask(_v, _mm512_set1_epi8(static_cast<char>(c))));
-#elif defined(ARCHESTRA_TOON_AVX2)
-        const __m256i needle = _mm256_set1_epi8(static_cast<char>(c));
-        return combine([&](__m256i v) { return _mm256_cmpeq_epi8(v, needle); });
-#elif defined(__SSE2__)
-        const __m128i needle = _mm_set1_epi8(static_cast<char>(c));
-        return combine([&](__m128i v) { return _mm_cmpeq_epi8(v, needle); });
+#elif defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__)
+        return combine([&](lane::Vec v) { return reinterpret_cast<lane::Vec>(v == c); });
 #else
         return scalar([&](unsigned char b) { return b == c; });
 #endif
@@ -79,20 +106,8 @@ class Block64 {
 #if defined(ARCHESTRA_TOON_AVX512)
         return scalar(_mm512_cmple_epu8_mask(_mm512_sub_epi8(_v, _mm512_set1_epi8(static_cast<char>(lo))),
                                              _mm512_set1_epi8(static_cast<char>(hi - lo))));
-#elif defined(ARCHESTRA_TOON_AVX2)
-        const __m256i low = _mm256_set1_epi8(static_cast<char>(lo));
-        const __m256i width = _mm256_set1_epi8(static_cast<char>(hi - lo));
-        return combine([&](__m256i v) {
-            __m256i d = _mm256_sub_epi8(v, low);  // wraps below lo to large values
-            return _mm256_cmpeq_epi8(_mm256_min_epu8(d, width), d);
-        });
-#elif defined(__SSE2__)
-        const __m128i low = _mm_set1_epi8(static_cast<char>(lo));
-        const __m128i width = _mm_set1_epi8(static_cast<char>(hi - lo));
-        return combine([&](__m128i v) {
-            __m128i d = _mm_sub_epi8(v, low);  // wraps below lo to large values
-            return _mm_cmpeq_epi8(_mm_min_epu8(d, width), d);
-        });
+#elif defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__)
+        return combine([&](lane::Vec v) { return lane::within(v, lo, static_cast<unsigned char>(hi - lo)); });
 #else
         return scalar([&](unsigned char b) { return b >= lo && b <= hi; });
 #endif
@@ -104,22 +119,8 @@ class Block64 {
         const __m512i folded = _mm512_or_si512(_v, _mm512_set1_epi8(0x20));
         return scalar(
             _mm512_cmple_epu8_mask(_mm512_sub_epi8(folded, _mm512_set1_epi8('a')), _mm512_set1_epi8(25)));
-#elif defined(ARCHESTRA_TOON_AVX2)
-        const __m256i lowerBit = _mm256_set1_epi8(0x20);
-        const __m256i a = _mm256_set1_epi8('a');
-        const __m256i width = _mm256_set1_epi8(25);
-        return combine([&](__m256i v) {
-            __m256i d = _mm256_sub_epi8(_mm256_or_si256(v, lowerBit), a);
-            return _mm256_cmpeq_epi8(_mm256_min_epu8(d, width), d);
-        });
-#elif defined(__SSE2__)
-        const __m128i lowerBit = _mm_set1_epi8(0x20);
-        const __m128i a = _mm_set1_epi8('a');
-        const __m128i width = _mm_set1_epi8(25);
-        return combine([&](__m128i v) {
-            __m128i d = _mm_sub_epi8(_mm_or_si128(v, lowerBit), a);
-            return _mm_cmpeq_epi8(_mm_min_epu8(d, width), d);
-        });
+#elif defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__)
+        return combine([&](lane::Vec v) { return lane::within(v | 0x20, 'a', 25); });
 #else
         return scalar([](unsigned char b) { return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'); });
 #endif
@@ -129,10 +130,8 @@ class Block64 {
     std::uint64_t high() const {
 #if defined(ARCHESTRA_TOON_AVX512)
         return scalar(_mm512_movepi8_mask(_v));
-#elif defined(ARCHESTRA_TOON_AVX2)
-        return bits(_v[0], _v[1]);
-#elif defined(__SSE2__)
-        return bits(_v[0], _v[1], _v[2], _v[3]);
+#elif defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__)
+        return combine([&](lane::Vec v) { return v; });
 #else
         return scalar([](unsigned char b) { return b >= 0x80; });
 #endif
@@ -148,31 +147,18 @@ class Block64 {
         return bits;
     }
     __m512i _v;
-#elif defined(ARCHESTRA_TOON_AVX2)
-    static std::uint64_t bits(__m256i a, __m256i b) {
-        const auto lane = [](__m256i v) {
-            return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(v)));
-        };
-        return lane(a) | lane(b) << 32;
-    }
+#elif defined(ARCHESTRA_TOON_AVX2) || defined(__SSE2__)
+    /// f applied to each vector, the top bits of the results as one mask. Spelled out per width rather than
+    /// looped: the loop was not unrolled at -O2 (a variable shift per lane).
     template <class F>
     std::uint64_t combine(F f) const {
-        return bits(f(_v[0]), f(_v[1]));
+        if constexpr (lane::kLanes == 2)
+            return lane::topBits(f(_v[0])) | lane::topBits(f(_v[1])) << 32;
+        else
+            return lane::topBits(f(_v[0])) | lane::topBits(f(_v[1])) << 16 | lane::topBits(f(_v[2])) << 32 |
+                   lane::topBits(f(_v[3])) << 48;
     }
-    __m256i _v[2];
-#elif defined(__SSE2__)
-    // Written out rather than looped: the loop was not unrolled at -O2 (a variable shift per lane).
-    static std::uint64_t bits(__m128i a, __m128i b, __m128i c, __m128i d) {
-        const auto lane = [](__m128i v) {
-            return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(v)));
-        };
-        return lane(a) | lane(b) << 16 | lane(c) << 32 | lane(d) << 48;
-    }
-    template <class F>
-    std::uint64_t combine(F f) const {
-        return bits(f(_v[0]), f(_v[1]), f(_v[2]), f(_v[3]));
-    }
-    __m128i _v[4];
+    lane::Vec _v[lane::kLanes];
 #else
     template <class F>
     std::uint64_t scalar(F f) const {

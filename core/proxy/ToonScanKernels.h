@@ -47,8 +47,8 @@ inline bool isWordByte(unsigned char c) {
 /// toon::estimateTokens. The rules of Toon.h, over 64-byte blocks: every "other" ASCII byte is a token; a
 /// non-ASCII token starts at each lead byte (>= 0xC0) and each continuation byte not preceded by a non-ASCII
 /// byte; a space run is a token unless it is one ' ' followed by a word byte; letter and digit runs as in
-/// runTokens.
-inline std::size_t estimateTokens(std::string_view text) {
+/// runTokens. Always inlined, so that each caller's target (a POPCNT clone, AVX2, ...) applies to it.
+[[gnu::always_inline]] inline std::size_t estimateTokens(std::string_view text) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
     std::size_t tokens = 0;

@@ -3,7 +3,8 @@
 // - encodeJson never throws; it answers only for text nlohmann also accepts as JSON;
 // - its output is valid UTF-8 and no JSON is left in it: outside quoted strings a '{' only opens a tabular
 //   header's field list (right after "[N]") and a '[' only a length "[N]"; quoted strings are closed;
-// - the token estimate never exceeds the byte count (every token consumes at least one byte);
+// - the token estimate never exceeds the byte count (every token consumes at least one byte), and every build
+//   of the scans this CPU runs (AVX-512BW, AVX2, baseline) answers alike;
 // - encode() of the parsed value gives the same text as encodeJson() when the document has no duplicate keys;
 // - locateJsonValue finds every value on a path chosen from the document, and the bytes it returns parse to
 //   exactly that value.
@@ -19,6 +20,7 @@
 
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
+#include "core/proxy/ToonScan.h"
 
 using namespace archestra::proxy;
 using nlohmann::json;
@@ -146,6 +148,18 @@ void checkLocate(std::string_view text, const json& doc, std::uint64_t seed) {
     if (locateJsonValue(text, missing)) violated("locateJsonValue found a path that does not exist", text);
 }
 
+/// Every build of the scans this CPU runs (AVX-512BW, AVX2, baseline) gives the same estimate and, when the
+/// input starts with a quote, the same end of that string as the build in use.
+void checkEveryScanBuild(std::string_view text, std::size_t tokens) {
+    static const auto builds = toon::scan::supported();
+    const std::size_t end = text.empty() || text[0] != '"' ? 0 : builds.front().stringEnd(text, 0);
+    for (const auto& build : builds) {
+        if (build.estimateTokens(text) != tokens) violated("the scan builds disagree on the estimate", text);
+        if (end != 0 && build.stringEnd(text, 0) != end)
+            violated("the scan builds disagree on the end of a string", text);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -159,6 +173,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const std::size_t tokens = toon::estimateTokens(text);
     if (tokens > text.size()) violated("more tokens than bytes (input)", text);
+    checkEveryScanBuild(text, tokens);
 
     json doc = json::parse(text, nullptr, false);
     if (!out) return 0;
