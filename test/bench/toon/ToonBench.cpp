@@ -4,6 +4,8 @@
 // MB/s of tool-result JSON, the token estimate before/after, and the process's peak RSS. With --enforce it
 // exits 1 when a typical result (the payloads up to ~10 KB) costs 50 µs or more; CTest runs it without, as
 // a smoke test (every payload converts): a timing limit inside the test suite fails on a busy machine.
+// `--only <text>` runs the cases whose name contains it and skips the breakdown (for perf record); the
+// breakdown times each CPU build of the scans (toon::scan::supported()) alternately.
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 #include "core/proxy/ToonScan.h"
