@@ -20,6 +20,7 @@
 #include "core/plugins/ConfigSchema.h"
 #include "core/plugins/Manifest.h"
 #include "core/plugins/PluginManager.h"
+#include "test/fuzz/targets/Invariant.h"
 
 namespace archestra::plugins {
 // PluginManager.cpp (which defines it) pulls in the loader and Boost.DLL; the manifest reader only throws it.
@@ -28,12 +29,9 @@ POCO_IMPLEMENT_EXCEPTION(PluginException, Poco::RuntimeException, "Plugin error"
 
 using namespace archestra;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+namespace {
 
 // Input: "NAME=value" lines for the environment, then a line "--", then a properties file. Load either
 // succeeds or throws SettingsException; on success no secret value appears in the --help table, and an

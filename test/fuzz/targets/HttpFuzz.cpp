@@ -17,16 +17,14 @@
 #include "core/gateway/JsonRpc.h"
 #include "core/http/BodyValidator.h"
 #include "core/http/Router.h"
+#include "test/fuzz/targets/Invariant.h"
 
 using namespace archestra;
 using nlohmann::json;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+namespace {
 
 // Templates of the shapes the platform registers: literals, {id} with a UUID check, a Gemini model segment
 // with a literal suffix, and rest (*) routes.

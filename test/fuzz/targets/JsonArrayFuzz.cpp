@@ -20,18 +20,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/proxy/sse/JsonArrayStream.h"
+#include "test/fuzz/targets/Invariant.h"
 
 using archestra::proxy::JsonArrayStream;
 using archestra::proxy::SseEvent;
 using nlohmann::json;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what, std::string_view detail = {}) {
-    std::fprintf(stderr, "invariant violated: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-                 detail.data());
-    std::abort();
-}
+namespace {
 
 /// Runs the body through a stream in chunks of the given sizes (cycled); nullopt when it refused the body.
 std::optional<std::vector<SseEvent>> run(std::string_view body, const std::vector<std::size_t>& sizes,

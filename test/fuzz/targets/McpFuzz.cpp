@@ -21,16 +21,14 @@
 
 #include "archestra/sdk/orchestrator.h"
 #include "core/mcp/McpClient.h"
+#include "test/fuzz/targets/Invariant.h"
 
 using namespace archestra;
 using nlohmann::json;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+namespace {
 
 // The contract of a found response, written independently of the decoder: an object answering `id` with a
 // result or an error, and not itself a request.

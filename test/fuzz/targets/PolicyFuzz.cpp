@@ -19,16 +19,14 @@
 #include "core/policy/Regex.h"
 #include "core/policy/ToolInvocation.h"
 #include "core/policy/TrustedData.h"
+#include "test/fuzz/targets/Invariant.h"
 
 using namespace archestra::policy;
 using nlohmann::json;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+namespace {
 
 std::string stringOr(const json& obj, const char* key) {
     auto it = obj.find(key);

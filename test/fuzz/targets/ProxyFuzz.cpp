@@ -13,16 +13,14 @@
 
 #include "core/proxy/adapters/ProviderAdapter.h"
 #include "core/proxy/sse/SseParser.h"
+#include "test/fuzz/targets/Invariant.h"
 
 using namespace archestra::proxy;
 using nlohmann::json;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+namespace {
 
 // Splits `input` into chunks whose sizes come from `sizes` (cycled), so every split point gets exercised.
 std::vector<std::string_view> chunked(std::string_view input, std::string_view sizes) {

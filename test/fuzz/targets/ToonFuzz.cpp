@@ -21,17 +21,14 @@
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 #include "core/proxy/ToonScan.h"
+#include "test/fuzz/targets/Invariant.h"
 
 using namespace archestra::proxy;
 using nlohmann::json;
 
-namespace {
+using archestra::fuzz::violated;
 
-[[noreturn]] void violated(const char* what, std::string_view detail = {}) {
-    std::fprintf(stderr, "invariant violated: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-                 detail.data());
-    std::abort();
-}
+namespace {
 
 bool validUtf8(std::string_view s) {
     try {

@@ -21,11 +21,12 @@ int main(int argc, char** argv) {
     std::ifstream file(argv[3]);
     std::stringstream cert;
     cert << file.rdbuf();
-    const nlohmann::json config = {{"providerId", "unload-test"},
-                                   {"entryPoint", "https://idp.test.example/sso"},
-                                   {"audience", "https://sp.test.example"},
-                                   {"callbackUrl", "http://localhost:9000/api/auth/sso/saml2/callback/unload-test"},
-                                   {"cert", cert.str()}};
+    const nlohmann::json config = {
+        {"providerId", "unload-test"},
+        {"entryPoint", "https://idp.test.example/sso"},
+        {"audience", "https://sp.test.example"},
+        {"callbackUrl", "http://localhost:9000/api/auth/sso/saml2/callback/unload-test"},
+        {"cert", cert.str()}};
     {
         archestra::plugins::HostServices host(argv[2]);
         archestra::plugins::PluginManager manager(host);
