@@ -13,6 +13,7 @@
 #include <Poco/URI.h>
 
 #include <chrono>
+#include <cmath>
 #include <istream>
 #include <sstream>
 
@@ -22,7 +23,15 @@ using nlohmann::json;
 
 namespace {
 
+/// The key a pending request is found by: the id's JSON value, with an integral float written as the integer,
+/// so that an answer with id `1.0` finds request `1` just as `findResponse`'s `json ==` does for HTTP
+/// transports (JSON-RPC compares values; a string "1" stays a different id).
 std::string idKey(const json& id) {
+    if (id.is_number_float()) {
+        double value = id.get<double>();
+        if (std::trunc(value) == value && std::fabs(value) < 9.0e18)
+            return json(static_cast<std::int64_t>(value)).dump();
+    }
     return id.dump();
 }
 

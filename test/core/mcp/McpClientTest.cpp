@@ -190,6 +190,7 @@ class McpClientTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(timeoutFailsAndCancels);
     CPPUNIT_TEST(serverGoingAwayFailsPendingCallAtOnce);
     CPPUNIT_TEST(noiseSkippedAndServerPingAnswered);
+    CPPUNIT_TEST(idsMatchByValueOnEveryTransport);
     CPPUNIT_TEST(connectionsReconnectAfterServerDied);
     CPPUNIT_TEST(streamableHttpJsonSseAndSession);
     CPPUNIT_TEST_SUITE_END();
@@ -337,6 +338,31 @@ class McpClientTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::size_t(3), sent.size());
         CPPUNIT_ASSERT(sent[1]["id"] == "srv-1" && sent[1]["result"].is_object());
         CPPUNIT_ASSERT(sent[2]["id"] == "srv-2" && sent[2]["error"]["code"] == -32601);
+    }
+
+    void idsMatchByValueOnEveryTransport() {
+        // A stdio server that answers first with the id as a string (a different id: ignored), then with the
+        // same number written as a float (the same value: it answers the call).
+        auto rig = makeRig([](ScriptedChannel& ch, const json& m) {
+            if (m.value("method", "") != "tools/call") return;
+            CPPUNIT_ASSERT(m["id"].is_number_integer());
+            json wrongType =
+                result(m, {{"content", json::array({{{"type", "text"}, {"text", "string id"}}})}});
+            wrongType["id"] = m["id"].dump();
+            ch.reply(wrongType);
+            json asFloat = result(m, {{"content", json::array({{{"type", "text"}, {"text", "float id"}}})}});
+            asFloat["id"] = m["id"].get<double>();
+            ch.reply(asFloat.dump());
+        });
+        json out = rig.client->callTool("t", json::object(), 2000);
+        CPPUNIT_ASSERT_EQUAL(std::string("float id"), out["content"][0]["text"].get<std::string>());
+        // The HTTP transports' lookup agrees on both.
+        json request = {{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/call"}};
+        json body = json::array({{{"jsonrpc", "2.0"}, {"id", "7"}, {"result", {{"n", 1}}}},
+                                 {{"jsonrpc", "2.0"}, {"id", 7.0}, {"result", {{"n", 2}}}}});
+        auto found = mcp::findResponse(body, request["id"]);
+        CPPUNIT_ASSERT(found.has_value());
+        CPPUNIT_ASSERT_EQUAL(2, (*found)["result"]["n"].get<int>());
     }
 
     void connectionsReconnectAfterServerDied() {
