@@ -1,6 +1,8 @@
 // Implementation of the JSON Schema subset used to validate plugin configuration.
 #include "core/plugins/ConfigSchema.h"
 
+#include <cstdint>
+
 namespace archestra::plugins {
 namespace {
 
@@ -25,6 +27,13 @@ std::string show(const nlohmann::json& v) {
     std::string text = v.dump();
     if (text.size() > 60) text = text.substr(0, 57) + "...";
     return text;
+}
+
+// Characters (Unicode code points) of a UTF-8 string: every byte that does not continue a sequence.
+std::uint64_t characterCount(const std::string& text) {
+    std::uint64_t count = 0;
+    for (unsigned char byte : text) count += (byte & 0xC0) != 0x80;
+    return count;
 }
 
 }  // namespace
@@ -61,8 +70,11 @@ std::vector<std::string> validateJsonSchema(const nlohmann::json& schema, const 
             errors.push_back(path + ": value " + show(value) + " is above the maximum " + it->dump());
     }
     if (value.is_string()) {
-        if (auto it = schema.find("minLength"); it != schema.end() && it->is_number_integer() &&
-                                                value.get<std::string>().size() < it->get<std::size_t>())
+        // minLength counts characters, not bytes; a bound that is not a non-negative integer (a schema
+        // author's mistake) is ignored like any other mistyped keyword, instead of refusing every string.
+        if (auto it = schema.find("minLength");
+            it != schema.end() && it->is_number_integer() && it->get<std::int64_t>() > 0 &&
+            characterCount(value.get_ref<const std::string&>()) < it->get<std::uint64_t>())
             errors.push_back(path + ": string " + show(value) + " is shorter than minLength " + it->dump());
     }
     if (value.is_object()) {

@@ -12,6 +12,7 @@ class ConfigSchemaTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTypeMismatchNamesPathValueAndExpected);
     CPPUNIT_TEST(testRequiredEnumAndUnknownProperty);
     CPPUNIT_TEST(testNestedItemsAndBounds);
+    CPPUNIT_TEST(testMinLengthCountsCharactersAndIgnoresBadBounds);
     CPPUNIT_TEST_SUITE_END();
 
     const json _schema = json::parse(R"({
@@ -53,6 +54,17 @@ class ConfigSchemaTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("$.address: string \"\" is shorter than minLength 1"), errors[0]);
         CPPUNIT_ASSERT_EQUAL(std::string("$.headers[1]: expected string, got integer 2"), errors[1]);
         CPPUNIT_ASSERT_EQUAL(std::string("$.timeout_ms: value -1 is below the minimum 0"), errors[2]);
+    }
+    void testMinLengthCountsCharactersAndIgnoresBadBounds() {
+        json two = json::parse(R"({"type": "string", "minLength": 2})");
+        // "é" is one character in two UTF-8 bytes: too short.
+        auto errors = validateJsonSchema(two, json("\xc3\xa9"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), errors.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), validateJsonSchema(two, json("\xc3\xa9\xc3\xa9")).size());
+        // A negative or mistyped bound is a schema mistake: ignored, not a refusal of every string.
+        for (const char* bad :
+             {R"({"type": "string", "minLength": -1})", R"({"type": "string", "minLength": "3"})"})
+            CPPUNIT_ASSERT_EQUAL(std::size_t(0), validateJsonSchema(json::parse(bad), json("a")).size());
     }
 };
 
