@@ -260,8 +260,7 @@ CatalogWrite parseCatalogBody(const json& body, bool create) {
             w.oauthConfig.erase("client_secret");
         }
     }
-    if (create && w.localConfigGiven && body["serverType"] == "local" && w.localConfig.is_null())
-        ;  // a local entry without localConfig is accepted (installing it then reports the missing command)
+    // A local entry without localConfig is accepted: installing it then reports the missing command.
     return w;
 }
 

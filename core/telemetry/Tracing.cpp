@@ -114,7 +114,14 @@ void ExportPipeline::stop(long timeout_ms) {
     if (_thread.joinable()) _thread.join();
     drainOnce(true);  // whatever arrived after the thread's last pass (held batches too)
     for (auto* list : {&_spanExporters, &_eventExporters})
-        for (auto& named : *list) named.exporter->flush(timeout_ms);
+        for (auto& named : *list) {
+            // At shutdown a failed flush loses what the exporter still held: say so (the process exits
+            // anyway).
+            sdk::Status status = named.exporter->flush(timeout_ms);
+            if (!status.ok())
+                log().warning("telemetry exporter " + named.name +
+                              " failed to flush at shutdown: " + status.error().message);
+        }
 }
 
 void ExportPipeline::submit(sdk::Span span) {
