@@ -10,6 +10,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace archestra::proxy::toon {
 
 namespace {
@@ -90,15 +94,6 @@ class Out {
     char* _end;
 };
 
-/// Key equality inline: keys are a few bytes, and the library memcmp call per tabular cell cost more than the
-/// comparison.
-bool sameKey(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (a[i] != b[i]) return false;
-    return true;
-}
-
 bool isSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -115,16 +110,46 @@ struct CharTables {
 };
 constexpr CharTables kChars;
 
-bool needsQuotes(std::string_view s, char delimiter) {
+/// Whether `s` holds a character that forces quoting anywhere (kChars.special or the comma delimiter). With
+/// SSE2, 16 bytes at a time, reading up to 15 bytes past the end of `s`: the strings come from simdjson's
+/// string buffer, which has SIMDJSON_PADDING (64) bytes of room after its last string (the bytes read past
+/// a string are masked off).
+bool hasSpecial(std::string_view s) {
+    static_assert(kDelimiter == ',');
+#if defined(__SSE2__)
+    static_assert(simdjson::SIMDJSON_PADDING >= 16);
+    const auto* p = reinterpret_cast<const __m128i*>(s.data());
+    const auto is = [](__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+    for (std::size_t i = 0; i < s.size(); i += 16, ++p) {
+        const __m128i v = _mm_loadu_si128(p);
+        const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // [ and { -> {, ] and } -> }
+        const __m128i brackets = _mm_or_si128(is(folded, '{'), is(folded, '}'));
+        const __m128i punctuation =
+            _mm_or_si128(_mm_or_si128(is(v, ':'), is(v, '"')), _mm_or_si128(is(v, '\\'), is(v, ',')));
+        const __m128i controls = _mm_or_si128(_mm_or_si128(is(v, '\n'), is(v, '\r')), is(v, '\t'));
+        auto bits = static_cast<unsigned>(
+            _mm_movemask_epi8(_mm_or_si128(brackets, _mm_or_si128(punctuation, controls))));
+        if (s.size() - i < 16) bits &= (1u << (s.size() - i)) - 1;
+        if (bits != 0) return true;
+    }
+    return false;
+#else
+    for (char c : s)
+        if (kChars.special[static_cast<unsigned char>(c)] || c == kDelimiter) return true;
+    return false;
+#endif
+}
+
+/// The spec's quoting rule for a string value (see Toon.h) with the comma delimiter. `s` must have 15
+/// readable bytes after it (hasSpecial).
+bool needsQuotes(std::string_view s) {
     if (s.empty() || isSpace(s.front()) || isSpace(s.back())) return true;
     char first = s.front();
     if (first == '-') return true;  // "-" or a leading hyphen would read as a list item
     if ((first == 't' && s == "true") || (first == 'f' && s == "false") || (first == 'n' && s == "null"))
         return true;
     if ((isDigit(first) || first == '.') && looksNumeric(s)) return true;
-    for (char c : s)
-        if (kChars.special[static_cast<unsigned char>(c)] || c == delimiter) return true;
-    return false;
+    return hasSpecial(s);
 }
 
 template <class Text>
@@ -157,8 +182,8 @@ void appendQuoted(Text& out, std::string_view s) {
     out += '"';
 }
 
-void appendString(Out& out, std::string_view s, char delimiter) {
-    if (needsQuotes(s, delimiter))
+void appendString(Out& out, std::string_view s) {
+    if (needsQuotes(s))
         appendQuoted(out, s);
     else
         out += s;
@@ -218,13 +243,6 @@ std::string canonicalNumber(const std::string& text) {
     if (!fraction.empty()) result += "." + fraction;
     if (negative && result != "0") result.insert(result.begin(), '-');
     return result;
-}
-
-using Element = simdjson::dom::element;
-using Type = simdjson::dom::element_type;
-
-bool isPrimitive(Element value) {
-    return value.type() != Type::OBJECT && value.type() != Type::ARRAY;
 }
 
 /// Doubles with at most 8 fractional digits and 15 significant digits (prices, scores, coordinates): the
@@ -295,25 +313,95 @@ void appendInteger(Out& out, Integer number) {
     out.append(buffer, static_cast<std::size_t>(end - buffer));
 }
 
-void appendPrimitive(Out& out, Element value, char delimiter) {
-    switch (value.type()) {
-        case Type::NULL_VALUE:
-            out += "null";
+/// simdjson's DOM tape (the layout of simdjson 3.x, read through dom::document's `tape` and `string_buf`):
+/// one 64-bit word per value, the type in the top byte. `[` and `{` hold the index just past their closing
+/// word in the low 32 bits and the element count (saturated at 0xFFFFFF) in the next 24; an object's words
+/// are key, value, key, value, ...; a string holds the offset of its 32-bit length and bytes in string_buf;
+/// numbers take a second word for the value. The encoder reads the tape directly: through dom::element each
+/// step re-read and re-checked the word, and deciding an array's form walked it a second time the same way.
+class Tape {
+  public:
+    Tape(const std::uint64_t* words, const std::uint8_t* strings) : _words(words), _strings(strings) {}
+
+    char type(std::size_t i) const { return static_cast<char>(_words[i] >> 56); }
+    static bool isContainer(char t) { return t == '[' || t == '{'; }
+    /// The index of the next value after the one at `i` (its next sibling, or its parent's closing word).
+    std::size_t after(std::size_t i) const {
+        const char t = type(i);
+        if (isContainer(t)) return static_cast<std::uint32_t>(_words[i]);
+        return t == 'l' || t == 'u' || t == 'd' ? i + 2 : i + 1;
+    }
+    /// The closing word of the container at `i`.
+    std::size_t close(std::size_t i) const { return static_cast<std::uint32_t>(_words[i]) - 1; }
+    /// Elements (fields) of the container at `i`.
+    std::size_t count(std::size_t i) const {
+        const auto saturated =
+            static_cast<std::size_t>((_words[i] >> 32) & simdjson::internal::JSON_COUNT_MASK);
+        if (saturated < simdjson::internal::JSON_COUNT_MASK) return saturated;
+        std::size_t n = 0;
+        const std::size_t step = type(i) == '{' ? 2 : 1;  // an object's key and value are one field
+        for (std::size_t j = i + 1, end = close(i); j < end; j = after(j + step - 1)) ++n;
+        return n;
+    }
+    std::string_view string(std::size_t i) const {
+        const std::uint8_t* at = _strings + (_words[i] & simdjson::internal::JSON_VALUE_MASK);
+        std::uint32_t length;
+        std::memcpy(&length, at, sizeof length);
+        return {reinterpret_cast<const char*>(at + sizeof length), length};
+    }
+    std::uint64_t payload(std::size_t i) const { return _words[i + 1]; }
+
+    /// Whether the strings at `i` and `j` are equal: their length prefixes and bytes compared 8 bytes at a
+    /// time (keys are short; a byte loop per tabular cell was a tenth of the encoder). Reads up to 7 bytes
+    /// past the longer string, within string_buf's SIMDJSON_PADDING; those bytes are masked off.
+    bool sameString(std::size_t i, std::size_t j) const {
+        static_assert(simdjson::SIMDJSON_PADDING >= 8);
+        const std::uint8_t* a = _strings + (_words[i] & simdjson::internal::JSON_VALUE_MASK);
+        const std::uint8_t* b = _strings + (_words[j] & simdjson::internal::JSON_VALUE_MASK);
+        std::uint32_t length, other;
+        std::memcpy(&length, a, sizeof length);
+        std::memcpy(&other, b, sizeof other);
+        if (length != other) return false;
+        const std::size_t total = sizeof length + length;
+        for (std::size_t at = 0;; at += 8) {
+            std::uint64_t x, y;
+            std::memcpy(&x, a + at, 8);
+            std::memcpy(&y, b + at, 8);
+            const std::size_t left = total - at;
+            if (left < 8) return ((x ^ y) & ((1ULL << (left * 8)) - 1)) == 0;
+            if (x != y) return false;
+            if (left == 8) return true;
+        }
+    }
+
+  private:
+    const std::uint64_t* _words;
+    const std::uint8_t* _strings;
+};
+
+void appendPrimitive(Out& out, const Tape& tape, std::size_t i) {
+    switch (tape.type(i)) {
+        case '"':
+            appendString(out, tape.string(i));
             break;
-        case Type::BOOL:
-            out += bool(value) ? "true" : "false";
+        case 'l':
+            appendInteger(out, static_cast<std::int64_t>(tape.payload(i)));
             break;
-        case Type::INT64:
-            appendInteger(out, int64_t(value));
+        case 'u':
+            appendInteger(out, tape.payload(i));
             break;
-        case Type::UINT64:
-            appendInteger(out, uint64_t(value));
+        case 'd': {
+            double number;
+            const std::uint64_t bits = tape.payload(i);
+            std::memcpy(&number, &bits, sizeof number);
+            appendDouble(out, number);
             break;
-        case Type::DOUBLE:
-            appendDouble(out, double(value));
+        }
+        case 't':
+            out += "true";
             break;
-        case Type::STRING:
-            appendString(out, std::string_view(value), delimiter);
+        case 'f':
+            out += "false";
             break;
         default:
             out += "null";
@@ -324,183 +412,183 @@ class Encoder {
   public:
     Out out;
 
-    explicit Encoder(std::size_t capacity) : out(capacity) {}
+    Encoder(const Tape& tape, std::size_t capacity) : out(capacity), _tape(tape) {}
 
-    void root(Element value) {
-        if (value.type() == Type::OBJECT) {
-            object(value, 0);
-        } else if (value.type() == Type::ARRAY) {
-            array("", value, 0, 1);
-        } else {
-            appendPrimitive(out, value, kDelimiter);
-        }
+    void root(std::size_t i) {
+        const char t = _tape.type(i);
+        if (t == '{')
+            object(i, 0);
+        else if (t == '[')
+            array("", nullptr, i, 0, 1);
+        else
+            appendPrimitive(out, _tape, i);
     }
 
   private:
-    /// Starts a new line at `depth` and returns the string to append its content to.
-    Out& line(std::size_t depth) {
+    /// Starts a new line at `depth`.
+    void line(std::size_t depth) {
         if (!_first) out += '\n';
         _first = false;
         out.append(depth * 2, ' ');
-        return out;
     }
 
-    void object(simdjson::dom::object value, std::size_t depth) {
-        for (auto field : value) this->field("", field.key, field.value, depth, depth + 1);
+    void object(std::size_t i, std::size_t depth) {
+        for (std::size_t k = i + 1, end = _tape.close(i); k < end; k = _tape.after(k + 1))
+            field("", _tape.string(k), k + 1, depth, depth + 1);
     }
 
-    /// One field at `depth`, its header prefixed by `prefix` ("" or "- "); nested content at `childDepth`.
-    void field(std::string_view prefix, std::string_view key, Element value, std::size_t depth,
+    /// One field at `depth`, its line prefixed by `prefix` ("" or "- "); nested content at `childDepth`.
+    void field(std::string_view prefix, std::string_view key, std::size_t value, std::size_t depth,
                std::size_t childDepth) {
-        if (value.type() == Type::ARRAY) {
-            std::string header(prefix);
-            appendKey(header, key);
-            array(header, value, depth, childDepth);
+        const char t = _tape.type(value);
+        if (t == '[') {
+            array(prefix, &key, value, depth, childDepth);
             return;
         }
-        Out& text = line(depth);
-        text += prefix;
-        appendKey(text, key);
-        text += ':';
-        if (value.type() == Type::OBJECT) {
+        line(depth);
+        out += prefix;
+        appendKey(out, key);
+        out += ':';
+        if (t == '{') {
             object(value, childDepth);
         } else {
-            text += ' ';
-            appendPrimitive(text, value, kDelimiter);
+            out += ' ';
+            appendPrimitive(out, _tape, value);
         }
-    }
-
-    static bool allPrimitive(simdjson::dom::array array) {
-        for (auto item : array)
-            if (!isPrimitive(item)) return false;
-        return true;
     }
 
     /// Same key set in every element (no duplicate keys), every value primitive, at least one key. Rows
     /// whose keys come in the first row's order (the usual case) are checked position by position; others
-    /// by lookup.
-    static bool tabular(simdjson::dom::array array, bool& inHeaderOrder) {
-        Element firstElement = array.at(0).value_unsafe();
-        if (firstElement.type() != Type::OBJECT) return false;
-        simdjson::dom::object first = firstElement;
-        std::size_t keys = first.size();
+    /// by lookup. `inHeaderOrder` is cleared when some row is not in the first row's order.
+    bool tabular(std::size_t array, bool& inHeaderOrder) const {
+        const std::size_t first = array + 1, end = _tape.close(array);
+        if (_tape.type(first) != '{') return false;
+        const std::size_t keys = _tape.count(first);
         if (keys == 0) return false;
-        for (auto a = first.begin(); a != first.end(); ++a) {  // no duplicate keys in the header row
-            auto b = a;
-            for (++b; b != first.end(); ++b)
-                if (sameKey(a.key(), b.key())) return false;
-        }
-        for (auto item : array) {
-            if (item.type() != Type::OBJECT) return false;
-            simdjson::dom::object object = item;
-            if (object.size() != keys) return false;
-            auto header = first.begin();
+        const std::size_t firstEnd = _tape.close(first);
+        for (std::size_t a = first + 1; a < firstEnd; a = _tape.after(a + 1))  // no duplicate keys in row 1
+            for (std::size_t b = _tape.after(a + 1); b < firstEnd; b = _tape.after(b + 1))
+                if (_tape.sameString(a, b)) return false;
+        for (std::size_t row = first; row < end; row = _tape.after(row)) {
+            if (_tape.type(row) != '{' || _tape.count(row) != keys) return false;
+            const std::size_t rowEnd = _tape.close(row);
             bool sameOrder = true;
-            for (auto field : object) {
-                if (!isPrimitive(field.value)) return false;
-                if (sameOrder && !sameKey(header.key(), field.key)) sameOrder = false;
-                ++header;
+            for (std::size_t k = row + 1, h = first + 1; k < rowEnd;
+                 k = _tape.after(k + 1), h = _tape.after(h + 1)) {
+                if (Tape::isContainer(_tape.type(k + 1))) return false;
+                if (sameOrder && !_tape.sameString(h, k)) sameOrder = false;
             }
             if (sameOrder) continue;
             inHeaderOrder = false;
-            for (auto a = object.begin(); a != object.end(); ++a) {
+            for (std::size_t a = row + 1; a < rowEnd; a = _tape.after(a + 1)) {
                 std::size_t matches = 0;
-                for (auto other : first) matches += other.key == a.key();
+                for (std::size_t h = first + 1; h < firstEnd; h = _tape.after(h + 1))
+                    matches += _tape.sameString(h, a);
                 if (matches != 1) return false;
-                auto b = a;  // and no duplicate key in this row ({"a":1,"a":2} against a header a,b)
-                for (++b; b != object.end(); ++b)
-                    if (sameKey(a.key(), b.key())) return false;
+                // and no duplicate key in this row ({"a":1,"a":2} against a header a,b)
+                for (std::size_t b = _tape.after(a + 1); b < rowEnd; b = _tape.after(b + 1))
+                    if (_tape.sameString(a, b)) return false;
             }
         }
         return true;
     }
 
-    static void appendLength(Out& text, std::size_t n) {
-        text += '[';
-        text += std::to_string(n);
-        text += ']';
+    void appendLength(std::size_t n) {
+        char buffer[24];
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, n);
+        out += '[';
+        out.append(buffer, static_cast<std::size_t>(end - buffer));
+        out += ']';
     }
 
-    static void appendInline(Out& text, simdjson::dom::array array) {
-        appendLength(text, array.size());
-        text += ':';
-        bool firstValue = true;
-        for (auto item : array) {
-            text += firstValue ? ' ' : kDelimiter;
-            firstValue = false;
-            appendPrimitive(text, item, kDelimiter);
-        }
+    /// The line `prefix` + key (when there is one) + `[N]`.
+    void header(std::string_view prefix, const std::string_view* key, std::size_t n, std::size_t depth) {
+        line(depth);
+        out += prefix;
+        if (key) appendKey(out, *key);
+        appendLength(n);
     }
 
-    /// `header` is the already-encoded key (with any "- " prefix); the array's rows/items go at childDepth.
-    void array(const std::string& header, simdjson::dom::array value, std::size_t depth,
+    /// The array at `i`, its header line prefixed by `prefix` and `key`; rows/items go at childDepth.
+    void array(std::string_view prefix, const std::string_view* key, std::size_t i, std::size_t depth,
                std::size_t childDepth) {
-        if (value.size() == 0 || allPrimitive(value)) {
-            Out& text = line(depth);
-            text += header;
-            appendInline(text, value);
+        const std::size_t end = _tape.close(i);
+        bool allPrimitive = true;
+        for (std::size_t k = i + 1; k < end && allPrimitive; k = _tape.after(k))
+            allPrimitive = !Tape::isContainer(_tape.type(k));
+        const std::size_t n = _tape.count(i);
+        if (allPrimitive) {  // also the empty array
+            header(prefix, key, n, depth);
+            out += ':';
+            char separator = ' ';
+            for (std::size_t k = i + 1; k < end; k = _tape.after(k)) {
+                out += separator;
+                separator = kDelimiter;
+                appendPrimitive(out, _tape, k);
+            }
             return;
         }
         bool inHeaderOrder = true;  // every row lists its keys in the header's order: cells by position
-        if (tabular(value, inHeaderOrder)) {
-            Out& text = line(depth);
-            text += header;
-            appendLength(text, value.size());
-            text += '{';
-            simdjson::dom::object first = value.at(0).value_unsafe();
-            bool firstField = true;
-            for (auto field : first) {
-                if (!firstField) text += kDelimiter;
-                firstField = false;
-                appendKey(text, field.key);
+        if (tabular(i, inHeaderOrder)) {
+            header(prefix, key, n, depth);
+            out += '{';
+            const std::size_t first = i + 1, firstEnd = _tape.close(first);
+            for (std::size_t h = first + 1; h < firstEnd; h = _tape.after(h + 1)) {
+                if (h != first + 1) out += kDelimiter;
+                appendKey(out, _tape.string(h));
             }
-            text += "}:";
-            for (auto row : value) {
-                simdjson::dom::object cellsOf = row;
-                Out& cells = line(childDepth);
-                bool firstCell = true;
-                auto cell = cellsOf.begin();
-                for (auto field : first) {
-                    if (!firstCell) cells += kDelimiter;
-                    firstCell = false;
-                    // Same position first (rows usually repeat the header's order), else by key.
-                    Element v = inHeaderOrder || sameKey(cell.key(), field.key)
-                                    ? cell.value()
-                                    : cellsOf.at_key(field.key).value_unsafe();
-                    appendPrimitive(cells, v, kDelimiter);
-                    ++cell;
+            out += "}:";
+            for (std::size_t row = first; row < end; row = _tape.after(row)) {
+                line(childDepth);
+                const std::size_t rowEnd = _tape.close(row);
+                if (inHeaderOrder) {
+                    for (std::size_t k = row + 1; k < rowEnd; k += 2) {  // values are primitive: 1 or 2 words
+                        if (k != row + 1) out += kDelimiter;
+                        appendPrimitive(out, _tape, k + 1);
+                        if (_tape.type(k + 1) == 'l' || _tape.type(k + 1) == 'u' || _tape.type(k + 1) == 'd')
+                            ++k;
+                    }
+                    continue;
+                }
+                // Same position first (rows usually repeat the header's order), else by key.
+                for (std::size_t h = first + 1, k = row + 1; h < firstEnd;
+                     h = _tape.after(h + 1), k = _tape.after(k + 1)) {
+                    if (h != first + 1) out += kDelimiter;
+                    std::size_t cell = k;
+                    if (!_tape.sameString(k, h))
+                        for (cell = row + 1; !_tape.sameString(cell, h);) cell = _tape.after(cell + 1);
+                    appendPrimitive(out, _tape, cell + 1);
                 }
             }
             return;
         }
-        Out& text = line(depth);
-        text += header;
-        appendLength(text, value.size());
-        text += ':';
-        for (auto item : value) listItem(item, childDepth);
+        header(prefix, key, n, depth);
+        out += ':';
+        for (std::size_t k = i + 1; k < end; k = _tape.after(k)) listItem(k, childDepth);
     }
 
-    void listItem(Element item, std::size_t depth) {
-        if (isPrimitive(item)) {
-            Out& text = line(depth);
-            text += "- ";
-            appendPrimitive(text, item, kDelimiter);
-        } else if (item.type() == Type::ARRAY) {
-            array("- ", item, depth, depth + 1);
+    void listItem(std::size_t i, std::size_t depth) {
+        const char t = _tape.type(i);
+        if (t == '[') {
+            array("- ", nullptr, i, depth, depth + 1);
+        } else if (t != '{') {
+            line(depth);
+            out += "- ";
+            appendPrimitive(out, _tape, i);
+        } else if (_tape.count(i) == 0) {
+            line(depth);
+            out += '-';
         } else {
-            simdjson::dom::object object = item;
-            if (object.size() == 0) {
-                line(depth) += '-';
-                return;
-            }
             // The first field on the hyphen line; a tabular first field keeps its rows at depth + 2, and so
             // does any nested content of the first field. The other fields at depth + 1.
-            auto it = object.begin();
-            field("- ", it.key(), it.value(), depth, depth + 2);
-            for (++it; it != object.end(); ++it) field("", it.key(), it.value(), depth + 1, depth + 2);
+            const std::size_t end = _tape.close(i);
+            field("- ", _tape.string(i + 1), i + 2, depth, depth + 2);
+            for (std::size_t k = _tape.after(i + 2); k < end; k = _tape.after(k + 1))
+                field("", _tape.string(k), k + 1, depth + 1, depth + 2);
         }
     }
 
+    const Tape& _tape;
     bool _first = true;
 };
 
@@ -510,11 +598,12 @@ std::optional<std::string> encodeJson(std::string_view jsonText) {
     // One parser per thread: it keeps its buffers, so a request thread parses without allocating after
     // warm-up.
     thread_local simdjson::dom::parser parser;
-    Element root;
+    simdjson::dom::element root;
     if (parser.parse(jsonText.data(), jsonText.size(), true).get(root) != simdjson::SUCCESS)
         return std::nullopt;
-    Encoder encoder(jsonText.size());  // TOON is rarely longer than the JSON it comes from
-    encoder.root(root);
+    const Tape tape(parser.doc.tape.get(), parser.doc.string_buf.get());
+    Encoder encoder(tape, jsonText.size());  // TOON is rarely longer than the JSON it comes from
+    encoder.root(1);                         // word 0 is the root marker
     return std::move(encoder.out).take();
 }
 

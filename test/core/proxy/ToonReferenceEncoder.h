@@ -1,12 +1,15 @@
-// The TOON encoder as it was before the tabular/number fast paths (commit 31460a4), kept only as the
-// reference of the differential test: the new encoder must write exactly the same text.
+// The TOON encoder as it was before the one-pass tape walk (commit 179b307: simdjson's DOM read through
+// dom::element, a pass to decide each array's form and another to write it), kept only as the reference of
+// the differential test and of fuzz_toon: the new encoder must write exactly the same text.
 #pragma once
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +49,60 @@ bool looksNumeric(std::string_view s) {
     return i == n;
 }
 
+/// The text being written. std::string's push_back and append were out-of-line calls per piece (a fifth of
+/// the encoder's time for a 100 KB table); this keeps the write position and the end at hand and grows
+/// rarely (the buffer starts at the JSON's size).
+class Out {
+  public:
+    explicit Out(std::size_t capacity) : _text(capacity < 64 ? 64 : capacity, '\0') {
+        _at = _text.data();
+        _end = _at + _text.size();
+    }
+    void operator+=(char c) {
+        room(1);
+        *_at++ = c;
+    }
+    void operator+=(std::string_view s) { append(s.data(), s.size()); }
+    void append(const char* p, std::size_t n) {
+        room(n);
+        std::memcpy(_at, p, n);
+        _at += n;
+    }
+    void append(std::size_t n, char c) {
+        room(n);
+        std::memset(_at, c, n);
+        _at += n;
+    }
+    std::string take() && {
+        _text.resize(static_cast<std::size_t>(_at - _text.data()));
+        return std::move(_text);
+    }
+
+  private:
+    void room(std::size_t n) {
+        if (static_cast<std::size_t>(_end - _at) < n) [[unlikely]]
+            grow(n);
+    }
+    [[gnu::noinline]] void grow(std::size_t n) {
+        const auto used = static_cast<std::size_t>(_at - _text.data());
+        _text.resize(std::max(_text.size() * 2, used + n));
+        _at = _text.data() + used;
+        _end = _text.data() + _text.size();
+    }
+    std::string _text;
+    char* _at;
+    char* _end;
+};
+
+/// Key equality inline: keys are a few bytes, and the library memcmp call per tabular cell cost more than the
+/// comparison.
+bool sameKey(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 bool isSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -74,7 +131,8 @@ bool needsQuotes(std::string_view s, char delimiter) {
     return false;
 }
 
-void appendQuoted(std::string& out, std::string_view s) {
+template <class Text>
+void appendQuoted(Text& out, std::string_view s) {
     out += '"';
     std::size_t run = 0;  // start of the pending run of characters that need no escape
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -103,7 +161,7 @@ void appendQuoted(std::string& out, std::string_view s) {
     out += '"';
 }
 
-void appendString(std::string& out, std::string_view s, char delimiter) {
+void appendString(Out& out, std::string_view s, char delimiter) {
     if (needsQuotes(s, delimiter))
         appendQuoted(out, s);
     else
@@ -117,7 +175,8 @@ bool isIdentifierKey(std::string_view key) {
     return true;
 }
 
-void appendKey(std::string& out, std::string_view key) {
+template <class Text>
+void appendKey(Text& out, std::string_view key) {
     if (isIdentifierKey(key))
         out += key;
     else
@@ -172,11 +231,49 @@ bool isPrimitive(Element value) {
     return value.type() != Type::OBJECT && value.type() != Type::ARRAY;
 }
 
-void appendDouble(std::string& out, double number) {
+/// Doubles with at most 8 fractional digits and 15 significant digits (prices, scores, coordinates): the
+/// decimal with the fewest fractional digits that parses back to `number` is the shortest round-trip form,
+/// written here directly instead of through to_chars and the canonical rewrite. False for any other number
+/// (the differential test checks the two paths agree).
+bool appendShortDecimal(Out& out, double number) {
+    static constexpr double kPow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    const bool negative = number < 0;
+    const double magnitude = negative ? -number : number;
+    if (!(magnitude < 1e15) || magnitude == 0) return false;
+    for (int k = 0; k <= 8; ++k) {
+        const double scaled = magnitude * kPow10[k];
+        // At most 15 significant digits (DBL_DIG): distinct decimals of that length are distinct doubles,
+        // so the one found is the only candidate, as to_chars would choose.
+        if (scaled >= 1e15) return false;
+        const auto digits = static_cast<std::uint64_t>(scaled + 0.5);
+        if (static_cast<double>(digits) / kPow10[k] != magnitude) continue;
+        if (k > 0 && digits % 10 == 0) return false;  // not the shortest: a smaller k would have matched
+        char buffer[32];
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, digits);
+        std::size_t length = static_cast<std::size_t>(end - buffer);
+        if (negative) out += '-';
+        if (k == 0) {
+            out.append(buffer, length);
+        } else if (length > static_cast<std::size_t>(k)) {
+            out.append(buffer, length - static_cast<std::size_t>(k));
+            out += '.';
+            out.append(buffer + length - k, static_cast<std::size_t>(k));
+        } else {
+            out += "0.";
+            out.append(static_cast<std::size_t>(k) - length, '0');
+            out.append(buffer, length);
+        }
+        return true;
+    }
+    return false;
+}
+
+void appendDouble(Out& out, double number) {
     if (number != number || number - number != 0) {  // NaN / Infinity (cannot come from parsed JSON)
         out += "null";
         return;
     }
+    if (appendShortDecimal(out, number)) return;
     char buffer[64];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);  // shortest round trip
     if (ec != std::errc()) {
@@ -186,7 +283,9 @@ void appendDouble(std::string& out, double number) {
     std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
     // The shortest form is already canonical unless it has an exponent or is "-0" (it never has trailing
     // fractional zeros).
-    if (text.find_first_of("eE") == std::string_view::npos && text != "-0") {
+    bool exponent = false;
+    for (char c : text) exponent |= c == 'e' || c == 'E';
+    if (!exponent && text != "-0") {
         out += text;
         return;
     }
@@ -194,13 +293,13 @@ void appendDouble(std::string& out, double number) {
 }
 
 template <class Integer>
-void appendInteger(std::string& out, Integer number) {
+void appendInteger(Out& out, Integer number) {
     char buffer[24];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);
     out.append(buffer, static_cast<std::size_t>(end - buffer));
 }
 
-void appendPrimitive(std::string& out, Element value, char delimiter) {
+void appendPrimitive(Out& out, Element value, char delimiter) {
     switch (value.type()) {
         case Type::NULL_VALUE:
             out += "null";
@@ -227,7 +326,9 @@ void appendPrimitive(std::string& out, Element value, char delimiter) {
 
 class Encoder {
   public:
-    std::string out;
+    Out out;
+
+    explicit Encoder(std::size_t capacity) : out(capacity) {}
 
     void root(Element value) {
         if (value.type() == Type::OBJECT) {
@@ -241,7 +342,7 @@ class Encoder {
 
   private:
     /// Starts a new line at `depth` and returns the string to append its content to.
-    std::string& line(std::size_t depth) {
+    Out& line(std::size_t depth) {
         if (!_first) out += '\n';
         _first = false;
         out.append(depth * 2, ' ');
@@ -261,7 +362,7 @@ class Encoder {
             array(header, value, depth, childDepth);
             return;
         }
-        std::string& text = line(depth);
+        Out& text = line(depth);
         text += prefix;
         appendKey(text, key);
         text += ':';
@@ -282,7 +383,7 @@ class Encoder {
     /// Same key set in every element (no duplicate keys), every value primitive, at least one key. Rows
     /// whose keys come in the first row's order (the usual case) are checked position by position; others
     /// by lookup.
-    static bool tabular(simdjson::dom::array array) {
+    static bool tabular(simdjson::dom::array array, bool& inHeaderOrder) {
         Element firstElement = array.at(0).value_unsafe();
         if (firstElement.type() != Type::OBJECT) return false;
         simdjson::dom::object first = firstElement;
@@ -291,7 +392,7 @@ class Encoder {
         for (auto a = first.begin(); a != first.end(); ++a) {  // no duplicate keys in the header row
             auto b = a;
             for (++b; b != first.end(); ++b)
-                if (a.key() == b.key()) return false;
+                if (sameKey(a.key(), b.key())) return false;
         }
         for (auto item : array) {
             if (item.type() != Type::OBJECT) return false;
@@ -301,29 +402,30 @@ class Encoder {
             bool sameOrder = true;
             for (auto field : object) {
                 if (!isPrimitive(field.value)) return false;
-                if (sameOrder && header.key() != field.key) sameOrder = false;
+                if (sameOrder && !sameKey(header.key(), field.key)) sameOrder = false;
                 ++header;
             }
             if (sameOrder) continue;
+            inHeaderOrder = false;
             for (auto a = object.begin(); a != object.end(); ++a) {
                 std::size_t matches = 0;
                 for (auto other : first) matches += other.key == a.key();
                 if (matches != 1) return false;
                 auto b = a;  // and no duplicate key in this row ({"a":1,"a":2} against a header a,b)
                 for (++b; b != object.end(); ++b)
-                    if (a.key() == b.key()) return false;
+                    if (sameKey(a.key(), b.key())) return false;
             }
         }
         return true;
     }
 
-    static void appendLength(std::string& text, std::size_t n) {
+    static void appendLength(Out& text, std::size_t n) {
         text += '[';
         text += std::to_string(n);
         text += ']';
     }
 
-    static void appendInline(std::string& text, simdjson::dom::array array) {
+    static void appendInline(Out& text, simdjson::dom::array array) {
         appendLength(text, array.size());
         text += ':';
         bool firstValue = true;
@@ -338,13 +440,14 @@ class Encoder {
     void array(const std::string& header, simdjson::dom::array value, std::size_t depth,
                std::size_t childDepth) {
         if (value.size() == 0 || allPrimitive(value)) {
-            std::string& text = line(depth);
+            Out& text = line(depth);
             text += header;
             appendInline(text, value);
             return;
         }
-        if (tabular(value)) {
-            std::string& text = line(depth);
+        bool inHeaderOrder = true;  // every row lists its keys in the header's order: cells by position
+        if (tabular(value, inHeaderOrder)) {
+            Out& text = line(depth);
             text += header;
             appendLength(text, value.size());
             text += '{';
@@ -358,22 +461,23 @@ class Encoder {
             text += "}:";
             for (auto row : value) {
                 simdjson::dom::object cellsOf = row;
-                std::string& cells = line(childDepth);
+                Out& cells = line(childDepth);
                 bool firstCell = true;
                 auto cell = cellsOf.begin();
                 for (auto field : first) {
                     if (!firstCell) cells += kDelimiter;
                     firstCell = false;
                     // Same position first (rows usually repeat the header's order), else by key.
-                    Element v =
-                        cell.key() == field.key ? cell.value() : cellsOf.at_key(field.key).value_unsafe();
+                    Element v = inHeaderOrder || sameKey(cell.key(), field.key)
+                                    ? cell.value()
+                                    : cellsOf.at_key(field.key).value_unsafe();
                     appendPrimitive(cells, v, kDelimiter);
                     ++cell;
                 }
             }
             return;
         }
-        std::string& text = line(depth);
+        Out& text = line(depth);
         text += header;
         appendLength(text, value.size());
         text += ':';
@@ -382,7 +486,7 @@ class Encoder {
 
     void listItem(Element item, std::size_t depth) {
         if (isPrimitive(item)) {
-            std::string& text = line(depth);
+            Out& text = line(depth);
             text += "- ";
             appendPrimitive(text, item, kDelimiter);
         } else if (item.type() == Type::ARRAY) {
@@ -407,16 +511,13 @@ class Encoder {
 }  // namespace
 
 inline std::optional<std::string> encodeJson(std::string_view jsonText) {
-    // One parser per thread: it keeps its buffers, so a request thread parses without allocating after
-    // warm-up.
     thread_local simdjson::dom::parser parser;
     Element root;
     if (parser.parse(jsonText.data(), jsonText.size(), true).get(root) != simdjson::SUCCESS)
         return std::nullopt;
-    Encoder encoder;
-    encoder.out.reserve(jsonText.size());  // TOON is rarely longer than the JSON it comes from
+    Encoder encoder(jsonText.size());
     encoder.root(root);
-    return std::move(encoder.out);
+    return std::move(encoder.out).take();
 }
 
 }  // namespace archestra::proxy::toon_reference
