@@ -1,6 +1,8 @@
 // libFuzzer harness for the TOON encoder (core/proxy/Toon.cpp) and the JSON value locator of tool-result
 // compression (core/proxy/ToonCompression.cpp: locateJsonValue). The input is JSON text (or not). Checked:
 // - encodeJson never throws; it answers only for text nlohmann also accepts as JSON;
+// - it answers exactly as the previous encoder (test/core/proxy/ToonReferenceEncoder.h: simdjson's DOM read
+//   through dom::element) does: the same text, or nullopt for both;
 // - its output is valid UTF-8 and no JSON is left in it: outside quoted strings a '{' only opens a tabular
 //   header's field list (right after "[N]") and a '[' only a length "[N]"; quoted strings are closed;
 // - the token estimate never exceeds the byte count (every token consumes at least one byte), and every build
@@ -21,6 +23,7 @@
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
 #include "core/proxy/ToonScan.h"
+#include "test/core/proxy/ToonReferenceEncoder.h"
 #include "test/fuzz/targets/Invariant.h"
 
 using namespace archestra::proxy;
@@ -168,6 +171,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (...) {
         violated("encodeJson threw", text);
     }
+    const auto expected = toon_reference::encodeJson(text);
+    if (expected.has_value() != out.has_value())
+        violated(out ? "encodeJson accepted what the reference encoder refused"
+                     : "encodeJson refused what the reference encoder accepted",
+                 text);
+    if (out && *out != *expected) violated("encodeJson differs from the reference encoder", text);
     const std::size_t tokens = toon::estimateTokens(text);
     if (tokens > text.size()) violated("more tokens than bytes (input)", text);
     checkEveryScanBuild(text, tokens);
