@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
         {"issue with comments", issue(), true},
         {"20 users (tabular)", users(20), true},
         {"100 users (tabular)", users(100), false},
-        {"1000 users (tabular)", users(1000), false}};
+        {"1000 users (tabular)", users(1000), false},
+        {"10000 users (tabular)", users(10000), false}};
     bool ok = true;
     std::printf("%-24s %9s %10s %10s %12s %12s\n", "tool result", "JSON B", "µs/result", "MB/s",
                 "tokens JSON", "tokens TOON");
@@ -113,8 +114,11 @@ int main(int argc, char** argv) {
                        {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", text}}}}};
         std::string raw = body.dump();
         RequestView view = openAiAdapter().parseRequest(body, {});
-        int n =
-            c.typical ? iterations : std::max(10, iterations / (c.result.dump().size() > 50000 ? 100 : 10));
+        const std::size_t size = text.size();
+        int n = c.typical ? iterations
+                          : std::max(10, iterations / (size > 500000  ? 1000
+                                                       : size > 50000 ? 100
+                                                                      : 10));
         ToonOutcome last;
         double start = cpuSeconds();
         for (int i = 0; i < n; ++i) {
