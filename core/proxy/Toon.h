@@ -25,7 +25,8 @@ namespace archestra::proxy::toon {
 /// No trailing newline. An empty root object encodes as the empty string.
 ///
 /// Parses with simdjson (DOM, one reusable parser per thread): nlohmann's parser alone took ~33 µs for a 2 KB
-/// tool result, over the 50 µs budget once encoding and the token estimate are added. Nullopt when the text
+/// tool result, over the 50 µs budget once encoding and the token estimate are added. The encoder then walks
+/// simdjson's tape (its flat array of value words) directly, not through dom::element. Nullopt when the text
 /// is not valid JSON (including invalid UTF-8 and integers beyond 64 bits).
 std::optional<std::string> encodeJson(std::string_view jsonText);
 
