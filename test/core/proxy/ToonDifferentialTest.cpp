@@ -1,6 +1,8 @@
 // Differential test of the TOON step's block-at-a-time scans against the byte-at-a-time code they replaced
 // (test/core/proxy/ToonReference.h): the token estimate and locateJsonValue must answer exactly as before for
 // the fuzz corpus and for generated inputs built to put runs, escapes and UTF-8 across the 64-byte blocks.
+// The encoder, which walks simdjson's tape, against the dom::element one it replaced
+// (test/core/proxy/ToonReferenceEncoder.h): the same text for the corpus, numbers and generated tables.
 #include "core/BuildPaths.h"
 #include "core/proxy/Toon.h"
 #include "core/proxy/ToonCompression.h"
