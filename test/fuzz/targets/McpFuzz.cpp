@@ -133,14 +133,13 @@ class ScriptedChannel : public sdk::McpChannel {
 
 void fuzzChannel(std::string_view input) {
     std::deque<std::string> lines;
-    // The first line that answers id 1, as the reader must route it. The channel matches ids by their JSON
-    // text (1.0 does not answer 1), so the id's text is compared too.
+    // The first line that answers id 1, as the reader must route it. Ids match by value, as in findResponse
+    // (1.0 answers 1; "1" does not).
     std::optional<json> expected;
     std::istringstream in{std::string(input)};
     for (std::string line; std::getline(in, line);) {
         json message = json::parse(line, nullptr, false);
-        if (!expected && !message.is_discarded() && answers(message, json(1)) && message["id"].dump() == "1")
-            expected = message;
+        if (!expected && !message.is_discarded() && answers(message, json(1))) expected = message;
         lines.push_back(std::move(line));
     }
     mcp::ChannelTransport transport(std::make_unique<ScriptedChannel>(std::move(lines)));
