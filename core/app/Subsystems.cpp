@@ -4,6 +4,7 @@
 
 #include "core/app/Routes.h"
 #include "core/app/SecretsWiring.h"
+#include "core/app/TelemetryWiring.h"
 #include "core/auth/Password.h"
 #include "core/config/Logging.h"
 #include "core/db/AuthSecret.h"
@@ -313,6 +314,7 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
         }
         _platform.listeners.push_back(std::move(listener));
     }
+    addListenerGauges(_platform);
     auto& log = startupLog();
     log.information("Archestra Platform " + std::string(ARCHESTRA_VERSION) + " is up");
     std::string uiUrl = settings.frontendUrlExplicit()

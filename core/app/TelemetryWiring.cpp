@@ -2,6 +2,7 @@
 #include "core/app/TelemetryWiring.h"
 
 #include "core/db/Database.h"
+#include "core/http/HttpListener.h"
 #include "core/mcp/McpRegistry.h"
 #include "core/mcp/McpServerStates.h"
 #include "core/plugins/PluginManager.h"
@@ -113,6 +114,27 @@ void addTelemetryGauges(Platform& platform) {
                       {"kind", record.kind},
                       {"status", record.status}})
                 .Set(1);
+    }
+}
+
+void addListenerGauges(Platform& platform) {
+    if (!platform.telemetry) return;
+    auto& metrics = platform.telemetry->metrics();
+    auto& family = prometheus::BuildGauge()
+                       .Name("archestra_http_pool_threads")
+                       .Help(
+                           "Threads of each listener's pool (one serves one connection at a time): allocated "
+                           "(bounded by its maximum) and busy (serving a connection or waiting for the next)")
+                       .Register(metrics.registry());
+    for (const auto& listener : platform.listeners) {
+        auto* allocated = &family.Add({{"listener", listener->options().name}, {"state", "allocated"}});
+        auto* busy = &family.Add({{"listener", listener->options().name}, {"state", "busy"}});
+        // Listeners are destroyed only after all of them (the metrics one included) have stopped, so no
+        // scrape outlives them.
+        metrics.addScrapeHook([raw = listener.get(), allocated, busy] {
+            allocated->Set(raw->poolThreads());
+            busy->Set(raw->busyPoolThreads());
+        });
     }
 }
 

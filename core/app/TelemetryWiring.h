@@ -11,4 +11,8 @@ void addTelemetryGauges(Platform& platform);
 /// Starts the telemetry export thread and analytics (start-up event with enabled features, daily counts).
 void startTelemetry(Platform& platform);
 
+/// archestra_http_pool_threads{listener,state}: each listener's pool, so that threads outside the pools (a
+/// leak) can be told from pool growth (bounded). Called once the listeners have started.
+void addListenerGauges(Platform& platform);
+
 }  // namespace archestra::app

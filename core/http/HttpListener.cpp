@@ -64,6 +64,14 @@ void HttpListener::stop(long grace_ms) {
     _pool.reset();
 }
 
+int HttpListener::poolThreads() const {
+    return _pool ? _pool->allocated() : 0;
+}
+
+int HttpListener::busyPoolThreads() const {
+    return _pool ? _pool->used() : 0;
+}
+
 int HttpListener::currentConnections() const {
     return _server ? _server->currentConnections() : 0;
 }

@@ -43,6 +43,10 @@ class HttpListener {
     int port() const { return _boundPort; }
     const ListenerOptions& options() const { return _options; }
     int currentConnections() const;
+    /// Threads of this listener's pool: created (bounded by maxThreads) and running a connection or waiting
+    /// for the next one (Poco's dispatcher keeps a thread for params' idle time).
+    int poolThreads() const;
+    int busyPoolThreads() const;
 
   private:
     ListenerOptions _options;
