@@ -1,6 +1,7 @@
 // The LLM proxy's request handling: profile, guardrails, upstream call, relay, interaction record.
 #include "core/proxy/LlmProxy.h"
 
+#include "core/proxy/JsonParse.h"
 #include "core/proxy/ToonCompression.h"
 
 #include "core/http/ApiError.h"
@@ -482,7 +483,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     nlohmann::json body;
     RequestView view;
     try {
-        body = nlohmann::json::parse(rawBody);
+        body = parseJson(rawBody);
         view = adapter.parseRequest(body, RouteInfo{model, streamRoute});
     } catch (const nlohmann::json::exception& error) {
         sendProviderError(context, adapter, ProxyErrorKind::BadRequest,
@@ -613,7 +614,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         }
         if (spliced) {
             outgoing = std::move(*spliced);
-            record.processedRequest = nlohmann::json::parse(outgoing, nullptr, false);
+            record.processedRequest = parseJsonOrDiscarded(outgoing);
             if (record.processedRequest.is_discarded()) record.processedRequest = nullptr;
         }
     }
@@ -938,7 +939,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     if (exchange.response.getKeepAlive()) _pool.release(std::move(exchange.session));
 
     std::optional<std::string> replaced;
-    nlohmann::json parsed = nlohmann::json::parse(responseBody, nullptr, false);
+    nlohmann::json parsed = parseJsonOrDiscarded(responseBody);
     if (!parsed.is_discarded()) {
         if (status >= 200 && status < 300 && parsed.is_object()) {
             try {

@@ -1,4 +1,5 @@
 // Anthropic messages adapter: request/response views, blocked shapes, stream assembly and error bodies.
+#include "core/proxy/JsonParse.h"
 #include "core/proxy/adapters/AdapterSupport.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
 
@@ -27,7 +28,7 @@ void readUsage(const json& usage, Usage& out) {
 class AnthropicStreamAssembler final : public StreamAssembler {
   public:
     StreamAction feed(const SseEvent& event) override {
-        json data = event.hasData ? json::parse(event.data, nullptr, false) : json();
+        json data = event.hasData ? parseJsonOrDiscarded(event.data) : json();
         std::string type = data.is_object() ? textField(data, "type", event.event) : event.event;
         bool startsHold = false;
         int index = data.is_object() ? intField(data, "index", -1) : -1;

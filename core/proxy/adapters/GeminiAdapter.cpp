@@ -1,5 +1,6 @@
 // Gemini generateContent / streamGenerateContent adapter: views, blocked shapes, stream assembly, error
 // bodies.
+#include "core/proxy/JsonParse.h"
 #include "core/proxy/adapters/AdapterSupport.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
 
@@ -109,7 +110,7 @@ bool blockParts(Json& body, const std::vector<BlockedCall>& blocked, CallIds& id
 class GeminiStreamAssembler final : public StreamAssembler {
   public:
     StreamAction feed(const SseEvent& event) override {
-        json chunk = event.hasData ? json::parse(event.data, nullptr, false) : json();
+        json chunk = event.hasData ? parseJsonOrDiscarded(event.data) : json();
         std::vector<std::string> callIds;
         bool finish = false;
         if (chunk.is_object()) {

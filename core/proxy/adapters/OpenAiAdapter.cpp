@@ -1,4 +1,5 @@
 // OpenAI chat.completions adapter: request/response views, blocked shapes, stream assembly and error bodies.
+#include "core/proxy/JsonParse.h"
 #include "core/proxy/adapters/AdapterSupport.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
 
@@ -46,7 +47,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
         if (event.hasData && event.data == "[DONE]") {
             _complete = true;
         } else if (event.hasData) {
-            json chunk = json::parse(event.data, nullptr, false);
+            json chunk = parseJsonOrDiscarded(event.data);
             if (chunk.is_object()) {
                 if (!_metaSeen && chunk.contains("id")) {
                     _metaSeen = true;

@@ -1,6 +1,7 @@
 // Provider-independent parts of the adapter layer: names, error statuses, adapter lookup and shared helpers.
 #include "core/proxy/adapters/ProviderAdapter.h"
 
+#include "core/proxy/JsonParse.h"
 #include "core/proxy/adapters/AdapterSupport.h"
 
 #include <Poco/Exception.h>
@@ -55,7 +56,7 @@ const ProviderAdapter& adapterFor(Provider provider) {
 namespace detail {
 
 nlohmann::json parseMaybeJson(const std::string& text) {
-    nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+    nlohmann::json parsed = parseJsonOrDiscarded(text);
     if (parsed.is_discarded()) return nlohmann::json(text);
     return parsed;
 }
@@ -66,7 +67,7 @@ void finalizeArguments(ToolCall& call, bool emptyMeansObject) {
         call.argumentsValid = true;
         return;
     }
-    nlohmann::json parsed = nlohmann::json::parse(call.argumentsRaw, nullptr, false);
+    nlohmann::json parsed = parseJsonOrDiscarded(call.argumentsRaw);
     call.argumentsValid = !parsed.is_discarded();
     call.arguments = call.argumentsValid ? std::move(parsed) : nlohmann::json(call.argumentsRaw);
 }

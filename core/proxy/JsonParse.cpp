@@ -1,0 +1,99 @@
+// JSON text to nlohmann::json through simdjson (see JsonParse.h).
+#include "core/proxy/JsonParse.h"
+
+#include <simdjson.h>
+
+#include <memory>
+#include <optional>
+
+namespace archestra::proxy {
+
+namespace {
+
+/// Documents up to this size reuse the thread's parser (its buffers grow to the largest document it saw, so a
+/// 50 MB body must not leave 50 MB behind on every worker thread); larger ones get a parser of their own.
+constexpr std::size_t kReusedParserBytes = 1u << 20;
+
+nlohmann::json convert(simdjson::dom::element element) {
+    using Type = simdjson::dom::element_type;
+    switch (element.type()) {
+        case Type::OBJECT: {
+            nlohmann::json result(nlohmann::json::value_t::object);
+            auto& members = result.get_ref<nlohmann::json::object_t&>();
+            for (auto field : simdjson::dom::object(element)) {
+                // A repeated key: the last value wins, as in nlohmann's parser.
+                members.insert_or_assign(std::string(field.key), convert(field.value));
+            }
+            return result;
+        }
+        case Type::ARRAY: {
+            nlohmann::json result(nlohmann::json::value_t::array);
+            auto& items = result.get_ref<nlohmann::json::array_t&>();
+            simdjson::dom::array array(element);
+            items.reserve(array.size());
+            for (auto item : array) items.push_back(convert(item));
+            return result;
+        }
+        case Type::STRING:
+            return std::string(std::string_view(element));
+        case Type::INT64: {
+            // nlohmann reads an integer without a minus sign as unsigned, with one as signed.
+            const std::int64_t value = std::int64_t(element);
+            if (value >= 0) return static_cast<std::uint64_t>(value);
+            return value;
+        }
+        case Type::UINT64:
+            return std::uint64_t(element);
+        case Type::DOUBLE:
+            return double(element);
+        case Type::BOOL:
+            return bool(element);
+        case Type::NULL_VALUE:
+        default:
+            return nullptr;
+    }
+}
+
+/// nlohmann reads "-0" as a signed integer 0 (number_integer), simdjson as the integer 0 that convert()
+/// cannot tell from "0" (number_unsigned): such text, rare as it is, goes to nlohmann. True when `text` has a
+/// number token "-0" not followed by a fraction or an exponent (a "-0" inside a string is a false alarm that
+/// only costs the slow path).
+bool hasNegativeZeroInteger(std::string_view text) {
+    for (std::size_t at = text.find("-0"); at != std::string_view::npos; at = text.find("-0", at + 2)) {
+        const std::size_t next = at + 2;
+        if (next == text.size()) return true;
+        const char c = text[next];
+        if (c != '.' && c != 'e' && c != 'E' && (c < '0' || c > '9')) return true;
+    }
+    return false;
+}
+
+std::optional<nlohmann::json> viaSimdjson(std::string_view text) {
+    if (hasNegativeZeroInteger(text)) return std::nullopt;
+    simdjson::dom::element root;
+    simdjson::error_code error;
+    if (text.size() <= kReusedParserBytes) {
+        thread_local simdjson::dom::parser parser;
+        error = parser.parse(text.data(), text.size(), true).get(root);
+        if (error) return std::nullopt;
+        return convert(root);
+    }
+    auto parser = std::make_unique<simdjson::dom::parser>();
+    error = parser->parse(text.data(), text.size(), true).get(root);
+    if (error) return std::nullopt;
+    return convert(root);
+}
+
+}  // namespace
+
+nlohmann::json parseJson(std::string_view text) {
+    if (auto value = viaSimdjson(text)) return std::move(*value);
+    return nlohmann::json::parse(text);
+}
+
+nlohmann::json parseJsonOrDiscarded(std::string_view text) {
+    if (auto value = viaSimdjson(text)) return std::move(*value);
+    return nlohmann::json::parse(text, nullptr, false);
+}
+
+}  // namespace archestra::proxy
