@@ -12,6 +12,8 @@
 #include "core/policy/TrustedData.h"
 #include "core/proxy/sse/JsonArrayStream.h"
 
+#include <Poco/Ascii.h>
+#include <Poco/CountingStream.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -37,35 +39,80 @@ std::int64_t msSince(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
+/// `name` equals `lower` (lower case) ignoring ASCII case.
+bool equalsLower(std::string_view name, std::string_view lower) {
+    if (name.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i)
+        if (Poco::Ascii::toLower(name[i]) != lower[i]) return false;
+    return true;
+}
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (Poco::Ascii::toLower(a[i]) != Poco::Ascii::toLower(b[i])) return false;
+    return true;
+}
+
+bool inList(std::string_view name, std::initializer_list<std::string_view> lowerNames) {
+    for (std::string_view lower : lowerNames)
+        if (equalsLower(name, lower)) return true;
+    return false;
+}
+
 /// Request headers never forwarded: hop-by-hop ones, ours, and the ones the session sets itself. Everything
 /// else (credentials, anthropic-version/-beta, OpenAI-Organization/-Project, ...) goes upstream unchanged.
+/// Compared in place: a lower-cased copy and a set lookup per header showed in the per-request profile.
 bool forwardRequestHeader(const std::string& name) {
-    static const std::set<std::string> skip = {"host",
-                                               "connection",
-                                               "keep-alive",
-                                               "proxy-connection",
-                                               "proxy-authorization",
-                                               "te",
-                                               "trailer",
-                                               "upgrade",
-                                               "transfer-encoding",
-                                               "content-length",
-                                               "accept-encoding",
-                                               "cookie",
-                                               "expect",
-                                               "origin",
-                                               "referer"};
-    std::string lower = Poco::toLower(name);
-    return !skip.count(lower) && lower.rfind("x-archestra-", 0) != 0;
+    static constexpr std::string_view kArchestraPrefix = "x-archestra-";
+    if (name.size() >= kArchestraPrefix.size() &&
+        equalsLower(std::string_view(name).substr(0, kArchestraPrefix.size()), kArchestraPrefix))
+        return false;
+    return !inList(name, {"host", "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te",
+                          "trailer", "upgrade", "transfer-encoding", "content-length", "accept-encoding",
+                          "cookie", "expect", "origin", "referer"});
 }
 
 /// Response headers not copied back: hop-by-hop and framing (the listener frames the body itself).
 bool forwardResponseHeader(const std::string& name) {
-    static const std::set<std::string> skip = {"connection", "keep-alive",      "transfer-encoding",
-                                               "te",         "trailer",         "content-length",
-                                               "upgrade",    "proxy-connection"};
-    return !skip.count(Poco::toLower(name));
+    return !inList(name, {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "content-length",
+                          "upgrade", "proxy-connection"});
 }
+
+/// The upstream request: a Poco HTTPRequest (the client session reads its Host, keep-alive and length) whose
+/// head is written as one string. Poco's own write() inserts every piece of every header into the ostream
+/// separately, and HTTPClientSession::sendRequest() calls it twice: first into a CountingOutputStream, which
+/// counts byte by byte, to size the request stream, then for real. Here the head is built once and the
+/// counting pass only adds its length. The bytes are the same: "<method> <uri> <version>\r\n",
+/// "<name>: <value>\r\n" per header in order, then "\r\n".
+class UpstreamRequest : public Poco::Net::HTTPRequest {
+  public:
+    using Poco::Net::HTTPRequest::HTTPRequest;
+
+    void write(std::ostream& out) const override {
+        // Built at the first call, once every header is set (traceparent included); reused by the second call
+        // and by a retry on another connection.
+        if (_head.empty()) {
+            const std::string& version = getVersion();
+            std::size_t size = getMethod().size() + getURI().size() + version.size() + 6;
+            for (const auto& [name, value] : *this) size += name.size() + value.size() + 4;
+            _head.reserve(size);
+            _head.append(getMethod()).append(1, ' ').append(getURI()).append(1, ' ').append(version);
+            _head.append("\r\n");
+            for (const auto& [name, value] : *this)
+                _head.append(name).append(": ").append(value).append("\r\n");
+            _head.append("\r\n");
+        }
+        if (auto* counting = dynamic_cast<Poco::CountingOutputStream*>(&out)) {
+            counting->addChars(static_cast<std::streamsize>(_head.size()));
+            return;
+        }
+        out.write(_head.data(), static_cast<std::streamsize>(_head.size()));
+    }
+
+  private:
+    mutable std::string _head;
+};
 
 std::string rawPathAndQuery(http::Context& context, std::string& query) {
     const std::string& uri = context.request().getURI();
@@ -267,7 +314,7 @@ bool upstreamWouldBlock(const Exchange& exchange, std::uint64_t bodyBytesRead) {
     return !session.secure() || const_cast<Poco::Net::HTTPClientSession&>(session).socket().available() == 0;
 }
 
-void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, Poco::Net::HTTPRequest& request,
+void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, UpstreamRequest& request,
                   const std::string& body, Exchange& exchange, http::Context* client = nullptr) {
     for (;;) {
         exchange.session = pool.acquire(endpoint);
@@ -363,10 +410,15 @@ void copyResponseHead(const Poco::Net::HTTPResponse& from, Poco::Net::HTTPServer
     if (from.has("X-Request-Id") && to.has("X-Request-Id")) {
         to.set("X-Archestra-Request-Id", to.get("X-Request-Id"));
     }
-    std::set<std::string> replaced;
+    std::vector<std::string_view> replaced;  // names already taken over (a handful: a linear scan)
     for (const auto& [name, value] : from) {
         if (!forwardResponseHeader(name)) continue;
-        if (replaced.insert(Poco::toLower(name)).second) to.erase(name);
+        bool seen = false;
+        for (std::string_view done : replaced) seen = seen || equalsIgnoringCase(done, name);
+        if (!seen) {
+            replaced.push_back(name);
+            to.erase(name);
+        }
         to.add(name, value);
     }
 }
@@ -641,8 +693,8 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                    (streamRoute ? ":streamGenerateContent" : ":generateContent");
             break;
     }
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + query,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    UpstreamRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + query,
+                            Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [name, value] : context.request()) {
         if (forwardRequestHeader(name)) request.add(name, value);
     }
@@ -1009,8 +1061,8 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
 
     const UpstreamEndpoint& endpoint = _upstreams.of(provider);
     std::string method = context.method();
-    Poco::Net::HTTPRequest request(method, upstreamPathFor(provider, rest) + query,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    UpstreamRequest request(method, upstreamPathFor(provider, rest) + query,
+                            Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [name, value] : context.request()) {
         if (forwardRequestHeader(name)) request.add(name, value);
     }
