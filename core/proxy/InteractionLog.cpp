@@ -104,13 +104,26 @@ std::string dumpJson(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+/// Whether one of the 8 bytes in `word` may need a COPY escape: a byte below 0x0E (tab, newline and carriage
+/// return among them) or a backslash. Exact for "any byte"; which byte is left to the caller.
+inline bool mayNeedCopyEscape(std::uint64_t word) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    const std::uint64_t below = (word - kOnes * 0x0E) & ~word & kHigh;
+    const std::uint64_t x = word ^ (kOnes * static_cast<unsigned char>('\\'));
+    const std::uint64_t backslash = (x - kOnes) & ~x & kHigh;
+    return (below | backslash) != 0;
+}
+
 /// Appends `text` as one COPY text-format field (backslash, tab, newline and carriage return escaped), in
-/// runs between the characters that need it.
+/// runs between the characters that need it. Eight bytes are checked at a time: the bodies (most of a row)
+/// have long runs without any, and a byte-by-byte switch over them was a tenth of a request's instructions.
 void appendCopyField(std::string& out, std::string_view text) {
     std::size_t from = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    std::size_t i = 0;
+    auto escapeAt = [&](std::size_t at) {
         const char* escaped = nullptr;
-        switch (text[i]) {
+        switch (text[at]) {
             case '\\':
                 escaped = "\\\\";
                 break;
@@ -124,12 +137,20 @@ void appendCopyField(std::string& out, std::string_view text) {
                 escaped = "\\r";
                 break;
             default:
-                continue;
+                return;
         }
-        out.append(text.data() + from, i - from);
+        out.append(text.data() + from, at - from);
         out.append(escaped, 2);
-        from = i + 1;
+        from = at + 1;
+    };
+    while (i + 8 <= text.size()) {
+        std::uint64_t word;
+        std::memcpy(&word, text.data() + i, sizeof word);
+        if (mayNeedCopyEscape(word))
+            for (std::size_t j = i; j < i + 8; ++j) escapeAt(j);
+        i += 8;
     }
+    for (; i < text.size(); ++i) escapeAt(i);
     out.append(text.data() + from, text.size() - from);
 }
 
