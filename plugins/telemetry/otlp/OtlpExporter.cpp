@@ -18,6 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "archestra/sdk/plugin.h"
@@ -53,8 +55,95 @@ json anyValue(const std::string& jsonText) {
     return {{"stringValue", value.dump()}};
 }
 
-json keyValue(const std::string& key, json value) {
-    return {{"key", key}, {"value", std::move(value)}};
+/// Appends `text` as a JSON string literal, byte for byte as nlohmann's dump() (ensure_ascii off, invalid
+/// UTF-8 replaced) writes it: the ASCII text the spans carry is escaped here, anything else goes to nlohmann.
+void appendJsonString(std::string& out, std::string_view text) {
+    for (unsigned char c : text) {
+        if (c >= 0x80) {
+            out += json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
+            return;
+        }
+    }
+    static const char* const hex = "0123456789abcdef";
+    out += '"';
+    for (char c : text) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += "\\u00";
+                    out += hex[(c >> 4) & 0xf];
+                    out += hex[c & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+}
+
+/// Appends the AnyValue of an attribute's JSON text as anyValue(jsonText).dump() would. The common texts (a
+/// string literal without escapes, true, false, a small integer) are written without parsing them.
+void appendAnyValue(std::string& out, const std::string& jsonText) {
+    const std::size_t n = jsonText.size();
+    if (n >= 2 && jsonText.front() == '"' && jsonText.back() == '"') {
+        bool plain = true;
+        for (std::size_t i = 1; i + 1 < n && plain; ++i) {
+            const auto c = static_cast<unsigned char>(jsonText[i]);
+            plain = c >= 0x20 && c < 0x80 && c != '\\' && c != '"';
+        }
+        if (plain) {  // the literal is what dump() would write for its value
+            out += "{\"stringValue\":";
+            out += jsonText;
+            out += '}';
+            return;
+        }
+    } else if (jsonText == "true" || jsonText == "false") {
+        out += "{\"boolValue\":";
+        out += jsonText;
+        out += '}';
+        return;
+    } else if (n > 0 && n <= 18) {  // at most 18 digits: within int64 whatever the digits
+        std::size_t first = jsonText.front() == '-' ? 1 : 0;
+        bool digits = first < n && (jsonText[first] != '0' || n == first + 1);
+        for (std::size_t i = first; i < n && digits; ++i) digits = jsonText[i] >= '0' && jsonText[i] <= '9';
+        if (digits && jsonText != "-0") {
+            out += "{\"intValue\":\"";
+            out += jsonText;
+            out += "\"}";
+            return;
+        }
+    }
+    out += anyValue(jsonText).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+/// {"key":<key>,"value":<AnyValue>} with a string value.
+void appendStringKeyValue(std::string& out, std::string_view key, std::string_view value) {
+    out += "{\"key\":";
+    appendJsonString(out, key);
+    out += ",\"value\":{\"stringValue\":";
+    appendJsonString(out, value);
+    out += "}}";
 }
 
 /// Protobuf wire encoding of the few opentelemetry-proto messages sent here. Hand-written because it is five
@@ -154,9 +243,7 @@ class OtlpExporter : public TelemetryExporter {
 
     Status exportSpans(const std::vector<Span>& spans) override {
         if (spans.empty()) return okStatus();
-        std::string body = _config.protobuf
-                               ? encodeProtobuf(spans)
-                               : encode(spans).dump(-1, ' ', false, json::error_handler_t::replace);
+        std::string body = _config.protobuf ? encodeProtobuf(spans) : encodeJson(spans);
         long backoff = _config.backoff_ms;
         std::string lastError;
         for (int attempt = 1; attempt <= _config.maxAttempts; ++attempt) {
@@ -189,7 +276,7 @@ class OtlpExporter : public TelemetryExporter {
 
     Status flush(std::int64_t) override { return okStatus(); }  // nothing is buffered here (the host batches)
 
-  private:
+  protected:  // the encoding, reachable from a subclass for test/plugins/telemetry
     static int spanKind(const Span& span) {
         // SERVER for incoming HTTP requests, CLIENT for calls the platform makes (LLM, MCP).
         return span.attributes_json.count("http.route") ? 2 : 3;
@@ -237,43 +324,67 @@ class OtlpExporter : public TelemetryExporter {
         return request.bytes();
     }
 
-    json encode(const std::vector<Span>& spans) const {
-        json out = json::array();
+    /// The ExportTraceServiceRequest in OTLP's JSON mapping, written as text: the same bytes as building it
+    /// as an nlohmann document and dumping that (keys in its sorted order), which cost as many instructions
+    /// as the proxied request the spans describe.
+    std::string encodeJson(const std::vector<Span>& spans) const {
+        std::string out;
+        out.reserve(512 + spans.size() * 1024);
+        out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
+        appendStringKeyValue(out, "service.name", _config.serviceName);
+        out += ',';
+        appendStringKeyValue(out, "service.version", _config.serviceVersion);
+        out += ',';
+        appendStringKeyValue(out, "telemetry.sdk.name", "archestra");
+        out += ',';
+        appendStringKeyValue(out, "telemetry.sdk.language", "cpp");
+        out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"archestra\",\"version\":";
+        appendJsonString(out, _config.serviceVersion);
+        out += "},\"spans\":[";
+        bool firstSpan = true;
         for (const auto& span : spans) {
-            json attributes = json::array();
-            for (const auto& [key, value] : span.attributes_json)
-                attributes.push_back(keyValue(key, anyValue(value)));
-            int kind = spanKind(span);
-            json item = {{"traceId", span.trace_id},
-                         {"spanId", span.span_id},
-                         {"name", span.name},
-                         {"kind", kind},
-                         {"startTimeUnixNano", std::to_string(span.start_unix_nanos)},
-                         {"endTimeUnixNano", std::to_string(span.end_unix_nanos)},
-                         {"attributes", attributes}};
-            if (!span.parent_span_id.empty()) item["parentSpanId"] = span.parent_span_id;
-            json status = json::object();
-            if (span.status == SpanStatus::Ok) status["code"] = 1;
-            if (span.status == SpanStatus::Error) {
-                status["code"] = 2;
-                status["message"] = span.status_message;
+            if (!firstSpan) out += ',';
+            firstSpan = false;
+            out += "{\"attributes\":[";
+            bool firstAttribute = true;
+            for (const auto& [key, value] : span.attributes_json) {
+                if (!firstAttribute) out += ',';
+                firstAttribute = false;
+                out += "{\"key\":";
+                appendJsonString(out, key);
+                out += ",\"value\":";
+                appendAnyValue(out, value);
+                out += '}';
             }
-            item["status"] = status;
-            out.push_back(std::move(item));
+            out += "],\"endTimeUnixNano\":\"";
+            out += std::to_string(span.end_unix_nanos);
+            out += "\",\"kind\":";
+            out += std::to_string(spanKind(span));
+            out += ",\"name\":";
+            appendJsonString(out, span.name);
+            if (!span.parent_span_id.empty()) {
+                out += ",\"parentSpanId\":";
+                appendJsonString(out, span.parent_span_id);
+            }
+            out += ",\"spanId\":";
+            appendJsonString(out, span.span_id);
+            out += ",\"startTimeUnixNano\":\"";
+            out += std::to_string(span.start_unix_nanos);
+            out += "\",\"status\":{";
+            if (span.status == SpanStatus::Ok) out += "\"code\":1";
+            if (span.status == SpanStatus::Error) {
+                out += "\"code\":2,\"message\":";
+                appendJsonString(out, span.status_message);
+            }
+            out += "},\"traceId\":";
+            appendJsonString(out, span.trace_id);
+            out += '}';
         }
-        json resource = {{"attributes",
-                          json::array({keyValue("service.name", {{"stringValue", _config.serviceName}}),
-                                       keyValue("service.version", {{"stringValue", _config.serviceVersion}}),
-                                       keyValue("telemetry.sdk.name", {{"stringValue", "archestra"}}),
-                                       keyValue("telemetry.sdk.language", {{"stringValue", "cpp"}})})}};
-        return {{"resourceSpans",
-                 json::array(
-                     {{{"resource", resource},
-                       {"scopeSpans",
-                        json::array({{{"scope", {{"name", "archestra"}, {"version", _config.serviceVersion}}},
-                                      {"spans", out}}})}}})}};
+        out += "]}]}]}";
+        return out;
     }
 
+  private:
     int post(const std::string& body) {
         std::unique_ptr<Poco::Net::HTTPClientSession> session;
         if (_uri.getScheme() == "https") {
