@@ -10,9 +10,11 @@ namespace archestra::proxy {
 
 namespace {
 
-/// Documents up to this size reuse the thread's parser (its buffers grow to the largest document it saw, so a
-/// 50 MB body must not leave 50 MB behind on every worker thread); larger ones get a parser of their own.
-constexpr std::size_t kReusedParserBytes = 1u << 20;
+/// Documents up to this size reuse the thread's parser; larger ones get a parser of their own, freed after.
+/// The parser keeps buffers of over ten times the largest document it saw (an 8-byte tape slot and a 4-byte
+/// structural index per byte of text, plus its strings) on every worker thread: 64 KB bounds that to about a
+/// megabyte each.
+constexpr std::size_t kReusedParserBytes = 64u << 10;
 
 nlohmann::json convert(simdjson::dom::element element) {
     using Type = simdjson::dom::element_type;
