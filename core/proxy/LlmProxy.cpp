@@ -427,11 +427,11 @@ std::vector<policy::ToolResult> policyResults(const RequestView& view) {
     std::vector<policy::ToolResult> results;
     results.reserve(view.toolResults.size());
     for (const auto& result : view.toolResults) {
-        policy::ToolResult r;
+        // Filled in place: moving a local with an optional<string> trips GCC 12's -Wmaybe-uninitialized.
+        policy::ToolResult& r = results.emplace_back();
         r.toolCallId = result.toolCallId;
         if (!result.toolName.empty()) r.toolName = result.toolName;
         r.content = result.content;
-        results.push_back(std::move(r));
     }
     return results;
 }
