@@ -28,12 +28,15 @@ declare -A tool=(
 )
 rows_file=$(mktemp)
 trap 'rm -f "$rows_file"' EXIT
-# Earlier rows of presets not run now are kept: from this build's record, else from the one kept in git.
+# Earlier rows of presets not run now are kept: from this build's record, else from the one kept in git. A part
+# run (SANITIZER_TESTS) replaces only the earlier part rows of its preset: the whole-suite rows stay beside it.
 earlier=$out
 [[ -f "$earlier" ]] || earlier=docs/reliability-records/sanitizers.json
 if [[ -f "$earlier" ]]; then
   # (the findings row is recomputed below, never kept)
-  jq -c --arg run "${presets[*]}" '.rows[] | select(.how | test("ctest --preset (" + ($run | gsub(" "; "|")) + ")\\b") | not)
+  jq -c --arg run "${presets[*]}" --arg part "${SANITIZER_TESTS:+1}" '.rows[]
+    | select((.how | test("ctest --preset (" + ($run | gsub(" "; "|")) + ")\\b") | not)
+             or ($part == "1" and (.what | contains("ONLY part") | not)))
     | select(.what != "sanitizer findings fixed in our code")' \
     "$earlier" >>"$rows_file" 2>/dev/null || true
 fi
@@ -64,7 +67,7 @@ for preset in "${presets[@]}"; do
   failed_names=$(sed -n 's/^[[:space:]]*[0-9]* - \([A-Za-z0-9_]*\) .*/\1/p' "$log" | tr '\n' ' ')
   failed_names=${failed_names% }
   echo "sanitizers: $preset: $passed/$total passed in ${secs} s, $reports sanitizer report(s)${failed_names:+; failed: $failed_names}"
-  how="ctest --preset $preset${filter:+ -R '${filter[1]}'} (build/$preset, $(nproc) cores, nice build ${build_s} s)"
+  how="ctest --preset $preset${filter:+ -R '${filter[1]}'} (build/$preset of $(git rev-parse --short HEAD), $(nproc) cores, nice build ${build_s} s)"
   label=${what[$preset]}
   # A part of the selection is named as such, with the tests that ran.
   if [[ -n ${SANITIZER_TESTS:-} ]]; then
