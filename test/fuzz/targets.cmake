@@ -7,14 +7,15 @@
 
 archestra_fuzz_target(fuzz_policy SOURCE targets/PolicyFuzz.cpp CORE core/policy/*.cpp)
 archestra_fuzz_target(fuzz_proxy SOURCE targets/ProxyFuzz.cpp CORE core/proxy/sse/*.cpp core/proxy/adapters/*.cpp
-                      LINK Poco::Foundation)
+                      core/proxy/JsonParse.cpp LINK Poco::Foundation simdjson::simdjson)
 archestra_fuzz_target(fuzz_config SOURCE targets/ConfigFuzz.cpp CORE core/config/Settings.cpp core/plugins/Manifest.cpp
                       core/plugins/ConfigSchema.cpp
                       LINK Poco::Foundation Poco::Util)
 archestra_fuzz_target(fuzz_http SOURCE targets/HttpFuzz.cpp CORE core/http/Router.cpp core/http/BodyValidator.cpp
                       core/gateway/JsonRpc.cpp LINK Poco::Foundation Poco::Net)
 archestra_fuzz_target(fuzz_toon SOURCE targets/ToonFuzz.cpp CORE core/proxy/Toon.cpp core/proxy/ToonCompression.cpp core/proxy/ToonScan*.cpp
-                      core/util/JsonString.cpp core/proxy/adapters/*.cpp core/proxy/sse/*.cpp LINK Poco::Foundation simdjson::simdjson)
+                      core/util/JsonString.cpp core/proxy/adapters/*.cpp core/proxy/sse/*.cpp core/proxy/JsonParse.cpp
+                      LINK Poco::Foundation simdjson::simdjson)
 archestra_fuzz_target(fuzz_json_array SOURCE targets/JsonArrayFuzz.cpp CORE core/proxy/sse/*.cpp
                       LINK Poco::Foundation)
 archestra_fuzz_target(fuzz_mcp SOURCE targets/McpFuzz.cpp CORE core/mcp/McpClient.cpp

@@ -11,6 +11,7 @@
 #include <Poco/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include "core/proxy/JsonParse.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
 #include "core/proxy/sse/SseParser.h"
 #include "test/fuzz/targets/Invariant.h"
@@ -75,6 +76,12 @@ const ProviderAdapter& pick(unsigned char selector) {
 // (a nlohmann type_error from an unchecked access) would be a 500 in the proxy, so it aborts here.
 void fuzzBodies(const ProviderAdapter& adapter, std::string_view input) {
     json body = json::parse(input.begin(), input.end(), nullptr, false);
+    // The proxy parses bodies and stream events through simdjson (core/proxy/JsonParse): it must give exactly
+    // nlohmann's value, types included (1 vs 1u vs 1.0 compare equal, so the dumps are compared), or refuse
+    // alike.
+    json fast = archestra::proxy::parseJsonOrDiscarded(input);
+    if (fast.is_discarded() != body.is_discarded() || (!body.is_discarded() && fast.dump() != body.dump()))
+        violated("parseJsonOrDiscarded differs from nlohmann::json::parse", input);
     if (body.is_discarded()) return;
     try {
         RequestView request = adapter.parseRequest(body, RouteInfo{"gemini-pro", false});
