@@ -13,9 +13,10 @@ namespace {
 /// Documents up to this size reuse the thread's parser; larger ones get a parser of their own, freed after.
 /// The parser keeps buffers of over ten times the largest document it saw (an 8-byte tape slot and a 4-byte
 /// structural index per byte of text, plus its strings) on every worker thread: 16 KB bounds that to about
-/// 200 KB each, 200 MB if every thread of a full 1,024-thread pool had seen such a body (idle threads end after
-/// a minute, and their parser with them). Typical requests (the benchmark's is 577 bytes) and every stream event
-/// stay under it; a larger body pays for a parser of its own, still far cheaper than nlohmann's parse.
+/// 200 KB each, 200 MB if every thread of a full 1,024-thread pool had seen such a body (idle threads end
+/// after a minute, and their parser with them). Typical requests (the benchmark's is 577 bytes) and every
+/// stream event stay under it; a larger body pays for a parser of its own, still far cheaper than nlohmann's
+/// parse.
 constexpr std::size_t kReusedParserBytes = 16u << 10;
 
 nlohmann::json convert(simdjson::dom::element element) {
