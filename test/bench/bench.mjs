@@ -9,7 +9,8 @@
 // Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (seconds, default 2),
 // BENCH_CONCURRENCY (default "10,100"), BENCH_STREAM_CONCURRENCY (default "10"), BENCH_THREADS (wrk threads,
 // default 2), BENCH_RATE (total req/s of the fixed-rate json run with hey, 10 workers; default 1000; 0 = none),
-// BENCH_TARGETS (default "direct,archestra,portkey"), ARCHESTRA_PLATFORM_BINARY, BENCH_OUTPUT (markdown file, default docs/benchmark.md; "-" for none),
+// BENCH_TARGETS (default "direct,archestra,portkey,passthrough-threads,passthrough-epoll"), ARCHESTRA_PLATFORM_BINARY,
+// BENCH_PASSTHROUGH_BINARY (default: test/bench/passthrough/passthrough_bench beside the platform's build), BENCH_OUTPUT (markdown file, default docs/benchmark.md; "-" for none),
 // BENCH_PERF (a path prefix: `perf record -g` of the platform during each measured archestra run, written to
 // <prefix>-<mode>-c<N>.data; read it with `perf report -i ...`), BENCH_ATTACH (any command run against the
 // platform during each measured archestra run and stopped with SIGINT after it; {pid}, {mode} and {c} are
@@ -30,7 +31,8 @@ const streamConcurrencies = (process.env.BENCH_STREAM_CONCURRENCY ?? "10").split
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const fixedRate = Number(process.env.BENCH_RATE ?? 1000);
 const rateWorkers = 10;
-const targetNames = (process.env.BENCH_TARGETS ?? "direct,archestra,portkey").split(",");
+const targetNames = (process.env.BENCH_TARGETS ?? "direct,archestra,portkey,passthrough-threads,passthrough-epoll").split(",");
+const passthroughKinds = ["threads", "epoll"].filter((k) => targetNames.includes(`passthrough-${k}`));
 const outputFile = process.env.BENCH_OUTPUT ?? path.join(repoRoot, "docs/benchmark.md");
 const portkeyDir = path.join(repoRoot, "test/e2e/node_modules/@portkey-ai/gateway");
 const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
@@ -108,6 +110,24 @@ async function startPortkey(nginxJsonPort) {
   } catch (err) {
     throw new Error(`${err.message}\n${output}`);
   }
+  return { child, port };
+}
+
+/// The I/O model's ceiling (test/bench/passthrough): a proxy doing nothing per request but framing, as a
+/// thread per connection (the platform's shape) or as two event loops, in front of the same nginx. json only.
+async function startPassthrough(kind, upstreamPort) {
+  const binary =
+    process.env.BENCH_PASSTHROUGH_BINARY ??
+    path.resolve(path.dirname(process.env.ARCHESTRA_PLATFORM_BINARY ?? path.join(repoRoot, "build/default/core/archestra-platform")), "../test/bench/passthrough/passthrough_bench");
+  if (!fs.existsSync(binary)) throw new Error(`no passthrough_bench at ${binary}: run 'make build' (or leave passthrough-* out of BENCH_TARGETS)`);
+  const port = await freePort();
+  const child = spawn(binary, [kind, String(port), String(upstreamPort), "2"], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  await waitHttp(`http://127.0.0.1:${port}/v1/chat/completions`, `passthrough ${kind}`, 10000, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: fs.readFileSync(path.join(here, "chat-with-tools.json")),
+  });
   return { child, port };
 }
 
@@ -248,6 +268,8 @@ async function main() {
   log(`work dir ${work}; ${duration_s} s per run, warm-up ${warmup_s} s, concurrency ${concurrencies.join("/")}, stream ${streamConcurrencies.join("/")}`);
   const nginx = await startUpstream();
   const portkey = targetNames.includes("portkey") ? await startPortkey(nginx.ports.json) : null;
+  const passthrough = {};
+  for (const kind of passthroughKinds) passthrough[kind] = await startPassthrough(kind, nginx.ports.json);
   log(`nginx json :${nginx.ports.json} sse :${nginx.ports.sse}; portkey :${portkey?.port ?? "-"}`);
 
   const results = [];
@@ -278,6 +300,8 @@ async function main() {
           headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${directPort}/v1` },
         },
       };
+      for (const kind of stream ? [] : passthroughKinds)
+        allTargets[`passthrough-${kind}`] = { url: `http://127.0.0.1:${passthrough[kind].port}/v1/chat/completions` };
       const targets = Object.fromEntries(targetNames.filter((n) => allTargets[n]).map((n) => [n, allTargets[n]]));
       for (const t of Object.values(targets)) {
         if (warmup_s > 0) await runWrk({ ...t, concurrency: 10, seconds: warmup_s, stream });
@@ -308,7 +332,7 @@ async function main() {
       // its own saturation, as in the closed-loop rows).
       if (!stream && fixedRate > 0) {
         for (const [name, t] of Object.entries(targets)) {
-          if (name === "portkey") continue;
+          if (name === "portkey" || name.startsWith("passthrough-")) continue;
           const before = name === "archestra" ? { cpu: cpuTicks(platform.child.pid).self, db: databaseTicks(platform) } : null;
           const attached = name === "archestra" ? attachTools(platform.child.pid, "fixed", fixedRate) : [];
           const r = await runHey({ ...t, rate: fixedRate, seconds: duration_s });
@@ -400,7 +424,9 @@ function render({ startedAt, loadBefore, results, platformStats }) {
   lines.push(
     "- Targets: **direct** = nginx returning a fixed chat.completion with one tool call (or a 13-event SSE stream), the ceiling; " +
       "**archestra** = archestra-platform, default profile, policies and interaction logging on, embedded PostgreSQL; " +
-      "**portkey** = Portkey AI gateway (`x-portkey-provider: openai`, `x-portkey-custom-host`) in front of the same nginx. " +
+      "**portkey** = Portkey AI gateway (`x-portkey-provider: openai`, `x-portkey-custom-host`) in front of the same nginx; " +
+      "**passthrough-threads** / **passthrough-epoll** (json only) = test/bench/passthrough, a proxy that does nothing per request but HTTP framing, " +
+      "as a thread per connection with blocking poll/recv/send (the platform's shape) or as two epoll event loops: the ceiling of each I/O model on this machine. " +
       "All processes share the same cores, on 127.0.0.1.",
   );
   if (fixedRate > 0)
@@ -453,6 +479,20 @@ function render({ startedAt, loadBefore, results, platformStats }) {
   for (const s of platformStats) {
     checks.push([`interaction rows = requests (${s.mode})`, s.rows === s.upstreamRequests, `${s.rows} / ${s.upstreamRequests}`]);
     checks.push([`peak RSS <= 100 MB (${s.mode})`, s.peakRssMb <= 100, `${f(s.peakRssMb, 1)} MB`]);
+  }
+  const ceilings = [];
+  for (const c of concurrencies) {
+    const d = at("json", "direct", c);
+    const share = (name) => {
+      const r = at("json", name, c);
+      return r && d ? `${name} ${f((100 * r.rps) / d.rps, 1)} %` : null;
+    };
+    const parts = ["archestra", "passthrough-threads", "passthrough-epoll"].map(share).filter(Boolean);
+    if (parts.length > 1) ceilings.push(`c=${c}: ${parts.join(", ")}`);
+  }
+  if (ceilings.length) {
+    lines.push(`Share of direct's throughput (the passthrough rows bound what a proxy of that I/O model reaches here): ${ceilings.join("; ")}.`);
+    lines.push("");
   }
   lines.push("| Target (issue 5, 2-core machine) | Result | Measured |");
   lines.push("|---|---|---:|");
