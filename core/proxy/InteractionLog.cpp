@@ -52,8 +52,8 @@ const std::string kUsageFromIns =
 
 // A row's columns in the order of its COPY line, with their types (the staging table and the jsonb record).
 const std::string kRowColumnTypes =
-    "id uuid, profile_id uuid, external_agent_id text, request jsonb, processed_request jsonb, response "
-    "jsonb, type text, model text, original_model text, optimized_model text, provider text, input_tokens "
+    "id uuid, profile_id uuid, external_agent_id text, request json, processed_request json, response "
+    "json, type text, model text, original_model text, optimized_model text, provider text, input_tokens "
     "integer, output_tokens integer, baseline_cost numeric, cost numeric, blocked boolean, status_code "
     "integer, duration_ms integer, time_to_first_token_ms integer, decisions jsonb, toon_tokens_before "
     "integer, toon_tokens_after integer, toon_cost_savings numeric, created_at timestamptz";
@@ -71,7 +71,7 @@ constexpr std::size_t kProfileColumn = 1, kModelColumn = 7, kInputTokensColumn =
 std::string insertFrom(const std::string& rows) {
     return "WITH ins AS (INSERT INTO interactions (" + kRowColumns +
            ") SELECT r.id, (SELECT a.id FROM agents a WHERE a.id = r.profile_id), r.external_agent_id, "
-           "COALESCE(r.request, '{}'::jsonb), r.processed_request, r.response, r.type, r.model, "
+           "COALESCE(r.request, '{}'::json), r.processed_request, r.response, r.type, r.model, "
            "r.original_model, r.optimized_model, r.provider, r.input_tokens, r.output_tokens, "
            "r.baseline_cost, r.cost, COALESCE(r.blocked, false), r.status_code, r.duration_ms, "
            "r.time_to_first_token_ms, r.decisions, r.toon_tokens_before, r.toon_tokens_after, "
@@ -276,7 +276,7 @@ void copyIn(db::Connection& c, const std::string& sql, const std::vector<std::st
 }
 
 /// The row as its COPY text line, built once on the request thread: each body is the text received (a
-/// UTF-8 byte order mark, which the parser skips and jsonb refuses, dropped) or dumped once.
+/// UTF-8 byte order mark, which the parser skips and PostgreSQL refuses, dropped) or dumped once.
 std::string serialise(InteractionRecord&& record) {
     auto withoutBom = [](std::string_view text) {
         if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.remove_prefix(3);

@@ -156,7 +156,8 @@ class InteractionLogTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE("the batch went through COPY", log.batchesCopied() >= 1);
         for (const auto& r : sent) {
             auto row = _db->query(
-                "SELECT (request = $2::jsonb)::text, (response = $3::jsonb)::text, COALESCE(decisions::text, "
+                "SELECT (request::jsonb = $2::jsonb)::text, (response::jsonb = $3::jsonb)::text, "
+                "COALESCE(decisions::text, "
                 "'SQL NULL'), COALESCE(external_agent_id, 'SQL NULL'), model, profile_id::text, cost::text, "
                 "blocked::text, processed_request IS NULL, input_tokens::text FROM interactions WHERE id = "
                 "$1",
@@ -202,10 +203,13 @@ class InteractionLogTest : public CppUnit::TestFixture {
         };
         auto check = [&](const std::string& id) {
             auto row = _db->query(
-                "SELECT (request = $2::jsonb)::text, (response = $3::jsonb)::text, request->>'seed', "
-                "request->'messages'->0->>'content' FROM interactions WHERE id = $1",
+                "SELECT (request::jsonb = $2::jsonb)::text, (response::jsonb = $3::jsonb)::text, "
+                "request->>'seed', request->'messages'->0->>'content', request::text FROM interactions WHERE "
+                "id = $1",
                 {id, request, response.substr(3)});
             CPPUNIT_ASSERT_EQUAL(std::size_t(1), row.size());
+            // Stored byte for byte as the client wrote it (json, not jsonb: spacing, line breaks, key order).
+            CPPUNIT_ASSERT_EQUAL(request, row[0].str(4));
             CPPUNIT_ASSERT_EQUAL(std::string("true"), row[0].str(0));
             CPPUNIT_ASSERT_EQUAL(std::string("true"), row[0].str(1));
             CPPUNIT_ASSERT_EQUAL(std::string("12345678901234567890123"), row[0].str(2));
