@@ -2,6 +2,8 @@
 // the database is away.
 #include "core/proxy/InteractionLog.h"
 
+#include "core/proxy/JsonParse.h"
+
 #include "core/db/Database.h"
 #include "core/db/DatabaseException.h"
 
@@ -100,8 +102,9 @@ const std::string kCopyUsageSql =
     "bigint, output_tokens bigint)), " +
     kUsageFromIns;
 
+/// value.dump(-1, ' ', false, replace), by the faster writer of the same bytes (JsonParse.h).
 std::string dumpJson(const nlohmann::json& value) {
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return compactJson(value);
 }
 
 /// Whether one of the 8 bytes in `word` may need a COPY escape: a byte below 0x0E (tab, newline and carriage

@@ -1,7 +1,11 @@
 // JSON text to nlohmann::json through simdjson (see JsonParse.h).
 #include "core/proxy/JsonParse.h"
 
+#include "core/util/JsonString.h"
+
 #include <simdjson.h>
+
+#include <charconv>
 
 #include <memory>
 #include <optional>
@@ -89,7 +93,92 @@ std::optional<nlohmann::json> viaSimdjson(std::string_view text) {
     return convert(root);
 }
 
+/// A string as nlohmann dumps it: valid UTF-8 through the fast escaper (the same bytes: `"` and backslash
+/// escaped, \b \f \n \r \t, other control characters as lower-case \u00xx, everything else as is), anything
+/// else through nlohmann (which replaces the invalid bytes; its decoder starts afresh for every string).
+template <typename Json>
+void appendString(std::string& out, const std::string& text) {
+    if (simdjson::validate_utf8(text.data(), text.size())) {
+        util::appendJsonString(out, text);
+        return;
+    }
+    out += Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+template <typename Json>
+void appendValue(std::string& out, const Json& value) {
+    using Type = nlohmann::json::value_t;
+    switch (value.type()) {
+        case Type::null:
+            out += "null";
+            return;
+        case Type::boolean:
+            out += value.template get<bool>() ? "true" : "false";
+            return;
+        case Type::number_integer:
+        case Type::number_unsigned: {
+            char digits[24];
+            auto end =
+                value.type() == Type::number_integer
+                    ? std::to_chars(digits, digits + sizeof digits, value.template get<std::int64_t>()).ptr
+                    : std::to_chars(digits, digits + sizeof digits, value.template get<std::uint64_t>()).ptr;
+            out.append(digits, end);
+            return;
+        }
+        case Type::string:
+            appendString<Json>(out, value.template get_ref<const std::string&>());
+            return;
+        case Type::object: {
+            out += '{';
+            bool first = true;
+            for (const auto& [key, member] : value.template get_ref<const typename Json::object_t&>()) {
+                if (!first) out += ',';
+                first = false;
+                appendString<Json>(out, key);
+                out += ':';
+                appendValue(out, member);
+            }
+            out += '}';
+            return;
+        }
+        case Type::array: {
+            out += '[';
+            bool first = true;
+            for (const auto& item : value.template get_ref<const typename Json::array_t&>()) {
+                if (!first) out += ',';
+                first = false;
+                appendValue(out, item);
+            }
+            out += ']';
+            return;
+        }
+        default:  // number_float (nlohmann's own shortest round-trip form), binary, discarded
+            out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+            return;
+    }
+}
+
 }  // namespace
+
+void appendCompactJson(std::string& out, const nlohmann::json& value) {
+    appendValue(out, value);
+}
+
+void appendCompactJson(std::string& out, const nlohmann::ordered_json& value) {
+    appendValue(out, value);
+}
+
+std::string compactJson(const nlohmann::json& value) {
+    std::string out;
+    appendValue(out, value);
+    return out;
+}
+
+std::string compactJson(const nlohmann::ordered_json& value) {
+    std::string out;
+    appendValue(out, value);
+    return out;
+}
 
 nlohmann::json parseJson(std::string_view text) {
     if (auto value = viaSimdjson(text)) return std::move(*value);

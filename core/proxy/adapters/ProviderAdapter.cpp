@@ -79,12 +79,13 @@ const BlockedCall* findBlocked(const std::vector<BlockedCall>& blocked, std::str
     return nullptr;
 }
 
+// The same bytes as value.dump(-1, ' ', false, replace), by the faster writer (JsonParse.h).
 std::string compact(const nlohmann::json& value) {
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return compactJson(value);
 }
 
 std::string compact(const nlohmann::ordered_json& value) {
-    return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return compactJson(value);
 }
 
 void badRequest(std::string_view provider, std::string_view what) {

@@ -6,6 +6,9 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <cmath>
+#include <vector>
+
 using namespace archestra::proxy;
 using archestra::proxy::test::readFixture;
 
@@ -37,6 +40,18 @@ std::string outcome(Parse parse, const std::string& text) {
     }
 }
 
+/// compactJson(value) must be nlohmann's dump(-1, ' ', false, replace) byte for byte, for both JSON types.
+void assertDumpsLikeNlohmann(const nlohmann::json& value) {
+    const std::string expected = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE("compactJson of " + expected.substr(0, 200), expected, compactJson(value));
+    std::string appended = "x";
+    appendCompactJson(appended, value);
+    CPPUNIT_ASSERT_EQUAL(std::string("x") + expected, appended);
+    const nlohmann::ordered_json ordered = value;
+    CPPUNIT_ASSERT_EQUAL(ordered.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+                         compactJson(ordered));
+}
+
 void assertSameAsNlohmann(const std::string& text) {
     std::string expected = outcome([](const std::string& t) { return nlohmann::json::parse(t); }, text);
     std::string actual = outcome([](const std::string& t) { return parseJson(t); }, text);
@@ -45,7 +60,10 @@ void assertSameAsNlohmann(const std::string& text) {
     nlohmann::json ours = parseJsonOrDiscarded(text);
     CPPUNIT_ASSERT_EQUAL_MESSAGE("parseJsonOrDiscarded of " + text.substr(0, 200), lenient.is_discarded(),
                                  ours.is_discarded());
-    if (!lenient.is_discarded()) CPPUNIT_ASSERT_EQUAL(describe(lenient), describe(ours));
+    if (!lenient.is_discarded()) {
+        CPPUNIT_ASSERT_EQUAL(describe(lenient), describe(ours));
+        assertDumpsLikeNlohmann(lenient);
+    }
 }
 
 }  // namespace
@@ -57,6 +75,7 @@ class JsonParseTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testErrors);
     CPPUNIT_TEST(testRecordedBodies);
     CPPUNIT_TEST(testLargeDocument);
+    CPPUNIT_TEST(testCompactJsonIsNlohmannDump);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -147,6 +166,52 @@ class JsonParseTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(text.size() > (1u << 20));
         CPPUNIT_ASSERT(parseJson(text) == nlohmann::json::parse(text));
         assertSameAsNlohmann("[1,2,3]");  // the thread's parser still works afterwards
+    }
+
+    void testCompactJsonIsNlohmannDump() {
+        // (Every document of the other tests is dumped both ways too, in assertSameAsNlohmann.)
+        using nlohmann::json;
+        std::vector<json> values = {nullptr,
+                                    true,
+                                    false,
+                                    0,
+                                    -1,
+                                    42u,
+                                    INT64_MIN,
+                                    UINT64_MAX,
+                                    0.0,
+                                    -0.0,
+                                    1.5,
+                                    1e300,
+                                    0.1,
+                                    100.0,
+                                    std::nan(""),
+                                    INFINITY,
+                                    "",
+                                    json::object(),
+                                    json::array(),
+                                    json::binary({1, 2, 3}, 7),
+                                    json::binary({}),
+                                    json(json::value_t::discarded)};
+        // Every byte value alone, and inside text: control characters, quote, backslash, DEL, and bytes that
+        // are not UTF-8 on their own (replaced by nlohmann).
+        for (int c = 0; c < 256; ++c) {
+            values.push_back(std::string(1, static_cast<char>(c)));
+            values.push_back("ab" + std::string(1, static_cast<char>(c)) +
+                             "cdefghijklmnopqrstuvwxyz0123456789");
+        }
+        for (const char* text :
+             {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xc0\xaf",
+              "\xe0\x80\xaf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+              "\xff\xfe", "a\xc3(b", "tab\there \"quoted\" back\\slash\nnew line\r\x01\x1f\x7f end",
+              "long run without anything to escape at all, longer than sixteen bytes", "\xef\xbb\xbf"})
+            values.push_back(text);
+        for (const auto& v : std::vector<json>(values)) {
+            values.push_back(json::array({v, v}));
+            if (v.is_string()) values.push_back({{v.get<std::string>(), v}, {"k", 1}});
+        }
+        values.push_back(json::parse(R"({"b":{"z":[1,-2,3.25,"x",null,{}],"a":[]},"a":true,"":false})"));
+        for (const auto& value : values) assertDumpsLikeNlohmann(value);
     }
 };
 
