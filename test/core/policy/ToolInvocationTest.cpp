@@ -52,6 +52,7 @@ class ToolInvocationTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(requireApproval);
     CPPUNIT_TEST(policyOrderDoesNotMatter);
     CPPUNIT_TEST(unparsableArguments);
+    CPPUNIT_TEST(decisionJson);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -181,6 +182,34 @@ class ToolInvocationTest : public CppUnit::TestFixture {
         auto d = evaluateToolCalls(snapshot(), true, {call("c", "send_email", json("{not json"))}).at(0);
         CPPUNIT_ASSERT(!d.allowed);
         CPPUNIT_ASSERT(d.contentMessage.find("arguments: {not json.") != std::string::npos);
+    }
+
+    // toJson() builds the object member by member: the same value (and text) as the plain brace form.
+    void decisionJson() {
+        CallDecision plain;
+        plain.toolCallId = "call_1";
+        plain.toolName = "list_files";
+        plain.reasonCode = "trusted_context";
+        plain.reason = "Tool invocation allowed: \"quoted\"";
+        CallDecision full = plain;
+        full.allowed = false;
+        full.requiresApproval = true;
+        full.policyId = "p-1";
+        full.argumentName = "path";
+        full.notes = {"one", "two"};
+        for (const CallDecision& d : {plain, full}) {
+            json expected = {{"toolCallId", d.toolCallId},
+                             {"toolName", d.toolName},
+                             {"allowed", d.allowed},
+                             {"requiresApproval", d.requiresApproval},
+                             {"reasonCode", d.reasonCode},
+                             {"reason", d.reason},
+                             {"policyId", d.policyId.empty() ? json(nullptr) : json(d.policyId)},
+                             {"argumentName", d.argumentName.empty() ? json(nullptr) : json(d.argumentName)}};
+            if (!d.notes.empty()) expected["notes"] = d.notes;
+            CPPUNIT_ASSERT_EQUAL(expected, d.toJson());
+            CPPUNIT_ASSERT_EQUAL(expected.dump(), d.toJson().dump());
+        }
     }
 };
 
