@@ -397,14 +397,37 @@ std::int64_t nowMs() {
 
 std::string nowRfc3339() {
     auto now = std::chrono::system_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    return rfc3339Millis(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+}
+
+std::string rfc3339Millis(std::int64_t ms) {
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&seconds, &tm);
-    char buffer[80];
-    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return buffer;
+    // "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" written digit by digit: snprintf's format parsing was most of
+    // this function's cost, and it runs once per proxied call. Years outside 0..9999 (never, from the system
+    // clock) and times before 1970 (a negative remainder) keep snprintf.
+    const int year = tm.tm_year + 1900;
+    if (ms < 0 || year > 9999) {
+        char buffer[80];
+        std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+        return buffer;
+    }
+    char text[] = "0000-00-00T00:00:00.000Z";
+    auto put = [&](std::size_t at, int value, int width) {
+        for (int i = width - 1; i >= 0; --i, value /= 10)
+            text[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+    };
+    put(0, year, 4);
+    put(5, tm.tm_mon + 1, 2);
+    put(8, tm.tm_mday, 2);
+    put(11, tm.tm_hour, 2);
+    put(14, tm.tm_min, 2);
+    put(17, tm.tm_sec, 2);
+    put(20, static_cast<int>(ms % 1000), 3);
+    return std::string(text, sizeof text - 1);
 }
 
 nlohmann::json InteractionRecord::toJson() const& {

@@ -241,5 +241,7 @@ class InteractionLog {
 
 /// Now as RFC 3339 UTC with milliseconds ("2025-01-02T03:04:05.678Z").
 std::string nowRfc3339();
+/// The same for `ms` milliseconds since the Unix epoch.
+std::string rfc3339Millis(std::int64_t ms);
 
 }  // namespace archestra::proxy

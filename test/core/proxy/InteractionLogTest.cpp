@@ -92,6 +92,7 @@ class InteractionLogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testQueueIsBoundedByBytes);
     CPPUNIT_TEST(testRowLargerThanTheByteBoundIsQueuedAlone);
     CPPUNIT_TEST(testLeftoverSpoolsAreReplayedOnce);
+    CPPUNIT_TEST(testRfc3339MatchesPrintf);
     CPPUNIT_TEST_SUITE_END();
 
     std::string _connection;
@@ -549,6 +550,30 @@ class InteractionLogTest : public CppUnit::TestFixture {
             "stopped with the database away: every row spooled, none left in segments",
             std::uint64_t(kRows * kRounds), walLog->rowsSpooled());
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), walFiles(_dir + "/wal").size());
+    }
+
+    // rfc3339Millis writes its digits itself: the same text as the printf format it replaced.
+    void testRfc3339MatchesPrintf() {
+        auto reference = [](std::int64_t ms) {
+            std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+            std::tm tm{};
+            gmtime_r(&seconds, &tm);
+            char buffer[80];
+            std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                          static_cast<int>(ms % 1000));
+            return std::string(buffer);
+        };
+        CPPUNIT_ASSERT_EQUAL(std::string("1970-01-01T00:00:00.000Z"), proxy::rfc3339Millis(0));
+        CPPUNIT_ASSERT_EQUAL(std::string("2025-01-02T03:04:05.678Z"), proxy::rfc3339Millis(1735787045678));
+        for (std::int64_t ms : {std::int64_t{1}, std::int64_t{999}, std::int64_t{1000},
+                                std::int64_t{951782400000}, std::int64_t{253402300799999},
+                                std::int64_t{253402300800000}, std::int64_t{-1}, std::int64_t{-86400001}})
+            CPPUNIT_ASSERT_EQUAL(reference(ms), proxy::rfc3339Millis(ms));
+        for (std::int64_t ms = 0; ms < 4102444800000; ms += std::int64_t{7919} * 86399 * 1000 + 12345)
+            CPPUNIT_ASSERT_EQUAL(reference(ms), proxy::rfc3339Millis(ms));
+        const std::string now = proxy::nowRfc3339();
+        CPPUNIT_ASSERT_EQUAL(std::size_t{24}, now.size());
     }
 };
 
