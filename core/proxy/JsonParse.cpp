@@ -78,19 +78,9 @@ bool hasNegativeZeroInteger(std::string_view text) {
 }
 
 std::optional<nlohmann::json> viaSimdjson(std::string_view text) {
-    if (hasNegativeZeroInteger(text)) return std::nullopt;
-    simdjson::dom::element root;
-    simdjson::error_code error;
-    if (text.size() <= kReusedParserBytes) {
-        thread_local simdjson::dom::parser parser;
-        error = parser.parse(text.data(), text.size(), true).get(root);
-        if (error) return std::nullopt;
-        return convert(root);
-    }
-    auto parser = std::make_unique<simdjson::dom::parser>();
-    error = parser->parse(text.data(), text.size(), true).get(root);
-    if (error) return std::nullopt;
-    return convert(root);
+    std::optional<nlohmann::json> value;
+    readWithSimdjson(text, [&](simdjson::dom::element root) { value = convert(root); });
+    return value;
 }
 
 /// A string as nlohmann dumps it: valid UTF-8 through the fast escaper (the same bytes: `"` and backslash
@@ -159,6 +149,21 @@ void appendValue(std::string& out, const Json& value) {
 }
 
 }  // namespace
+
+bool readWithSimdjson(std::string_view text, const std::function<void(simdjson::dom::element)>& read) {
+    if (hasNegativeZeroInteger(text)) return false;
+    simdjson::dom::element root;
+    if (text.size() <= kReusedParserBytes) {
+        thread_local simdjson::dom::parser parser;
+        if (parser.parse(text.data(), text.size(), true).get(root)) return false;
+        read(root);
+        return true;
+    }
+    auto parser = std::make_unique<simdjson::dom::parser>();
+    if (parser->parse(text.data(), text.size(), true).get(root)) return false;
+    read(root);
+    return true;
+}
 
 void appendCompactJson(std::string& out, const nlohmann::json& value) {
     appendValue(out, value);

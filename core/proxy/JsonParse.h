@@ -5,7 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string_view>
+
+namespace simdjson::dom {
+class element;
+}
 
 namespace archestra::proxy {
 
@@ -18,6 +23,12 @@ nlohmann::json parseJson(std::string_view text);
 
 /// Like nlohmann::json::parse(text, nullptr, false): a discarded value instead of an exception.
 nlohmann::json parseJsonOrDiscarded(std::string_view text);
+
+/// Calls `read` with the root of `text` parsed by simdjson, when parseJson(text) would take its simdjson path
+/// (the same document: see above); false without calling it otherwise (not JSON, or text left to nlohmann).
+/// For readers that need a few fields and no DOM. The element lives only during the call, and `read` must not
+/// parse JSON itself (parseJson and this reuse the thread's parser, which would overwrite the document).
+bool readWithSimdjson(std::string_view text, const std::function<void(simdjson::dom::element)>& read);
 
 /// The text value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) returns (compact, UTF-8 kept
 /// as is, invalid UTF-8 replaced by U+FFFD), byte for byte. nlohmann's serializer decodes every byte of every

@@ -994,11 +994,17 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     if (exchange.response.getKeepAlive()) _pool.release(std::move(exchange.session));
 
     std::optional<std::string> replaced;
-    nlohmann::json parsed = parseJsonOrDiscarded(responseBody);
-    if (!parsed.is_discarded()) {
-        if (status >= 200 && status < 300 && parsed.is_object()) {
+    // Fast path: the adapter reads the answer's view straight from the text (a JSON object it knows how to
+    // read). The DOM is then built only to rewrite a blocked answer; the row stores the upstream's text
+    // either way, so record.response stays null unless the body was rewritten. Building and freeing the
+    // DOM of every answer was about a seventh of a proxied request's instructions.
+    const bool success = status >= 200 && status < 300;
+    std::optional<ResponseView> quick = success ? adapter.parseResponseText(responseBody) : std::nullopt;
+    nlohmann::json parsed = quick ? nlohmann::json() : parseJsonOrDiscarded(responseBody);
+    if (quick || !parsed.is_discarded()) {
+        if (quick || (success && parsed.is_object())) {
             try {
-                ResponseView response = adapter.parseResponse(parsed);
+                ResponseView response = quick ? std::move(*quick) : adapter.parseResponse(parsed);
                 record.inputTokens = response.usage.inputTokens;
                 record.outputTokens = response.usage.outputTokens;
                 if (!response.toolCalls.empty()) {
@@ -1016,6 +1022,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
                     if (!blocked.empty()) {
                         _counters.blockedToolCalls += blocked.size();
                         outcome.blockedToolCalls += static_cast<std::uint32_t>(blocked.size());
+                        if (quick) parsed = parseJson(responseBody);
                         nlohmann::json blockedBody = adapter.blockResponse(parsed, blocked);
                         replaced = blockedBody.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
                         record.blocked = true;

@@ -5,6 +5,8 @@
 
 #include <Poco/Exception.h>
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <map>
 
@@ -278,6 +280,84 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
     return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
 }
 
+// ---- reading a response straight from simdjson's document (parseResponseText): the same reads as the
+// nlohmann-based ones above, field by field. A repeated key counts with its last value, as in the DOM.
+
+using Element = simdjson::dom::element;
+using ElementType = simdjson::dom::element_type;
+
+/// The last value of `key` in `object` (nlohmann keeps the last of repeated keys); nullopt when absent or
+/// `object` is not an object.
+std::optional<Element> member(Element object, std::string_view key) {
+    if (object.type() != ElementType::OBJECT) return std::nullopt;
+    std::optional<Element> found;
+    for (auto field : simdjson::dom::object(object))
+        if (field.key == key) found = field.value;
+    return found;
+}
+
+/// textField() on the document.
+std::string textOf(Element object, std::string_view key, std::string fallback = {}) {
+    auto value = member(object, key);
+    if (!value || value->type() != ElementType::STRING) return fallback;
+    return std::string(std::string_view(*value));
+}
+
+/// tokenCount() on the document: simdjson's INT64 is nlohmann's number_integer or (non-negative)
+/// number_unsigned, UINT64 an unsigned beyond INT64_MAX, DOUBLE a float.
+std::optional<std::int64_t> tokensOf(Element object, std::string_view key) {
+    auto value = member(object, key);
+    if (!value) return std::nullopt;
+    switch (value->type()) {
+        case ElementType::INT64: {
+            const std::int64_t n = std::int64_t(*value);
+            return n >= 0 ? std::optional<std::int64_t>(n) : std::nullopt;
+        }
+        case ElementType::DOUBLE: {
+            const double d = double(*value);
+            if (!(d >= 0 && d <= 9007199254740992.0) ||
+                d != static_cast<double>(static_cast<std::int64_t>(d)))
+                return std::nullopt;
+            return static_cast<std::int64_t>(d);
+        }
+        default:  // UINT64 (beyond INT64_MAX) and the rest
+            return std::nullopt;
+    }
+}
+
+/// contentText() on the document.
+std::string contentTextOf(Element content) {
+    if (content.type() == ElementType::STRING) return std::string(std::string_view(content));
+    std::string text;
+    if (content.type() != ElementType::ARRAY) return text;
+    for (auto block : simdjson::dom::array(content)) {
+        if (block.type() != ElementType::OBJECT || textOf(block, "type") != "text") continue;
+        auto part = member(block, "text");
+        if (part && part->type() == ElementType::STRING) text += std::string_view(*part);
+    }
+    return text;
+}
+
+/// readToolCall() on the document, without finalizeArguments() (it parses JSON, which would overwrite the
+/// document being read): the caller finalises once the document is no longer needed. `custom`: a custom
+/// tool's call, whose arguments are its free text.
+void readToolCallOf(Element entry, ToolCall& call, bool& custom) {
+    call.id = textOf(entry, "id");
+    custom = false;
+    if (textOf(entry, "type", "function") == "custom") {
+        if (auto tool = member(entry, "custom")) {
+            call.name = textOf(*tool, "name");
+            call.argumentsRaw = textOf(*tool, "input");
+            custom = true;
+            return;
+        }
+    }
+    auto function = member(entry, "function");
+    if (!function) return;
+    call.name = textOf(*function, "name");
+    call.argumentsRaw = textOf(*function, "arguments");
+}
+
 class OpenAiAdapter final : public ProviderAdapter {
   public:
     Provider provider() const override { return Provider::OpenAi; }
@@ -372,6 +452,53 @@ class OpenAiAdapter final : public ProviderAdapter {
                 ToolCall call;
                 readToolCall(entry, call);
                 view.toolCalls.push_back(std::move(call));
+            }
+        }
+        return view;
+    }
+
+    // The same reads as parseResponse, on simdjson's document (see the helpers above).
+    std::optional<ResponseView> parseResponseText(std::string_view text) const override {
+        ResponseView view;
+        std::vector<bool> custom;
+        bool object = false;
+        const bool parsed = readWithSimdjson(text, [&](Element body) {
+            if (body.type() != ElementType::OBJECT) return;
+            object = true;
+            view.id = textOf(body, "id");
+            view.model = textOf(body, "model");
+            if (auto usage = member(body, "usage"); usage && usage->type() == ElementType::OBJECT) {
+                if (auto tokens = tokensOf(*usage, "prompt_tokens")) view.usage.inputTokens = *tokens;
+                if (auto tokens = tokensOf(*usage, "completion_tokens")) view.usage.outputTokens = *tokens;
+            }
+            auto choices = member(body, "choices");
+            if (!choices || choices->type() != ElementType::ARRAY) return;
+            simdjson::dom::array list(*choices);
+            if (list.size() == 0) return;
+            Element choice = list.at(0).value_unsafe();
+            if (auto reason = member(choice, "finish_reason");
+                reason && reason->type() == ElementType::STRING)
+                view.finishReason = std::string(std::string_view(*reason));
+            auto message = member(choice, "message");
+            if (!message || message->type() != ElementType::OBJECT) return;
+            if (auto content = member(*message, "content")) view.text = contentTextOf(*content);
+            auto calls = member(*message, "tool_calls");
+            if (!calls || calls->type() != ElementType::ARRAY) return;
+            for (auto entry : simdjson::dom::array(*calls)) {
+                bool isCustom = false;
+                readToolCallOf(entry, view.toolCalls.emplace_back(), isCustom);
+                custom.push_back(isCustom);
+            }
+        });
+        if (!parsed || !object) return std::nullopt;
+        // The document is gone: the arguments can be parsed now.
+        for (std::size_t i = 0; i < view.toolCalls.size(); ++i) {
+            ToolCall& call = view.toolCalls[i];
+            if (custom[i]) {
+                call.arguments = call.argumentsRaw;
+                call.argumentsValid = true;
+            } else {
+                finalizeArguments(call, false);
             }
         }
         return view;

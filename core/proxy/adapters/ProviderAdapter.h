@@ -154,6 +154,12 @@ class ProviderAdapter {
 
     virtual ResponseView parseResponse(const nlohmann::json& body) const = 0;
 
+    /// The fast path of a non-streaming answer: parseResponse(parseJson(text)) read straight from the text,
+    /// without building the DOM, when `text` is a JSON object of a shape the adapter reads that way; nullopt
+    /// otherwise (the caller then parses the DOM and calls parseResponse). Never throws. The default reads
+    /// nothing.
+    virtual std::optional<ResponseView> parseResponseText(std::string_view) const { return std::nullopt; }
+
     /// The non-streaming response with the blocked tool calls removed (spec §2.1 shapes); other calls are
     /// kept.
     virtual nlohmann::json blockResponse(const nlohmann::json& body,

@@ -28,6 +28,18 @@ std::vector<json> chunks(const std::string& stream) {
     return out;
 }
 
+/// Every field of a view, for comparing two of them.
+std::string describeView(const ResponseView& view) {
+    json calls = json::array();
+    for (const auto& call : view.toolCalls)
+        calls.push_back({call.id, call.name, call.arguments, call.argumentsRaw, call.argumentsValid});
+    return json({view.id, view.model, view.text, view.thinking, calls,
+                 view.usage.inputTokens ? json(*view.usage.inputTokens) : json("absent"),
+                 view.usage.outputTokens ? json(*view.usage.outputTokens) : json("absent"),
+                 view.finishReason})
+        .dump();
+}
+
 }  // namespace
 
 class OpenAiAdapterTest : public CppUnit::TestFixture {
@@ -43,6 +55,7 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStreamOneOfTwoBlocked);
     CPPUNIT_TEST(testStreamAllBlocked);
     CPPUNIT_TEST(testErrorBodies);
+    CPPUNIT_TEST(testParseResponseTextIsParseResponse);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -268,6 +281,57 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), events.size());
         CPPUNIT_ASSERT_EQUAL(std::string("down"),
                              json::parse(events[0].data)["error"]["message"].get<std::string>());
+    }
+
+    // The fast path of non-streaming answers (no DOM) must read exactly what parseResponse reads from the
+    // DOM.
+    void testParseResponseTextIsParseResponse() {
+        const ProviderAdapter& adapter = openAiAdapter();
+        std::vector<std::string> objects = {
+            readFixture("openai/chat-response-text.json"),
+            readFixture("openai/chat-response-two-tool-calls.json"),
+            readFixture("openai/error-429.json"),
+            readFixture("openai/models-list.json"),
+            "{}",
+            R"({"id":"a","id":"b","model":"m","model":7})",
+            R"({"choices":[]})",
+            R"({"choices":"x"})",
+            R"({"choices":[1]})",
+            R"({"choices":[{"finish_reason":5,"message":"x"}]})",
+            R"({"choices":[{"finish_reason":"a","finish_reason":"b"}]})",
+            R"({"choices":[{"message":{"content":null}}]})",
+            R"({"choices":[{"message":{"content":5}}]})",
+            R"({"choices":[{"message":{"content":"x\u00e9\n\"y"}}]})",
+            R"({"choices":[{"message":{"content":[{"type":"text","text":"a"},)"
+            R"({"type":"image","text":"no"},3,{"type":"text","text":5},)"
+            R"({"type":"text","type":"x","text":"no"},{"type":"text","text":"b"}]}}]})",
+            R"({"choices":[{"message":{"tool_calls":"x"}},{"message":{"content":"2"}}]})",
+            R"({"choices":[{"message":{"tool_calls":[1,{"id":5},{"id":"i"},)"
+            R"({"type":"custom","custom":{"name":"n","input":"free {"}},)"
+            R"({"type":"custom","custom":"x"},{"type":"custom","function":{"name":"f"}},)"
+            R"({"type":7,"function":{"name":"g","arguments":"{\"a\":[1,2]}"}},)"
+            R"({"function":"x"},{"function":{"name":"f","arguments":"not json"}},)"
+            R"({"function":{"name":"f","arguments":{"a":1}}},{"function":{"name":"f"}},)"
+            R"({"function":{"name":"f","arguments":""}},)"
+            R"({"id":"d","function":{"name":"f","arguments":"{\"x\":-1}"}}]}}]})"};
+        for (const char* tokens : {"0", "12", "-1", "12.0", "12.5", "1e300", "-0.0", "\"12\"", "null", "true",
+                                   "9223372036854775807", "9223372036854775808", "18446744073709551615",
+                                   "9007199254740992.0", "9007199254740994.0"})
+            objects.push_back(std::string(R"({"usage":{"prompt_tokens":)") + tokens +
+                              R"(,"completion_tokens":3,"completion_tokens":)" + tokens + "}}");
+        objects.push_back(R"({"usage":"x"})");
+        for (const auto& text : objects) {
+            json dom = json::parse(text);
+            auto quick = adapter.parseResponseText(text);
+            CPPUNIT_ASSERT_MESSAGE("fast path taken for " + text, quick.has_value());
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(text, describeView(adapter.parseResponse(dom)),
+                                         describeView(*quick));
+        }
+        // Not a JSON object, or text parseJson leaves to nlohmann: no fast path (the caller parses the DOM).
+        for (std::string text :
+             {"[]", "1", "\"s\"", "null", "{", "", "{\"a\":1} x", "\xEF\xBB\xBF{}",
+              "{\"usage\":{\"prompt_tokens\":-0}}", "{\"n\":123456789012345678901234567890}"})
+            CPPUNIT_ASSERT_MESSAGE("no fast path for " + text, !adapter.parseResponseText(text).has_value());
     }
 };
 
