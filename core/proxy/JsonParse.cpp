@@ -165,6 +165,10 @@ bool readWithSimdjson(std::string_view text, const std::function<void(simdjson::
     return true;
 }
 
+nlohmann::json toNlohmann(simdjson::dom::element element) {
+    return convert(element);
+}
+
 void appendCompactJson(std::string& out, const nlohmann::json& value) {
     appendValue(out, value);
 }

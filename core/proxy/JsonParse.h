@@ -30,6 +30,9 @@ nlohmann::json parseJsonOrDiscarded(std::string_view text);
 /// parse JSON itself (parseJson and this reuse the thread's parser, which would overwrite the document).
 bool readWithSimdjson(std::string_view text, const std::function<void(simdjson::dom::element)>& read);
 
+/// A part of a document read by readWithSimdjson as nlohmann::json: the value parseJson gives that part.
+nlohmann::json toNlohmann(simdjson::dom::element element);
+
 /// The text value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) returns (compact, UTF-8 kept
 /// as is, invalid UTF-8 replaced by U+FFFD), byte for byte. nlohmann's serializer decodes every byte of every
 /// string through its UTF-8 state machine and writes through a virtual call per piece; here a string that is

@@ -41,6 +41,95 @@ void readToolCall(const json& entry, ToolCall& call) {
     finalizeArguments(call, false);
 }
 
+// ---- reading straight from simdjson's document (parseRequestText, parseResponseText, stream chunks): the
+// same reads as the nlohmann-based ones, field by field. A repeated key counts with its last value, as in the
+// DOM.
+
+using Element = simdjson::dom::element;
+using ElementType = simdjson::dom::element_type;
+
+/// The last value of `key` in `object` (nlohmann keeps the last of repeated keys); nullopt when absent or
+/// `object` is not an object.
+std::optional<Element> member(Element object, std::string_view key) {
+    if (object.type() != ElementType::OBJECT) return std::nullopt;
+    std::optional<Element> found;
+    for (auto field : simdjson::dom::object(object))
+        if (field.key == key) found = field.value;
+    return found;
+}
+
+/// textField() on the document.
+std::string textOf(Element object, std::string_view key, std::string fallback = {}) {
+    auto value = member(object, key);
+    if (!value || value->type() != ElementType::STRING) return fallback;
+    return std::string(std::string_view(*value));
+}
+
+/// intField() on the document: nlohmann's number_integer and number_unsigned (converted as get<long long>
+/// does); anything else, a float included, is the fallback.
+long long intOf(Element object, std::string_view key, long long fallback) {
+    auto value = member(object, key);
+    if (!value) return fallback;
+    if (value->type() == ElementType::INT64) return std::int64_t(*value);
+    if (value->type() == ElementType::UINT64) return static_cast<long long>(std::uint64_t(*value));
+    return fallback;
+}
+
+/// tokenCount() on the document: simdjson's INT64 is nlohmann's number_integer or (non-negative)
+/// number_unsigned, UINT64 an unsigned beyond INT64_MAX, DOUBLE a float.
+std::optional<std::int64_t> tokensOf(Element object, std::string_view key) {
+    auto value = member(object, key);
+    if (!value) return std::nullopt;
+    switch (value->type()) {
+        case ElementType::INT64: {
+            const std::int64_t n = std::int64_t(*value);
+            return n >= 0 ? std::optional<std::int64_t>(n) : std::nullopt;
+        }
+        case ElementType::DOUBLE: {
+            const double d = double(*value);
+            if (!(d >= 0 && d <= 9007199254740992.0) ||
+                d != static_cast<double>(static_cast<std::int64_t>(d)))
+                return std::nullopt;
+            return static_cast<std::int64_t>(d);
+        }
+        default:  // UINT64 (beyond INT64_MAX) and the rest
+            return std::nullopt;
+    }
+}
+
+/// contentText() on the document.
+std::string contentTextOf(Element content) {
+    if (content.type() == ElementType::STRING) return std::string(std::string_view(content));
+    std::string text;
+    if (content.type() != ElementType::ARRAY) return text;
+    for (auto block : simdjson::dom::array(content)) {
+        if (block.type() != ElementType::OBJECT || textOf(block, "type") != "text") continue;
+        auto part = member(block, "text");
+        if (part && part->type() == ElementType::STRING) text += std::string_view(*part);
+    }
+    return text;
+}
+
+/// readToolCall() on the document, without finalizeArguments() (it parses JSON, which would overwrite the
+/// document being read): the caller finalises once the document is no longer needed. `custom`: a custom
+/// tool's call, whose arguments are its free text.
+void readToolCallOf(Element entry, ToolCall& call, bool& custom) {
+    call.id = textOf(entry, "id");
+    custom = false;
+    if (textOf(entry, "type", "function") == "custom") {
+        if (auto tool = member(entry, "custom")) {
+            call.name = textOf(*tool, "name");
+            call.argumentsRaw = textOf(*tool, "input");
+            custom = true;
+            return;
+        }
+    }
+    auto function = member(entry, "function");
+    if (!function) return;
+    call.name = textOf(*function, "name");
+    call.argumentsRaw = textOf(*function, "arguments");
+}
+
 class OpenAiStreamAssembler final : public StreamAssembler {
   public:
     StreamAction feed(const SseEvent& event) override {
@@ -49,31 +138,10 @@ class OpenAiStreamAssembler final : public StreamAssembler {
         if (event.hasData && event.data == "[DONE]") {
             _complete = true;
         } else if (event.hasData) {
-            json chunk = parseJsonOrDiscarded(event.data);
-            if (chunk.is_object()) {
-                if (!_metaSeen && chunk.contains("id")) {
-                    _metaSeen = true;
-                    for (const char* key :
-                         {"id", "object", "created", "model", "service_tier", "system_fingerprint"}) {
-                        if (chunk.contains(key)) _meta[key] = chunk[key];
-                    }
-                    _usageKey = chunk.contains("usage");
-                    _msg.id = textField(chunk, "id");
-                    _msg.model = textField(chunk, "model");
-                }
-                readUsage(chunk);
-                if (chunk.contains("choices") && chunk["choices"].is_array()) {
-                    for (const auto& choice : chunk["choices"]) {
-                        if (intField(choice, "index", 0) != 0)
-                            continue;  // n > 1: only the first choice is assembled
-                        if (readChoice(choice)) holdThis = true;
-                        if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
-                            _msg.finishReason = choice["finish_reason"].get<std::string>();
-                            finish = true;
-                        }
-                    }
-                }
-            }
+            // Fast path: the chunk read on simdjson's document (readChunk), no DOM per event; text simdjson
+            // leaves to nlohmann (and text that is no JSON) takes the DOM.
+            if (!readWithSimdjson(event.data, [&](Element chunk) { readChunk(chunk, holdThis, finish); }))
+                readChunk(parseJsonOrDiscarded(event.data), holdThis, finish);
         }
         if (!holdThis) return StreamAction::Pass;
         _holding = true;
@@ -189,6 +257,89 @@ class OpenAiStreamAssembler final : public StreamAssembler {
     }
 
   private:
+    /// The chunk reads of feed() on the DOM: the text simdjson leaves to nlohmann (a byte order mark, "-0",
+    /// integers beyond 64 bits, deep nesting) and text that is no JSON (discarded: nothing read).
+    void readChunk(const json& chunk, bool& holdThis, bool& finish) {
+        if (!chunk.is_object()) return;
+        if (!_metaSeen && chunk.contains("id")) {
+            _metaSeen = true;
+            for (const char* key :
+                 {"id", "object", "created", "model", "service_tier", "system_fingerprint"}) {
+                if (chunk.contains(key)) _meta[key] = chunk[key];
+            }
+            _usageKey = chunk.contains("usage");
+            _msg.id = textField(chunk, "id");
+            _msg.model = textField(chunk, "model");
+        }
+        readUsage(chunk);
+        if (chunk.contains("choices") && chunk["choices"].is_array()) {
+            for (const auto& choice : chunk["choices"]) {
+                if (intField(choice, "index", 0) != 0) continue;  // n > 1: only the first choice is assembled
+                if (readChoice(choice)) holdThis = true;
+                if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
+                    _msg.finishReason = choice["finish_reason"].get<std::string>();
+                    finish = true;
+                }
+            }
+        }
+    }
+
+    /// The chunk reads of feed(), on simdjson's document: the same fields, the same results.
+    void readChunk(Element chunk, bool& holdThis, bool& finish) {
+        if (chunk.type() != ElementType::OBJECT) return;
+        if (!_metaSeen && member(chunk, "id")) {
+            _metaSeen = true;
+            for (const char* key :
+                 {"id", "object", "created", "model", "service_tier", "system_fingerprint"}) {
+                if (auto value = member(chunk, key)) _meta[key] = toNlohmann(*value);
+            }
+            _usageKey = member(chunk, "usage").has_value();
+            _msg.id = textOf(chunk, "id");
+            _msg.model = textOf(chunk, "model");
+        }
+        if (auto usage = member(chunk, "usage"); usage && usage->type() == ElementType::OBJECT) {
+            if (auto tokens = tokensOf(*usage, "prompt_tokens")) _msg.usage.inputTokens = *tokens;
+            if (auto tokens = tokensOf(*usage, "completion_tokens")) _msg.usage.outputTokens = *tokens;
+        }
+        auto choices = member(chunk, "choices");
+        if (!choices || choices->type() != ElementType::ARRAY) return;
+        for (auto choice : simdjson::dom::array(*choices)) {
+            if (intOf(choice, "index", 0) != 0) continue;  // n > 1: only the first choice is assembled
+            if (readChoiceOf(choice)) holdThis = true;
+            if (auto reason = member(choice, "finish_reason");
+                reason && reason->type() == ElementType::STRING) {
+                _msg.finishReason = std::string(std::string_view(*reason));
+                finish = true;
+            }
+        }
+    }
+
+    /// readChoice() on simdjson's document.
+    bool readChoiceOf(Element choice) {
+        auto delta = member(choice, "delta");
+        if (!delta || delta->type() != ElementType::OBJECT) return false;
+        if (auto content = member(*delta, "content"); content && content->type() == ElementType::STRING)
+            _msg.text += std::string_view(*content);
+        auto calls = member(*delta, "tool_calls");
+        if (!calls || calls->type() != ElementType::ARRAY) return false;
+        long long i = 0;
+        for (auto entry : simdjson::dom::array(*calls)) {
+            int index = static_cast<int>(intOf(entry, "index", i++));
+            ToolCall& call = _calls[index];
+            if (auto id = member(entry, "id"); id && id->type() == ElementType::STRING)
+                call.id = std::string(std::string_view(*id));
+            if (auto function = member(entry, "function");
+                function && function->type() == ElementType::OBJECT) {
+                if (auto name = member(*function, "name"); name && name->type() == ElementType::STRING)
+                    call.name += std::string_view(*name);
+                if (auto arguments = member(*function, "arguments");
+                    arguments && arguments->type() == ElementType::STRING)
+                    call.argumentsRaw += std::string_view(*arguments);
+            }
+        }
+        return true;
+    }
+
     static bool hasToolDeltas(const ordered_json& chunk) {
         if (!chunk.contains("choices") || !chunk["choices"].is_array()) return false;
         for (const auto& choice : chunk["choices"]) {
@@ -280,84 +431,6 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
     return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
 }
 
-// ---- reading a response straight from simdjson's document (parseResponseText): the same reads as the
-// nlohmann-based ones above, field by field. A repeated key counts with its last value, as in the DOM.
-
-using Element = simdjson::dom::element;
-using ElementType = simdjson::dom::element_type;
-
-/// The last value of `key` in `object` (nlohmann keeps the last of repeated keys); nullopt when absent or
-/// `object` is not an object.
-std::optional<Element> member(Element object, std::string_view key) {
-    if (object.type() != ElementType::OBJECT) return std::nullopt;
-    std::optional<Element> found;
-    for (auto field : simdjson::dom::object(object))
-        if (field.key == key) found = field.value;
-    return found;
-}
-
-/// textField() on the document.
-std::string textOf(Element object, std::string_view key, std::string fallback = {}) {
-    auto value = member(object, key);
-    if (!value || value->type() != ElementType::STRING) return fallback;
-    return std::string(std::string_view(*value));
-}
-
-/// tokenCount() on the document: simdjson's INT64 is nlohmann's number_integer or (non-negative)
-/// number_unsigned, UINT64 an unsigned beyond INT64_MAX, DOUBLE a float.
-std::optional<std::int64_t> tokensOf(Element object, std::string_view key) {
-    auto value = member(object, key);
-    if (!value) return std::nullopt;
-    switch (value->type()) {
-        case ElementType::INT64: {
-            const std::int64_t n = std::int64_t(*value);
-            return n >= 0 ? std::optional<std::int64_t>(n) : std::nullopt;
-        }
-        case ElementType::DOUBLE: {
-            const double d = double(*value);
-            if (!(d >= 0 && d <= 9007199254740992.0) ||
-                d != static_cast<double>(static_cast<std::int64_t>(d)))
-                return std::nullopt;
-            return static_cast<std::int64_t>(d);
-        }
-        default:  // UINT64 (beyond INT64_MAX) and the rest
-            return std::nullopt;
-    }
-}
-
-/// contentText() on the document.
-std::string contentTextOf(Element content) {
-    if (content.type() == ElementType::STRING) return std::string(std::string_view(content));
-    std::string text;
-    if (content.type() != ElementType::ARRAY) return text;
-    for (auto block : simdjson::dom::array(content)) {
-        if (block.type() != ElementType::OBJECT || textOf(block, "type") != "text") continue;
-        auto part = member(block, "text");
-        if (part && part->type() == ElementType::STRING) text += std::string_view(*part);
-    }
-    return text;
-}
-
-/// readToolCall() on the document, without finalizeArguments() (it parses JSON, which would overwrite the
-/// document being read): the caller finalises once the document is no longer needed. `custom`: a custom
-/// tool's call, whose arguments are its free text.
-void readToolCallOf(Element entry, ToolCall& call, bool& custom) {
-    call.id = textOf(entry, "id");
-    custom = false;
-    if (textOf(entry, "type", "function") == "custom") {
-        if (auto tool = member(entry, "custom")) {
-            call.name = textOf(*tool, "name");
-            call.argumentsRaw = textOf(*tool, "input");
-            custom = true;
-            return;
-        }
-    }
-    auto function = member(entry, "function");
-    if (!function) return;
-    call.name = textOf(*function, "name");
-    call.argumentsRaw = textOf(*function, "arguments");
-}
-
 class OpenAiAdapter final : public ProviderAdapter {
   public:
     Provider provider() const override { return Provider::OpenAi; }
@@ -414,6 +487,49 @@ class OpenAiAdapter final : public ProviderAdapter {
             result.location.messageIndex = i;
             view.toolResults.push_back(std::move(result));
         }
+        return view;
+    }
+
+    // The same reads as parseRequest, on simdjson's document, for requests without tool calls or tool
+    // results in their history (those, and every malformed request, take parseRequest).
+    std::optional<RequestView> parseRequestText(std::string_view text, const RouteInfo&) const override {
+        RequestView view;
+        bool simple = false;
+        const bool parsed = readWithSimdjson(text, [&](Element body) {
+            auto messages = member(body, "messages");  // nullopt too when the body is no object
+            if (!messages || messages->type() != ElementType::ARRAY) return;
+            for (auto message : simdjson::dom::array(*messages)) {
+                if (message.type() != ElementType::OBJECT || member(message, "tool_calls")) return;
+                std::string role = textOf(message, "role");
+                if (role == "tool") return;
+                auto content = member(message, "content");
+                std::string text = content ? contentTextOf(*content) : std::string();
+                view.text += role + ": " + text + "\n";
+            }
+            view.model = textOf(body, "model");
+            auto stream = member(body, "stream");
+            view.stream = stream && stream->type() == ElementType::BOOL && bool(*stream);
+            if (auto tools = member(body, "tools"); tools && tools->type() == ElementType::ARRAY) {
+                simdjson::dom::array list(*tools);
+                view.hasTools = list.begin() != list.end();
+                for (auto tool : list) {
+                    const std::string type = textOf(tool, "type", "function");
+                    const char* inner = type == "function" ? "function"
+                                        : type == "custom" ? "custom"
+                                                           : nullptr;
+                    if (!inner) continue;
+                    auto spec = member(tool, inner);
+                    if (!spec || spec->type() != ElementType::OBJECT) continue;
+                    // A function's JSON schema is its `parameters`, a custom tool's its `format`.
+                    auto schema = member(*spec, type == "function" ? "parameters" : "format");
+                    DeclaredTool declared{textOf(*spec, "name"), textOf(*spec, "description"),
+                                          schema ? toNlohmann(*schema) : json::object()};
+                    if (!declared.name.empty()) view.tools.push_back(std::move(declared));
+                }
+            }
+            simple = true;
+        });
+        if (!parsed || !simple) return std::nullopt;
         return view;
     }
 

@@ -147,6 +147,14 @@ class ProviderAdapter {
     /// Throws Poco::DataFormatException when the body is not the provider's request shape.
     virtual RequestView parseRequest(const nlohmann::json& body, const RouteInfo& route) const = 0;
 
+    /// The fast path of a request: parseRequest(parseJson(text), route) read straight from the text, without
+    /// building the DOM, when `text` is a request of a shape the adapter reads that way; nullopt otherwise
+    /// (the caller then parses the DOM and calls parseRequest, which also reports what is wrong). Never
+    /// throws. The default reads nothing.
+    virtual std::optional<RequestView> parseRequestText(std::string_view, const RouteInfo&) const {
+        return std::nullopt;
+    }
+
     /// A copy of `body` where only the content of the tool result at `location` is replaced by `content`
     /// (a string, or for Gemini any JSON: a non-object is wrapped as {"content": ...}).
     virtual nlohmann::json rewriteToolResult(const nlohmann::json& body, const ToolResultLocation& location,

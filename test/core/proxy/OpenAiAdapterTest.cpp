@@ -2,8 +2,14 @@
 // streams.
 #include "ProxyTestSupport.h"
 
+#include "core/proxy/JsonParse.h"
+
 #include <Poco/Exception.h>
 #include <cppunit/extensions/HelperMacros.h>
+#include <simdjson.h>
+
+#include <fstream>
+#include <sstream>
 
 using namespace archestra::proxy;
 using namespace archestra::proxy::test;
@@ -40,6 +46,18 @@ std::string describeView(const ResponseView& view) {
         .dump();
 }
 
+/// Every field of a request view.
+std::string describeRequest(const RequestView& view) {
+    json tools = json::array();
+    for (const auto& tool : view.tools) tools.push_back({tool.name, tool.description, tool.parameters});
+    json results = json::array();
+    for (const auto& r : view.toolResults)
+        results.push_back(
+            {r.toolCallId, r.toolName, r.content, r.location.messageIndex, r.location.partIndex});
+    return json({view.model, view.stream, tools, view.hasTools, view.toolCallNames, results, view.text})
+        .dump();
+}
+
 }  // namespace
 
 class OpenAiAdapterTest : public CppUnit::TestFixture {
@@ -56,6 +74,8 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStreamAllBlocked);
     CPPUNIT_TEST(testErrorBodies);
     CPPUNIT_TEST(testParseResponseTextIsParseResponse);
+    CPPUNIT_TEST(testParseRequestTextIsParseRequest);
+    CPPUNIT_TEST(testStreamChunksReadLikeTheDom);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -332,6 +352,112 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
              {"[]", "1", "\"s\"", "null", "{", "", "{\"a\":1} x", "\xEF\xBB\xBF{}",
               "{\"usage\":{\"prompt_tokens\":-0}}", "{\"n\":123456789012345678901234567890}"})
             CPPUNIT_ASSERT_MESSAGE("no fast path for " + text, !adapter.parseResponseText(text).has_value());
+    }
+
+    // The fast path of requests (no DOM) must read exactly what parseRequest reads from the DOM, and leave
+    // every request with tool calls or results in its history, and every malformed one, to parseRequest.
+    void testParseRequestTextIsParseRequest() {
+        const ProviderAdapter& adapter = openAiAdapter();
+        const RouteInfo route;
+        const std::string bench = std::string(ARCHESTRA_SOURCE_DIR) + "/test/bench/chat-with-tools.json";
+        std::ifstream in(bench, std::ios::binary);
+        std::ostringstream benchText;
+        benchText << in.rdbuf();
+        std::vector<std::string> simple = {
+            benchText.str(),
+            R"({"messages":[]})",
+            R"({"model":"a","model":"b","stream":true,"stream":"yes","messages":[]})",
+            R"({"model":5,"stream":false,"messages":[{"role":"system","content":"s"},{"content":"no role"},)"
+            R"({"role":"user"},{"role":7,"content":null},{"role":"user","content":[{"type":"text","text":"a"},)"
+            R"({"type":"image_url","image_url":{"url":"u"}},{"type":"text","text":"b\u00e9"}]},)"
+            R"({"role":"assistant","content":"x\ny"}]})",
+            R"({"messages":[],"tools":[]})",
+            R"({"messages":[],"tools":"x"})",
+            R"({"messages":[],"tools":[1,{"type":"function"},{"type":"function","function":"f"},)"
+            R"({"function":{"name":"plain","parameters":{"type":"object","properties":{"a":{"type":"string"}}}}},)"
+            R"({"type":"function","function":{"name":"","description":"unnamed"}},)"
+            R"({"type":"function","function":{"name":"d","description":"D","parameters":{"x":1,"x":[1.5,-2,null]}}},)"
+            R"({"type":"custom","custom":{"name":"c","description":"C","format":{"type":"grammar"}}},)"
+            R"({"type":"custom","custom":{"name":"noformat"}},{"type":"custom","function":{"name":"wrong"}},)"
+            R"({"type":"other","other":{"name":"o"}},{"type":"function","function":{"name":"p","parameters":"s"}}]})"};
+        for (const auto& text : simple) {
+            auto quick = adapter.parseRequestText(text, route);
+            CPPUNIT_ASSERT_MESSAGE("fast path taken for " + text, quick.has_value());
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(text,
+                                         describeRequest(adapter.parseRequest(json::parse(text), route)),
+                                         describeRequest(*quick));
+        }
+        // Tool calls or results in the history, malformed requests, text left to nlohmann: parseRequest.
+        for (std::string text :
+             {readFixture("openai/chat-request-tool-results.json"),
+              std::string(R"({"messages":[{"role":"tool","tool_call_id":"c","content":"r"}]})"),
+              std::string(R"({"messages":[{"role":"assistant","tool_calls":[]}]})"),
+              std::string(R"({"messages":[{"role":"assistant","tool_calls":"x"}]})"),
+              std::string(R"({"messages":[1]})"), std::string(R"({"messages":{}})"), std::string(R"({})"),
+              std::string("[]"), std::string("{"), std::string("\xEF\xBB\xBF{\"messages\":[]}"),
+              std::string(R"({"messages":[],"temperature":-0})")})
+            CPPUNIT_ASSERT_MESSAGE("no fast path for " + text,
+                                   !adapter.parseRequestText(text, route).has_value());
+    }
+
+    // Stream chunks are read on simdjson's document; a byte order mark before the data sends the same chunk
+    // through the DOM reads (simdjson leaves such text to nlohmann, which skips the mark). Both must assemble
+    // the same message, hold the same events and release the same bytes.
+    void testStreamChunksReadLikeTheDom() {
+        const std::string bom = "\xEF\xBB\xBF";
+        CPPUNIT_ASSERT(!readWithSimdjson(bom + "{}", [](simdjson::dom::element) {}));
+        const std::string crafted =
+            "data: {\"id\":\"c1\",\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+            "\"model\":\"m\",\"system_fingerprint\":{\"a\":[1,2.5,null]},\"usage\":null,"
+            "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi \\u00e9\"}}]}\n\n"
+            "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"other choice\"}},"
+            "{\"delta\":{\"content\":5,\"content\":\"!\"},\"finish_reason\":7}]}\n\n"
+            "data: {\"choices\":[{\"index\":0.0,\"delta\":{\"content\":\"float index\"}}]}\n\n"
+            "data: not json\n\n"
+            "data: [1,2]\n\n"
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\","
+            "\"function\":{\"name\":\"get_\",\"arguments\":\"{\\\"x\\\"\"}},{\"id\":\"call_b\",\"function\":"
+            "{\"name\":\"second\",\"arguments\":\"\"}},7,{\"index\":18446744073709551615,\"id\":\"call_c\"}]}"
+            "}]}\n\n"
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":"
+            "\"weather\",\"arguments\":\":1}\"}},{\"index\":1,\"id\":5,\"function\":\"x\"}]}}]}\n\n"
+            "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}],"
+            "\"usage\":{\"prompt_tokens\":12.0,\"completion_tokens\":9223372036854775808}}\n\n"
+            "data: {\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n"
+            "data: [DONE]\n\n";
+        for (const std::string& stream : {readFixture("openai/chat-stream-text.sse"),
+                                          readFixture("openai/chat-stream-two-tool-calls.sse"), crafted}) {
+            for (int blockFirst = 0; blockFirst < 2; ++blockFirst) {
+                auto fast = openAiAdapter().newStreamAssembler();
+                auto dom = openAiAdapter().newStreamAssembler();
+                std::string fastOut, domOut;
+                auto releaseBoth = [&]() {
+                    std::vector<BlockedCall> blocked;
+                    const auto& calls = fast->message().toolCalls;
+                    if (blockFirst && !calls.empty()) blocked.push_back(blockedCall(calls.front().id));
+                    fastOut += fast->release(blocked);
+                    domOut += dom->release(blocked);
+                };
+                for (const auto& event : parseAll(stream)) {
+                    SseEvent viaDom = event;
+                    if (event.hasData && event.data != "[DONE]") viaDom.data = bom + event.data;
+                    const StreamAction a = fast->feed(event);
+                    const StreamAction b = dom->feed(viaDom);
+                    CPPUNIT_ASSERT(a == b);
+                    if (a == StreamAction::Pass) {
+                        fastOut += event.raw;
+                        domOut += event.raw;
+                    }
+                    CPPUNIT_ASSERT_EQUAL(dom->readyToRelease(), fast->readyToRelease());
+                    CPPUNIT_ASSERT_EQUAL(dom->complete(), fast->complete());
+                    CPPUNIT_ASSERT_EQUAL(describeView(dom->message()), describeView(fast->message()));
+                    if (fast->readyToRelease()) releaseBoth();
+                }
+                if (fast->holding()) releaseBoth();
+                CPPUNIT_ASSERT_EQUAL(describeView(dom->message()), describeView(fast->message()));
+                CPPUNIT_ASSERT_EQUAL(domOut, fastOut);
+            }
+        }
     }
 };
 
