@@ -4,6 +4,7 @@
 #include <Poco/Exception.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace archestra::proxy {
 
@@ -59,9 +60,15 @@ void SseParser::scan(bool atEnd, std::vector<SseEvent>& out) {
     }
 
     while (_scanPos < _buffer.size()) {
-        // A plain loop: find_first_of("\r\n") calls memchr over the two-character set once per byte.
-        std::size_t eol = _scanPos;
-        while (eol < _buffer.size() && _buffer[eol] != '\n' && _buffer[eol] != '\r') ++eol;
+        // The first '\r' or '\n': memchr for the '\n', then for a '\r' before it (rare: CR and CRLF line
+        // ends). Two vectorised scans per line; a byte loop cost ~8 instructions per byte of every stream,
+        // and find_first_of("\r\n") calls memchr over the two-character set once per byte.
+        const char* begin = _buffer.data() + _scanPos;
+        const std::size_t left = _buffer.size() - _scanPos;
+        const auto* lf = static_cast<const char*>(std::memchr(begin, '\n', left));
+        const std::size_t beforeLf = lf ? static_cast<std::size_t>(lf - begin) : left;
+        const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', beforeLf));
+        const std::size_t eol = _scanPos + (cr ? static_cast<std::size_t>(cr - begin) : beforeLf);
         if (eol == _buffer.size()) return;
         std::size_t next = eol + 1;
         if (_buffer[eol] == '\r') {
