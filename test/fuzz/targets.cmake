@@ -7,7 +7,7 @@
 
 archestra_fuzz_target(fuzz_policy SOURCE targets/PolicyFuzz.cpp CORE core/policy/*.cpp)
 archestra_fuzz_target(fuzz_proxy SOURCE targets/ProxyFuzz.cpp CORE core/proxy/sse/*.cpp core/proxy/adapters/*.cpp
-                      core/proxy/JsonParse.cpp LINK Poco::Foundation simdjson::simdjson)
+                      core/proxy/JsonParse.cpp core/util/JsonString.cpp LINK Poco::Foundation simdjson::simdjson)
 archestra_fuzz_target(fuzz_config SOURCE targets/ConfigFuzz.cpp CORE core/config/Settings.cpp core/plugins/Manifest.cpp
                       core/plugins/ConfigSchema.cpp
                       LINK Poco::Foundation Poco::Util)

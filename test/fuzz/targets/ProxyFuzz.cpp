@@ -72,6 +72,28 @@ const ProviderAdapter& pick(unsigned char selector) {
     }
 }
 
+std::string describeRequest(const RequestView& view) {
+    json tools = json::array();
+    for (const auto& tool : view.tools) tools.push_back({tool.name, tool.description, tool.parameters});
+    json results = json::array();
+    for (const auto& r : view.toolResults)
+        results.push_back(
+            {r.toolCallId, r.toolName, r.content, r.location.messageIndex, r.location.partIndex});
+    return json({view.model, view.stream, tools, view.hasTools, view.toolCallNames, results, view.text})
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string describeResponse(const ResponseView& view) {
+    json calls = json::array();
+    for (const auto& call : view.toolCalls)
+        calls.push_back({call.id, call.name, call.arguments, call.argumentsRaw, call.argumentsValid});
+    return json({view.id, view.model, view.text, view.thinking, calls,
+                 view.usage.inputTokens ? json(*view.usage.inputTokens) : json("absent"),
+                 view.usage.outputTokens ? json(*view.usage.outputTokens) : json("absent"),
+                 view.finishReason})
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Requests and responses: malformed bodies are refused with DataFormatException; anything else that escapes
 // (a nlohmann type_error from an unchecked access) would be a 500 in the proxy, so it aborts here.
 void fuzzBodies(const ProviderAdapter& adapter, std::string_view input) {
@@ -83,6 +105,28 @@ void fuzzBodies(const ProviderAdapter& adapter, std::string_view input) {
     if (fast.is_discarded() != body.is_discarded() || (!body.is_discarded() && fast.dump() != body.dump()))
         violated("parseJsonOrDiscarded differs from nlohmann::json::parse", input);
     if (body.is_discarded()) return;
+    // compactJson writes nlohmann's own dump, byte for byte.
+    if (compactJson(body) != body.dump(-1, ' ', false, json::error_handler_t::replace))
+        violated("compactJson differs from nlohmann's dump", input);
+    // The fast paths (views read on simdjson's document) must read what the DOM reads, or not be taken.
+    if (auto quick = adapter.parseRequestText(input, RouteInfo{"gemini-pro", false})) {
+        try {
+            if (describeRequest(*quick) !=
+                describeRequest(adapter.parseRequest(body, RouteInfo{"gemini-pro", false})))
+                violated("parseRequestText differs from parseRequest", input);
+        } catch (const Poco::DataFormatException&) {
+            violated("parseRequestText read a request parseRequest refuses", input);
+        }
+    }
+    if (auto quick = adapter.parseResponseText(input)) {
+        try {
+            if (!body.is_object() ||
+                describeResponse(*quick) != describeResponse(adapter.parseResponse(body)))
+                violated("parseResponseText differs from parseResponse", input);
+        } catch (const Poco::DataFormatException&) {
+            violated("parseResponseText read an answer parseResponse refuses", input);
+        }
+    }
     try {
         RequestView request = adapter.parseRequest(body, RouteInfo{"gemini-pro", false});
         for (const auto& result : request.toolResults) {
@@ -113,8 +157,20 @@ void fuzzStream(const ProviderAdapter& adapter, std::string_view input) {
         return;
     }
     auto assembler = adapter.newStreamAssembler();
+    // The same events with a byte order mark before their data: simdjson leaves such text to nlohmann, so
+    // this assembler reads every chunk on the DOM. Both must hold the same events and assemble the same
+    // message.
+    auto viaDom = adapter.newStreamAssembler();
     for (const auto& event : events) {
-        (void)assembler->feed(event);
+        SseEvent marked = event;
+        if (event.hasData && event.data != "[DONE]" && event.data.rfind("\xEF\xBB\xBF", 0) != 0)
+            marked.data = "\xEF\xBB\xBF" + event.data;
+        if (viaDom->feed(marked) != assembler->feed(event))
+            violated("stream chunk read differs from the DOM's");
+        if (viaDom->readyToRelease() != assembler->readyToRelease() ||
+            describeResponse(viaDom->message()) != describeResponse(assembler->message()))
+            violated("stream chunk read differs from the DOM's");
+        if (viaDom->readyToRelease()) (void)viaDom->release({});
         if (assembler->readyToRelease()) {
             std::vector<BlockedCall> blocked;
             const auto& calls = assembler->message().toolCalls;
