@@ -213,7 +213,8 @@ void registerDualLlmRoutes(http::Router& router, std::shared_ptr<auth::AuthServi
                 for (const auto& row : conn.query(
                          "WITH i AS (SELECT profile_id, request FROM interactions WHERE id = $1::uuid), ids "
                          "AS ("
-                         " SELECT jsonb_path_query(i.request::jsonb, '$.messages[*].tool_call_id') #>> '{}' AS id "
+                         " SELECT jsonb_path_query(i.request::jsonb, '$.messages[*].tool_call_id') #>> '{}' "
+                         "AS id "
                          "FROM i UNION SELECT jsonb_path_query(i.request::jsonb, "
                          "'$.messages[*].content[*].tool_use_id') #>> '{}' FROM i) "
                          "SELECT " +
