@@ -124,6 +124,7 @@ struct Pair {
     int client = -1;
     int upstream = -1;
     std::string fromClient, fromUpstream;
+    bool closed = false;  ///< both sockets closed; freed after the batch of events that may still name it
 };
 
 /// epoll data: the pair's address, its low bit set for the upstream side.
@@ -134,11 +135,13 @@ void* tag(Pair* pair, bool upstreamSide) {
 void eventLoop(int epoll) {
     epoll_event events[64];
     char chunk[16384];
+    std::vector<Pair*> closed;
     for (;;) {
         int ready = ::epoll_wait(epoll, events, 64, -1);
         for (int i = 0; i < ready; ++i) {
             auto bits = reinterpret_cast<std::uintptr_t>(events[i].data.ptr);
             auto* pair = reinterpret_cast<Pair*>(bits & ~std::uintptr_t{1});
+            if (pair->closed) continue;  // its other socket's event in the same batch
             const bool upstreamSide = bits & 1u;
             const int from = upstreamSide ? pair->upstream : pair->client;
             const int to = upstreamSide ? pair->client : pair->upstream;
@@ -147,7 +150,8 @@ void eventLoop(int epoll) {
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                 ::close(pair->client);  // closing removes both from the epoll set
                 ::close(pair->upstream);
-                delete pair;
+                pair->closed = true;
+                closed.push_back(pair);
                 continue;
             }
             if (n > 0) buffer.append(chunk, static_cast<std::size_t>(n));
@@ -156,6 +160,8 @@ void eventLoop(int epoll) {
                 buffer.erase(0, message);
             }
         }
+        for (Pair* pair : closed) delete pair;
+        closed.clear();
     }
 }
 
