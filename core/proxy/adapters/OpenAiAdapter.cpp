@@ -97,6 +97,14 @@ std::optional<std::int64_t> tokensOf(Element object, std::string_view key) {
     }
 }
 
+/// An answer's or a chunk's `usage` object, when it has one: the tokens it states are set in `usage`.
+void readUsageOf(Element holder, Usage& usage) {
+    auto object = member(holder, "usage");
+    if (!object || object->type() != ElementType::OBJECT) return;
+    if (auto tokens = tokensOf(*object, "prompt_tokens")) usage.inputTokens = *tokens;
+    if (auto tokens = tokensOf(*object, "completion_tokens")) usage.outputTokens = *tokens;
+}
+
 /// contentText() on the document.
 std::string contentTextOf(Element content) {
     if (content.type() == ElementType::STRING) return std::string(std::string_view(content));
@@ -297,10 +305,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
             _msg.id = textOf(chunk, "id");
             _msg.model = textOf(chunk, "model");
         }
-        if (auto usage = member(chunk, "usage"); usage && usage->type() == ElementType::OBJECT) {
-            if (auto tokens = tokensOf(*usage, "prompt_tokens")) _msg.usage.inputTokens = *tokens;
-            if (auto tokens = tokensOf(*usage, "completion_tokens")) _msg.usage.outputTokens = *tokens;
-        }
+        readUsageOf(chunk, _msg.usage);
         auto choices = member(chunk, "choices");
         if (!choices || choices->type() != ElementType::ARRAY) return;
         for (auto choice : simdjson::dom::array(*choices)) {
@@ -583,10 +588,7 @@ class OpenAiAdapter final : public ProviderAdapter {
             object = true;
             view.id = textOf(body, "id");
             view.model = textOf(body, "model");
-            if (auto usage = member(body, "usage"); usage && usage->type() == ElementType::OBJECT) {
-                if (auto tokens = tokensOf(*usage, "prompt_tokens")) view.usage.inputTokens = *tokens;
-                if (auto tokens = tokensOf(*usage, "completion_tokens")) view.usage.outputTokens = *tokens;
-            }
+            readUsageOf(body, view.usage);
             auto choices = member(body, "choices");
             if (!choices || choices->type() != ElementType::ARRAY) return;
             simdjson::dom::array list(*choices);
