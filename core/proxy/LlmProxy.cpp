@@ -542,10 +542,11 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     bool bodyParsed = false;
     RequestView view;
     try {
-        if (auto quick = adapter.parseRequestText(rawBody, RouteInfo{model, streamRoute})) {
+        std::optional<nlohmann::json> document;
+        if (auto quick = adapter.parseRequestText(rawBody, RouteInfo{model, streamRoute}, &document)) {
             view = std::move(*quick);
         } else {
-            body = parseJson(rawBody);
+            body = document ? std::move(*document) : parseJson(rawBody);
             bodyParsed = true;
             view = adapter.parseRequest(body, RouteInfo{model, streamRoute});
         }

@@ -497,16 +497,22 @@ class OpenAiAdapter final : public ProviderAdapter {
 
     // The same reads as parseRequest, on simdjson's document, for requests without tool calls or tool
     // results in their history (those, and every malformed request, take parseRequest).
-    std::optional<RequestView> parseRequestText(std::string_view text, const RouteInfo&) const override {
+    std::optional<RequestView> parseRequestText(std::string_view text, const RouteInfo&,
+                                                std::optional<nlohmann::json>* document) const override {
         RequestView view;
         bool simple = false;
         const bool parsed = readWithSimdjson(text, [&](Element body) {
+            // Declined: the caller takes parseRequest on the DOM, converted from this parse (not parsed
+            // again).
+            auto decline = [&] {
+                if (document) *document = toNlohmann(body);
+            };
             auto messages = member(body, "messages");  // nullopt too when the body is no object
-            if (!messages || messages->type() != ElementType::ARRAY) return;
+            if (!messages || messages->type() != ElementType::ARRAY) return decline();
             for (auto message : simdjson::dom::array(*messages)) {
-                if (message.type() != ElementType::OBJECT || member(message, "tool_calls")) return;
+                if (message.type() != ElementType::OBJECT || member(message, "tool_calls")) return decline();
                 std::string role = textOf(message, "role");
-                if (role == "tool") return;
+                if (role == "tool") return decline();
                 auto content = member(message, "content");
                 std::string text = content ? contentTextOf(*content) : std::string();
                 view.text += role + ": " + text + "\n";

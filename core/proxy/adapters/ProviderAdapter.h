@@ -150,8 +150,12 @@ class ProviderAdapter {
     /// The fast path of a request: parseRequest(parseJson(text), route) read straight from the text, without
     /// building the DOM, when `text` is a request of a shape the adapter reads that way; nullopt otherwise
     /// (the caller then parses the DOM and calls parseRequest, which also reports what is wrong). Never
-    /// throws. The default reads nothing.
-    virtual std::optional<RequestView> parseRequestText(std::string_view, const RouteInfo&) const {
+    /// throws. The default reads nothing. `document`, when given, receives parseJson(text) when the adapter
+    /// parsed the text but declined it (a request with tool calls or results): the caller then needs no
+    /// second parse.
+    virtual std::optional<RequestView> parseRequestText(
+        std::string_view, const RouteInfo&, std::optional<nlohmann::json>* document = nullptr) const {
+        (void)document;
         return std::nullopt;
     }
 

@@ -395,9 +395,16 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
               std::string(R"({"messages":[{"role":"assistant","tool_calls":"x"}]})"),
               std::string(R"({"messages":[1]})"), std::string(R"({"messages":{}})"), std::string(R"({})"),
               std::string("[]"), std::string("{"), std::string("\xEF\xBB\xBF{\"messages\":[]}"),
-              std::string(R"({"messages":[],"temperature":-0})")})
+              std::string(R"({"messages":[],"temperature":-0})")}) {
+            std::optional<json> document;
             CPPUNIT_ASSERT_MESSAGE("no fast path for " + text,
-                                   !adapter.parseRequestText(text, route).has_value());
+                                   !adapter.parseRequestText(text, route, &document).has_value());
+            // A declined text that was parsed hands over its DOM: the one parseJson gives (no second parse).
+            if (document) CPPUNIT_ASSERT_EQUAL_MESSAGE(text, parseJson(text).dump(), document->dump());
+        }
+        std::optional<json> document;
+        adapter.parseRequestText(readFixture("openai/chat-request-tool-results.json"), route, &document);
+        CPPUNIT_ASSERT_MESSAGE("a request with tool results hands over its DOM", document.has_value());
     }
 
     // Stream chunks are read on simdjson's document; a byte order mark before the data sends the same chunk
