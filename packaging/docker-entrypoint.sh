@@ -129,13 +129,11 @@ else
 fi
 
 api_url="${ARCHESTRA_API_BASE_URL:-http://localhost:9000}"
-api_port="$(sed -E 's#^[a-z]+://[^/:]+:?([0-9]*).*#\1#' <<<"$api_url")"
-[[ -n "$api_port" ]] || { [[ "$api_url" == https:* ]] && api_port=443 || api_port=80; }
 
 banner() {
   local i
   for ((i = 0; i < 1200; i++)); do
-    if ARCHESTRA_HEALTH_PORT="$api_port" "$(dirname "$0")/healthcheck.sh" 2>/dev/null; then
+    if "$(dirname "$0")/healthcheck.sh" 2>/dev/null; then
       local g=$'\e[32m' b=$'\e[34m' B=$'\e[1m' r=$'\e[0m'
       printf '\n%s%sWelcome to Archestra! <3%s\n\n' "$B" "$g" "$r"
       printf '  %sAdmin UI:%s %s\n' "$B" "$r" "${b}${ARCHESTRA_FRONTEND_URL:-http://localhost:${ARCHESTRA_UI_PORT:-3000}}${r}"

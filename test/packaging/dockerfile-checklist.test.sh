@@ -61,6 +61,18 @@ check image ".dockerignore keeps build trees, .git and node_modules out" \
   bash -c 'grep -qx "build/" "$1" && grep -qx ".git" "$1" && grep -q "node_modules" "$1"' _ "$repo/.dockerignore"
 check scripts "entrypoint and health check parse" bash -c 'bash -n "$1" && bash -n "$2"' _ "$repo/packaging/docker-entrypoint.sh" "$repo/packaging/healthcheck.sh"
 check scripts "entrypoint and health check are executable" test -x "$repo/packaging/docker-entrypoint.sh" -a -x "$repo/packaging/healthcheck.sh"
+# The health check probes the port the platform listens on (Settings::apiPort, SettingsTest::testApiPort):
+# the URL's explicit port, else 9000 whatever the scheme. It once fell back to 80 for https://api.example.com,
+# so a container run as deployment.md shows was marked unhealthy.
+health_port() { env -u ARCHESTRA_HEALTH_PORT ARCHESTRA_API_BASE_URL="$1" "$repo/packaging/healthcheck.sh" --print-port; }
+for case in "https://api.example.com=9000" "https://api.example.com/=9000" "http://localhost:9001=9001" \
+  "https://api.example.com:8443/base=8443" "http://user:pw@host:7000/x?y=1=7000" "http://[::1]/=9000" \
+  "http://[::1]:9100=9100" "http://host.example?port=1=9000"; do
+  url="${case%=*}" want="${case##*=}"
+  check health "health check port of $url is $want" test "$(health_port "$url")" = "$want"
+done
+check health "health check port without ARCHESTRA_API_BASE_URL is 9000" \
+  test "$(env -u ARCHESTRA_API_BASE_URL -u ARCHESTRA_HEALTH_PORT "$repo/packaging/healthcheck.sh" --print-port)" = 9000
 
 # The run stage's apt packages exist in Debian 12 and cover every shared library of the binary and plugins.
 pkgs="$(grep -E "^RUN .*apt-get install" <<<"$run_stage" | sed -E 's/.*--no-install-recommends//; s/&&.*//' | tr ' ' '\n' | grep -v '^$' | sort -u)"
