@@ -17,6 +17,33 @@ using http::ApiError;
 using http::Context;
 using nlohmann::json;
 
+/// The ids of the tool results in a chat request: OpenAI's messages[].tool_call_id and Anthropic's
+/// messages[].content[].tool_use_id (strings without U+0000, which no text column can hold), each once.
+json toolResultIds(const json& request) {
+    json ids = json::array();
+    auto add = [&](const json& holder, const char* key) {
+        auto it = holder.find(key);
+        if (it == holder.end() || !it->is_string()) return;
+        const auto& text = it->get_ref<const std::string&>();
+        if (text.find('\0') != std::string::npos) return;
+        for (const auto& seen : ids)
+            if (seen == *it) return;
+        ids.push_back(*it);
+    };
+    if (!request.is_object()) return ids;
+    auto messages = request.find("messages");
+    if (messages == request.end() || !messages->is_array()) return ids;
+    for (const auto& message : *messages) {
+        if (!message.is_object()) continue;
+        add(message, "tool_call_id");
+        auto content = message.find("content");
+        if (content == message.end() || !content->is_array()) continue;
+        for (const auto& part : *content)
+            if (part.is_object()) add(part, "tool_use_id");
+    }
+    return ids;
+}
+
 std::string configJsonSql() {
     return "json_build_object('id', c.id, 'enabled', c.enabled, 'mainAgentPrompt', c.main_agent_prompt, "
            "'quarantinedAgentPrompt', c.quarantined_agent_prompt, 'summaryPrompt', c.summary_prompt, "
@@ -208,20 +235,20 @@ void registerDualLlmRoutes(http::Router& router, std::shared_ptr<auth::AuthServi
             const std::string id = c.param("interactionId");
             json out = json::array();
             db.withConnection([&](db::Connection& conn) {
-                if (conn.query("SELECT 1 FROM interactions WHERE id = $1::uuid", {id}).empty())
-                    throw ApiError::notFound("Interaction not found");
+                auto stored = conn.query("SELECT request::text FROM interactions WHERE id = $1::uuid", {id});
+                if (stored.empty()) throw ApiError::notFound("Interaction not found");
+                // The tool result ids are read here, not by SQL: the json column keeps a body as received,
+                // and PostgreSQL's json operators (and a ::jsonb cast) refuse a body holding \u0000.
+                json ids = toolResultIds(json::parse(stored[0].str(0), nullptr, false));
+                if (ids.empty()) return;
                 for (const auto& row : conn.query(
-                         "WITH i AS (SELECT profile_id, request FROM interactions WHERE id = $1::uuid), ids "
-                         "AS ("
-                         " SELECT jsonb_path_query(i.request::jsonb, '$.messages[*].tool_call_id') #>> '{}' "
-                         "AS id "
-                         "FROM i UNION SELECT jsonb_path_query(i.request::jsonb, "
-                         "'$.messages[*].content[*].tool_use_id') #>> '{}' FROM i) "
-                         "SELECT " +
-                             resultJsonSql() +
-                             " FROM dual_llm_results r, i WHERE r.tool_call_id IN (SELECT id FROM ids) AND "
-                             "(r.agent_id IS NULL OR r.agent_id = i.profile_id) ORDER BY r.created_at, r.id",
-                         {id}))
+                         "SELECT " + resultJsonSql() +
+                             " FROM dual_llm_results r WHERE r.tool_call_id IN (SELECT "
+                             "json_array_elements_text($1::json)) AND (r.agent_id IS NULL OR r.agent_id = "
+                             "(SELECT profile_id FROM interactions WHERE id = $2::uuid)) ORDER BY "
+                             "r.created_at, "
+                             "r.id",
+                         {ids.dump(-1, ' ', false, json::error_handler_t::replace), id}))
                     out.push_back(json::parse(row.str(0)));
             });
             c.sendJson(200, out);

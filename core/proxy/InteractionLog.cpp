@@ -57,7 +57,7 @@ const std::string kRowColumnTypes =
     "id uuid, profile_id uuid, external_agent_id text, request json, processed_request json, response "
     "json, type text, model text, original_model text, optimized_model text, provider text, input_tokens "
     "integer, output_tokens integer, baseline_cost numeric, cost numeric, blocked boolean, status_code "
-    "integer, duration_ms integer, time_to_first_token_ms integer, decisions jsonb, toon_tokens_before "
+    "integer, duration_ms integer, time_to_first_token_ms integer, decisions json, toon_tokens_before "
     "integer, toon_tokens_after integer, toon_cost_savings numeric, created_at timestamptz";
 const std::string kRowColumns =
     "id, profile_id, external_agent_id, request, processed_request, response, type, model, original_model, "

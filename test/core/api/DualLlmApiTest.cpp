@@ -81,6 +81,23 @@ class DualLlmApiTest : public CppUnit::TestFixture {
             "id::text",
             {profile});
         CPPUNIT_ASSERT_EQUAL(json::array(), f.ok("GET", "/api/dual-llm-results/by-interaction/" + other));
+        // Both id shapes in one request that also holds \u0000 (stored as received in the json column; a
+        // ::jsonb cast refused it) and messages that are not objects.
+        f.server.db().execute(
+            "INSERT INTO dual_llm_results (agent_id, tool_call_id, result) VALUES ($1::uuid, 'toolu_7', "
+            "'r7')",
+            {profile});
+        std::string mixed = f.scalar(
+            R"(INSERT INTO interactions (profile_id, request, type) VALUES ($1::uuid, '{"messages":[)"
+            R"({"role":"user","content":"a\u0000b"},5,["x"],{"role":"tool","tool_call_id":"call_1"},)"
+            R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_7"},"text"]}]}',)"
+            R"( 'anthropic:messages') RETURNING id::text)",
+            {profile});
+        json both = f.ok("GET", "/api/dual-llm-results/by-interaction/" + mixed);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), both.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("The page lists 3 open issues."),
+                             both[0]["result"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("r7"), both[1]["result"].get<std::string>());
         f.fails(404, "GET", "/api/dual-llm-results/by-interaction/00000000-0000-4000-8000-000000000000",
                 nullptr, "Interaction not found");
     }

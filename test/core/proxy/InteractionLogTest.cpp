@@ -89,6 +89,7 @@ class InteractionLogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testCopyStoresWhatInsertStores);
     CPPUNIT_TEST(testReplayedIdFallsBackAndCountsUsageOnce);
     CPPUNIT_TEST(testBodiesStoredFromTheBytesReceived);
+    CPPUNIT_TEST(testNulEscapesAndLoneSurrogatesAreStored);
     CPPUNIT_TEST(testQueueIsBoundedByBytes);
     CPPUNIT_TEST(testRowLargerThanTheByteBoundIsQueuedAlone);
     CPPUNIT_TEST(testLeftoverSpoolsAreReplayedOnce);
@@ -242,6 +243,45 @@ class InteractionLogTest : public CppUnit::TestFixture {
         check(secondId);
         CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), fallback.rowsDropped());
         fallback.stop();
+    }
+
+    /// JSON may escape U+0000 and lone surrogates; jsonb refuses both ("unsupported Unicode escape
+    /// sequence"), so a row carrying one in a body or in a decision (a tool name is the model's text) once
+    /// failed its batch's COPY and was then dropped by the row-by-row fallback: a call missing from the log,
+    /// and its usage missing from the limits. Every column holding text from a client or an upstream is json.
+    void testNulEscapesAndLoneSurrogatesAreStored() {
+        const std::string request =
+            R"({"model":"gpt-4o","messages":[{"role":"user","content":"a\u0000b \ud800"}]})";
+        const std::string response = R"({"id":"x","choices":[{"message":{"content":"\u0000"}}]})";
+        InteractionRecord r = makeRecord("nul", 10);
+        const std::string id = r.id;
+        // The texts are stored as received (nlohmann refuses the lone surrogate, so the DOMs are stand-ins).
+        r.request = {{"model", "gpt-4o"}};
+        r.requestText = request;
+        r.response = {{"id", "x"}};
+        r.responseText = response;
+        r.processedRequest = {{"content", std::string("a\0b", 3)}};
+        r.decisions =
+            nlohmann::json::array({{{"toolName", std::string("evil\0name", 9)}, {"allowed", false}}});
+        InteractionLog log(*_db, _dir);
+        log.start();
+        log.enqueue(std::move(r));
+        CPPUNIT_ASSERT(log.waitUntilDrained(10000));
+        log.stop();
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), log.rowsDropped());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE("the row went through COPY", std::uint64_t(1), log.batchesCopied());
+        auto row = _db->query(
+            "SELECT request::text, response::text, decisions::text, input_tokens::text FROM interactions "
+            "WHERE id = $1",
+            {id});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), row.size());
+        CPPUNIT_ASSERT_EQUAL(request, row[0].str(0));
+        CPPUNIT_ASSERT_EQUAL(response, row[0].str(1));
+        CPPUNIT_ASSERT(row[0].str(2).find("evil\\u0000name") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(R"({"content":"a\u0000b"})"),
+            _db->query("SELECT processed_request::text FROM interactions WHERE id = $1", {id}).at(0).str(0));
+        CPPUNIT_ASSERT_EQUAL(std::string("12"), row[0].str(3));
     }
 
     /// A batch holding an id that is already stored (a replayed segment) cannot be COPYed; the INSERT
