@@ -139,14 +139,20 @@ test("defaults: valid objects, ports, probes, env, selectors, security context, 
     assert.ok(pod.volumes.find((v) => v.name === name && v.emptyDir), `volume ${name} is an emptyDir`);
   }
 
-  // The env list of the original chart, in its order, with the database host of the bundled PostgreSQL.
+  // The env list of the original chart, in its order, with the database host of the bundled PostgreSQL; then
+  // the Service's in-cluster names for the MCP gateway's Host check (agents in the cluster use them).
   const env = envOf(o);
   assert.deepEqual(env.map((e) => e.name), [
     "ARCHESTRA_DATABASE_URL",
     "ARCHESTRA_AUTH_SECRET",
     "ARCHESTRA_ORCHESTRATOR_K8S_NAMESPACE",
     "ARCHESTRA_ORCHESTRATOR_LOAD_KUBECONFIG_FROM_CURRENT_CLUSTER",
+    "ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS",
   ]);
+  assert.equal(
+    env[4].value,
+    "archestra-platform,archestra-platform.archestra,archestra-platform.archestra.svc,archestra-platform.archestra.svc.cluster.local",
+  );
   const pgService = find(o, "Service", "archestra-platform-postgresql");
   assert.equal(env[0].value, `postgresql://archestra:archestra_dev_password@${pgService.metadata.name}:5432/archestra_dev`);
   assert.deepEqual(env[1].valueFrom.secretKeyRef, { name: "archestra-platform-auth", key: "auth-secret" });
@@ -209,20 +215,65 @@ test("external database: its URL, no bundled PostgreSQL, init container waits on
   assert.doesNotMatch(r.notes, /password/);
 });
 
-test("external URL with the bundled PostgreSQL still enabled fails, naming the value to set", () => {
-  // The deployment guide's one-flag example: Helm cannot switch the subchart off from another value, so the
-  // chart refuses rather than deploy a PostgreSQL nobody uses.
+test("the guide's one-flag external database command works; NOTES warns the bundled PostgreSQL still runs", async () => {
+  // deployment.md: `--set postgresql.external_database_url=...` alone. Helm cannot switch the subchart off from
+  // another value, so the URL wins and NOTES.txt names the flag that removes the unused PostgreSQL.
   for (const values of [
     { postgresql: { external_database_url: "postgresql://u:p@db.example.com:5432/x" } },
     { postgresql: { external_database_url: "postgresql://u:p@db.example.com:5432/x", enabled: true } },
   ]) {
-    const r = render([valuesFile(values)]);
-    assert.equal(r.ok, false, `rendered with ${JSON.stringify(values)}`);
-    assert.match(r.stderr, /postgresql\.external_database_url is set, so set postgresql\.enabled=false as well/);
+    const r = renderOk([valuesFile(values)]);
+    await validateAll(r);
+    assert.equal(envOf(r.objects)[0].value, "postgresql://u:p@db.example.com:5432/x");
+    const init = find(r.objects, "Deployment").spec.template.spec.initContainers[0];
+    assert.match(init.command.join(" "), /nc -z db\.example\.com 5432/);
+    assert.match(r.notes, /Database: external \(postgresql:\/\/\*\*\*@db\.example\.com:5432\/x\)/);
+    assert.match(r.notes, /WARNING: postgresql\.enabled is still true[^]*--set postgresql\.enabled=false/);
+    assert.doesNotMatch(r.notes, /u:p@/);
   }
+  // With enabled=false: no warning.
+  const off = renderOk([valuesFile({ postgresql: { external_database_url: "postgresql://u:p@db.example.com/x", enabled: false } })]);
+  assert.doesNotMatch(off.notes, /WARNING/);
   // An empty URL is "not set": the bundled one is used as before.
   const empty = renderOk([valuesFile({ postgresql: { external_database_url: "" } })]);
   assert.match(envOf(empty.objects)[0].value, /@archestra-platform-postgresql:5432\//);
+});
+
+test("listener ports follow archestra.env; the Service keeps its ports and targets them", async () => {
+  // Settings::apiPort: the API URL's explicit port, else 9000 whatever the scheme.
+  for (const [url, port] of [
+    ["http://localhost:9001", 9001],
+    ["https://api.example.com", 9000],
+    ["https://user@api.example.com:8443/base?x=1", 8443],
+    ["http://[::1]/", 9000],
+  ]) {
+    const r = renderOk([valuesFile({ archestra: { env: { ARCHESTRA_API_BASE_URL: url } } })]);
+    const c = container(r.objects);
+    assert.equal(c.ports.find((p) => p.name === "backend").containerPort, port, url);
+    assert.equal(c.readinessProbe.httpGet.port, "backend");
+  }
+  const r = renderOk([valuesFile({ archestra: { env: { ARCHESTRA_METRICS_PORT: "9151", ARCHESTRA_UI_PORT: 3100 } } })]);
+  await validateAll(r);
+  const c = container(r.objects);
+  assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), [["backend", 9000], ["metrics", 9151], ["frontend", 3100]]);
+  const svc = find(r.objects, "Service", "archestra-platform");
+  assert.deepEqual(svc.spec.ports.map((p) => [p.port, p.targetPort]), [[9000, "backend"], [9050, "metrics"], [3000, "frontend"]]);
+});
+
+test("MCP gateway allowed hosts: the Service's names, the Ingress hosts, and archestra.env's own, set once", async () => {
+  const r = renderOk([valuesFile({
+    archestra: {
+      env: { ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS: "agents.internal" },
+      ingress: { enabled: true, hosts: [{ host: "archestra.example.com" }] },
+    },
+  })], { release: "gw", namespace: "tools" });
+  await validateAll(r);
+  const env = envOf(r.objects).filter((e) => e.name === "ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS");
+  assert.equal(env.length, 1);
+  const hosts = env[0].value.split(",");
+  const svc = r.objects.find((o) => o.kind === "Service" && o.spec.ports.some((p) => p.name === "backend")).metadata.name;
+  for (const h of [svc, `${svc}.tools`, `${svc}.tools.svc`, `${svc}.tools.svc.cluster.local`, "archestra.example.com", "agents.internal"])
+    assert.ok(hosts.includes(h), `${h} missing from ${env[0].value}`);
 });
 
 test("no database at all fails with a clear message", () => {

@@ -74,12 +74,9 @@ else <release>-<name>; "-primary" is appended in replication mode. The original 
 
 {{- define "archestra-platform.databaseUrl" -}}
 {{- if .Values.postgresql.external_database_url -}}
-{{- /* Helm decides whether to deploy a dependency from its `condition` value alone (postgresql.enabled); no
-template can switch it off when the URL is set. Rather than deploy an unused PostgreSQL, stop and say what to
-set. */ -}}
-{{- if .Values.postgresql.enabled -}}
-{{- fail "postgresql.external_database_url is set, so set postgresql.enabled=false as well (--set postgresql.enabled=false): Helm deploys the bundled PostgreSQL subchart whenever postgresql.enabled is true, and it would run unused" -}}
-{{- end -}}
+{{- /* The URL wins, as the deployment guide's one-flag command expects. Helm decides whether to deploy a
+dependency from its `condition` value alone (postgresql.enabled), so no template can switch the bundled one off
+from this value: NOTES.txt says to add postgresql.enabled=false when it is still on. */ -}}
 {{- .Values.postgresql.external_database_url -}}
 {{- else if .Values.postgresql.enabled -}}
 {{- $auth := .Values.postgresql.auth -}}
@@ -127,9 +124,13 @@ set. */ -}}
 {{- end }}
 - name: ARCHESTRA_ORCHESTRATOR_LOAD_KUBECONFIG_FROM_CURRENT_CLUSTER
   value: {{ $k.loadKubeconfigFromCurrentCluster | toString | quote }}
+- name: ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS
+  value: {{ include "archestra-platform.mcpAllowedHosts" . | quote }}
 {{- range $key, $value := $a.env }}
+{{- if ne $key "ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS" }}
 - name: {{ $key }}
   value: {{ $value | toString | quote }}
+{{- end }}
 {{- end }}
 {{- range $a.envFromSecrets }}
 - name: {{ required "archestra.envFromSecrets[].name is required" .name }}
@@ -138,4 +139,35 @@ set. */ -}}
       name: {{ required "archestra.envFromSecrets[].secretName is required" .secretName }}
       key: {{ required "archestra.envFromSecrets[].secretKey is required" .secretKey }}
 {{- end }}
+{{- end -}}
+
+{{/* The API listener's port, as the platform reads archestra.env.ARCHESTRA_API_BASE_URL: its explicit port,
+else 9000 whatever the scheme (Settings::apiPort). */}}
+{{- define "archestra-platform.apiPort" -}}
+{{- $url := toString (default "" (index .Values.archestra.env "ARCHESTRA_API_BASE_URL")) -}}
+{{- $authority := regexReplaceAll "^[a-zA-Z0-9+.-]+://" $url "" -}}
+{{- $authority = regexReplaceAll "[/?#].*$" $authority "" -}}
+{{- $authority = regexReplaceAll "^.*@" $authority "" -}}
+{{- if regexMatch ":[0-9]+$" $authority -}}
+{{- regexFind "[0-9]+$" $authority -}}
+{{- else -}}
+9000
+{{- end -}}
+{{- end -}}
+
+{{/* Host names the MCP gateway answers under besides loopback, address literals and the hosts of the API and
+frontend URLs: the Service's in-cluster names, the Ingress hosts, and what archestra.env adds. */}}
+{{- define "archestra-platform.mcpAllowedHosts" -}}
+{{- $fullname := include "archestra-platform.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $hosts := list $fullname (printf "%s.%s" $fullname $ns) (printf "%s.%s.svc" $fullname $ns) (printf "%s.%s.svc.cluster.local" $fullname $ns) -}}
+{{- range .Values.archestra.ingress.hosts -}}
+{{- if .host -}}
+{{- $hosts = append $hosts .host -}}
+{{- end -}}
+{{- end -}}
+{{- with (index .Values.archestra.env "ARCHESTRA_MCP_GATEWAY_ALLOWED_HOSTS") -}}
+{{- $hosts = append $hosts (toString .) -}}
+{{- end -}}
+{{- join "," $hosts -}}
 {{- end -}}
