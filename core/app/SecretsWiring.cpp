@@ -81,6 +81,15 @@ void startSecrets(Platform& platform, Poco::Logger& log) {
 
 void ensureSeededTokens(Platform& platform, Poco::Logger& log) {
     if (!platform.secrets || !platform.database) return;
+    // Once at start-up: the backend warns about stored secrets it cannot read (the auth secret changed).
+    if (auto* store = dynamic_cast<secrets::PluginSecretStore*>(platform.secrets.get());
+        store && store->available()) {
+        try {
+            store->checkConnectivity();
+        } catch (const std::exception& error) {
+            log.warning(std::string("secrets: backend check failed: ") + error.what());
+        }
+    }
     try {
         for (const auto& row : platform.database->query("SELECT id FROM organization ORDER BY created_at"))
             api::ensureTeamTokens(*platform.database, *platform.secrets, row.str("id"));

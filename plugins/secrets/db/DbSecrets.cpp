@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -155,10 +156,29 @@ class DbSecrets : public SecretsBackend {
     Result<SecretsConnectivity> checkConnectivity() override {
         auto sql = executor();
         if (!sql.ok()) return sql.error();
-        auto result = sql.value()->execute("SELECT count(*) FROM secret", {});
+        // Also counts the secrets sealed under another key: a data directory lost with its generated
+        // .auth_secret (a container recreated without its volume) leaves every stored value unreadable, and
+        // each read only says so for its own secret. Warned once per count (the platform calls this at
+        // start-up and from its readiness probe); it stops once they are recreated or the old secret returns.
+        auto result = sql.value()->execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT is_vault AND secret->>'kid' IS DISTINCT FROM $1) "
+            "FROM secret",
+            {_keyId});
         if (!result.ok()) return result.error();
         SecretsConnectivity connectivity;
         connectivity.secret_count = std::stoll(result.value().rows.at(0).at(0).value_or("0"));
+        std::int64_t unreadable = std::stoll(result.value().rows.at(0).at(1).value_or("0"));
+        if (_unreadableWarned.exchange(unreadable) != unreadable && unreadable > 0)
+            _host.logger().log(
+                LogLevel::Warning,
+                std::to_string(unreadable) + " of " + std::to_string(connectivity.secret_count) +
+                    " stored secrets were encrypted under a different ARCHESTRA_AUTH_SECRET (key id now " +
+                    _keyId +
+                    ") and cannot be read: provider keys, tokens and MCP server secrets among them fail. "
+                    "Restore the previous secret (ARCHESTRA_AUTH_SECRET, or the data directory's "
+                    ".auth_secret; "
+                    "mount the data directory as a volume so it survives a new container), or recreate "
+                    "those secrets");
         return connectivity;
     }
 
@@ -282,6 +302,7 @@ class DbSecrets : public SecretsBackend {
     Host& _host;
     std::string _key;
     std::string _keyId;
+    std::atomic<std::int64_t> _unreadableWarned{0};
 };
 
 Status registerFactories(Registrar& registrar) {

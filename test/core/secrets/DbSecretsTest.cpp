@@ -5,10 +5,54 @@
 #include "core/secrets/SecretsFixture.h"
 #include "support/TestPostgres.h"
 
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
+
 #include <cppunit/extensions/HelperMacros.h>
+
+#include <mutex>
+#include <vector>
 
 using namespace archestra;
 using nlohmann::json;
+
+namespace {
+
+/// Keeps the warnings logged to "archestra.plugins" (the host's logger for plugins) while it lives.
+class WarningCapture : public Poco::Channel {
+  public:
+    WarningCapture() : _logger(Poco::Logger::get("archestra.plugins")), _previous(_logger.getChannel()) {
+        duplicate();  // the logger holds a reference while attached
+        _logger.setChannel(this);
+        _level = _logger.getLevel();
+        _logger.setLevel(Poco::Message::PRIO_INFORMATION);
+    }
+    ~WarningCapture() override = default;
+    void detach() {
+        _logger.setChannel(_previous);
+        _logger.setLevel(_level);
+    }
+    void log(const Poco::Message& message) override {
+        if (message.getPriority() > Poco::Message::PRIO_WARNING) return;
+        std::lock_guard lock(_mutex);
+        _warnings.push_back(message.getText());
+    }
+    std::vector<std::string> warnings() {
+        std::lock_guard lock(_mutex);
+        return _warnings;
+    }
+
+  private:
+    Poco::Logger& _logger;
+    Poco::Channel::Ptr _previous;
+    int _level = 0;
+    std::mutex _mutex;
+    std::vector<std::string> _warnings;
+};
+
+}  // namespace
 
 class DbSecretsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(DbSecretsTest);
@@ -16,6 +60,7 @@ class DbSecretsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTamperedCiphertextRefused);
     CPPUNIT_TEST(testCiphertextMovedToAnotherRowRefused);
     CPPUNIT_TEST(testWrongKeyRefused);
+    CPPUNIT_TEST(testUnreadableSecretsWarnedOncePerCount);
     CPPUNIT_TEST(testMissingAndNoBackend);
     CPPUNIT_TEST_SUITE_END();
 
@@ -124,6 +169,27 @@ class DbSecretsTest : public CppUnit::TestFixture {
         f.database.execute("UPDATE secret SET secret = $2::jsonb WHERE id = $1::uuid", {id, envelope.dump()});
         error = errorOf([&] { second->get(id); });
         CPPUNIT_ASSERT_MESSAGE(error, error.find("failed authentication") != std::string::npos);
+    }
+
+    void testUnreadableSecretsWarnedOncePerCount() {
+        Fixture f("secrets_db_unreadable");
+        auto first = f.secrets.dbStore("auth-secret-one-0123456789abcdef0123456789");
+        first->create("a", json{{"v", 1}});
+        first->create("b", json{{"v", 2}});
+        Poco::AutoPtr<WarningCapture> capture(new WarningCapture);
+        auto second = f.secrets.dbStore("auth-secret-two-0123456789abcdef0123456789");
+        std::string own = second->create("c", json{{"v", 3}});
+        CPPUNIT_ASSERT_EQUAL(3LL, first->checkConnectivity());  // the first key's store: one unreadable
+        CPPUNIT_ASSERT_EQUAL(3LL, second->checkConnectivity());
+        CPPUNIT_ASSERT_EQUAL(3LL, second->checkConnectivity());
+        auto warnings = capture->warnings();
+        capture->detach();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), warnings.size());  // one per store, not one per check
+        CPPUNIT_ASSERT_MESSAGE(warnings[0], warnings[0].find("1 of 3 stored secrets") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(warnings[1], warnings[1].find("2 of 3 stored secrets") != std::string::npos);
+        CPPUNIT_ASSERT(warnings[1].find("different ARCHESTRA_AUTH_SECRET") != std::string::npos);
+        CPPUNIT_ASSERT(warnings[1].find("auth-secret-") == std::string::npos);  // no secret in the log
+        CPPUNIT_ASSERT_EQUAL(json({{"v", 3}}), second->get(own).value());
     }
 
     void testMissingAndNoBackend() {
