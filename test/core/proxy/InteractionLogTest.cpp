@@ -88,6 +88,7 @@ class InteractionLogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testWriteAheadCostPerEnqueue);
     CPPUNIT_TEST(testCopyStoresWhatInsertStores);
     CPPUNIT_TEST(testReplayedIdFallsBackAndCountsUsageOnce);
+    CPPUNIT_TEST(testProfilesCheckedPerBatchAndDeletedWithTheirRows);
     CPPUNIT_TEST(testBodiesStoredFromTheBytesReceived);
     CPPUNIT_TEST(testNulEscapesAndLoneSurrogatesAreStored);
     CPPUNIT_TEST(testQueueIsBoundedByBytes);
@@ -311,6 +312,53 @@ class InteractionLogTest : public CppUnit::TestFixture {
         auto orphanRow = _db->query("SELECT profile_id IS NULL FROM interactions WHERE id = $1", {orphan.id});
         CPPUNIT_ASSERT_EQUAL(std::string("t"), orphanRow.at(0).str(0));
         log.stop();
+    }
+
+    /// interactions.profile_id has no foreign key (0011): the batch checks (and KEY SHARE locks) its profiles
+    /// itself. A batch naming a profile that does not exist, and nothing else wrong, must not be COPYed with
+    /// the dangling id: it goes through the staging table, which stores NULL. Deleting a profile deletes its
+    /// rows, as ON DELETE CASCADE did.
+    void testProfilesCheckedPerBatchAndDeletedWithTheirRows() {
+        std::string kept =
+            _db->query("INSERT INTO agents (name) VALUES ('kept') RETURNING id::text").at(0).str(0);
+        std::string gone =
+            _db->query("INSERT INTO agents (name) VALUES ('gone') RETURNING id::text").at(0).str(0);
+        InteractionLogOptions options;
+        options.batchSize = 2;
+        options.flushInterval_ms = 60000;
+        InteractionLog log(*_db, _dir, options);
+        log.start();
+        auto record = [](const std::string& tag, const std::string& profile) {
+            InteractionRecord r = makeRecord(tag, 10);
+            r.profileId = profile;
+            return r;
+        };
+        InteractionRecord a = record("a", gone),
+                          orphan = record("orphan", "9b3c1e52-0d6f-4a51-9d7e-2f8a6c4b1e00");
+        log.enqueue(a);
+        log.enqueue(orphan);
+        CPPUNIT_ASSERT(log.waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(0), log.batchesCopied());
+        CPPUNIT_ASSERT_EQUAL(2LL, rows());
+        auto profileOf = [&](const std::string& id) {
+            return _db
+                ->query("SELECT COALESCE(profile_id::text, 'NULL') FROM interactions WHERE id = $1", {id})
+                .at(0)
+                .str(0);
+        };
+        CPPUNIT_ASSERT_EQUAL(std::string("NULL"), profileOf(orphan.id));
+        CPPUNIT_ASSERT_EQUAL(gone, profileOf(a.id));
+        InteractionRecord b = record("b", gone), c = record("c", kept);
+        log.enqueue(b);
+        log.enqueue(c);
+        CPPUNIT_ASSERT(log.waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), log.batchesCopied());
+        CPPUNIT_ASSERT_EQUAL(4LL, rows());
+        log.stop();
+        _db->execute("DELETE FROM agents WHERE id = $1::uuid", {gone});
+        CPPUNIT_ASSERT_EQUAL(2LL, rows());
+        CPPUNIT_ASSERT_EQUAL(kept, profileOf(c.id));
+        CPPUNIT_ASSERT_EQUAL(std::string("NULL"), profileOf(orphan.id));
     }
 
     /// The queue holds at most capacityBytes of rows (64 KB here: ~28 rows of 2.3 KB; the row bound is far
