@@ -17,6 +17,7 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSecretValueNeverPrinted);
     CPPUNIT_TEST(testEnumCaseNormalised);
     CPPUNIT_TEST(testApiPort);
+    CPPUNIT_TEST(testDeploymentGuideDefaults);
     CPPUNIT_TEST(testAliases);
     CPPUNIT_TEST(testEmptyCountsAsUnset);
     CPPUNIT_TEST_SUITE_END();
@@ -85,6 +86,33 @@ class SettingsTest : public CppUnit::TestFixture {
             {{"ARCHESTRA_SECRETS_MANAGER", "vault"}, {"ARCHESTRA_LOGGING_LEVEL", "DEBUG"}}, nullptr);
         CPPUNIT_ASSERT_EQUAL(std::string("Vault"), s.secretsManager());
         CPPUNIT_ASSERT_EQUAL(std::string("debug"), s.get("ARCHESTRA_LOGGING_LEVEL"));
+    }
+
+    /// Every "Default:" of the deployment guide's environment variable list, as the platform sees it with
+    /// nothing set.
+    void testDeploymentGuideDefaults() {
+        const std::pair<const char*, const char*> documented[] = {
+            {"ARCHESTRA_API_BASE_URL", "http://localhost:9000"},
+            {"ARCHESTRA_AUTH_ADMIN_EMAIL", "admin@localhost.ai"},
+            {"ARCHESTRA_AUTH_ADMIN_PASSWORD", "password"},
+            {"ARCHESTRA_AUTH_DISABLE_BASIC_AUTH", "false"},
+            {"ARCHESTRA_AUTH_DISABLE_INVITATIONS", "false"},
+            {"ARCHESTRA_ORCHESTRATOR_K8S_NAMESPACE", "default"},
+            {"ARCHESTRA_ORCHESTRATOR_MCP_SERVER_BASE_IMAGE",
+             "europe-west1-docker.pkg.dev/friendly-path-465518-r6/archestra-public/mcp-server-base:0.0.3"},
+            {"ARCHESTRA_ORCHESTRATOR_LOAD_KUBECONFIG_FROM_CURRENT_CLUSTER", "true"},
+            {"ARCHESTRA_OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318/v1/traces"},
+            {"ARCHESTRA_ANALYTICS", "enabled"},
+            {"ARCHESTRA_LOGGING_LEVEL", "info"},
+            {"ARCHESTRA_METRICS_SECRET", "archestra-metrics-secret"},
+            {"ARCHESTRA_SECRETS_MANAGER", "DB"},
+        };
+        Settings s = Settings::load({}, nullptr);
+        for (const auto& [name, value] : documented) {
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(name, std::string(value), s.get(name));
+            CPPUNIT_ASSERT_MESSAGE(name, s.source(name) == SettingSource::Default);
+        }
+        CPPUNIT_ASSERT_EQUAL(9000, s.apiPort());
     }
 
     void testApiPort() {
