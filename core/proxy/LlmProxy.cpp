@@ -559,6 +559,23 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         return;
     }
     record.model = view.model;
+    // ---- more than one answer with tools: refused. The guardrails (and the stream's holding of tool calls)
+    // read the first choice or candidate only, so a tool call in another one would reach the agent unchecked.
+    if (view.choiceCount > 1 && view.hasTools) {
+        std::string message =
+            std::string(provider == Provider::Gemini ? "generationConfig.candidateCount" : "n") + " is " +
+            std::to_string(view.choiceCount) +
+            ", but with tools this gateway answers one choice only: its guardrails check the tool calls of "
+            "one answer. Ask for 1 (or leave it out).";
+        sendProviderError(context, adapter, ProxyErrorKind::BadRequest, message);
+        record.requestText = rawBody;
+        record.statusCode = 400;
+        record.blocked = true;
+        record.decisions = {{"refused", {{"reason", message}}}};
+        record.duration_ms = msSince(started);
+        _log.enqueue(std::move(record));
+        return;
+    }
     // The request's DOM, parsed at the first use on the fast path (the same value: simdjson read the text).
     auto requestDom = [&]() -> const nlohmann::json& {
         if (!bodyParsed) {

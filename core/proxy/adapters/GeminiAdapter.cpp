@@ -195,6 +195,8 @@ class GeminiAdapter final : public ProviderAdapter {
         RequestView view;
         view.model = route.model;
         view.stream = route.streamRoute;
+        if (body.contains("generationConfig") && body["generationConfig"].is_object())
+            view.choiceCount = intField(body["generationConfig"], "candidateCount", 1);
         if (body.contains("tools") && body["tools"].is_array()) {
             view.hasTools = !body["tools"].empty();
             for (const auto& tool : body["tools"]) {

@@ -448,6 +448,7 @@ class OpenAiAdapter final : public ProviderAdapter {
         if (body.contains("model") && body["model"].is_string())
             view.model = body["model"].get<std::string>();
         view.stream = body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>();
+        view.choiceCount = intField(body, "n", 1);
         if (body.contains("tools") && body["tools"].is_array()) {
             view.hasTools = !body["tools"].empty();
             for (const auto& tool : body["tools"]) {
@@ -520,6 +521,7 @@ class OpenAiAdapter final : public ProviderAdapter {
             view.model = textOf(body, "model");
             auto stream = member(body, "stream");
             view.stream = stream && stream->type() == ElementType::BOOL && bool(*stream);
+            view.choiceCount = intOf(body, "n", 1);
             if (auto tools = member(body, "tools"); tools && tools->type() == ElementType::ARRAY) {
                 simdjson::dom::array list(*tools);
                 view.hasTools = list.begin() != list.end();

@@ -57,6 +57,8 @@ struct RequestView {
     std::map<std::string, std::string> toolCallNames;  ///< tool call id -> tool name, from assistant turns
     std::vector<ToolResult> toolResults;
     std::string text;  ///< role and text of every message, for token estimates (optimization rules)
+    /// Answers the request asks for: OpenAI's `n`, Gemini's generationConfig.candidateCount (1 when absent).
+    long long choiceCount = 1;
 };
 
 struct ToolCall {

@@ -185,6 +185,7 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testPassThroughStripsProfile);
     CPPUNIT_TEST(testUnknownProfileIs404);
     CPPUNIT_TEST(testNonUuidProfileIs400);
+    CPPUNIT_TEST(testSeveralChoicesWithToolsRefused);
     CPPUNIT_TEST(testUpstreamDownIs502ProviderShaped);
     CPPUNIT_TEST(testSlowUpstreamIs504);
     CPPUNIT_TEST(testBlockedToolCallNonStreaming);
@@ -436,6 +437,55 @@ class LlmProxyTest : public CppUnit::TestFixture {
                                          R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
         CPPUNIT_ASSERT_EQUAL(400, result.status);
         CPPUNIT_ASSERT(json::parse(result.body).contains("error"));
+    }
+
+    /// The guardrails read one answer's tool calls, so asking for several answers with tools is refused
+    /// (provider-shaped 400 naming the parameter, nothing sent upstream, the refusal recorded); without
+    /// tools, or with one answer, the request goes through.
+    void testSeveralChoicesWithToolsRefused() {
+        auto& e = env();
+        const std::string tools = R"("tools":[{"type":"function","function":{"name":"list_files"}}])";
+        StandInReply reply;
+        reply.body = R"({"id":"c","object":"chat.completion","choices":[]})";
+        e.standIn.reply(reply);
+        e.standIn.clearRequests();
+        auto refused = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/chat/completions",
+            R"({"model":"gpt-4o","n":2,"messages":[{"role":"user","content":"hi"}],)" + tools + "}",
+            kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(refused.body, 400, refused.status);
+        json error = json::parse(refused.body)["error"];
+        CPPUNIT_ASSERT_EQUAL(std::string("invalid_request_error"), error["type"].get<std::string>());
+        CPPUNIT_ASSERT_MESSAGE(refused.body, error["message"].get<std::string>().rfind("n is 2", 0) == 0);
+        // The slow path too (a tool result in the history takes the DOM reader).
+        auto slow = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/chat/completions",
+            R"({"model":"gpt-4o","n":3,"messages":[{"role":"assistant","tool_calls":[{"id":"t1","type":)"
+            R"("function","function":{"name":"list_files","arguments":"{}"}}]},{"role":"tool",)"
+            R"("tool_call_id":"t1","content":"x"}],)" +
+                tools + "}",
+            kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(slow.body, 400, slow.status);
+        auto gemini = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+            R"({"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"candidateCount":2},"tools":[)"
+            R"({"functionDeclarations":[{"name":"list_files"}]}]})",
+            {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(gemini.body, 400, gemini.status);
+        CPPUNIT_ASSERT(json::parse(gemini.body)["error"]["message"].get<std::string>().find(
+                           "generationConfig.candidateCount is 2") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), e.standIn.count());
+        // Several answers without tools, and one answer with tools, go upstream.
+        auto plain = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/chat/completions",
+            R"({"model":"gpt-4o","n":2,"messages":[{"role":"user","content":"hi"}]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(plain.body, 200, plain.status);
+        auto one = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/chat/completions",
+            R"({"model":"gpt-4o","n":1,"messages":[{"role":"user","content":"hi"}],)" + tools + "}",
+            kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(one.body, 200, one.status);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), e.standIn.count());
     }
 
     void testUpstreamDownIs502ProviderShaped() {
