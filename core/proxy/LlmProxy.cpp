@@ -262,8 +262,9 @@ struct ClientGone {};
 /// Waits for the first response byte while watching the client's connection in the same poll(2), so that a
 /// client hanging up meanwhile cancels the upstream request at once instead of after the whole answer (or the
 /// idle timeout). One system call in the common case. If the client sent more bytes (a pipelined request) its
-/// socket stays readable, so it is then checked in 200 ms slices instead. Silence past the idle timeout is
-/// left to receiveResponse(), which then throws the TimeoutException.
+/// socket stays readable, so it is then checked in 200 ms slices instead. Silence past the idle timeout
+/// throws Poco::TimeoutException here: returning instead let the read that follows (receiveResponse() or the
+/// stream's readSome()) wait a whole socket timeout again, so a silent upstream got twice the idle timeout.
 void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTimeout_ms) {
     if (!client) return;
     const auto started = Clock::now();
@@ -272,7 +273,9 @@ void awaitUpstream(UpstreamSession& session, http::Context* client, long idleTim
     bool watchClient = downstream >= 0;
     for (;;) {
         long left_ms = idleTimeout_ms - msSince(started);
-        if (left_ms <= 0) return;
+        if (left_ms <= 0)
+            throw Poco::TimeoutException("no byte from the upstream for " + std::to_string(idleTimeout_ms) +
+                                         " ms (the idle timeout)");
         pollfd fds[2] = {{upstream, POLLIN, 0}, {downstream, POLLIN | POLLRDHUP, 0}};
         const long wait_ms = watchClient ? left_ms : std::min(left_ms, 200L);
         int n = ::poll(fds, watchClient ? 2 : 1, static_cast<int>(wait_ms));
@@ -907,14 +910,13 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             std::size_t n = 0;
             // A silent upstream (a model thinking between events): watch the client meanwhile, so that a
             // client hanging up cancels the upstream request now, not when the next event arrives.
-            if (upstreamWouldBlock(exchange, bytesRead)) try {
-                    awaitUpstream(exchange.session, &context, _pool.options().idleTimeout_ms);
-                } catch (const ClientGone&) {
-                    clientGone = true;
-                    break;
-                }
             try {
+                if (upstreamWouldBlock(exchange, bytesRead))
+                    awaitUpstream(exchange.session, &context, _pool.options().idleTimeout_ms);
                 n = readSome(*exchange.body, buffer, sizeof buffer);
+            } catch (const ClientGone&) {
+                clientGone = true;
+                break;
             } catch (const Poco::TimeoutException&) {
                 upstreamFailed = true;
                 failedStatus = 504;

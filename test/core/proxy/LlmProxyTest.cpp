@@ -188,6 +188,7 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSeveralChoicesWithToolsRefused);
     CPPUNIT_TEST(testUpstreamDownIs502ProviderShaped);
     CPPUNIT_TEST(testSlowUpstreamIs504);
+    CPPUNIT_TEST(testSilentStreamEndsAfterTheIdleTimeout);
     CPPUNIT_TEST(testBlockedToolCallNonStreaming);
     CPPUNIT_TEST(testBlockedToolCallStreaming);
     CPPUNIT_TEST(testBlockAlwaysToolResultRewrittenUpstream);
@@ -518,8 +519,33 @@ class LlmProxyTest : public CppUnit::TestFixture {
         auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
         CPPUNIT_ASSERT_EQUAL(504, result.status);
         CPPUNIT_ASSERT(json::parse(result.body)["error"]["message"].is_string());
-        CPPUNIT_ASSERT_MESSAGE("answered before the upstream did", elapsed < 2500);
+        // The idle timeout once, not twice (1600 ms: the wait for the first byte, then the read's own
+        // timeout).
+        CPPUNIT_ASSERT_MESSAGE("504 after " + std::to_string(elapsed) + " ms, idle timeout 800 ms",
+                               elapsed >= 750 && elapsed < 1500);
         std::cout << "\n  slow upstream -> 504 after " << elapsed << " ms (idle timeout 800 ms)" << std::endl;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1800));  // let the stand-in finish
+    }
+
+    /// A stream that goes silent after its first event ends after the idle timeout, not twice that.
+    void testSilentStreamEndsAfterTheIdleTimeout() {
+        auto& e = env();
+        StandInReply reply = sseReply("openai/chat-stream-text.sse");
+        reply.pauseAfterBytes = reply.chunkBytes;
+        reply.pause_ms = 2500;  // the proxy's idle timeout in this test is 800 ms
+        e.standIn.reply(reply);
+        auto started = Clock::now();
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/openai/chat/completions",
+            R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]})",
+            kOpenAiHeaders);
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_MESSAGE(result.body, result.body.find("idle timeout") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE("stream ended after " + std::to_string(elapsed) + " ms, idle timeout 800 ms",
+                               elapsed >= 750 && elapsed < 1500);
+        std::cout << "\n  silent stream -> error event after " << elapsed << " ms (idle timeout 800 ms)"
+                  << std::endl;
         std::this_thread::sleep_for(std::chrono::milliseconds(1800));  // let the stand-in finish
     }
 

@@ -35,6 +35,10 @@ struct StandInReply {
     /// > 0: after this many body bytes the connection is closed without ending the body (a provider dropping
     /// the connection midway); works with and without `chunked`.
     std::size_t dropAfterBytes = 0;
+    /// > 0: after this many body bytes (with `chunked`) the stand-in goes silent for `pause_ms`, then goes
+    /// on.
+    std::size_t pauseAfterBytes = 0;
+    long pause_ms = 0;
 };
 
 struct StandInRequest {
@@ -141,6 +145,9 @@ class UpstreamStandIn {
                     return;
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                if (reply.pauseAfterBytes > 0 && pos < reply.pauseAfterBytes &&
+                    pos + reply.chunkBytes >= reply.pauseAfterBytes)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(reply.pause_ms));
             }
             if (reply.dropAfterBytes > 0) {
                 // Detached so that Poco writes no terminating chunk; closing it is the drop.

@@ -61,7 +61,24 @@ test("upstream silent past the idle timeout: 504 with an OpenAI-style error body
     },
   );
   const elapsed = Date.now() - started;
-  assert.ok(elapsed >= 900 && elapsed < 3500, `answered after ${elapsed} ms with a 1000 ms idle timeout`);
+  // The idle timeout once (it used to be twice: the wait for the first byte, then the read's own timeout).
+  assert.ok(elapsed >= 900 && elapsed < 1700, `answered after ${elapsed} ms with a 1000 ms idle timeout`);
+});
+
+test("a stream silent past the idle timeout fails after that timeout, not twice it", async () => {
+  const started = Date.now();
+  await assert.rejects(async () => {
+    const stream = await openai().chat.completions.create({
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "scenario:slow-stream-4000" }], // the head, then 4 s of silence
+      stream: true,
+    });
+    for await (const _chunk of stream) {
+      // nothing arrives before the failure
+    }
+  });
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 900 && elapsed < 1700, `the stream failed after ${elapsed} ms with a 1000 ms idle timeout`);
 });
 
 test("a client that leaves mid-stream cancels the upstream request; the interaction is still recorded", async () => {
