@@ -802,6 +802,10 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     };
 
     Exchange exchange;
+    // Time to first token runs from here, before the upstream call (connect, send, the model's wait), to the
+    // first body byte, streamed or not (spec §5); not from the request's start (our own work before the call)
+    // nor from the response head (a model that holds its head back while it thinks would look instant).
+    const auto upstreamStarted = Clock::now();
     try {
         sendUpstream(_pool, endpoint, request, upstreamBody, exchange, &context);
     } catch (const ClientGone&) {
@@ -898,7 +902,6 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         bool first = true;
         std::uint64_t bytesRead = 0;
         char buffer[16384];
-        const auto upstreamStarted = Clock::now();
         auto flushToClient = [&]() {
             if (pending.empty() || clientGone) return;
             client.write(pending.data(), static_cast<std::streamsize>(pending.size()));
@@ -1009,7 +1012,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             static_cast<std::size_t>(std::max<std::streamsize>(0, exchange.response.getContentLength())));
         char buffer[16384];
         while (std::size_t n = readSome(*exchange.body, buffer, sizeof buffer)) {
-            if (!record.timeToFirstToken_ms) record.timeToFirstToken_ms = msSince(started);
+            if (!record.timeToFirstToken_ms) record.timeToFirstToken_ms = msSince(upstreamStarted);
             responseBody.append(buffer, n);
         }
         if (!upstreamBodyComplete(exchange, responseBody.size()))

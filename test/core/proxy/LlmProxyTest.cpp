@@ -189,6 +189,7 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUpstreamDownIs502ProviderShaped);
     CPPUNIT_TEST(testSlowUpstreamIs504);
     CPPUNIT_TEST(testSilentStreamEndsAfterTheIdleTimeout);
+    CPPUNIT_TEST(testTimeToFirstTokenIncludesTheWaitForTheHead);
     CPPUNIT_TEST(testBlockedToolCallNonStreaming);
     CPPUNIT_TEST(testBlockedToolCallStreaming);
     CPPUNIT_TEST(testBlockAlwaysToolResultRewrittenUpstream);
@@ -547,6 +548,38 @@ class LlmProxyTest : public CppUnit::TestFixture {
         std::cout << "\n  silent stream -> error event after " << elapsed << " ms (idle timeout 800 ms)"
                   << std::endl;
         std::this_thread::sleep_for(std::chrono::milliseconds(1800));  // let the stand-in finish
+    }
+
+    /// Time to first token runs from before the upstream call: an upstream that holds its response head back
+    /// for 300 ms has a TTFT of at least 300 ms, streamed or not (it was measured from the head for streams).
+    void testTimeToFirstTokenIncludesTheWaitForTheHead() {
+        auto& e = env();
+        for (bool stream : {true, false}) {
+            StandInReply reply = stream ? sseReply("openai/chat-stream-text.sse")
+                                        : jsonReply("openai/chat-response-text.json");
+            reply.firstByteDelay_ms = 300;
+            e.standIn.reply(reply);
+            const std::string marker = stream ? "ttft-stream" : "ttft-plain";
+            auto result = archestra::test::httpRequest(
+                e.main->port(), "POST", "/v1/openai/chat/completions",
+                std::string(R"({"model":"gpt-4o","stream":)") + (stream ? "true" : "false") +
+                    R"(,"messages":[{"role":"user","content":")" + marker + R"("}]})",
+                kOpenAiHeaders);
+            CPPUNIT_ASSERT_EQUAL(200, result.status);
+            CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+            auto row = e.db->query(
+                               "SELECT time_to_first_token_ms, duration_ms FROM interactions WHERE "
+                               "request::text LIKE $1",
+                               {"%" + marker + "%"})
+                           .at(0);
+            CPPUNIT_ASSERT(!row.isNull(0));
+            const long long ttft = std::stoll(row.str(0));
+            const long long duration = std::stoll(row.str(1));
+            std::cout << "\n  " << marker << ": time to first token " << ttft << " ms of " << duration
+                      << " ms" << std::endl;
+            CPPUNIT_ASSERT_MESSAGE(marker + ": " + std::to_string(ttft) + " ms", ttft >= 300);
+            CPPUNIT_ASSERT(ttft <= duration);
+        }
     }
 
     std::string blockingProfile() {
