@@ -228,8 +228,6 @@ struct Exchange {
     std::istream* body = nullptr;
 };
 
-/// Sends the request; retries once on a fresh connection when a reused keep-alive connection turned out to
-/// be closed by the upstream. Throws UpstreamTimeoutException / UpstreamUnreachableException.
 /// Whether `fd` has something to read within `timeout_ms` (0: right now). A plain poll(2): Poco 1.11's
 /// Socket::poll creates and closes an epoll instance per call (four system calls), which showed up in the
 /// proxy's per-request profile.
@@ -317,38 +315,60 @@ bool upstreamWouldBlock(const Exchange& exchange, std::uint64_t bodyBytesRead) {
     return !session.secure() || const_cast<Poco::Net::HTTPClientSession&>(session).socket().available() == 0;
 }
 
+/// Sends the request and receives the response head. Throws UpstreamTimeoutException /
+/// UpstreamUnreachableException (and ClientGone).
+///
+/// When a request is sent again: a model call must not run twice (each run is billed), and once the whole
+/// request has left, nothing seen before the first response byte tells whether the upstream read it. An
+/// upstream that closed its idle keep-alive connection as the request arrived and one that read the request
+/// and then died both end the connection with a FIN or a reset and no answer. So:
+/// - a pooled connection the upstream closed while it was idle (the common stale case) is not used at all:
+///   UpstreamPool::acquire() probes it and hands out another, before a byte is sent;
+/// - the request goes out again, on the next connection, only when it provably did not leave whole: the send
+///   itself failed on a reused connection (an upstream cannot act on a partial body);
+/// - any failure after the request was sent (EOF or reset before the first response byte, a timeout) is
+///   reported, never retried. The one stale case left, the upstream's idle timer firing while the request is
+///   on the wire, costs a 502 (which the SDKs retry) instead of risking a second run.
 void sendUpstream(UpstreamPool& pool, const UpstreamEndpoint& endpoint, UpstreamRequest& request,
                   const std::string& body, Exchange& exchange, http::Context* client = nullptr) {
     for (;;) {
         exchange.session = pool.acquire(endpoint);
-        bool reused = exchange.session.reused;
+        const bool reused = exchange.session.reused;
+        bool sent = false;  // the whole request was handed to the kernel
         try {
-            std::ostream& out = exchange.session.session->sendRequest(request);
+            auto& session = *exchange.session.session;
+            std::ostream& out = session.sendRequest(request);
             // Head and body go through one buffered stream (Poco sizes it with the counting pass of
             // UpstreamRequest::write): a small request leaves in one send(2) (strace: one 808-byte sendto for
             // the bench's chat request). A body past the buffer leaves in several; without TCP_NODELAY, Nagle
             // would hold the last part until the upstream acknowledges the previous one (a delayed ACK: up
             // to 40 ms). Set once per connection.
-            if (!reused) exchange.session.session->socket().setNoDelay(true);
+            if (!reused) session.socket().setNoDelay(true);
             out.write(body.data(), static_cast<std::streamsize>(body.size()));
             out.flush();
+            // The stream turns a failed send(2) into badbit; the session keeps the exception.
+            if (!out.good()) {
+                if (const Poco::Exception* failure = session.networkException()) failure->rethrow();
+                throw Poco::IOException("the request could not be sent whole");
+            }
+            sent = true;
             awaitUpstream(exchange.session, client, pool.options().idleTimeout_ms);
-            exchange.body = &exchange.session.session->receiveResponse(exchange.response);
+            exchange.body = &session.receiveResponse(exchange.response);
             return;
         } catch (const Poco::TimeoutException& error) {
+            // Never retried: the upstream may be working on the request.
             abortSession(exchange.session);
             throw UpstreamTimeoutException("no answer from " + endpoint.key() + " within the timeout (" +
                                            error.displayText() + ")");
         } catch (const Poco::Net::SSLException& error) {
             abortSession(exchange.session);
+            if (reused && !sent) continue;
             throw UpstreamUnreachableException("TLS with " + endpoint.key() +
                                                " failed: " + error.displayText());
         } catch (const Poco::Exception& error) {
             abortSession(exchange.session);
-            // A stale keep-alive connection (the upstream closed it while idle): try the next one. Every idle
-            // session of an upstream with a short keep-alive is stale at once, so one retry is not enough;
-            // each failure drops its session, so this ends at a fresh connection.
-            if (reused) continue;
+            // Each failure drops its session, so this ends at a fresh connection (not reused: no retry).
+            if (reused && !sent) continue;
             throw UpstreamUnreachableException("cannot reach " + endpoint.key() + ": " + error.displayText());
         }
     }

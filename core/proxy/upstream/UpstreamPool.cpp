@@ -5,7 +5,36 @@
 #include <Poco/Net/SSLManager.h>
 #include <Poco/String.h>
 
+#include <poll.h>
+
+#include <cerrno>
+
 namespace archestra::proxy {
+
+namespace {
+
+/// Whether an idle pooled connection can still carry a request, by one poll(2) that does not wait. Not when
+/// the upstream closed or reset it while it sat in the pool (FIN, RST or an error already on the socket: the
+/// common stale keep-alive case, caught before a byte of the request is sent, see sendUpstream in
+/// LlmProxy.cpp), nor, on plain HTTP, when the upstream sent bytes nobody asked for (the connection is off a
+/// message boundary). On TLS, bytes alone may be a post-handshake message (a session ticket) that OpenSSL
+/// consumes on the next read.
+bool stillOpen(Poco::Net::HTTPClientSession& session) noexcept {
+    try {
+        pollfd entry{session.socket().impl()->sockfd(), POLLIN | POLLRDHUP, 0};
+        int n = 0;
+        do {
+            n = ::poll(&entry, 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0) return true;
+        if (n < 0 || (entry.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) return false;
+        return session.secure();
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
 
 POCO_IMPLEMENT_EXCEPTION(UpstreamUnreachableException, Poco::IOException, "Upstream unreachable")
 POCO_IMPLEMENT_EXCEPTION(UpstreamTimeoutException, Poco::IOException, "Upstream timeout")
@@ -60,15 +89,21 @@ std::unique_ptr<Poco::Net::HTTPClientSession> UpstreamPool::create(const Upstrea
 UpstreamSession UpstreamPool::acquire(const UpstreamEndpoint& endpoint) {
     UpstreamSession result;
     result.key = endpoint.key();
-    {
-        std::lock_guard lock(_mutex);
-        auto it = _idle.find(result.key);
-        if (it != _idle.end() && !it->second.empty()) {
-            result.session = std::move(it->second.back());
+    for (;;) {
+        std::unique_ptr<Poco::Net::HTTPClientSession> idle;
+        {
+            std::lock_guard lock(_mutex);
+            auto it = _idle.find(result.key);
+            if (it == _idle.end() || it->second.empty()) break;
+            idle = std::move(it->second.back());
             it->second.pop_back();
+        }
+        if (stillOpen(*idle)) {
+            result.session = std::move(idle);
             result.reused = true;
             return result;
         }
+        ++_staleDropped;  // closed by its destructor; try the next one
     }
     result.session = create(endpoint);
     return result;

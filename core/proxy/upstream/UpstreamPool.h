@@ -6,7 +6,9 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/URI.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,7 +60,8 @@ class UpstreamPool {
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
 
-    /// An idle pooled session for the endpoint, or a new (not yet connected) one.
+    /// An idle pooled session for the endpoint that the upstream has not closed meanwhile (those are
+    /// dropped), or a new (not yet connected) one.
     UpstreamSession acquire(const UpstreamEndpoint& endpoint);
     /// Puts a session whose response was fully consumed back for reuse.
     void release(UpstreamSession session);
@@ -67,6 +70,8 @@ class UpstreamPool {
 
     const UpstreamOptions& options() const { return _options; }
     std::size_t idleSessions() const;
+    /// Idle sessions acquire() found closed by the upstream and dropped, since the start.
+    std::uint64_t staleDropped() const { return _staleDropped.load(); }
 
   private:
     std::unique_ptr<Poco::Net::HTTPClientSession> create(const UpstreamEndpoint& endpoint) const;
@@ -75,6 +80,7 @@ class UpstreamPool {
     Poco::Net::Context::Ptr _tls;
     mutable std::mutex _mutex;
     std::map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> _idle;
+    std::atomic<std::uint64_t> _staleDropped{0};
 };
 
 }  // namespace archestra::proxy

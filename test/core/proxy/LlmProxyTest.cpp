@@ -190,6 +190,8 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSlowUpstreamIs504);
     CPPUNIT_TEST(testSilentStreamEndsAfterTheIdleTimeout);
     CPPUNIT_TEST(testTimeToFirstTokenIncludesTheWaitForTheHead);
+    CPPUNIT_TEST(testRequestReadByTheUpstreamIsNotSentTwice);
+    CPPUNIT_TEST(testConnectionClosedWhileIdleIsNotUsed);
     CPPUNIT_TEST(testBlockedToolCallNonStreaming);
     CPPUNIT_TEST(testBlockedToolCallStreaming);
     CPPUNIT_TEST(testBlockAlwaysToolResultRewrittenUpstream);
@@ -580,6 +582,52 @@ class LlmProxyTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_MESSAGE(marker + ": " + std::to_string(ttft) + " ms", ttft >= 300);
             CPPUNIT_ASSERT(ttft <= duration);
         }
+    }
+
+    /// A request the upstream read whole and then dropped without answering (it may have run the model) is
+    /// not sent again, although it went over a reused connection: a 502 and exactly one upstream request.
+    void testRequestReadByTheUpstreamIsNotSentTwice() {
+        auto& e = env();
+        ProxyStack own(*e.db, *e.cache, *e.discovery, *e.log, e.standIn.baseUrl(), 5000);
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        const std::string body = R"({"model":"gpt-4o","messages":[]})";
+        CPPUNIT_ASSERT_EQUAL(200, archestra::test::httpRequest(
+                                      own.port(), "POST", "/v1/openai/chat/completions", body, kOpenAiHeaders)
+                                      .status);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), own.pool->idleSessions());  // the next request reuses it
+        StandInReply dies;
+        dies.closeWithoutAnswer = true;
+        e.standIn.queue({dies});
+        const auto before = e.standIn.count();
+        auto result = archestra::test::httpRequest(own.port(), "POST", "/v1/openai/chat/completions", body,
+                                                   kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 502, result.status);
+        CPPUNIT_ASSERT_EQUAL(before + 1, e.standIn.count());
+        // The pool recovers: the next request gets a fresh connection.
+        CPPUNIT_ASSERT_EQUAL(200, archestra::test::httpRequest(
+                                      own.port(), "POST", "/v1/openai/chat/completions", body, kOpenAiHeaders)
+                                      .status);
+        CPPUNIT_ASSERT_EQUAL(before + 2, e.standIn.count());
+    }
+
+    /// The common stale case: the upstream closed the pooled connection while it was idle. The request still
+    /// succeeds, sent once, on another connection: the pool drops the closed one before sending anything.
+    void testConnectionClosedWhileIdleIsNotUsed() {
+        auto& e = env();
+        UpstreamStandIn shortKeepAlive(100);
+        shortKeepAlive.reply(jsonReply("openai/chat-response-text.json"));
+        ProxyStack own(*e.db, *e.cache, *e.discovery, *e.log, shortKeepAlive.baseUrl(), 5000);
+        const std::string body = R"({"model":"gpt-4o","messages":[]})";
+        for (int i = 0; i < 3; ++i) {
+            CPPUNIT_ASSERT_EQUAL(
+                200, archestra::test::httpRequest(own.port(), "POST", "/v1/openai/chat/completions", body,
+                                                  kOpenAiHeaders)
+                         .status);
+            CPPUNIT_ASSERT_EQUAL(std::size_t(1), own.pool->idleSessions());
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the stand-in closes it meanwhile
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), shortKeepAlive.count());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t(2), own.pool->staleDropped());
     }
 
     std::string blockingProfile() {

@@ -39,6 +39,9 @@ struct StandInReply {
     /// on.
     std::size_t pauseAfterBytes = 0;
     long pause_ms = 0;
+    /// Reads the request whole, then closes the connection without a byte of answer (an upstream that died
+    /// while working on the request).
+    bool closeWithoutAnswer = false;
 };
 
 struct StandInRequest {
@@ -50,11 +53,14 @@ struct StandInRequest {
 
 class UpstreamStandIn {
   public:
-    UpstreamStandIn() {
+    /// `keepAliveTimeout_ms` > 0: idle keep-alive connections are closed after that long (Poco's default: 10
+    /// s).
+    explicit UpstreamStandIn(long keepAliveTimeout_ms = 0) {
         Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(32);
         params->setKeepAlive(true);
+        if (keepAliveTimeout_ms > 0) params->setKeepAliveTimeout(Poco::Timespan(keepAliveTimeout_ms * 1000));
         _server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, params);
         _server->start();
         _port = socket.address().port();
@@ -118,6 +124,10 @@ class UpstreamStandIn {
                 } else {
                     reply = _owner._reply;
                 }
+            }
+            if (reply.closeWithoutAnswer) {
+                dynamic_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket().close();
+                return;
             }
             if (reply.firstByteDelay_ms > 0)
                 std::this_thread::sleep_for(std::chrono::milliseconds(reply.firstByteDelay_ms));
