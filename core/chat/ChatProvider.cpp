@@ -334,13 +334,13 @@ ModelStream::~ModelStream() = default;
 
 json ModelStream::feed(std::string_view bytes) {
     json out = json::array();
-    for (const auto& event : _parser->feed(bytes)) handle(event, out);
+    for (auto& event : _parser->feed(bytes)) handle(event, out);
     return out;
 }
 
 json ModelStream::finish() {
     json out = json::array();
-    for (const auto& event : _parser->finish()) handle(event, out);
+    for (auto& event : _parser->finish()) handle(event, out);
     return out;
 }
 
@@ -348,7 +348,7 @@ bool ModelStream::complete() const {
     return _assembler->complete();
 }
 
-void ModelStream::handle(const proxy::SseEvent& event, json& out) {
+void ModelStream::handle(proxy::SseEvent& event, json& out) {
     if (!event.hasData) {
         // Comment-only blocks: the proxy's blocked-call signal (other comments, e.g. dual-LLM progress,
         // are skipped).

@@ -75,7 +75,7 @@ class ModelStream {
     bool complete() const;
 
   private:
-    void handle(const proxy::SseEvent& event, nlohmann::json& out);
+    void handle(proxy::SseEvent& event, nlohmann::json& out);
     Provider _provider;
     std::unique_ptr<proxy::SseParser> _parser;
     std::unique_ptr<proxy::StreamAssembler> _assembler;

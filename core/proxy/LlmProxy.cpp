@@ -735,7 +735,25 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         outgoing = rewritten->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         record.processedRequest = *rewritten;
     }
-    const std::string& upstreamBody = (rewritten || !outgoing.empty()) ? outgoing : rawBody;
+    // ---- stream usage: a provider that reports a stream's tokens only on request (OpenAI without
+    // stream_options.include_usage) is asked for them, so that streamed calls count towards costs and limits
+    // like the others; the relay hides the addition from the client (hideAddedUsage below).
+    const bool bodyChanged = rewritten || !outgoing.empty();
+    bool usageAdded = false;
+    if (view.stream) {
+        if (auto withUsage = adapter.withStreamUsage(bodyChanged ? outgoing : rawBody)) {
+            outgoing = std::move(*withUsage);
+            usageAdded = true;
+            // The row shows what went upstream: the rewritten DOM gets the same member, else the text is
+            // read.
+            if (record.processedRequest.is_object())
+                record.processedRequest["stream_options"]["include_usage"] = true;
+            else
+                record.processedRequest = parseJsonOrDiscarded(outgoing);
+            if (record.processedRequest.is_discarded()) record.processedRequest = nullptr;
+        }
+    }
+    const std::string& upstreamBody = (bodyChanged || usageAdded) ? outgoing : rawBody;
 
     // ---- upstream request
     const UpstreamEndpoint& endpoint = _upstreams.of(provider);
@@ -881,6 +899,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             return arrayStream ? std::string() : adapter.sseError(kind, message);
         };
         auto assembler = adapter.newStreamAssembler();
+        if (usageAdded) assembler->hideAddedUsage();
         std::vector<SseEvent> events;
         nlohmann::json callDecisions = nlohmann::json::array();
         bool anyBlocked = false;
@@ -910,7 +929,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
         };
         std::string pending;
         auto handle = [&]() {
-            for (const auto& event : events) {
+            for (auto& event : events) {
                 if (assembler->feed(event) == StreamAction::Pass) pending += event.raw;
                 if (assembler->readyToRelease()) pending += decide();
             }

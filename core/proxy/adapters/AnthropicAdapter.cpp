@@ -27,7 +27,7 @@ void readUsage(const json& usage, Usage& out) {
 
 class AnthropicStreamAssembler final : public StreamAssembler {
   public:
-    StreamAction feed(const SseEvent& event) override {
+    StreamAction feed(SseEvent& event) override {
         json data = event.hasData ? parseJsonOrDiscarded(event.data) : json();
         std::string type = data.is_object() ? textField(data, "type", event.event) : event.event;
         bool startsHold = false;

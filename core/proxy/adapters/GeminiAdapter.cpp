@@ -109,7 +109,7 @@ bool blockParts(Json& body, const std::vector<BlockedCall>& blocked, CallIds& id
 
 class GeminiStreamAssembler final : public StreamAssembler {
   public:
-    StreamAction feed(const SseEvent& event) override {
+    StreamAction feed(SseEvent& event) override {
         json chunk = event.hasData ? parseJsonOrDiscarded(event.data) : json();
         std::vector<std::string> callIds;
         bool finish = false;

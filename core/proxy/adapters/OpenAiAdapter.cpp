@@ -140,23 +140,30 @@ void readToolCallOf(Element entry, ToolCall& call, bool& custom) {
 
 class OpenAiStreamAssembler final : public StreamAssembler {
   public:
-    StreamAction feed(const SseEvent& event) override {
+    StreamAction feed(SseEvent& event) override {
         bool holdThis = _holding;
         bool finish = false;
+        bool usageOnly = false;
         if (event.hasData && event.data == "[DONE]") {
             _complete = true;
         } else if (event.hasData) {
+            if (_hideUsage) dropNullUsage(event);
             // Fast path: the chunk read on simdjson's document (readChunk), no DOM per event; text simdjson
             // leaves to nlohmann (and text that is no JSON) takes the DOM.
-            if (!readWithSimdjson(event.data, [&](Element chunk) { readChunk(chunk, holdThis, finish); }))
-                readChunk(parseJsonOrDiscarded(event.data), holdThis, finish);
+            if (!readWithSimdjson(event.data,
+                                  [&](Element chunk) { readChunk(chunk, holdThis, finish, usageOnly); }))
+                readChunk(parseJsonOrDiscarded(event.data), holdThis, finish, usageOnly);
         }
+        // The usage chunk the client did not ask for: its tokens are read, the chunk goes nowhere.
+        if (_hideUsage && usageOnly) return StreamAction::Drop;
         if (!holdThis) return StreamAction::Pass;
         _holding = true;
         _held.push_back(event);
         if (finish) _finishHeld = true;
         return StreamAction::Hold;
     }
+
+    void hideAddedUsage() override { _hideUsage = true; }
 
     bool readyToRelease() const override { return _holding && (_finishHeld || _complete); }
     bool complete() const override { return _complete; }
@@ -267,8 +274,10 @@ class OpenAiStreamAssembler final : public StreamAssembler {
   private:
     /// The chunk reads of feed() on the DOM: the text simdjson leaves to nlohmann (a byte order mark, "-0",
     /// integers beyond 64 bits, deep nesting) and text that is no JSON (discarded: nothing read).
-    void readChunk(const json& chunk, bool& holdThis, bool& finish) {
+    void readChunk(const json& chunk, bool& holdThis, bool& finish, bool& usageOnly) {
         if (!chunk.is_object()) return;
+        usageOnly = chunk.contains("usage") && chunk["usage"].is_object() && chunk.contains("choices") &&
+                    chunk["choices"].is_array() && chunk["choices"].empty();
         if (!_metaSeen && chunk.contains("id")) {
             _metaSeen = true;
             for (const char* key :
@@ -293,8 +302,14 @@ class OpenAiStreamAssembler final : public StreamAssembler {
     }
 
     /// The chunk reads of feed(), on simdjson's document: the same fields, the same results.
-    void readChunk(Element chunk, bool& holdThis, bool& finish) {
+    void readChunk(Element chunk, bool& holdThis, bool& finish, bool& usageOnly) {
         if (chunk.type() != ElementType::OBJECT) return;
+        {
+            auto usage = member(chunk, "usage");
+            auto choices = member(chunk, "choices");
+            usageOnly = usage && usage->type() == ElementType::OBJECT && choices &&
+                        choices->type() == ElementType::ARRAY && simdjson::dom::array(*choices).size() == 0;
+        }
         if (!_metaSeen && member(chunk, "id")) {
             _metaSeen = true;
             for (const char* key :
@@ -343,6 +358,23 @@ class OpenAiStreamAssembler final : public StreamAssembler {
             }
         }
         return true;
+    }
+
+    /// With include_usage every chunk but the last carries `"usage":null`, OpenAI's last member (compact
+    /// JSON); without it no chunk has the member. Removed from both the bytes and the data, so the client
+    /// gets the chunk as OpenAI sends it to a request without include_usage. Anything else stays untouched.
+    static void dropNullUsage(SseEvent& event) {
+        static constexpr std::string_view kMember = ",\"usage\":null";
+        const std::string_view data = event.data;
+        if (data.size() <= kMember.size() || data.back() != '}' ||
+            data.substr(data.size() - 1 - kMember.size(), kMember.size()) != kMember)
+            return;
+        const std::size_t last = event.raw.find_last_not_of("\r\n");
+        if (last == std::string::npos || last < kMember.size() || event.raw[last] != '}' ||
+            std::string_view(event.raw).substr(last - kMember.size(), kMember.size()) != kMember)
+            return;
+        event.raw.erase(last - kMember.size(), kMember.size());
+        event.data.erase(event.data.size() - 1 - kMember.size(), kMember.size());
     }
 
     static bool hasToolDeltas(const ordered_json& chunk) {
@@ -405,6 +437,7 @@ class OpenAiStreamAssembler final : public StreamAssembler {
     json _meta = json::object();
     bool _metaSeen = false;
     bool _usageKey = false;
+    bool _hideUsage = false;
     bool _holding = false;
     bool _finishHeld = false;
     bool _complete = false;
@@ -434,6 +467,107 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
             break;
     }
     return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
+}
+
+// ---- positions in JSON text, for splicing stream_options into a request without re-serialising it. The text
+// is valid JSON (parsed before); whatever these readers do not expect makes the caller leave the text alone.
+
+constexpr std::size_t kNone = std::string_view::npos;
+
+std::size_t skipSpace(std::string_view text, std::size_t at) {
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+        ++at;
+    return at;
+}
+
+/// Just past the string whose opening quote is at `at`; kNone when it does not end.
+std::size_t stringEnd(std::string_view text, std::size_t at) {
+    for (++at; at < text.size(); ++at) {
+        if (text[at] == '\\')
+            ++at;
+        else if (text[at] == '"')
+            return at + 1;
+    }
+    return kNone;
+}
+
+/// Just past the value that starts at `at`; kNone when there is none.
+std::size_t valueEnd(std::string_view text, std::size_t at) {
+    if (at >= text.size()) return kNone;
+    if (text[at] == '"') return stringEnd(text, at);
+    if (text[at] == '{' || text[at] == '[') {
+        int depth = 0;
+        while (at < text.size()) {
+            const char c = text[at];
+            if (c == '"') {
+                at = stringEnd(text, at);
+                if (at == kNone) return kNone;
+                continue;
+            }
+            if (c == '{' || c == '[') ++depth;
+            if ((c == '}' || c == ']') && --depth == 0) return at + 1;
+            ++at;
+        }
+        return kNone;
+    }
+    const std::size_t start = at;
+    while (at < text.size() && std::string_view(" \t\r\n,:]}").find(text[at]) == kNone) ++at;
+    return at == start ? kNone : at;
+}
+
+struct MemberSpan {
+    std::string_view key;  ///< as written, without the quotes
+    std::size_t valueBegin = 0;
+    std::size_t valueEnd = 0;
+};
+
+/// The members of the object whose '{' is at `open`, in order, and the last one named `name` (nullptr when
+/// none). False when there is no object at `open`, or a key is written with escapes (it might spell `name`).
+bool readMembers(std::string_view text, std::size_t open, std::string_view name,
+                 std::vector<MemberSpan>& members, const MemberSpan*& named) {
+    named = nullptr;
+    if (open >= text.size() || text[open] != '{') return false;
+    std::size_t at = skipSpace(text, open + 1);
+    if (at < text.size() && text[at] == '}') return true;
+    for (;;) {
+        if (at >= text.size() || text[at] != '"') return false;
+        const std::size_t keyEnd = stringEnd(text, at);
+        if (keyEnd == kNone) return false;
+        const std::string_view key = text.substr(at + 1, keyEnd - at - 2);
+        if (key.find('\\') != kNone) return false;
+        at = skipSpace(text, keyEnd);
+        if (at >= text.size() || text[at] != ':') return false;
+        const std::size_t begin = skipSpace(text, at + 1);
+        const std::size_t end = valueEnd(text, begin);
+        if (end == kNone) return false;
+        members.push_back({key, begin, end});
+        at = skipSpace(text, end);
+        if (at < text.size() && text[at] == ',') {
+            at = skipSpace(text, at + 1);
+            continue;
+        }
+        if (at >= text.size() || text[at] != '}') return false;
+        break;
+    }
+    // The last of a repeated key counts, as in the DOM (and in OpenAI's own parser).
+    for (const auto& member : members)
+        if (member.key == name) named = &member;
+    return true;
+}
+
+/// `text` with `replaced` bytes at `at` replaced by `insert`.
+std::string spliced(std::string_view text, std::size_t at, std::size_t replaced, std::string_view insert) {
+    std::string out;
+    out.reserve(text.size() + insert.size());
+    out.append(text.substr(0, at)).append(insert).append(text.substr(at + replaced));
+    return out;
+}
+
+/// Where a member goes in the object opened at `open`: after its last member's value, or after the '{'.
+std::string memberInsert(const std::vector<MemberSpan>& members, std::size_t open, std::string_view member,
+                         std::size_t& at) {
+    at = members.empty() ? open + 1 : members.back().valueEnd;
+    return (members.empty() ? "" : ",") + std::string(member);
 }
 
 class OpenAiAdapter final : public ProviderAdapter {
@@ -670,6 +804,41 @@ class OpenAiAdapter final : public ProviderAdapter {
 
     std::unique_ptr<StreamAssembler> newStreamAssembler() const override {
         return std::make_unique<OpenAiStreamAssembler>();
+    }
+
+    // Chat completions stream their usage (a last chunk with "choices":[] and the usage object) only with
+    // stream_options.include_usage=true, which the openai SDKs do not send by default: without it a stream's
+    // tokens, cost and limit usage would go unrecorded.
+    std::optional<std::string> withStreamUsage(std::string_view text) const override {
+        static constexpr std::string_view kInclude = R"("include_usage":true)";
+        static const std::string kOptionsValue = "{" + std::string(kInclude) + "}";
+        static const std::string kOptions = R"("stream_options":)" + kOptionsValue;
+        std::size_t open =
+            text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;  // a byte order mark, as parseJson skips
+        open = skipSpace(text, open);
+        std::vector<MemberSpan> top;
+        const MemberSpan* options = nullptr;
+        if (!readMembers(text, open, "stream_options", top, options)) return std::nullopt;
+        std::size_t at = 0;
+        if (!options) {
+            std::string insert = memberInsert(top, open, kOptions, at);
+            return spliced(text, at, 0, insert);
+        }
+        const std::string_view value =
+            text.substr(options->valueBegin, options->valueEnd - options->valueBegin);
+        if (value == "null") return spliced(text, options->valueBegin, value.size(), kOptionsValue);
+        std::vector<MemberSpan> inner;
+        const MemberSpan* include = nullptr;
+        // Not an object (the upstream refuses it): left for the upstream to say so.
+        if (!readMembers(text, options->valueBegin, "include_usage", inner, include)) return std::nullopt;
+        if (!include) {
+            std::string insert = memberInsert(inner, options->valueBegin, kInclude, at);
+            return spliced(text, at, 0, insert);
+        }
+        const std::string_view current =
+            text.substr(include->valueBegin, include->valueEnd - include->valueBegin);
+        if (current != "false" && current != "null") return std::nullopt;  // true already, or not a boolean
+        return spliced(text, include->valueBegin, current.size(), "true");
     }
 
     std::string errorBody(ProxyErrorKind kind, std::string_view message) const override {

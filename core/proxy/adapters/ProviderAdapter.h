@@ -104,8 +104,9 @@ enum class ProxyErrorKind {
 
 int httpStatus(ProxyErrorKind kind);  ///< 400, 429, 500, 502, 504
 
-/// What the relay should do with one upstream SSE event.
-enum class StreamAction { Invalid = 0, Pass, Hold };
+/// What the relay should do with one upstream SSE event. Drop: not for the client at all (what the proxy
+/// asked the upstream for on its own behalf, see StreamAssembler::hideAddedUsage).
+enum class StreamAction { Invalid = 0, Pass, Hold, Drop };
 
 /// Per-stream state machine: assembles the final message and decides which upstream events can go to the
 /// client at once (text, role, ping, thinking) and which must wait for the invocation policy (tool calls and
@@ -116,7 +117,14 @@ class StreamAssembler {
     virtual ~StreamAssembler() = default;
 
     /// Feed the next upstream event. Pass: forward event.raw now. Hold: the assembler keeps it for release().
-    virtual StreamAction feed(const SseEvent& event) = 0;
+    /// Drop: forward nothing. May rewrite the event (raw and data alike) before it is forwarded or held; only
+    /// after hideAddedUsage() does any assembler do so.
+    virtual StreamAction feed(SseEvent& event) = 0;
+
+    /// The upstream was asked for the stream's usage report on the proxy's behalf, not the client's
+    /// (ProviderAdapter::withStreamUsage): read the usage, but give the client the stream it asked for,
+    /// without what the request change added. Call before the first feed(). The default does nothing.
+    virtual void hideAddedUsage() {}
 
     /// True once events are held and every held tool call is complete (the finish chunk / message_delta
     /// arrived), i.e. the policy can decide and release() can be called without waiting for the end of the
@@ -180,6 +188,17 @@ class ProviderAdapter {
                                          const std::vector<BlockedCall>& blocked) const = 0;
 
     virtual std::unique_ptr<StreamAssembler> newStreamAssembler() const = 0;
+
+    /// For a streaming request: the request text that makes the upstream report the stream's token usage,
+    /// when the provider does so only on request and `text` does not ask for it; nullopt otherwise (nothing
+    /// to change, or text the adapter does not splice into). The change is spliced into the text: every other
+    /// byte stays as it was. OpenAI: `stream_options.include_usage` set to true (the member or the object
+    /// added, a false or null replaced). The relay then hides what it adds (StreamAssembler::hideAddedUsage).
+    /// Never throws. The default changes nothing (Anthropic and Gemini always report usage).
+    virtual std::optional<std::string> withStreamUsage(std::string_view text) const {
+        (void)text;
+        return std::nullopt;
+    }
 
     /// Provider-style JSON error body for our own failures.
     virtual std::string errorBody(ProxyErrorKind kind, std::string_view message) const = 0;

@@ -177,6 +177,7 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRequestBodyGoesUpstreamByteForByte);
     CPPUNIT_TEST(testUpstreamErrorComesBackUnchanged);
     CPPUNIT_TEST(testStreamRelayIsByteEqual);
+    CPPUNIT_TEST(testStreamUsageIsAskedForAndHidden);
     CPPUNIT_TEST(testStreamWithContentLengthEndsAtItsLength);
     CPPUNIT_TEST(testUpstreamRequestIdIsTheProviders);
     CPPUNIT_TEST(testUpstreamDroppedMidStream);
@@ -270,7 +271,8 @@ class LlmProxyTest : public CppUnit::TestFixture {
             e.standIn.reply(sseReply(fixture));
             auto result = archestra::test::httpRequest(
                 e.main->port(), "POST", "/v1/openai/chat/completions",
-                R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+                R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},)"
+                R"("messages":[{"role":"user","content":"hi"}]})",
                 kOpenAiHeaders);
             CPPUNIT_ASSERT_EQUAL(200, result.status);
             CPPUNIT_ASSERT_EQUAL_MESSAGE(fixture, readFixture(fixture), result.body);
@@ -290,6 +292,42 @@ class LlmProxyTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!row.isNull(1));
     }
 
+    /// A stream request without include_usage (the openai SDKs' default): the upstream is asked for the usage
+    /// (the member spliced into the client's bytes), the row has the tokens and cost, and the client gets the
+    /// stream it asked for: no usage-only chunk, no "usage":null.
+    void testStreamUsageIsAskedForAndHidden() {
+        auto& e = env();
+        const std::string fixture = readFixture("openai/chat-stream-text.sse");
+        e.standIn.reply(sseReply("openai/chat-stream-text.sse"));
+        const std::string body =
+            R"({"model":"gpt-4o", "stream":true,"messages":[{"role":"user","content":"usage-hidden"}]})";
+        auto result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                   body, kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(body.substr(0, body.size() - 1) + R"(,"stream_options":{"include_usage":true}})",
+                             e.standIn.last().body);
+        std::string expected;
+        for (const auto& event : parseAll(fixture)) {
+            if (event.data.find(R"("choices":[])") != std::string::npos) continue;
+            std::string raw = event.raw;
+            auto at = raw.rfind(R"(,"usage":null})");
+            if (at != std::string::npos) raw.erase(at, std::string(R"(,"usage":null)").size());
+            expected += raw;
+        }
+        CPPUNIT_ASSERT_EQUAL(expected, result.body);
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        auto row =
+            e.db->query(
+                    "SELECT input_tokens, output_tokens, cost::text, request::text, "
+                    "processed_request::text FROM interactions WHERE request::text LIKE '%usage-hidden%'")
+                .at(0);
+        CPPUNIT_ASSERT_EQUAL(std::string("19"), row.str(0));
+        CPPUNIT_ASSERT_EQUAL(std::string("10"), row.str(1));
+        CPPUNIT_ASSERT(!row.isNull(2));
+        CPPUNIT_ASSERT(json::parse(row.str(3)).count("stream_options") == 0);  // the client's request
+        CPPUNIT_ASSERT(json::parse(row.str(4))["stream_options"]["include_usage"] == true);  // what was sent
+    }
+
     /// An upstream that sends its SSE body with a Content-Length (nginx serving a file, the benchmark's
     /// stand-in) and keeps the connection open: the stream ends when the length is reached. It used to wait
     /// on the silent socket for the idle timeout first (the proxy watches its client while the upstream is
@@ -304,7 +342,8 @@ class LlmProxyTest : public CppUnit::TestFixture {
             const auto started = Clock::now();
             auto result = archestra::test::httpRequest(
                 patient.port(), "POST", "/v1/openai/chat/completions",
-                R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+                R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},)"
+                R"("messages":[{"role":"user","content":"hi"}]})",
                 kOpenAiHeaders);
             const auto elapsed_ms =
                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();

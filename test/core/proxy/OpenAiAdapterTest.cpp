@@ -8,6 +8,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -76,6 +77,8 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testParseResponseTextIsParseResponse);
     CPPUNIT_TEST(testParseRequestTextIsParseRequest);
     CPPUNIT_TEST(testStreamChunksReadLikeTheDom);
+    CPPUNIT_TEST(testWithStreamUsageSplicesIncludeUsage);
+    CPPUNIT_TEST(testAddedUsageIsHiddenFromTheClient);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -445,7 +448,7 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
                     fastOut += fast->release(blocked);
                     domOut += dom->release(blocked);
                 };
-                for (const auto& event : parseAll(stream)) {
+                for (auto& event : parseAll(stream)) {
                     SseEvent viaDom = event;
                     if (event.hasData && event.data != "[DONE]") viaDom.data = bom + event.data;
                     const StreamAction a = fast->feed(event);
@@ -465,6 +468,96 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
                 CPPUNIT_ASSERT_EQUAL(domOut, fastOut);
             }
         }
+    }
+    /// stream_options.include_usage=true is spliced into the text: only inserted (or false/null replaced)
+    /// bytes, everything else (whitespace, key order, escapes) as it was.
+    void testWithStreamUsageSplicesIncludeUsage() {
+        const auto& adapter = openAiAdapter();
+        const std::vector<std::pair<std::string, std::string>> cases = {
+            // absent: appended after the last member
+            {R"({"model":"gpt-4o","stream":true,"messages":[]})",
+             R"({"model":"gpt-4o","stream":true,"messages":[],"stream_options":{"include_usage":true}})"},
+            // whitespace, key order, braces and escaped quotes inside strings kept
+            {"{ \"stream\" : true ,\n \"messages\":[{\"role\":\"user\",\"content\":\"a \\\"}\\\" {b\"}] ,"
+             "\"model\":\"x\"\t}\n",
+             "{ \"stream\" : true ,\n \"messages\":[{\"role\":\"user\",\"content\":\"a \\\"}\\\" {b\"}] ,"
+             "\"model\":\"x\",\"stream_options\":{\"include_usage\":true}\t}\n"},
+            // present without include_usage: the member goes inside
+            {R"({"stream":true,"stream_options":{"x_other":[1,{"a":"}"}]},"messages":[]})",
+             R"({"stream":true,"stream_options":{"x_other":[1,{"a":"}"}],"include_usage":true},"messages":[]})"},
+            {R"({"stream_options":{ },"stream":true})",
+             R"({"stream_options":{"include_usage":true },"stream":true})"},
+            // include_usage false or null: replaced
+            {R"({"stream":true,"stream_options":{"include_usage" : false , "x":1}})",
+             R"({"stream":true,"stream_options":{"include_usage" : true , "x":1}})"},
+            {R"({"stream":true,"stream_options":{"include_usage":null}})",
+             R"({"stream":true,"stream_options":{"include_usage":true}})"},
+            // stream_options null: replaced by the object
+            {R"({"stream":true,"stream_options":null,"messages":[]})",
+             R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})"},
+            // a repeated key: the last one counts, as in the parsers
+            {R"({"stream_options":{"include_usage":true},"stream":true,"stream_options":{}})",
+             R"({"stream_options":{"include_usage":true},"stream":true,"stream_options":{"include_usage":true}})"},
+            // a byte order mark and leading whitespace
+            {"\xEF\xBB\xBF \n{\"stream\":true}",
+             "\xEF\xBB\xBF \n{\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+        };
+        for (const auto& [input, expected] : cases) {
+            auto output = adapter.withStreamUsage(input);
+            CPPUNIT_ASSERT_MESSAGE(input, output.has_value());
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(input, expected, *output);
+            json parsed = parseJson(*output);
+            CPPUNIT_ASSERT_MESSAGE(input, parsed["stream_options"]["include_usage"] == true);
+        }
+        // Nothing to change, or nothing this splices into safely: left alone.
+        for (const std::string input :
+             {R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})",
+              R"({"stream":true,"stream_options":{"x":1,"include_usage" :true }})",
+              R"({"stream":true,"stream_options":"yes"})",  // not an object: the upstream's 400
+              R"({"stream":true,"stream_options":{"include_usage":"true"}})",  // not a boolean: likewise
+              R"({"stream\u005foptions":{},"stream":true})",  // an escaped key might spell it
+              R"([{"stream":true}])", "not json", ""}) {
+            CPPUNIT_ASSERT_MESSAGE(input, !adapter.withStreamUsage(input).has_value());
+        }
+        // Anthropic and Gemini report usage unasked.
+        CPPUNIT_ASSERT(!anthropicAdapter().withStreamUsage(R"({"stream":true})").has_value());
+        CPPUNIT_ASSERT(!geminiAdapter().withStreamUsage(R"({"stream":true})").has_value());
+    }
+
+    /// After hideAddedUsage() the client gets the stream OpenAI sends without include_usage: no usage-only
+    /// chunk, no "usage":null member; the usage is still read. Also when a blocked call rewrites chunks.
+    void testAddedUsageIsHiddenFromTheClient() {
+        const auto& adapter = openAiAdapter();
+        for (const char* fixture : {"openai/chat-stream-text.sse", "openai/chat-stream-two-tool-calls.sse"}) {
+            const std::string stream = readFixture(fixture);
+            std::string expected;
+            for (const auto& event : parseAll(stream)) {
+                if (event.data.find(R"("choices":[],"usage":{)") != std::string::npos) continue;
+                std::string raw = event.raw;
+                auto at = raw.rfind(R"(,"usage":null})");
+                if (at != std::string::npos) raw.erase(at, std::string(R"(,"usage":null)").size());
+                expected += raw;
+            }
+            CPPUNIT_ASSERT(expected.size() < stream.size());
+            for (std::size_t chunkSize : {std::size_t(1), std::size_t(7), stream.size()}) {
+                StreamRun run = runStream(adapter, stream, {}, chunkSize, true);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(fixture, expected, run.output);
+                CPPUNIT_ASSERT(run.message.usage.inputTokens.has_value());
+                CPPUNIT_ASSERT(run.message.usage.outputTokens.has_value());
+                CPPUNIT_ASSERT_EQUAL(std::size_t(1),
+                                     static_cast<std::size_t>(std::count(
+                                         run.actions.begin(), run.actions.end(), StreamAction::Drop)));
+                // Unhidden, the same stream is relayed whole.
+                CPPUNIT_ASSERT_EQUAL(stream, runStream(adapter, stream, {}, chunkSize).output);
+            }
+            // A blocked call: the rewritten chunks and the refusal carry no usage member either.
+            StreamRun blocked = runStream(adapter, stream, {blockedCall(kEmailId)}, 7, true);
+            CPPUNIT_ASSERT_MESSAGE(blocked.output, blocked.output.find("usage") == std::string::npos);
+            for (const auto& chunk : chunks(blocked.output)) CPPUNIT_ASSERT(!chunk["choices"].empty());
+        }
+        StreamRun text = runStream(adapter, readFixture("openai/chat-stream-text.sse"), {}, 7, true);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(19), *text.message.usage.inputTokens);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(10), *text.message.usage.outputTokens);
     }
 };
 

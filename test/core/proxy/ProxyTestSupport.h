@@ -37,15 +37,17 @@ struct StreamRun {
 
 /// Plays the relay: frames `bytes` in chunks of `chunkSize` into events (SSE by default; JsonArrayStream for
 /// Gemini's streamed array), forwards Pass events, releases held events with `blocked` as soon as the
-/// assembler is ready (or at the end of the stream).
+/// assembler is ready (or at the end of the stream). `hideUsage`: as after withStreamUsage().
 template <class Framer = SseParser>
 StreamRun runStream(const ProviderAdapter& adapter, const std::string& bytes,
-                    const std::vector<BlockedCall>& blocked, std::size_t chunkSize = 7) {
+                    const std::vector<BlockedCall>& blocked, std::size_t chunkSize = 7,
+                    bool hideUsage = false) {
     StreamRun run;
     Framer parser;
     auto assembler = adapter.newStreamAssembler();
+    if (hideUsage) assembler->hideAddedUsage();
     auto handle = [&](std::vector<SseEvent>& events) {
-        for (const auto& event : events) {
+        for (auto& event : events) {
             StreamAction action = assembler->feed(event);
             run.actions.push_back(action);
             if (action == StreamAction::Pass) run.output += event.raw;

@@ -61,6 +61,38 @@ test("streaming text: every delta arrives, in order, and the usage chunk is pass
   assert.equal(usage.total_tokens, 29);
 });
 
+test("streaming without stream_options (the SDK's default): tokens and cost are recorded, and no usage reaches the client", async () => {
+  chatCalls++;
+  const stream = await client().chat.completions.create({ model: "gpt-4o", messages: ask("Hello, usage-unasked"), stream: true });
+  const received = [];
+  for await (const chunk of stream) received.push(chunk);
+  assert.ok(received.length > 1);
+  for (const chunk of received) {
+    assert.ok(!("usage" in chunk), `a chunk with a usage member reached the client: ${JSON.stringify(chunk)}`);
+    assert.ok(chunk.choices.length > 0, `a usage-only chunk reached the client: ${JSON.stringify(chunk)}`);
+  }
+  const text = received.flatMap((c) => c.choices.map((choice) => choice.delta?.content ?? "")).join("");
+  assert.equal(text, "Hello! How can I help you today?");
+  // The upstream was asked for the usage, the rest of the body unchanged.
+  const upstream = await stack.standin.lastRequest();
+  const sent = JSON.parse(upstream.body);
+  assert.deepEqual(sent.stream_options, { include_usage: true });
+  assert.deepEqual(sent.messages, ask("Hello, usage-unasked"));
+  const rows = await eventually(async () => {
+    const r = await stack.platform.psql(
+      "SELECT input_tokens, output_tokens, cost, processed_request->'stream_options'->>'include_usage' " +
+        "FROM interactions WHERE request::text LIKE '%usage-unasked%'",
+    );
+    return r.length === 1 ? r : null;
+  }, 10000);
+  assert.ok(rows, "the interaction must be recorded");
+  const [[input, output, cost, processed]] = rows;
+  assert.equal(Number(input), 19);
+  assert.equal(Number(output), 10);
+  assert.ok(Number(cost) > 0, `cost ${cost}`);
+  assert.equal(processed, "true", "the processed request shows what went upstream");
+});
+
 test("a stream without tool calls is relayed byte for byte (no re-serialization, usage chunk kept)", async () => {
   chatCalls++;
   const res = await fetch(`${stack.platform.baseUrl}/v1/openai/${profileId}/chat/completions`, {

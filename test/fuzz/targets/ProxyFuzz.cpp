@@ -161,7 +161,7 @@ void fuzzStream(const ProviderAdapter& adapter, std::string_view input) {
     // this assembler reads every chunk on the DOM. Both must hold the same events and assemble the same
     // message.
     auto viaDom = adapter.newStreamAssembler();
-    for (const auto& event : events) {
+    for (auto& event : events) {
         SseEvent marked = event;
         if (event.hasData && event.data != "[DONE]" && event.data.rfind("\xEF\xBB\xBF", 0) != 0)
             marked.data = "\xEF\xBB\xBF" + event.data;

@@ -36,6 +36,9 @@
 //   slow-first-byte[-<ms>]              waits (default 1500 ms) before the status line, then answers "text"
 //   slow-stream[-<ms>]                  streams "text" with a pause (default 100 ms) before each event
 //   stream-dies                         sends the first part of the answer, then drops the connection
+//
+// OpenAI streams honour stream_options.include_usage as the API does: without it no chunk has "usage" and the
+// usage-only chunk ("choices":[]) is left out.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -157,7 +160,24 @@ function sseEvents(text) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function answer(res, provider, streaming, scenario, sseRequested = true) {
+// OpenAI streams carry their usage only when asked (stream_options.include_usage): then every chunk ends in
+// "usage":null and a last chunk with "choices":[] holds the usage; without it, neither (as the real API does).
+function openAiStreamEvents(events, includeUsage) {
+  if (includeUsage) return events;
+  return events
+    .filter((e) => !e.includes('"choices":[],"usage":{'))
+    .map((e) => e.replace(/,"usage":null\}(\r?\n)/, "}$1"));
+}
+
+function includesUsage(rawBody) {
+  try {
+    return JSON.parse(rawBody).stream_options?.include_usage === true;
+  } catch {
+    return false;
+  }
+}
+
+async function answer(res, provider, streaming, scenario, sseRequested = true, includeUsage = true) {
   const { name, param } = scenario;
   const error = /^error-(\d{3})$/.exec(name);
   if (error) {
@@ -202,6 +222,7 @@ async function answer(res, provider, streaming, scenario, sseRequested = true) {
   }
 
   let events = sseEvents(fixture(files[1]));
+  if (provider === "openai") events = openAiStreamEvents(events, includeUsage);
   if (provider === "gemini" && !sseRequested) {
     // Without alt=sse Gemini streams one JSON array of the same chunks.
     const chunks = events.map((e) => e.replace(/^data: /, "").trim());
@@ -287,7 +308,7 @@ function pieces(text) {
 
 // A scripted reply ({text?, toolCall?, pauseMs?}) as the provider's event stream: the text deltas first (a pause of
 // pauseMs after the first one), then the tool call, then the finish events.
-async function streamScripted(res, { provider, text, toolCall, pauseMs }, sse) {
+async function streamScripted(res, { provider, text, toolCall, pauseMs, includeUsage }, sse) {
   const events = []; // [sse text, pause after it]
   const id = `call_scripted_${++scriptedToolCounter}`;
   const args = JSON.stringify(toolCall?.arguments ?? {});
@@ -310,9 +331,11 @@ async function streamScripted(res, { provider, text, toolCall, pauseMs }, sse) {
       events.push([chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] })]);
     }
     events.push([chunk({}, toolCall ? "tool_calls" : "stop")]);
-    events.push([
-      `data: ${JSON.stringify({ id: "chatcmpl-scripted-stream", object: "chat.completion.chunk", created: 1760000000, model: "gpt-4o", choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`,
-    ]);
+    if (includeUsage) {
+      events.push([
+        `data: ${JSON.stringify({ id: "chatcmpl-scripted-stream", object: "chat.completion.chunk", created: 1760000000, model: "gpt-4o", choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`,
+      ]);
+    }
     events.push(["data: [DONE]\n\n"]);
   } else if (provider === "anthropic") {
     const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -404,7 +427,7 @@ export function createStandin() {
     const i = script.findIndex((r) => !r.match || body.includes(r.match));
     if (i < 0) return null;
     const [reply] = script.splice(i, 1);
-    return { provider, text: reply.text, toolCall: reply.toolCall, pauseMs: reply.pauseMs };
+    return { provider, text: reply.text, toolCall: reply.toolCall, pauseMs: reply.pauseMs, includeUsage: includesUsage(body) };
   }
 
   const server = http.createServer((req, res) => {
@@ -487,7 +510,7 @@ export function createStandin() {
     };
 
     if (req.method === "POST" && (p === "/v1/chat/completions" || p === "/chat/completions")) {
-      return answer(res, "openai", jsonStream(), scenario);
+      return answer(res, "openai", jsonStream(), scenario, true, includesUsage(rawText));
     }
     if (req.method === "POST" && p === "/v1/messages") {
       return answer(res, "anthropic", jsonStream(), scenario);
