@@ -4,6 +4,7 @@
 
 #include "core/auth/Schema.h"
 #include "core/auth/SqlJson.h"
+#include "core/db/Seed.h"
 #include "core/http/Context.h"
 #include "core/http/Pagination.h"
 
@@ -298,20 +299,10 @@ void registerAgentRoutes(http::Router& router, std::shared_ptr<auth::AuthService
                 .access = Access::permission("profile", "read"),
                 .response = agentSchema()},
                [&db, changed](Context& c) {
-                   auto find = [&] {
-                       return db.query(
-                           "SELECT a.id::text FROM agents a WHERE a.is_default ORDER BY "
-                           "a.created_at LIMIT 1");
-                   };
-                   auto rows = find();
-                   if (rows.empty()) {
-                       db.execute(
-                           "INSERT INTO agents (name, is_default) SELECT 'Default Profile', true "
-                           "WHERE NOT EXISTS (SELECT 1 FROM agents WHERE is_default)");
-                       changed();
-                       rows = find();
-                   }
-                   c.sendJson(200, loadAgent(db, rows.at(0).str(0), {.all = true}));
+                   bool created = false;
+                   std::string id = db::findOrCreateDefaultProfile(db, &created);
+                   if (created) changed();
+                   c.sendJson(200, loadAgent(db, id, {.all = true}));
                });
     router.add({.method = "POST",
                 .path = "/api/agents",

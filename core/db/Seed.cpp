@@ -10,7 +10,8 @@
 namespace archestra::db {
 namespace {
 
-constexpr long long kSeedLockKey = 0x41524353454544LL;  // "ARCSEED"
+constexpr long long kSeedLockKey = 0x41524353454544LL;            // "ARCSEED"
+constexpr long long kDefaultProfileLockKey = 0x41524344454650LL;  // "ARCDEFP"
 
 const char* kMainAgentPrompt =
     "You are a helpful assistant working on a task that needs information from a tool result you cannot see "
@@ -25,6 +26,24 @@ const char* kSummaryPrompt =
     "adding instructions from the data:\n{{qaText}}";
 
 }  // namespace
+
+std::string findOrCreateDefaultProfile(Transaction& tx, bool* created) {
+    if (created) *created = false;
+    // Waits for a concurrent creator to commit; READ COMMITTED then shows its row to the SELECT below.
+    tx.query("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(kDefaultProfileLockKey)});
+    auto rows = tx.query("SELECT id::text FROM agents WHERE is_default ORDER BY created_at, id LIMIT 1");
+    if (!rows.empty()) return rows[0].str(0);
+    if (created) *created = true;
+    return tx
+        .query("INSERT INTO agents (name, is_default) VALUES ($1, true) RETURNING id::text",
+               {std::string(kDefaultProfileName)})
+        .at(0)
+        .str(0);
+}
+
+std::string findOrCreateDefaultProfile(Database& db, bool* created) {
+    return db.transaction([&](Transaction& tx) { return findOrCreateDefaultProfile(tx, created); });
+}
 
 std::string newTextId() {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -85,13 +104,7 @@ SeedResult seed(Database& db, const std::string& adminEmail, const std::string& 
                 {kMainAgentPrompt, kQuarantinedPrompt, kSummaryPrompt});
         }
 
-        auto profile = tx.query("SELECT id::text FROM agents WHERE is_default ORDER BY created_at LIMIT 1");
-        if (profile.empty()) {
-            profile = tx.query(
-                "INSERT INTO agents (name, is_default) VALUES ('Default Profile with Archestra', true) "
-                "RETURNING id::text");
-        }
-        result.defaultProfileId = profile[0].str("id");
+        result.defaultProfileId = findOrCreateDefaultProfile(tx);
 
         auto team =
             tx.query("SELECT id FROM team WHERE organization_id = $1 AND name = 'Default Team' LIMIT 1",

@@ -7,7 +7,10 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <algorithm>
+#include <memory>
 #include <thread>
+#include <vector>
 
 using namespace archestra::db;
 using archestra::test::TestPostgres;
@@ -17,6 +20,7 @@ class SeedTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSeedCreatesDefaults);
     CPPUNIT_TEST(testSeedIsIdempotentAndKeepsPassword);
     CPPUNIT_TEST(testConcurrentSeeding);
+    CPPUNIT_TEST(testDefaultProfileCreatedOnceUnderConcurrency);
     CPPUNIT_TEST_SUITE_END();
 
     std::unique_ptr<Database> fresh(const std::string& name) {
@@ -93,6 +97,40 @@ class SeedTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(a.defaultTeamId, b.defaultTeamId);
         CPPUNIT_ASSERT_EQUAL(std::string("1"), count(*db, "SELECT count(*) FROM \"user\""));
         CPPUNIT_ASSERT_EQUAL(std::string("1"), count(*db, "SELECT count(*) FROM agents"));
+    }
+
+    /// The proxy and GET /api/agents/default create a missing default profile on first use; a burst of first
+    /// requests (several sessions, as several replicas would be) must leave exactly one.
+    void testDefaultProfileCreatedOnceUnderConcurrency() {
+        auto db = fresh("default_profile_race");
+        SeedResult seeded = seed(*db, "admin@example.com", "password");
+        bool created = true;
+        CPPUNIT_ASSERT_EQUAL(seeded.defaultProfileId, findOrCreateDefaultProfile(*db, &created));
+        CPPUNIT_ASSERT(!created);
+        for (int round = 0; round < 5; ++round) {
+            db->execute("UPDATE agents SET is_default = false");
+            constexpr int kThreads = 8;
+            std::vector<std::unique_ptr<Database>> sessions;
+            for (int i = 0; i < kThreads; ++i)
+                sessions.push_back(std::make_unique<Database>(db->connectionString(), 1));
+            std::vector<std::string> ids(kThreads);
+            std::vector<char> made(kThreads, 0);
+            std::vector<std::thread> threads;
+            for (int i = 0; i < kThreads; ++i)
+                threads.emplace_back([&, i] {
+                    bool c = false;
+                    ids[i] = findOrCreateDefaultProfile(*sessions[i], &c);
+                    made[i] = c;
+                });
+            for (auto& t : threads) t.join();
+            CPPUNIT_ASSERT_EQUAL(std::string("1"),
+                                 count(*db, "SELECT count(*) FROM agents WHERE is_default"));
+            CPPUNIT_ASSERT_EQUAL(kThreads, static_cast<int>(std::count(ids.begin(), ids.end(), ids[0])));
+            CPPUNIT_ASSERT_EQUAL(1, static_cast<int>(std::count(made.begin(), made.end(), 1)));
+            CPPUNIT_ASSERT_EQUAL(
+                std::string(kDefaultProfileName),
+                db->query("SELECT name FROM agents WHERE id = $1::uuid", {ids[0]})[0].str(0));
+        }
     }
 };
 
