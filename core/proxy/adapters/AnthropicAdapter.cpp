@@ -163,10 +163,20 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
         case ProxyErrorKind::UpstreamTimeout:
             type = "timeout_error";
             break;
+        case ProxyErrorKind::NotFound:
+            type = "not_found_error";
+            break;
+        case ProxyErrorKind::PayloadTooLarge:
+            type = "request_too_large";
+            break;
         default:
             break;
     }
-    return {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
+    json error = {{"type", type}, {"message", message}};
+    // Anthropic's shape has no code; the same machine-readable reason as the OpenAI route's, as an extra
+    // field (the SDK keeps the whole body in APIError.error).
+    if (kind == ProxyErrorKind::LimitExceeded) error["code"] = "token_cost_limit_exceeded";
+    return {{"type", "error"}, {"error", error}};
 }
 
 class AnthropicAdapter final : public ProviderAdapter {

@@ -178,10 +178,26 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
         case ProxyErrorKind::UpstreamTimeout:
             status = "DEADLINE_EXCEEDED";
             break;
+        case ProxyErrorKind::NotFound:
+            status = "NOT_FOUND";
+            break;
+        case ProxyErrorKind::PayloadTooLarge:
+            status = "INVALID_ARGUMENT";  // what Google answers for a payload over its limit
+            break;
+        case ProxyErrorKind::Unavailable:
+            status = "UNAVAILABLE";
+            break;
         default:
             break;
     }
-    return {{"error", {{"code", httpStatus(kind)}, {"message", message}, {"status", status}}}};
+    json error = {{"code", httpStatus(kind)}, {"message", message}, {"status", status}};
+    // "code" is the HTTP status in Google's shape, so the token-cost reason goes where Google puts machine-
+    // readable reasons: a google.rpc.ErrorInfo in "details" (its reason, the OpenAI route's code).
+    if (kind == ProxyErrorKind::LimitExceeded)
+        error["details"] = json::array({{{"@type", "type.googleapis.com/google.rpc.ErrorInfo"},
+                                         {"reason", "token_cost_limit_exceeded"},
+                                         {"domain", "archestra.ai"}}});
+    return {{"error", error}};
 }
 
 class GeminiAdapter final : public ProviderAdapter {

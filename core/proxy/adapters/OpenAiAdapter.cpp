@@ -463,6 +463,17 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
         case ProxyErrorKind::UpstreamTimeout:
             code = "upstream_timeout";
             break;
+        case ProxyErrorKind::NotFound:
+            type = "invalid_request_error";
+            code = "not_found";
+            break;
+        case ProxyErrorKind::PayloadTooLarge:
+            type = "invalid_request_error";
+            code = "request_too_large";
+            break;
+        case ProxyErrorKind::Unavailable:
+            code = "service_unavailable";
+            break;
         default:
             break;
     }

@@ -32,11 +32,36 @@ int httpStatus(ProxyErrorKind kind) {
             return 502;
         case ProxyErrorKind::UpstreamTimeout:
             return 504;
+        case ProxyErrorKind::NotFound:
+            return 404;
+        case ProxyErrorKind::PayloadTooLarge:
+            return 413;
+        case ProxyErrorKind::Unavailable:
+            return 503;
         case ProxyErrorKind::Internal:
         case ProxyErrorKind::Invalid:
             break;
     }
     return 500;
+}
+
+ProxyErrorKind proxyErrorKindFor(int status) {
+    switch (status) {
+        case 400:
+            return ProxyErrorKind::BadRequest;
+        case 404:
+            return ProxyErrorKind::NotFound;
+        case 413:
+            return ProxyErrorKind::PayloadTooLarge;
+        case 502:
+            return ProxyErrorKind::UpstreamUnreachable;
+        case 503:
+            return ProxyErrorKind::Unavailable;
+        case 504:
+            return ProxyErrorKind::UpstreamTimeout;
+        default:
+            return ProxyErrorKind::Internal;
+    }
 }
 
 const ProviderAdapter& adapterFor(Provider provider) {

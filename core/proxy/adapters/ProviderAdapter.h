@@ -99,10 +99,17 @@ enum class ProxyErrorKind {
     LimitExceeded,
     Internal,
     UpstreamUnreachable,
-    UpstreamTimeout
+    UpstreamTimeout,
+    NotFound,         ///< e.g. an unknown profile id
+    PayloadTooLarge,  ///< the body is over the route's limit
+    Unavailable       ///< the database (profiles) cannot be reached
 };
 
-int httpStatus(ProxyErrorKind kind);  ///< 400, 429, 500, 502, 504
+int httpStatus(ProxyErrorKind kind);  ///< 400, 429, 500, 502, 504, 404, 413, 503
+
+/// The kind whose status is `status`, for errors raised outside the adapters (ApiError on a proxy route);
+/// Internal for a status no kind has. 429 is not LimitExceeded: that one is only the token-cost limit.
+ProxyErrorKind proxyErrorKindFor(int status);
 
 /// What the relay should do with one upstream SSE event. Drop: not for the client at all (what the proxy
 /// asked the upstream for on its own behalf, see StreamAssembler::hideAddedUsage).

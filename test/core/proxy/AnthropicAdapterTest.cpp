@@ -5,6 +5,10 @@
 #include <Poco/Exception.h>
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <set>
 
 using namespace archestra::proxy;
@@ -215,6 +219,21 @@ class AnthropicAdapterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("slow"), body["error"]["message"].get<std::string>());
         json limit = json::parse(anthropicAdapter().errorBody(ProxyErrorKind::LimitExceeded, "x"));
         CPPUNIT_ASSERT_EQUAL(std::string("rate_limit_error"), limit["error"]["type"].get<std::string>());
+        // The same machine-readable reason as the OpenAI route's, as an extra field of Anthropic's shape.
+        CPPUNIT_ASSERT_EQUAL(std::string("token_cost_limit_exceeded"), limit["error"].value("code", ""));
+        CPPUNIT_ASSERT(
+            !json::parse(anthropicAdapter().errorBody(ProxyErrorKind::BadRequest, "x"))["error"].contains(
+                "code"));
+        // Errors raised outside the adapter (unknown profile, body too large, database down).
+        for (const auto& [kind, type] : std::vector<std::pair<ProxyErrorKind, std::string>>{
+                 {ProxyErrorKind::NotFound, "not_found_error"},
+                 {ProxyErrorKind::PayloadTooLarge, "request_too_large"},
+                 {ProxyErrorKind::Unavailable, "api_error"}}) {
+            json other = json::parse(anthropicAdapter().errorBody(kind, "m"));
+            CPPUNIT_ASSERT_EQUAL(std::string("error"), other["type"].get<std::string>());
+            CPPUNIT_ASSERT_EQUAL(type, other["error"]["type"].get<std::string>());
+            CPPUNIT_ASSERT_EQUAL(std::string("m"), other["error"]["message"].get<std::string>());
+        }
         auto events = parseAll(anthropicAdapter().sseError(ProxyErrorKind::UpstreamUnreachable, "down"));
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), events.size());
         CPPUNIT_ASSERT_EQUAL(std::string("error"), events[0].event);

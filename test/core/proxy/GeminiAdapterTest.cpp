@@ -6,6 +6,10 @@
 #include <Poco/Exception.h>
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <string>
+#include <tuple>
+#include <vector>
+
 using namespace archestra::proxy;
 using namespace archestra::proxy::test;
 using nlohmann::json;
@@ -166,6 +170,21 @@ class GeminiAdapterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(429, body["error"]["code"].get<int>());
         CPPUNIT_ASSERT_EQUAL(std::string("RESOURCE_EXHAUSTED"), body["error"]["status"].get<std::string>());
         CPPUNIT_ASSERT_EQUAL(std::string("limit"), body["error"]["message"].get<std::string>());
+        // "code" is the HTTP status in Google's shape: the token-cost reason is a google.rpc.ErrorInfo.
+        CPPUNIT_ASSERT_EQUAL(std::string("token_cost_limit_exceeded"),
+                             body["error"]["details"].at(0).value("reason", ""));
+        CPPUNIT_ASSERT_EQUAL(std::string("type.googleapis.com/google.rpc.ErrorInfo"),
+                             body["error"]["details"].at(0).value("@type", ""));
+        // Errors raised outside the adapter (unknown profile, body too large, database down).
+        for (const auto& [kind, code, status] : std::vector<std::tuple<ProxyErrorKind, int, std::string>>{
+                 {ProxyErrorKind::NotFound, 404, "NOT_FOUND"},
+                 {ProxyErrorKind::PayloadTooLarge, 413, "INVALID_ARGUMENT"},
+                 {ProxyErrorKind::Unavailable, 503, "UNAVAILABLE"}}) {
+            json other = json::parse(geminiAdapter().errorBody(kind, "m"));
+            CPPUNIT_ASSERT_EQUAL(code, other["error"]["code"].get<int>());
+            CPPUNIT_ASSERT_EQUAL(status, other["error"]["status"].get<std::string>());
+            CPPUNIT_ASSERT(!other["error"].contains("details"));
+        }
         auto events = parseAll(geminiAdapter().sseError(ProxyErrorKind::UpstreamTimeout, "slow"));
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), events.size());
         CPPUNIT_ASSERT_EQUAL(504, json::parse(events[0].data)["error"]["code"].get<int>());

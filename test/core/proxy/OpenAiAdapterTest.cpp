@@ -300,6 +300,16 @@ class OpenAiAdapterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("upstream_timeout"), timeout["error"]["code"].get<std::string>());
         CPPUNIT_ASSERT_EQUAL(504, httpStatus(ProxyErrorKind::UpstreamTimeout));
         CPPUNIT_ASSERT_EQUAL(502, httpStatus(ProxyErrorKind::UpstreamUnreachable));
+        // Errors raised outside the adapter map by their status; a status no kind has is Internal.
+        for (int status : {400, 404, 413, 502, 503, 504})
+            CPPUNIT_ASSERT_EQUAL(status, httpStatus(proxyErrorKindFor(status)));
+        CPPUNIT_ASSERT(proxyErrorKindFor(429) == ProxyErrorKind::Internal);
+        CPPUNIT_ASSERT(proxyErrorKindFor(500) == ProxyErrorKind::Internal);
+        json notFound = json::parse(openAiAdapter().errorBody(ProxyErrorKind::NotFound, "no such profile"));
+        CPPUNIT_ASSERT_EQUAL(std::string("invalid_request_error"),
+                             notFound["error"]["type"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::string("not_found"), notFound["error"]["code"].get<std::string>());
+        CPPUNIT_ASSERT(notFound["error"].contains("param") && notFound["error"]["param"].is_null());
         auto events = parseAll(openAiAdapter().sseError(ProxyErrorKind::UpstreamUnreachable, "down"));
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), events.size());
         CPPUNIT_ASSERT_EQUAL(std::string("down"),
