@@ -157,6 +157,8 @@ void Context::send(int status, const std::string& contentType, const std::string
 }
 
 void Context::sendError(int status, const std::string& type, const std::string& message) {
+    if (_route && _route->spec.errorBody)
+        return send(status, "application/json", _route->spec.errorBody(status, type, message));
     sendJson(status, {{"error", {{"message", message}, {"type", type}}}});
 }
 

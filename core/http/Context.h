@@ -62,7 +62,7 @@ class Context {
     void sendJson(int status, const nlohmann::json& body);
     /// Sends bytes with a content type.
     void send(int status, const std::string& contentType, const std::string& body);
-    /// Sends the standard error body.
+    /// Sends the error body: the route's own shape (RouteSpec::errorBody) or the standard one.
     void sendError(int status, const std::string& type, const std::string& message);
     bool responded() const { return _response.sent(); }
     int status() const { return static_cast<int>(_response.getStatus()); }

@@ -41,6 +41,11 @@ struct RouteSpec {
     std::size_t maxBodyBytes = 0;  ///< 0: the listener's default
     /// Path parameters whose value must be a UUID v4 (400 otherwise, before the handler runs).
     std::vector<std::string> uuidParams = {};
+    /// The JSON body of every error answered on this route (status, type, message); null: the platform's
+    /// {"error":{"message","type"}}. The LLM proxy's routes answer in their provider's shape, so an SDK reads
+    /// a 404 or a 413 the way it reads the provider's own errors.
+    std::function<std::string(int status, const std::string& type, const std::string& message)> errorBody =
+        nullptr;
 };
 
 struct Route {
