@@ -256,8 +256,9 @@ std::string DualLlm::chat(const DualLlmTarget& target, const nlohmann::json& tur
             throw std::runtime_error("dual LLM: no provider");
     }
     // Only the client's own query string (Gemini's ?key=) is forwarded; OpenAI/Anthropic have none.
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST,
-                                   path + (target.provider == Provider::Gemini ? target.query : ""),
+    const std::string requestTarget = path + (target.provider == Provider::Gemini ? target.query : "");
+    checkRequestTarget(requestTarget);  // the Gemini model comes from the client's path
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, requestTarget,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     bool hasVersion = false;
     for (const auto& [name, value] : target.headers) {

@@ -38,6 +38,21 @@ bool stillOpen(Poco::Net::HTTPClientSession& session) noexcept {
 
 POCO_IMPLEMENT_EXCEPTION(UpstreamUnreachableException, Poco::IOException, "Upstream unreachable")
 POCO_IMPLEMENT_EXCEPTION(UpstreamTimeoutException, Poco::IOException, "Upstream timeout")
+POCO_IMPLEMENT_EXCEPTION(UpstreamTargetException, Poco::InvalidArgumentException,
+                         "Bad upstream request target")
+
+void checkRequestTarget(const std::string& target) {
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(target[i]);
+        if (byte > 0x20 && byte != 0x7F) continue;
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        throw UpstreamTargetException(
+            "the upstream request path must not contain spaces or control bytes; "
+            "byte 0x" +
+            std::string{kHex[byte >> 4], kHex[byte & 0xF]} + " at offset " + std::to_string(i) +
+            " of the path");
+    }
+}
 
 UpstreamEndpoint UpstreamEndpoint::parse(const std::string& baseUrl) {
     Poco::URI uri(baseUrl);

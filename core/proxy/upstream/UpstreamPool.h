@@ -22,6 +22,15 @@ POCO_DECLARE_EXCEPTION(, UpstreamUnreachableException, Poco::IOException)
 /// The upstream did not answer within the connect or idle timeout: reported as 504.
 POCO_DECLARE_EXCEPTION(, UpstreamTimeoutException, Poco::IOException)
 
+/// A request target (path and query) that cannot go on the upstream's request line: reported as 400.
+POCO_DECLARE_EXCEPTION(, UpstreamTargetException, Poco::InvalidArgumentException)
+
+/// Throws UpstreamTargetException naming the first offending byte when `target` holds a space or a control
+/// byte (0x00-0x1F, 0x7F): CR LF would end the request line and let the rest pass as headers or a second
+/// request on a pooled keep-alive connection; a space or tab would split the request line. Every request
+/// the proxy sends upstream goes through it, whatever validated the target before.
+void checkRequestTarget(const std::string& target);
+
 /// Where one provider lives: scheme, host, port and the base path prepended to every request path.
 struct UpstreamEndpoint {
     std::string scheme;  ///< "http" or "https"
