@@ -2,6 +2,7 @@
 #include "core/proxy/ProfileCache.h"
 
 #include "core/db/Database.h"
+#include "core/db/Seed.h"
 
 #include <Poco/Logger.h>
 #include <Poco/UUIDGenerator.h>
@@ -92,6 +93,20 @@ std::shared_ptr<const Profile> ProfileCache::findOrRefresh(const std::string& id
     } catch (const std::exception& error) {
         _logger.warning(std::string("profile cache: reload on a miss failed: ") + error.what());
         return nullptr;
+    }
+    auto current = snapshot();
+    return current ? current->find(id) : nullptr;
+}
+
+std::shared_ptr<const Profile> ProfileCache::defaultProfileOrCreate() {
+    if (auto current = snapshot(); current && current->defaultProfile) return current->defaultProfile;
+    bool created = false;
+    const std::string id = db::findOrCreateDefaultProfile(_db, &created);
+    if (created) {
+        _logger.information("profile cache: no default profile existed; created " + id);
+        invalidate();  // this replica now, the others through NOTIFY
+    } else {
+        reload();  // made the default meanwhile (the API, another replica): not in this snapshot yet
     }
     auto current = snapshot();
     return current ? current->find(id) : nullptr;

@@ -95,6 +95,12 @@ class ProfileCache {
     /// created a moment ago on another replica is not reported missing. Null when it really does not exist.
     std::shared_ptr<const Profile> findOrRefresh(const std::string& id);
 
+    /// The default profile (the proxy's routes without a profile id). When the snapshot has none, finds or
+    /// creates it in the database (db::findOrCreateDefaultProfile, as GET /api/agents/default does) and
+    /// reloads, notifying the other replicas when it was created. Throws the database's exceptions; null
+    /// only when the reload after the creation failed.
+    std::shared_ptr<const Profile> defaultProfileOrCreate();
+
     std::uint64_t reloads() const { return _reloads.load(); }
 
   private:
