@@ -4,6 +4,7 @@
 #include "core/proxy/JsonParse.h"
 #include "core/proxy/ToonCompression.h"
 
+#include "core/db/DatabaseException.h"
 #include "core/http/ApiError.h"
 #include "core/http/Context.h"
 #include "core/http/Dispatcher.h"
@@ -85,9 +86,13 @@ bool forwardResponseHeader(const std::string& name) {
 /// counts byte by byte, to size the request stream, then for real. Here the head is built once and the
 /// counting pass only adds its length. The bytes are the same: "<method> <uri> <version>\r\n",
 /// "<name>: <value>\r\n" per header in order, then "\r\n".
+/// The target is checked first (checkRequestTarget): UpstreamTargetException for CR, LF, spaces and other
+/// control bytes, whichever route built it.
 class UpstreamRequest : public Poco::Net::HTTPRequest {
   public:
-    using Poco::Net::HTTPRequest::HTTPRequest;
+    UpstreamRequest(const std::string& method, const std::string& target)
+        : Poco::Net::HTTPRequest(method, (checkRequestTarget(target), target),
+                                 Poco::Net::HTTPMessage::HTTP_1_1) {}
 
     void write(std::ostream& out) const override {
         // Built at the first call, once every header is set (traceparent included); reused by the second call
@@ -492,6 +497,14 @@ void sendProviderError(http::Context& context, const ProviderAdapter& adapter, P
     context.send(httpStatus(kind), "application/json", adapter.errorBody(kind, message));
 }
 
+/// Spec §1.2's model pattern, ^[a-zA-Z0-9-.]+$.
+bool isGeminiModelName(const std::string& model) {
+    if (model.empty()) return false;
+    for (char c : model)
+        if (!Poco::Ascii::isAlphaNumeric(c) && c != '-' && c != '.') return false;
+    return true;
+}
+
 }  // namespace
 
 const UpstreamEndpoint& ProxyUpstreams::of(Provider provider) const {
@@ -524,10 +537,19 @@ std::string LlmProxy::upstreamPathFor(Provider provider, const std::string& rest
 }
 
 void LlmProxy::handleModelCall(http::Context& context, Provider provider, const std::string& profileId,
-                               const std::string& model, bool streamRoute) {
+                               const std::string& model, bool streamRoute, const std::string& apiVersion) {
     const auto started = Clock::now();
     ++_counters.requests;
     const ProviderAdapter& adapter = adapterFor(provider);
+
+    // The model goes into the upstream's request line: only the characters of a model name (spec §1.2).
+    if (provider == Provider::Gemini && !isGeminiModelName(model)) {
+        sendProviderError(context, adapter, ProxyErrorKind::BadRequest,
+                          "Path parameter 'model': expected a model name of letters, digits, '-' and '.' "
+                          "(^[a-zA-Z0-9-.]+$), got '" +
+                              model.substr(0, 200) + "'");
+        return;
+    }
 
     // ---- profile (snapshot; no database round trip unless the id is unknown to this replica)
     auto snapshot = _cache.snapshot();
@@ -536,12 +558,25 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     std::shared_ptr<const Profile> profile;
     if (profileId.empty()) {
         profile = snapshot->defaultProfile;
-        if (!profile)
-            throw http::ApiError::notFound(
-                "No default profile exists; create one or name a profile in the path");
+        if (!profile) {
+            // Deleted or never seeded: created as GET /api/agents/default would (spec §7 item 2).
+            try {
+                profile = _cache.defaultProfileOrCreate();
+            } catch (const db::DatabaseException& error) {
+                throw http::ApiError::unavailable(
+                    "No default profile exists and it could not be created: the database is unavailable (" +
+                    error.displayText() + ")");
+            }
+            if (!profile)
+                throw http::ApiError::unavailable(
+                    "The default profile was created but the profile cache could not load it; retry");
+            snapshot = _cache.snapshot();
+        }
     } else {
-        profile = snapshot->find(profileId);
-        if (!profile) profile = _cache.findOrRefresh(profileId);
+        // isUuidV4 accepts upper case; the snapshot holds PostgreSQL's lower-case text form.
+        const std::string id = Poco::toLower(profileId);
+        profile = snapshot->find(id);
+        if (!profile) profile = _cache.findOrRefresh(id);
         if (!profile) throw http::ApiError::notFound("Agent with ID " + profileId + " not found");
         snapshot = _cache.snapshot();
     }
@@ -768,12 +803,11 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
             path = endpoint.basePath + "/v1/messages";
             break;
         default:
-            path = endpoint.basePath + "/v1beta/models/" + model +
+            path = endpoint.basePath + "/" + apiVersion + "/models/" + model +
                    (streamRoute ? ":streamGenerateContent" : ":generateContent");
             break;
     }
-    UpstreamRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + query,
-                            Poco::Net::HTTPMessage::HTTP_1_1);
+    UpstreamRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + query);
     for (const auto& [name, value] : context.request()) {
         if (forwardRequestHeader(name)) request.add(name, value);
     }
@@ -1150,8 +1184,7 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
 
     const UpstreamEndpoint& endpoint = _upstreams.of(provider);
     std::string method = context.method();
-    UpstreamRequest request(method, upstreamPathFor(provider, rest) + query,
-                            Poco::Net::HTTPMessage::HTTP_1_1);
+    UpstreamRequest request(method, upstreamPathFor(provider, rest) + query);
     for (const auto& [name, value] : context.request()) {
         if (forwardRequestHeader(name)) request.add(name, value);
     }
@@ -1218,10 +1251,28 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
 void registerProxyRoutes(http::Router& router, LlmProxy& proxy) {
     const auto access = http::Access::publicRoute();
     const std::size_t maxBody = 50u << 20;
-    auto model = [&](const std::string& method, const std::string& path, const std::string& operationId,
+    // Errors raised outside the adapters (unknown profile, a path segment that is not a UUID, a body over the
+    // limit, the database down) in the provider's shape, so its SDK raises its usual error class with the
+    // message.
+    auto errorBodyOf = [](Provider provider) {
+        return [&adapter = adapterFor(provider)](int status, const std::string&, const std::string& message) {
+            return adapter.errorBody(proxyErrorKindFor(status), message);
+        };
+    };
+    // A request target the upstream request line cannot carry is the client's fault: 400, not 500.
+    auto guarded = [](http::Handler handler) -> http::Handler {
+        return [handler = std::move(handler)](http::Context& c) {
+            try {
+                handler(c);
+            } catch (const UpstreamTargetException& error) {
+                throw http::ApiError::badRequest(error.message());
+            }
+        };
+    };
+    auto model = [&](Provider provider, const std::string& path, const std::string& operationId,
                      const std::string& summary, bool hidden, http::Handler handler, bool withProfile) {
         http::RouteSpec spec;
-        spec.method = method;
+        spec.method = "POST";
         spec.path = path;
         spec.operationId = operationId;
         spec.tag = "llm-proxy";
@@ -1232,18 +1283,19 @@ void registerProxyRoutes(http::Router& router, LlmProxy& proxy) {
         spec.hidden = hidden;
         spec.maxBodyBytes = maxBody;
         if (withProfile) spec.uuidParams = {"profileId"};
-        router.add(std::move(spec), std::move(handler));
+        spec.errorBody = errorBodyOf(provider);
+        router.add(std::move(spec), guarded(std::move(handler)));
     };
     for (bool withProfile : {false, true}) {
         const std::string seg = withProfile ? "/{profileId}" : "";
         const std::string suffix = withProfile ? "WithAgent" : "WithDefaultAgent";
         model(
-            "POST", "/v1/openai" + seg + "/chat/completions", "openAiChatCompletions" + suffix,
+            Provider::OpenAi, "/v1/openai" + seg + "/chat/completions", "openAiChatCompletions" + suffix,
             "OpenAI chat completions through the profile's guardrails", false,
             [&proxy](http::Context& c) { proxy.handleModelCall(c, Provider::OpenAi, c.param("profileId")); },
             withProfile);
         model(
-            "POST", "/v1/anthropic" + seg + "/v1/messages", "anthropicMessages" + suffix,
+            Provider::Anthropic, "/v1/anthropic" + seg + "/v1/messages", "anthropicMessages" + suffix,
             "Anthropic messages through the profile's guardrails", false,
             [&proxy](http::Context& c) {
                 proxy.handleModelCall(c, Provider::Anthropic, c.param("profileId"));
@@ -1252,14 +1304,24 @@ void registerProxyRoutes(http::Router& router, LlmProxy& proxy) {
         for (bool stream : {false, true}) {
             const std::string action = stream ? ":streamGenerateContent" : ":generateContent";
             const std::string op = stream ? "geminiStreamGenerateContent" : "geminiGenerateContent";
-            auto handler = [&proxy, stream](http::Context& c) {
-                proxy.handleModelCall(c, Provider::Gemini, c.param("profileId"), c.param("model"), stream);
+            auto handler = [&proxy, stream](const std::string& version) {
+                return [&proxy, stream, version](http::Context& c) {
+                    proxy.handleModelCall(c, Provider::Gemini, c.param("profileId"), c.param("model"), stream,
+                                          version);
+                };
             };
-            model("POST", "/v1/gemini" + seg + "/models/{model}" + action, op + suffix,
-                  "Gemini generateContent through the profile's guardrails", false, handler, withProfile);
-            // @google/genai puts its API version in the path.
-            model("POST", "/v1/gemini" + seg + "/v1beta/models/{model}" + action, op + "V1beta" + suffix,
-                  "Gemini generateContent (SDK path form)", true, handler, withProfile);
+            // The original's form: no API version in the path, v1beta upstream.
+            model(Provider::Gemini, "/v1/gemini" + seg + "/models/{model}" + action, op + suffix,
+                  "Gemini generateContent through the profile's guardrails", false, handler("v1beta"),
+                  withProfile);
+            // @google/genai puts its API version in the path; the upstream gets the same one.
+            for (const char* version : {"v1beta", "v1", "v1alpha"}) {
+                std::string name = version;
+                name[0] = 'V';
+                model(Provider::Gemini, "/v1/gemini" + seg + "/" + version + "/models/{model}" + action,
+                      op + name + suffix, "Gemini generateContent (SDK path form)", true, handler(version),
+                      withProfile);
+            }
         }
     }
     for (Provider provider : {Provider::OpenAi, Provider::Anthropic, Provider::Gemini}) {
@@ -1271,8 +1333,9 @@ void registerProxyRoutes(http::Router& router, LlmProxy& proxy) {
         spec.access = access;
         spec.hidden = true;
         spec.maxBodyBytes = maxBody;
+        spec.errorBody = errorBodyOf(provider);
         router.add(std::move(spec),
-                   [&proxy, provider](http::Context& c) { proxy.handlePassThrough(c, provider); });
+                   guarded([&proxy, provider](http::Context& c) { proxy.handlePassThrough(c, provider); }));
     }
 }
 

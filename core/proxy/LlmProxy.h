@@ -42,9 +42,12 @@ class LlmProxy {
              InteractionLog& log);
 
     /// POST chat/completions, messages, generateContent / streamGenerateContent. `profileId` empty: the
-    /// default profile. `model` and `streamRoute` come from the Gemini path.
+    /// default profile (created when missing); any case. `model`, `streamRoute` and `apiVersion` (the
+    /// version segment the upstream path gets) come from the Gemini path; the model must match
+    /// ^[a-zA-Z0-9-.]+$ (400 otherwise).
     void handleModelCall(http::Context& context, Provider provider, const std::string& profileId,
-                         const std::string& model = "", bool streamRoute = false);
+                         const std::string& model = "", bool streamRoute = false,
+                         const std::string& apiVersion = "v1beta");
 
     /// Any other path under /v1/<provider>/: forwarded as it is (a leading profile UUID removed), no
     /// policies.

@@ -25,15 +25,20 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/TemporaryFile.h>
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <set>
 #include <thread>
+#include <vector>
 
 using namespace archestra;
 using namespace archestra::proxy;
@@ -201,6 +206,12 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testInteractionsApi);
     CPPUNIT_TEST(testBurstRowsEqualRequests);
     CPPUNIT_TEST(testAddedLatency);
+    CPPUNIT_TEST(testGeminiModelMustBeAName);
+    CPPUNIT_TEST(testUpstreamTargetRefusesControlBytes);
+    CPPUNIT_TEST(testGeminiApiVersionsRunTheGuardrails);
+    CPPUNIT_TEST(testUpperCaseProfileId);
+    CPPUNIT_TEST(testRouteErrorsAreProviderShaped);
+    CPPUNIT_TEST(testMissingDefaultProfileIsCreated);
     CPPUNIT_TEST(testSpoolWhileDatabaseRestarts);
     CPPUNIT_TEST_SUITE_END();
 
@@ -961,6 +972,284 @@ class LlmProxyTest : public CppUnit::TestFixture {
                   << percentile(proxied, 0.5) - percentile(direct, 0.5) << " p99 "
                   << percentile(proxied, 0.99) - percentile(direct, 0.99) << std::endl;
         CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+    }
+
+    /// The model path segment goes into the upstream's request line: anything but a model name (spec §1.2,
+    /// ^[a-zA-Z0-9-.]+$) is refused before the upstream is called. Decoded %0D%0A used to inject headers (or
+    /// a second request) into a pooled keep-alive upstream connection.
+    void testGeminiModelMustBeAName() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("gemini/generate-content-text.json"));
+        const std::string body = R"({"contents":[{"role":"user","parts":[{"text":"hi"}]}]})";
+        for (const std::string bad : {"gemini-2.5-flash%0D%0AX-Injected:%20yes%0D%0AX-Pad:%20a",
+                                      "gemini%20flash", "gemini-2.5-flash%3Fkey=stolen", "gemini%23fragment",
+                                      "gemini%09flash", "gemini%00", "gemini_2"}) {
+            for (const std::string& prefix : {std::string("/v1/gemini/models/"),
+                                              "/v1/gemini/" + e.defaultProfileId + "/v1beta/models/"}) {
+                const auto before = e.standIn.count();
+                auto result =
+                    archestra::test::httpRequest(e.main->port(), "POST", prefix + bad + ":generateContent",
+                                                 body, {{"x-goog-api-key", "g-1"}});
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(bad + ": " + result.body, 400, result.status);
+                json error = json::parse(result.body)["error"];
+                CPPUNIT_ASSERT_EQUAL(400, error["code"].get<int>());
+                CPPUNIT_ASSERT_EQUAL(std::string("INVALID_ARGUMENT"), error["status"].get<std::string>());
+                CPPUNIT_ASSERT_MESSAGE(
+                    result.body, error["message"].get<std::string>().find("'model'") != std::string::npos);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(bad, before, e.standIn.count());
+            }
+        }
+        // A name with dots and dashes still goes through.
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/gemini/models/gemini-2.5-flash-lite.001:generateContent", body,
+            {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1beta/models/gemini-2.5-flash-lite.001:generateContent"),
+                             e.standIn.last().uri);
+    }
+
+    /// The second guard, under every route: the upstream request refuses a target with CR, LF, spaces or
+    /// other control bytes. The pass-through forwards the raw (still percent-encoded) path, so an encoded CR
+    /// LF stays three harmless characters; a raw control byte (the client's request line allows it) is
+    /// refused.
+    void testUpstreamTargetRefusesControlBytes() {
+        for (const std::string bad :
+             {std::string("/v1/models\r\nX: y"), std::string("/a b"), std::string("/a\tb"),
+              std::string("/a\x01"), std::string("/a\x7f"), std::string("/a\0b", 4), std::string("/a?b=\n")})
+            CPPUNIT_ASSERT_THROW_MESSAGE(bad, checkRequestTarget(bad), UpstreamTargetException);
+        checkRequestTarget("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=a%20b");
+        checkRequestTarget("/v1/models/caf\xc3\xa9");
+
+        auto& e = env();
+        StandInReply reply;
+        reply.body = R"({"object":"list","data":[]})";
+        e.standIn.reply(reply);
+        auto result =
+            archestra::test::httpRequest(e.main->port(), "GET", "/v1/openai/models%0D%0AX-Injected:%20yes",
+                                         "", {{"Authorization", "Bearer sk-test-123"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        auto seen = e.standIn.last();
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/models%0D%0AX-Injected:%20yes"), seen.uri);
+        CPPUNIT_ASSERT(!seen.headers.count("x-injected"));
+
+        const auto before = e.standIn.count();
+        result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/openai/models\x01x", "",
+                                              {{"Authorization", "Bearer sk-test-123"}});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 400, result.status);
+        json error = json::parse(result.body)["error"];
+        CPPUNIT_ASSERT_EQUAL(std::string("invalid_request_error"), error["type"].get<std::string>());
+        CPPUNIT_ASSERT_MESSAGE(result.body,
+                               error["message"].get<std::string>().find("0x01") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(before, e.standIn.count());
+    }
+
+    /// @google/genai puts its API version (v1beta, v1 or v1alpha) in the path: every one runs through the
+    /// guardrails (here a tool invocation policy) and reaches the upstream with the same version. v1 and
+    /// v1alpha used to fall into the pass-through, which applies no policy and records nothing.
+    void testGeminiApiVersionsRunTheGuardrails() {
+        auto& e = env();
+        const std::string profile = blockingProfile();
+        const std::string body = R"({"contents":[{"role":"user","parts":[{"text":"mail bob"}]}]})";
+        for (const std::string version : {"v1", "v1alpha", "v1beta"}) {
+            for (const std::string seg : {"/" + profile, std::string()}) {
+                e.standIn.reply(jsonReply("gemini/generate-content-function-calls.json"));
+                CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+                const auto before = e.rows();
+                const std::string path =
+                    "/v1/gemini" + seg + "/" + version + "/models/gemini-2.5-flash:generateContent";
+                auto result = archestra::test::httpRequest(e.main->port(), "POST", path, body,
+                                                           {{"x-goog-api-key", "g-1"}});
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(path + ": " + result.body, 200, result.status);
+                CPPUNIT_ASSERT_EQUAL(std::string("/" + version + "/models/gemini-2.5-flash:generateContent"),
+                                     e.standIn.last().uri);
+                CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(path, before + 1, e.rows());
+                std::set<std::string> calls;
+                const json answer = json::parse(result.body);
+                for (const auto& part : answer["candidates"][0]["content"]["parts"])
+                    if (part.contains("functionCall")) calls.insert(part["functionCall"].value("name", ""));
+                CPPUNIT_ASSERT_MESSAGE(result.body, calls.count("get_weather"));
+                // The blocking profile: its policy removes send_email to @example.com.
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, seg.empty(), calls.count("send_email") == 1);
+                if (!seg.empty())
+                    CPPUNIT_ASSERT_EQUAL(std::string("1"), result.header("x-archestra-blocked-tool-calls"));
+            }
+        }
+        e.standIn.reply(sseReply("gemini/stream-text.sse"));
+        auto result = archestra::test::httpRequest(
+            e.main->port(), "POST",
+            "/v1/gemini/" + profile + "/v1alpha/models/gemini-2.5-flash:streamGenerateContent?alt=sse", body,
+            {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(readFixture("gemini/stream-text.sse"), result.body);
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1alpha/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+                             e.standIn.last().uri);
+    }
+
+    /// isUuidV4 accepts upper case, so the id in the path may be in any case; PostgreSQL's is lower case.
+    void testUpperCaseProfileId() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        std::string upper = Poco::toUpper(e.defaultProfileId);
+        std::string mixed = e.defaultProfileId;
+        for (std::size_t i = 0; i < mixed.size(); i += 2)
+            mixed[i] = static_cast<char>(std::toupper(mixed[i]));
+        for (const std::string& id : {upper, mixed}) {
+            CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+            const auto before = e.rows("profile_id = '" + e.defaultProfileId + "'");
+            auto result =
+                archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/" + id + "/chat/completions",
+                                             R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(id + ": " + result.body, 200, result.status);
+            CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+            CPPUNIT_ASSERT_EQUAL(before + 1, e.rows("profile_id = '" + e.defaultProfileId + "'"));
+        }
+        e.standIn.reply(jsonReply("anthropic/messages-response-text.json"));
+        auto result =
+            archestra::test::httpRequest(e.main->port(), "POST", "/v1/anthropic/" + upper + "/v1/messages",
+                                         R"({"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]})",
+                                         {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 200, result.status);
+        // The pass-through strips it too.
+        StandInReply models;
+        models.body = R"({"object":"list","data":[]})";
+        e.standIn.reply(models);
+        result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/openai/" + upper + "/models", "",
+                                              {{"Authorization", "Bearer sk-test-123"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1/models"), e.standIn.last().uri);
+    }
+
+    /// Errors raised on the proxy's routes outside the adapters (unknown profile, a segment that is not a
+    /// UUID, a body over the limit) come in the route's provider shape, so the SDKs read them.
+    void testRouteErrorsAreProviderShaped() {
+        auto& e = env();
+        const std::string unknown = "3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01";
+        const std::map<std::string, std::string> anthropicHeaders = {{"x-api-key", "k"},
+                                                                     {"anthropic-version", "2023-06-01"}};
+        const std::string anthropicBody = R"({"model":"c","max_tokens":1,"messages":[]})";
+        const std::string geminiBody = R"({"contents":[]})";
+        const auto before = e.standIn.count();
+
+        auto result =
+            archestra::test::httpRequest(e.main->port(), "POST", "/v1/anthropic/" + unknown + "/v1/messages",
+                                         anthropicBody, anthropicHeaders);
+        CPPUNIT_ASSERT_EQUAL(404, result.status);
+        json body = json::parse(result.body);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, std::string("error"), body.value("type", ""));
+        CPPUNIT_ASSERT_EQUAL(std::string("not_found_error"), body["error"]["type"].get<std::string>());
+        CPPUNIT_ASSERT(body["error"]["message"].get<std::string>().find(unknown) != std::string::npos);
+
+        result = archestra::test::httpRequest(e.main->port(), "POST", "/v1/anthropic/not-a-uuid/v1/messages",
+                                              anthropicBody, anthropicHeaders);
+        CPPUNIT_ASSERT_EQUAL(400, result.status);
+        body = json::parse(result.body);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, std::string("error"), body.value("type", ""));
+        CPPUNIT_ASSERT_EQUAL(std::string("invalid_request_error"), body["error"]["type"].get<std::string>());
+        CPPUNIT_ASSERT(body["error"]["message"].get<std::string>().find("profileId") != std::string::npos);
+
+        result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/gemini/" + unknown + "/models/gemini-2.5-flash:generateContent",
+            geminiBody, {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(404, result.status);
+        body = json::parse(result.body);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 404, body["error"].value("code", 0));
+        CPPUNIT_ASSERT_EQUAL(std::string("NOT_FOUND"), body["error"]["status"].get<std::string>());
+
+        result = archestra::test::httpRequest(
+            e.main->port(), "POST", "/v1/gemini/not-a-uuid/v1beta/models/gemini-2.5-flash:generateContent",
+            geminiBody, {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(400, result.status);
+        body = json::parse(result.body);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, 400, body["error"].value("code", 0));
+        CPPUNIT_ASSERT_EQUAL(std::string("INVALID_ARGUMENT"), body["error"]["status"].get<std::string>());
+
+        result = archestra::test::httpRequest(e.main->port(), "POST",
+                                              "/v1/openai/" + unknown + "/chat/completions",
+                                              R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders);
+        CPPUNIT_ASSERT_EQUAL(404, result.status);
+        body = json::parse(result.body)["error"];
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(result.body, std::string("invalid_request_error"),
+                                     body.value("type", ""));
+        CPPUNIT_ASSERT(body.contains("param") && body["param"].is_null());
+        CPPUNIT_ASSERT_EQUAL(std::string("not_found"), body.value("code", ""));
+
+        // 413: refused from the declared length, before the body is read.
+        for (const auto& [path, check] :
+             std::vector<std::pair<std::string, std::function<void(const json&)>>>{
+                 {"/v1/anthropic/v1/messages",
+                  [](const json& b) {
+                      CPPUNIT_ASSERT_EQUAL(std::string("request_too_large"),
+                                           b["error"]["type"].get<std::string>());
+                  }},
+                 {"/v1/gemini/models/gemini-2.5-flash:generateContent",
+                  [](const json& b) { CPPUNIT_ASSERT_EQUAL(413, b["error"]["code"].get<int>()); }},
+                 {"/v1/openai/chat/completions", [](const json& b) {
+                      CPPUNIT_ASSERT_EQUAL(std::string("request_too_large"),
+                                           b["error"]["code"].get<std::string>());
+                  }}}) {
+            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(e.main->port()));
+            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path,
+                                           Poco::Net::HTTPMessage::HTTP_1_1);
+            request.setContentType("application/json");
+            request.setContentLength64(60LL << 20);
+            session.sendRequest(request);
+            Poco::Net::HTTPResponse response;
+            std::string text;
+            Poco::StreamCopier::copyToString(session.receiveResponse(response), text);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(path, 413, static_cast<int>(response.getStatus()));
+            check(json::parse(text));
+        }
+        CPPUNIT_ASSERT_EQUAL(before, e.standIn.count());
+    }
+
+    /// No default profile (deleted in the database, or the flag moved away and back): a request without a
+    /// profile id creates it as GET /api/agents/default does, once however many arrive together; with the
+    /// database down it is a provider-shaped 503.
+    void testMissingDefaultProfileIsCreated() {
+        auto& e = env();
+        e.standIn.reply(jsonReply("openai/chat-response-text.json"));
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        e.db->execute("UPDATE agents SET is_default = false WHERE is_default");
+        e.cache->invalidate();
+        CPPUNIT_ASSERT(!e.cache->snapshot()->defaultProfile);
+
+        e.pg.server().stop();
+        auto down = archestra::test::httpRequest(e.main->port(), "POST", "/v1/anthropic/v1/messages",
+                                                 R"({"model":"c","max_tokens":1,"messages":[]})",
+                                                 {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}});
+        e.pg.server().start();
+        for (int i = 0; i < 100 && !e.db->ping(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(down.body, 503, down.status);
+        json body = json::parse(down.body);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(down.body, std::string("error"), body.value("type", ""));
+        CPPUNIT_ASSERT(body["error"]["message"].get<std::string>().find("default profile") !=
+                       std::string::npos);
+
+        constexpr int kClients = 8;
+        std::vector<int> statuses(kClients, 0);
+        std::vector<std::thread> clients;
+        for (int i = 0; i < kClients; ++i)
+            clients.emplace_back([&, i] {
+                statuses[i] =
+                    archestra::test::httpRequest(e.main->port(), "POST", "/v1/openai/chat/completions",
+                                                 R"({"model":"gpt-4o","messages":[]})", kOpenAiHeaders)
+                        .status;
+            });
+        for (auto& c : clients) c.join();
+        for (int status : statuses) CPPUNIT_ASSERT_EQUAL(200, status);
+        auto defaults = e.db->query("SELECT id::text, name FROM agents WHERE is_default");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), defaults.size());
+        const std::string created = defaults.at(0).str(0);
+        CPPUNIT_ASSERT(created != e.defaultProfileId);
+        CPPUNIT_ASSERT_EQUAL(std::string("Default Profile with Archestra"), defaults.at(0).str(1));
+        CPPUNIT_ASSERT(e.log->waitUntilDrained(10000));
+        CPPUNIT_ASSERT_EQUAL(static_cast<long long>(kClients), e.rows("profile_id = '" + created + "'"));
+
+        // Back to the seeded default for the tests that follow.
+        e.db->execute("UPDATE agents SET is_default = (id = $1::uuid)", {e.defaultProfileId});
+        e.cache->invalidate();
     }
 
     void testSpoolWhileDatabaseRestarts() {

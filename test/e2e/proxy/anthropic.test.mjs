@@ -269,6 +269,35 @@ test("other paths pass through with the profile segment stripped: models.list() 
   assert.equal(upstream.path.split("?")[0], "/v1/models"); // the original sent /v1/v1/models
 });
 
+// Errors the platform raises itself on the Anthropic routes (not the upstream's) come in Anthropic's shape too.
+test("an unknown profile or a profile segment that is not a UUID: Anthropic-shaped errors the SDK reads", async () => {
+  const before = (await stack.standin.requests()).length;
+  await assert.rejects(
+    anthropicClient(stack.platform, "3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01").messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      messages: ask("Hello"),
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.NotFoundError, `got ${err.constructor.name}: ${err.message}`);
+      assert.equal(err.error?.type, "error", JSON.stringify(err.error));
+      assert.equal(err.error?.error?.type, "not_found_error");
+      assert.match(err.error?.error?.message, /3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    anthropicClient(stack.platform, "not-a-uuid").messages.create({ model: MODEL, max_tokens: 8, messages: ask("Hello") }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.BadRequestError, `got ${err.constructor.name}: ${err.message}`);
+      assert.equal(err.error?.type, "error", JSON.stringify(err.error));
+      assert.equal(err.error?.error?.type, "invalid_request_error");
+      return true;
+    },
+  );
+  assert.equal((await stack.standin.requests()).length, before);
+});
+
 test("interaction log: one row per messages request that reached the upstream", async () => {
   const upstreamCalls = (await stack.standin.requests()).filter((r) => r.path === "/v1/messages").length;
   assert.equal(upstreamCalls, messageCalls);

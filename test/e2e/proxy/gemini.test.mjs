@@ -245,6 +245,68 @@ test("default profile (no id in the path) works the same", async () => {
   assert.equal(response.text, "Hello! How can I help you today?");
 });
 
+// @google/genai puts its API version in the path (apiVersion "v1beta" by default, "v1" or "v1alpha" on request).
+// Every version runs through the guardrails (here: it is recorded like the others) and keeps its version
+// upstream; v1 and v1alpha used to fall into the pass-through, which applies no policy and records nothing.
+for (const apiVersion of ["v1", "v1alpha", "v1beta"]) {
+  test(`the SDK with apiVersion "${apiVersion}": guardrails apply, the upstream gets the same version`, async () => {
+    calls++;
+    const [[before]] = await stack.platform.psql("SELECT count(*) FROM interactions");
+    const ai = new GoogleGenAI({
+      apiKey: "gemini-test-key",
+      httpOptions: { baseUrl: `${stack.platform.baseUrl}/v1/gemini/${profileId}`, apiVersion, timeout: 20000 },
+    });
+    const response = await ai.models.generateContent({ model: MODEL, contents: "Hello" });
+    assert.equal(response.text, "Hello! How can I help you today?");
+    const upstream = await stack.standin.lastRequest();
+    assert.equal(upstream.path, `/${apiVersion}/models/${MODEL}:generateContent`);
+    const recorded = await eventually(async () => {
+      const [[count]] = await stack.platform.psql("SELECT count(*) FROM interactions");
+      return Number(count) === Number(before) + 1;
+    }, 10000);
+    assert.ok(recorded, `no interaction recorded for the ${apiVersion} route`);
+  });
+}
+
+// The model path segment goes into the upstream's request line: a decoded CR LF used to inject headers (or a
+// second request) into a pooled upstream connection. Anything but ^[a-zA-Z0-9-.]+$ is a Gemini-shaped 400.
+test("a model segment that is not a model name: 400 INVALID_ARGUMENT, nothing sent upstream", async () => {
+  const before = (await stack.standin.requests()).length;
+  for (const model of ["gemini-2.5-flash%0D%0AX-Injected:%20yes%0D%0AX-Pad:%20a", "gemini%20flash", "gemini%3Fkey=x"]) {
+    for (const prefix of [`/v1/gemini/${profileId}/models/`, "/v1/gemini/v1beta/models/"]) {
+      const res = await fetch(`${stack.platform.baseUrl}${prefix}${model}:generateContent`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-goog-api-key": "gemini-test-key" },
+        body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "Hello" }] }] }),
+      });
+      const body = await res.json();
+      assert.equal(res.status, 400, `${prefix}${model}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, 400);
+      assert.equal(body.error.status, "INVALID_ARGUMENT");
+      assert.match(body.error.message, /'model'/);
+    }
+  }
+  assert.equal((await stack.standin.requests()).length, before);
+});
+
+test("an unknown profile: the SDK's ApiError 404 with Google's NOT_FOUND body", async () => {
+  const unknown = "3b0f6a3e-5a8e-4c1e-9d3b-8b1f2a7c9e01";
+  await assert.rejects(client(unknown).models.generateContent({ model: MODEL, contents: "Hello" }), (err) => {
+    assert.ok(err instanceof ApiError, `got ${err.constructor.name}: ${err.message}`);
+    assert.equal(err.status, 404);
+    assert.match(err.message, /NOT_FOUND/);
+    return true;
+  });
+  const res = await fetch(`${stack.platform.baseUrl}/v1/gemini/not-a-uuid/models/${MODEL}:generateContent`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-goog-api-key": "gemini-test-key" },
+    body: JSON.stringify({ contents: [] }),
+  });
+  assert.equal(res.status, 400);
+  const { error } = await res.json();
+  assert.deepEqual([error.code, error.status], [400, "INVALID_ARGUMENT"]);
+});
+
 test("interaction log: one row per generateContent call that reached the upstream", async () => {
   const upstreamCalls = (await stack.standin.requests()).filter((r) => /:(stream)?[gG]enerateContent/.test(r.path)).length;
   assert.equal(upstreamCalls, calls);

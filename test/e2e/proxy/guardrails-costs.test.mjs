@@ -1,12 +1,13 @@
 // Costs end to end with the official `openai` client through archestra-platform to the upstream stand-in:
 // an optimization rule changes the model that goes upstream (and the interaction records both models and the
 // saving), and a token-cost limit trips (429 token_cost_limit_exceeded, OpenAI-shaped) and resets when the
-// organisation's period is over.
+// organisation's period is over; the Anthropic and Gemini routes refuse in their own shapes with the same code.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
 import { startStack, adminSession, eventually, apiClient } from "../lib/harness.mjs";
-import { openAiClient } from "../lib/sdk-clients.mjs";
+import { openAiClient, anthropicClient } from "../lib/sdk-clients.mjs";
 
 let stack;
 let session;
@@ -106,6 +107,35 @@ test("a token-cost limit trips with the OpenAI-shaped 429 and resets at the end 
   assert.equal(code, "token_cost_limit_exceeded");
   assert.match(refused.message, /agent-level token cost limit has been exceeded/);
   assert.match(refused.message, /Limit: \$1\.00/);
+
+  // The same profile on the other providers' routes: their own error shapes, plus the same code.
+  const upstreamBefore = (await stack.standin.requests()).length;
+  await assert.rejects(
+    anthropicClient(stack.platform, profile.id).messages.create({
+      model: "claude-sonnet-4-5-20250929",
+      max_tokens: 8,
+      messages: [{ role: "user", content: "Hello" }],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.RateLimitError, `got ${err.constructor.name}: ${err.message}`);
+      assert.equal(err.error?.type, "error");
+      assert.equal(err.error?.error?.type, "rate_limit_error");
+      assert.equal(err.error?.error?.code, "token_cost_limit_exceeded");
+      assert.match(err.error?.error?.message, /token cost limit has been exceeded/);
+      return true;
+    },
+  );
+  const gemini = await fetch(`${stack.platform.baseUrl}/v1/gemini/${profile.id}/models/gemini-2.5-flash:generateContent`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-goog-api-key": "gemini-test-key" },
+    body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "Hello" }] }] }),
+  });
+  assert.equal(gemini.status, 429);
+  const geminiError = (await gemini.json()).error;
+  assert.equal(geminiError.code, 429);
+  assert.equal(geminiError.status, "RESOURCE_EXHAUSTED");
+  assert.equal(geminiError.details?.[0]?.reason, "token_cost_limit_exceeded", JSON.stringify(geminiError));
+  assert.equal((await stack.standin.requests()).length, upstreamBefore, "a refused request reached the upstream");
 
   const [listed] = await api("GET", `/api/limits?entityType=agent&entityId=${profile.id}`);
   assert.equal(listed.id, limit.id);

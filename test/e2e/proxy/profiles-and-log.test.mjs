@@ -113,6 +113,34 @@ test("a profile created through the API is usable at once (snapshot refreshed on
   assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
 });
 
+// isUuidV4 accepts upper case and people paste ids in any case; PostgreSQL's text form is lower case.
+test("a profile id in upper case in the path is the same profile", async () => {
+  const completion = await openai(defaultId.toUpperCase()).chat.completions.create({ model: "gpt-4o", messages: ask("Hello") });
+  sent.push({ profileId: defaultId, provider: "openai" });
+  assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
+});
+
+// Spec §7 item 2: the routes without a profile use the is_default profile, creating it when it is missing (here the
+// flag was moved away in the database behind the platform's back); a burst of first requests creates one.
+test("no default profile: the first requests create one (once) and are served", async () => {
+  await stack.platform.psql("UPDATE agents SET is_default = false WHERE is_default");
+  await stack.platform.psql("SELECT pg_notify('archestra_proxy_cache', 'e2e')"); // what a replica's write sends
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the cache reloads within ~200 ms of a notice
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, () => openai().chat.completions.create({ model: "gpt-4o", messages: ask("Hello") })),
+  );
+  for (const completion of answers) assert.equal(completion.choices[0].message.content, "Hello! How can I help you today?");
+  const defaults = await stack.platform.psql("SELECT id, name FROM agents WHERE is_default");
+  assert.equal(defaults.length, 1, JSON.stringify(defaults));
+  const [[createdId, name]] = defaults;
+  assert.notEqual(createdId, defaultId);
+  assert.equal(name, "Default Profile with Archestra");
+  for (let i = 0; i < answers.length; i++) sent.push({ profileId: createdId, provider: "openai" });
+  // The seeded default back, for what follows.
+  await stack.platform.psql(`UPDATE agents SET is_default = (id = '${defaultId}')`);
+  await stack.platform.psql("SELECT pg_notify('archestra_proxy_cache', 'e2e')");
+});
+
 test("interaction rows in the database = requests sent, with the right profile", async () => {
   assert.equal(await upstreamCount(), sent.length);
   await eventually(async () => {

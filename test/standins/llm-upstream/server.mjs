@@ -7,7 +7,7 @@
 // Routes
 //   POST /v1/chat/completions, /chat/completions              OpenAI Chat Completions (stream when "stream":true)
 //   POST /v1/messages                                         Anthropic Messages (stream when "stream":true)
-//   POST /v1beta/models/{model}:generateContent               Gemini (also /v1/models/...)
+//   POST /v1beta/models/{model}:generateContent               Gemini (also /v1/models/..., /v1alpha/models/...)
 //   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
 //   GET  /v1/models (OpenAI shape, or Anthropic shape when anthropic-version/x-api-key is sent), /v1beta/models
 //   GET  /__last_request   the last API request received: {method, path, headers, rawHeaders, body, bodyBase64,
@@ -418,7 +418,7 @@ export function createStandin() {
   function providerOf(p) {
     if (p === "/v1/chat/completions" || p === "/chat/completions") return "openai";
     if (p === "/v1/messages") return "anthropic";
-    if (/^\/(v1beta|v1)\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.test(p)) return "gemini";
+    if (/^\/(v1beta|v1alpha|v1)\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.test(p)) return "gemini";
     return null;
   }
   function takeScripted(p, body) {
@@ -515,7 +515,7 @@ export function createStandin() {
     if (req.method === "POST" && p === "/v1/messages") {
       return answer(res, "anthropic", jsonStream(), scenario);
     }
-    const gemini = /^\/(v1beta|v1)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
+    const gemini = /^\/(v1beta|v1alpha|v1)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
     if (req.method === "POST" && gemini) {
       const streaming = gemini[3] === "streamGenerateContent";
       return answer(res, "gemini", streaming, scenario, url.searchParams.get("alt") === "sse");
