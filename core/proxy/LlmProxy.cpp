@@ -528,7 +528,8 @@ std::string LlmProxy::upstreamPathFor(Provider provider, const std::string& rest
     const UpstreamEndpoint& endpoint = _upstreams.of(provider);
     if (provider == Provider::Gemini) {
         // Google's SDK puts the API version in the path; bare paths (the original's routes) mean v1beta.
-        for (const char* version : {"v1beta/", "v1/", "v1alpha/"}) {
+        // Media uploads and downloads (`upload/v1beta/files`, `download/...`) put theirs after that prefix.
+        for (const char* version : {"v1beta/", "v1/", "v1alpha/", "upload/", "download/"}) {
             if (rest.rfind(version, 0) == 0) return endpoint.basePath + "/" + rest;
         }
         return endpoint.basePath + "/v1beta/" + rest;

@@ -472,6 +472,15 @@ class LlmProxyTest : public CppUnit::TestFixture {
         result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/anthropic/v1/models?limit=2", "",
                                               {{"x-api-key", "k"}});
         CPPUNIT_ASSERT_EQUAL(std::string("/v1/models?limit=2"), e.standIn.last().uri);
+        // Gemini's media upload keeps its own prefix (it was sent to /v1beta/upload/v1beta/files).
+        result = archestra::test::httpRequest(
+            e.main->port(), "POST",
+            "/v1/gemini/" + e.defaultProfileId + "/upload/v1beta/files?uploadType=multipart", "{}",
+            {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(std::string("/upload/v1beta/files?uploadType=multipart"), e.standIn.last().uri);
+        result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/gemini/models", "",
+                                              {{"x-goog-api-key", "g-1"}});
+        CPPUNIT_ASSERT_EQUAL(std::string("/v1beta/models"), e.standIn.last().uri);
     }
 
     void testUnknownProfileIs404() {

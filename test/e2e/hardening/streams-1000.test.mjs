@@ -25,7 +25,9 @@ const STREAMS = Number(process.env.STREAMS_COUNT ?? 1000);
 const HOLD_S = Number(process.env.STREAMS_HOLD_S ?? (sanitizer ? 45 : 20));
 const THREADS = process.env.STREAMS_THREADS ? Number(process.env.STREAMS_THREADS) : null; // null: the default
 const COMPARE_POOL = process.env.STREAMS_COMPARE_POOL ? Number(process.env.STREAMS_COMPARE_POOL) : null;
-const EVENTS = 13; // data lines in test/fixtures/providers/openai/chat-stream-text.sse, [DONE] included
+// Data lines in test/fixtures/providers/openai/chat-stream-text.sse, [DONE] included; the usage chunk among them
+// comes because the request asks for it (include_usage), as OpenAI does.
+const EVENTS = 13;
 const eventDelay_ms = Math.round((HOLD_S * 1000) / EVENTS);
 
 let standin;
@@ -52,7 +54,7 @@ function processState(pid) {
 
 /// One streaming completion over its own socket; resolves with the data lines and timings (ms since `t0`).
 function stream(platform, agent, scenario, agentId, t0) {
-  const body = JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: `hello scenario:${scenario}` }] });
+  const body = JSON.stringify({ model: "gpt-4o", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: `hello scenario:${scenario}` }] });
   return new Promise((resolve) => {
     const req = http.request(
       `${platform.baseUrl}/v1/openai/chat/completions`,
