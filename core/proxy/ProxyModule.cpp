@@ -5,6 +5,7 @@
 #include "core/db/Database.h"
 #include "core/proxy/InteractionRoutes.h"
 
+#include <Poco/Logger.h>
 #include <Poco/Path.h>
 
 namespace archestra::proxy {
@@ -18,6 +19,10 @@ ProxyModule::ProxyModule(const config::Settings& settings, db::Database& databas
     ProxyUpstreams upstreams{UpstreamEndpoint::parse(settings.get("ARCHESTRA_OPENAI_BASE_URL")),
                              UpstreamEndpoint::parse(settings.get("ARCHESTRA_ANTHROPIC_BASE_URL")),
                              UpstreamEndpoint::parse(settings.get("ARCHESTRA_GEMINI_BASE_URL"))};
+    for (const auto& [setting, endpoint] : {std::pair{"ARCHESTRA_OPENAI_BASE_URL", &upstreams.openAi},
+                                            std::pair{"ARCHESTRA_ANTHROPIC_BASE_URL", &upstreams.anthropic},
+                                            std::pair{"ARCHESTRA_GEMINI_BASE_URL", &upstreams.gemini}})
+        if (auto warning = endpoint->cleartextWarning(setting)) Poco::Logger::get("proxy").warning(*warning);
     _cache = std::make_unique<ProfileCache>(database, database.connectionString());
     _discovery = std::make_unique<ToolDiscovery>(database, [this] { _cache->invalidate(); });
     std::string spool = Poco::Path(settings.dataDir()).makeAbsolute().append("spool").toString();

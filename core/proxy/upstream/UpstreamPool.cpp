@@ -69,6 +69,16 @@ UpstreamEndpoint UpstreamEndpoint::parse(const std::string& baseUrl) {
     return endpoint;
 }
 
+std::optional<std::string> UpstreamEndpoint::cleartextWarning(const std::string& setting) const {
+    if (tls()) return std::nullopt;
+    const std::string name = Poco::toLower(host);
+    if (name == "localhost" || name == "::1" || name == "[::1]" || name.rfind("127.", 0) == 0)
+        return std::nullopt;
+    return setting + " is plain http:// to " + host +
+           ": the provider keys clients send cross the network in clear text. Use https:// unless that host "
+           "is on a network you trust";
+}
+
 UpstreamPool::UpstreamPool(UpstreamOptions options) : _options(std::move(options)) {
     Poco::Net::initializeSSL();
     Poco::Net::Context::Params params;

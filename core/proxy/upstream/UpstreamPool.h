@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct UpstreamEndpoint {
     static UpstreamEndpoint parse(const std::string& baseUrl);
     std::string key() const { return scheme + "://" + host + ":" + std::to_string(port); }
     bool tls() const { return scheme == "https"; }
+    /// For a plain-HTTP upstream on another host: the warning that the provider credential crosses the
+    /// network in clear text (`setting` names where the URL came from). nullopt for https and for this host
+    /// (localhost, 127.0.0.0/8, ::1), where plain HTTP is the usual local model server or stand-in.
+    std::optional<std::string> cleartextWarning(const std::string& setting) const;
 };
 
 struct UpstreamOptions {

@@ -95,6 +95,7 @@ class UpstreamTlsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSelfSignedRefusedByDefault);
     CPPUNIT_TEST(testAcceptedWithConfiguredCa);
     CPPUNIT_TEST(testConfiguredCaStillChecksHostName);
+    CPPUNIT_TEST(testCleartextWarningForRemotePlainHttp);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -112,6 +113,22 @@ class UpstreamTlsTest : public CppUnit::TestFixture {
         UpstreamPool pool(options);
         CPPUNIT_ASSERT_EQUAL(std::string("{\"ok\":true}"),
                              get(pool, "https://localhost:" + std::to_string(upstream.port)));
+    }
+
+    /// Plain HTTP to another host sends the provider key in clear text: warned at start-up, naming the
+    /// setting.
+    void testCleartextWarningForRemotePlainHttp() {
+        using archestra::proxy::UpstreamEndpoint;
+        for (const char* local : {"http://localhost:8080/v1", "http://127.0.0.1:9/v1", "http://127.9.9.9",
+                                  "http://[::1]:8000", "https://api.openai.com/v1", "HTTPS://Example.com"})
+            CPPUNIT_ASSERT_MESSAGE(local, !UpstreamEndpoint::parse(local).cleartextWarning("X").has_value());
+        for (const char* remote : {"http://api.openai.com/v1", "http://10.0.0.5:8000/v1",
+                                   "http://vllm.svc:80", "http://LOCALHOST.example.com"}) {
+            auto warning = UpstreamEndpoint::parse(remote).cleartextWarning("ARCHESTRA_OPENAI_BASE_URL");
+            CPPUNIT_ASSERT_MESSAGE(remote, warning.has_value());
+            CPPUNIT_ASSERT_MESSAGE(*warning,
+                                   warning->rfind("ARCHESTRA_OPENAI_BASE_URL is plain http://", 0) == 0);
+        }
     }
 
     void testConfiguredCaStillChecksHostName() {
