@@ -1211,7 +1211,11 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
     copyResponseHead(exchange.response, out);
     if (method == "HEAD" || exchange.response.getStatus() == Poco::Net::HTTPResponse::HTTP_NO_CONTENT ||
         exchange.response.getStatus() == Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED) {
-        out.setContentLength(0);
+        // No body; a HEAD answer keeps the length the GET would have.
+        if (method == "HEAD" && exchange.response.hasContentLength())
+            out.setContentLength64(exchange.response.getContentLength64());
+        else
+            out.setContentLength(0);
         out.send();
         if (exchange.response.getKeepAlive()) _pool.release(std::move(exchange.session));
         return;

@@ -472,6 +472,12 @@ class LlmProxyTest : public CppUnit::TestFixture {
         result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/anthropic/v1/models?limit=2", "",
                                               {{"x-api-key", "k"}});
         CPPUNIT_ASSERT_EQUAL(std::string("/v1/models?limit=2"), e.standIn.last().uri);
+        // HEAD: no body, the upstream's length (it was answered as 0).
+        result = archestra::test::httpRequest(e.main->port(), "HEAD", "/v1/openai/models", "",
+                                              {{"Authorization", "Bearer sk-test-123"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
+        CPPUNIT_ASSERT_EQUAL(std::to_string(reply.body.size()), result.headers["content-length"]);
+        CPPUNIT_ASSERT_EQUAL(std::string("HEAD"), e.standIn.last().method);
         // Gemini's media upload keeps its own prefix (it was sent to /v1beta/upload/v1beta/files).
         result = archestra::test::httpRequest(
             e.main->port(), "POST",
