@@ -306,6 +306,7 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
         options.maxThreads = spec.threads;
         options.headerTimeout_s = settings.getInt("ARCHESTRA_HTTP_HEADER_TIMEOUT_S");
         options.readTimeout_s = settings.getInt("ARCHESTRA_HTTP_READ_TIMEOUT_S");
+        options.keepAliveTimeout_s = settings.getInt("ARCHESTRA_HTTP_KEEPALIVE_TIMEOUT_S");
         auto listener = std::make_unique<http::HttpListener>(options, *spec.dispatcher);
         try {
             listener->start();

@@ -49,6 +49,9 @@ std::vector<SettingSpec> buildSpecs() {
          "Time a client has to send a whole request head once it started (slowloris guard)"},
         {"ARCHESTRA_HTTP_READ_TIMEOUT_S", "60", K::Count,
          "Longest silence while reading a request body, or before a new connection's first request"},
+        {"ARCHESTRA_HTTP_KEEPALIVE_TIMEOUT_S", "75", K::Count,
+         "How long an idle keep-alive connection stays open; behind a load balancer, longer than its idle "
+         "timeout (an idle connection holds a worker thread)"},
         {"ARCHESTRA_SHUTDOWN_GRACE_S", "10", K::Count,
          "On SIGTERM: how long in-flight requests and streams may take to finish before they are cut"},
         // Files

@@ -16,7 +16,9 @@ let platform;
 let cookie;
 
 before(async () => {
-  platform = await startPlatform({ env: { ARCHESTRA_HTTP_HEADER_TIMEOUT_S: "5", ARCHESTRA_HTTP_READ_TIMEOUT_S: "8" } });
+  platform = await startPlatform({
+    env: { ARCHESTRA_HTTP_HEADER_TIMEOUT_S: "5", ARCHESTRA_HTTP_READ_TIMEOUT_S: "8", ARCHESTRA_HTTP_KEEPALIVE_TIMEOUT_S: "3" },
+  });
   const session = await adminSession(platform);
   cookie = session.cookie;
 });
@@ -202,6 +204,27 @@ test("path traversal on the UI's static files", async () => {
     else assert.match(result.text, /<!doctype html>/i, `${p}: 200 but not the app's index.html`);
   }
   await assertHealthy(platform.uiPort);
+});
+
+test("an idle keep-alive connection is closed after ARCHESTRA_HTTP_KEEPALIVE_TIMEOUT_S (3 s here)", async () => {
+  const socket = net.connect({ host: "127.0.0.1", port: platform.apiPort });
+  let received = "";
+  let answeredAt = 0;
+  const closedAt = new Promise((resolve) => {
+    socket.on("data", (chunk) => {
+      received += chunk.toString("latin1");
+      if (!answeredAt && received.includes("\r\n\r\n")) answeredAt = Date.now();
+    });
+    socket.on("close", () => resolve(Date.now()));
+    socket.on("error", () => {});
+  });
+  socket.write("GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
+  const closed = await Promise.race([closedAt, sleep(20000).then(() => 0)]);
+  socket.destroy();
+  assert.match(received, /^HTTP\/1\.1 200/);
+  assert.ok(closed > 0, "the idle connection was still open after 20 s");
+  const idle_ms = closed - answeredAt;
+  assert.ok(idle_ms >= 2500 && idle_ms < 6000, `closed after ${idle_ms} ms idle`);
 });
 
 test("slowloris: a trickling client is cut off and does not starve others", async () => {
