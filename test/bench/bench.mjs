@@ -161,37 +161,50 @@ function runWrk({ url, concurrency, seconds, stream, headers = {} }) {
   });
 }
 
-/// Open-loop-ish load: hey with `rateWorkers` workers each limited to rate/rateWorkers req/s (keep-alive), so the
-/// latency is measured below saturation instead of being concurrency / throughput as in wrk's closed loop.
-function runHey({ url, rate, seconds, headers = {} }) {
-  const args = ["-z", `${seconds}s`, "-c", String(rateWorkers), "-q", String(rate / rateWorkers), "-t", "10", "-m", "POST", "-T", "application/json"];
+/// Open-loop-ish load: `rateWorkers` hey processes, one keep-alive connection each, each limited to
+/// rate/rateWorkers req/s, so the latency is measured below saturation instead of being concurrency / throughput
+/// as in wrk's closed loop. One hey with `-c 10 -q N` would not do: its workers' tickers start together, so the
+/// requests arrive in bursts of 10 every 1/N s and the last of each burst queues behind the other nine (that
+/// measured the time to serve a burst, not one request). Separate processes started 1/rate s apart spread the
+/// arrivals over each period, as independent agents would.
+async function runHey({ url, rate, seconds, headers = {} }) {
+  const args = ["-z", `${seconds}s`, "-c", "1", "-q", String(rate / rateWorkers), "-t", "10", "-m", "POST", "-T", "application/json"];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   args.push("-D", path.join(here, "chat-with-tools.json"), "-o", "csv", url);
-  return new Promise((resolve, reject) => {
-    const child = spawn("hey", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => {
-      // csv: response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset
-      const lines = out.split("\n").slice(1).filter((l) => l.trim());
-      if (code !== 0 || lines.length === 0) return reject(new Error(`hey failed (${code}): ${err}${out.slice(0, 400)}`));
-      const latencies = [];
-      let errors = 0;
-      let last = 0;
-      for (const line of lines) {
-        const f = line.split(",");
-        latencies.push(Number(f[0]) * 1000);
-        if (f[6] !== "200") errors += 1;
-        last = Math.max(last, Number(f[7]) + Number(f[0]));
-      }
-      latencies.sort((a, b) => a - b);
-      const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-      resolve({ requests: lines.length, rps: lines.length / Math.max(last, seconds), p50_ms: q(0.5), p99_ms: q(0.99), errors });
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const child = spawn("hey", args, { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("exit", (code) => {
+        // csv: response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset
+        const lines = out.split("\n").slice(1).filter((l) => l.trim());
+        if (code !== 0 || lines.length === 0) return reject(new Error(`hey failed (${code}): ${err}${out.slice(0, 400)}`));
+        resolve(lines);
+      });
+      child.on("error", reject);
     });
-    child.on("error", reject);
-  });
+  const workers = [];
+  for (let i = 0; i < rateWorkers; i++) {
+    workers.push(one());
+    await sleep(1000 / rate);
+  }
+  const latencies = [];
+  let errors = 0;
+  let last = 0;
+  for (const lines of await Promise.all(workers)) {
+    for (const line of lines) {
+      const f = line.split(",");
+      latencies.push(Number(f[0]) * 1000);
+      if (f[6] !== "200") errors += 1;
+      last = Math.max(last, Number(f[7]) + Number(f[0]));
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { requests: latencies.length, rps: latencies.length / Math.max(last, seconds), p50_ms: q(0.5), p99_ms: q(0.99), errors };
 }
 
 /// Profilers attached to the platform while wrk runs (BENCH_PERF, BENCH_ATTACH): what is behind the CPU figure.
@@ -328,11 +341,12 @@ async function main() {
           );
         }
       }
-      // The fixed-rate row (json only): direct and archestra; Portkey cannot hold the rate (it would only show
-      // its own saturation, as in the closed-loop rows).
+      // The fixed-rate row (json only): direct, archestra and the passthrough proxies (what one extra hop costs
+      // in latency on this machine); Portkey cannot hold the rate (it would only show its own saturation, as in
+      // the closed-loop rows).
       if (!stream && fixedRate > 0) {
         for (const [name, t] of Object.entries(targets)) {
-          if (name === "portkey" || name.startsWith("passthrough-")) continue;
+          if (name === "portkey") continue;
           const before = name === "archestra" ? { cpu: cpuTicks(platform.child.pid).self, db: databaseTicks(platform) } : null;
           const attached = name === "archestra" ? attachTools(platform.child.pid, "fixed", fixedRate) : [];
           const r = await runHey({ ...t, rate: fixedRate, seconds: duration_s });
@@ -431,7 +445,7 @@ function render({ startedAt, loadBefore, results, platformStats }) {
   );
   if (fixedRate > 0)
     lines.push(
-      `- Fixed-rate rows (conc. "${rateWorkers} @ ${fixedRate}/s"): hey (Debian), ${rateWorkers} keep-alive workers each limited to ${fixedRate / rateWorkers} req/s, ${duration_s} s: ` +
+      `- Fixed-rate rows (conc. "${rateWorkers} @ ${fixedRate}/s"): hey (Debian), ${rateWorkers} processes of one keep-alive connection each, limited to ${fixedRate / rateWorkers} req/s and started ${f(1000 / fixedRate, 1)} ms apart (arrivals spread, not in bursts), ${duration_s} s: ` +
         "latency below saturation (wrk's closed loop measures concurrency / throughput). Portkey is left out: it cannot hold the rate.",
     );
   lines.push("");
