@@ -8,6 +8,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <random>
 
 namespace archestra::http {
@@ -42,14 +43,12 @@ class DispatchHandler : public Poco::Net::HTTPRequestHandler {
 
 }  // namespace
 
-std::string newRequestId() {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    std::uint64_t high = generator();
-    std::uint64_t low = generator();
-    high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-    low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-    // Hex digits written directly: snprintf's format parsing cost more than the rest of the id (it runs
-    // twice per proxied call: the request id and the interaction id).
+namespace {
+
+/// Canonical text form of a UUID given as two 64-bit halves. Hex digits written directly: snprintf's format
+/// parsing cost more than the rest of the id (it runs twice per proxied call: the request id and the
+/// interaction id).
+std::string uuidText(std::uint64_t high, std::uint64_t low) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string id(36, '-');
     std::size_t at = 0;
@@ -66,6 +65,31 @@ std::string newRequestId() {
     ++at;
     put(low, 12);
     return id;
+}
+
+std::mt19937_64& idBits() {
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    return generator;
+}
+
+}  // namespace
+
+std::string newRequestId() {
+    std::uint64_t high = idBits()();
+    std::uint64_t low = idBits()();
+    high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+    low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+    return uuidText(high, low);
+}
+
+std::string newTimeOrderedId() {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    const auto ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+    // 48 bits of Unix milliseconds, version 7, 12 + 62 random bits, variant 10 (RFC 9562 section 5.7).
+    std::uint64_t high = (ms << 16) | 0x7000ULL | (idBits()() & 0x0FFFULL);
+    std::uint64_t low = (idBits()() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+    return uuidText(high, low);
 }
 
 bool CorsPolicy::isAllowed(const std::string& origin) const {
@@ -197,8 +221,8 @@ void Dispatcher::dispatch(Context& context) {
     context.setRoute(&route, std::move(match.params));
 
     for (const auto& name : route.spec.uuidParams) {
-        if (!isUuidV4(context.param(name)))
-            throw ApiError::badRequest("Path parameter '" + name + "': expected a UUID v4, got '" +
+        if (!isUuid(context.param(name)))
+            throw ApiError::badRequest("Path parameter '" + name + "': expected a UUID, got '" +
                                        context.param(name) + "'");
     }
     std::size_t limit = route.spec.maxBodyBytes > 0 ? route.spec.maxBodyBytes : _options.maxBodyBytes;

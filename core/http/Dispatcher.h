@@ -102,4 +102,9 @@ class DispatcherFactory : public Poco::Net::HTTPRequestHandlerFactory {
 /// A fresh random UUID v4 (thread-safe, not for secrets).
 std::string newRequestId();
 
+/// A fresh UUID v7 (RFC 9562): the Unix time in milliseconds, then random bits; thread-safe, not for secrets.
+/// For the ids of append-mostly tables (interactions): new keys land at the right edge of the primary key's
+/// B-tree instead of on a random leaf, so an insert touches the pages already in cache, and ids sort by time.
+std::string newTimeOrderedId();
+
 }  // namespace archestra::http

@@ -18,7 +18,10 @@ std::vector<std::string> splitPath(const std::string& path) {
     return parts;
 }
 
-bool isUuidV4(const std::string& text) {
+namespace {
+
+/// 8-4-4-4-12 hex digits.
+bool isUuidShape(const std::string& text) {
     if (text.size() != 36) return false;
     for (std::size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
@@ -28,10 +31,22 @@ bool isUuidV4(const std::string& text) {
             return false;
         }
     }
-    // Version nibble 4 and RFC 4122 variant.
-    if (text[14] != '4') return false;
+    return true;
+}
+
+bool hasRfcVariant(const std::string& text) {
     char variant = static_cast<char>(std::tolower(static_cast<unsigned char>(text[19])));
     return variant == '8' || variant == '9' || variant == 'a' || variant == 'b';
+}
+
+}  // namespace
+
+bool isUuidV4(const std::string& text) {
+    return isUuidShape(text) && text[14] == '4' && hasRfcVariant(text);
+}
+
+bool isUuid(const std::string& text) {
+    return isUuidShape(text) && text[14] >= '1' && text[14] <= '8' && hasRfcVariant(text);
 }
 
 namespace {

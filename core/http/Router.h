@@ -104,4 +104,8 @@ std::vector<std::string> splitPath(const std::string& path);
 /// True for a canonical UUID v4 string.
 bool isUuidV4(const std::string& text);
 
+/// True for a canonical UUID string of version 1 to 8 with the RFC 9562 variant (what path parameters take:
+/// most ids are v4 from gen_random_uuid(), interaction ids are v7).
+bool isUuid(const std::string& text);
+
 }  // namespace archestra::http

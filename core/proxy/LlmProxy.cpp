@@ -584,7 +584,7 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
 
     InteractionRecord record;
     // A random UUID v4 without opening /dev/urandom per call (Poco's UUIDGenerator does).
-    record.id = http::newRequestId();
+    record.id = http::newTimeOrderedId();  // v7: appended at the right edge of the primary key
     record.profileId = profile->id;
     record.provider = std::string(providerName(provider));
     record.type = interactionType(provider);

@@ -11,6 +11,7 @@
 #include <Poco/TemporaryFile.h>
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <chrono>
 #include <fstream>
 #include <set>
 
@@ -53,6 +54,7 @@ class DispatcherTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testHandlerExceptionIs500WithoutDetails);
     CPPUNIT_TEST(testStaticFilesConfined);
     CPPUNIT_TEST(testNewRequestIdsAreDistinctUuidV4);
+    CPPUNIT_TEST(testTimeOrderedIdsAreUuidV7);
     CPPUNIT_TEST(testConnectionSocketKeepsItsAddresses);
     CPPUNIT_TEST_SUITE_END();
 
@@ -177,6 +179,13 @@ class DispatcherTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(400, httpRequest(_port, "GET", "/things/123").status);
         CPPUNIT_ASSERT_EQUAL(
             200, httpRequest(_port, "GET", "/things/0b6e2f0a-3f1c-4c7e-9a55-6d4c1c1f2e3a").status);
+        // A v7 id (interactions) is a UUID too; a version-0 one and a wrong variant are not.
+        CPPUNIT_ASSERT_EQUAL(200, httpRequest(_port, "GET", "/things/" + newTimeOrderedId()).status);
+        auto bad = httpRequest(_port, "GET", "/things/0b6e2f0a-3f1c-0c7e-9a55-6d4c1c1f2e3a");
+        CPPUNIT_ASSERT_EQUAL(400, bad.status);
+        CPPUNIT_ASSERT_MESSAGE(bad.body, bad.body.find("Path parameter") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(
+            400, httpRequest(_port, "GET", "/things/0b6e2f0a-3f1c-7c7e-1a55-6d4c1c1f2e3a").status);
     }
 
     void testHandlerExceptionIs500WithoutDetails() {
@@ -192,6 +201,37 @@ class DispatcherTest : public CppUnit::TestFixture {
             std::string id = newRequestId();
             CPPUNIT_ASSERT_MESSAGE(id, isUuidV4(id));
             CPPUNIT_ASSERT_MESSAGE(id, id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+            seen.insert(id);
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2000), seen.size());
+    }
+
+    /// v7: version 7, RFC variant, the current Unix milliseconds in the first 48 bits, distinct; ids made in
+    /// a later millisecond sort after earlier ones as text (what keeps the primary key's inserts at its right
+    /// edge).
+    void testTimeOrderedIdsAreUuidV7() {
+        auto millisOf = [](const std::string& id) {
+            return std::stoull(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+        };
+        auto nowMs = [] {
+            return static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count());
+        };
+        std::set<std::string> seen;
+        std::string previous;
+        for (int i = 0; i < 2000; ++i) {
+            unsigned long long before = nowMs();
+            std::string id = newTimeOrderedId();
+            unsigned long long after = nowMs();
+            CPPUNIT_ASSERT_MESSAGE(id, isUuid(id));
+            CPPUNIT_ASSERT_MESSAGE(id, !isUuidV4(id));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(id, '7', id[14]);
+            CPPUNIT_ASSERT_MESSAGE(id, id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(id, millisOf(id) >= before && millisOf(id) <= after);
+            if (!previous.empty() && millisOf(id) > millisOf(previous))
+                CPPUNIT_ASSERT_MESSAGE(id, id > previous);
+            previous = id;
             seen.insert(id);
         }
         CPPUNIT_ASSERT_EQUAL(std::size_t(2000), seen.size());

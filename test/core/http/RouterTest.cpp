@@ -120,6 +120,15 @@ class RouterTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!isUuidV4("0b6e2f0a-3f1c-4c7e-7a55-6d4c1c1f2e3a"));  // bad variant
         CPPUNIT_ASSERT(!isUuidV4("not-a-uuid"));
         CPPUNIT_ASSERT(!isUuidV4(""));
+        CPPUNIT_ASSERT(!isUuidV4("019ac8f1-3f1c-7c7e-9a55-6d4c1c1f2e3a"));  // version 7
+        CPPUNIT_ASSERT(isUuid("019ac8f1-3f1c-7c7e-9a55-6d4c1c1f2e3a"));
+        CPPUNIT_ASSERT(isUuid("0b6e2f0a-3f1c-4c7e-9a55-6d4c1c1f2e3a"));
+        CPPUNIT_ASSERT(isUuid("0B6E2F0A-3F1C-1C7E-BA55-6D4C1C1F2E3A"));   // version 1, upper case
+        CPPUNIT_ASSERT(!isUuid("0b6e2f0a-3f1c-0c7e-9a55-6d4c1c1f2e3a"));  // version 0
+        CPPUNIT_ASSERT(!isUuid("0b6e2f0a-3f1c-9c7e-9a55-6d4c1c1f2e3a"));  // version 9
+        CPPUNIT_ASSERT(!isUuid("0b6e2f0a-3f1c-7c7e-ca55-6d4c1c1f2e3a"));  // variant 110 (Microsoft)
+        CPPUNIT_ASSERT(!isUuid("0b6e2f0a-3f1c-7c7e-9a55-6d4c1c1f2e3"));   // one digit short
+        CPPUNIT_ASSERT(!isUuid("0b6e2f0a_3f1c-7c7e-9a55-6d4c1c1f2e3a"));
     }
 };
 

@@ -166,6 +166,10 @@ test("GET /api/interactions (signed-in admin) lists one interaction per request"
   assert.deepEqual(types, sent.map((s) => (s.provider === "openai" ? "openai:chatCompletions" : "anthropic:messages")).sort());
   for (const item of list.body.data) {
     assert.ok(item.id && item.profileId && item.request && item.response, JSON.stringify(item).slice(0, 300));
+    // UUID v7: the creation time in its first 48 bits (primary key inserts at the B-tree's right edge).
+    assert.match(item.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const idMs = parseInt(item.id.slice(0, 8) + item.id.slice(9, 13), 16);
+    assert.ok(Math.abs(idMs - Date.parse(item.createdAt)) < 5000, `${item.id} vs ${item.createdAt}`);
   }
 
   const filtered = await apiGet(stack.platform, session, `/api/interactions?profileId=${defaultId}&limit=100`);
