@@ -49,6 +49,15 @@ class MigratorTest : public CppUnit::TestFixture {
             auto rows = db.query("SELECT to_regclass($1) IS NOT NULL", {std::string("\"") + table + "\""});
             CPPUNIT_ASSERT_MESSAGE(table, rows[0].boolean(0));
         }
+        // 0012: the log tables' time indexes are ascending (new rows at the right edge, read backwards for
+        // newest first); a DESC one would put every new row on the leftmost leaf.
+        auto timeIndexes = db.query(
+            "SELECT string_agg(indexname || ': ' || indexdef, '; ' ORDER BY indexname), "
+            "count(*) FILTER (WHERE indexdef LIKE '%DESC%') FROM pg_indexes "
+            "WHERE tablename IN ('interactions', 'mcp_tool_calls') AND indexdef LIKE '%created_at%'");
+        CPPUNIT_ASSERT_MESSAGE(timeIndexes[0].str(0),
+                               timeIndexes[0].str(0).find("interactions_created_idx") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(timeIndexes[0].str(0), std::string("0"), timeIndexes[0].str(1));
     }
 
     void testConcurrentMigratorsApplyOnce() {
