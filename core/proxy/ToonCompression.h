@@ -2,6 +2,7 @@
 // before the request goes upstream, everything else in the body left as it was.
 #pragma once
 
+#include "core/proxy/JsonLocate.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
 
 #include <nlohmann/json.hpp>
@@ -44,16 +45,5 @@ struct ToonOutcome {
 ToonOutcome compressToolResults(const ProviderAdapter& adapter, const RequestView& view, std::string_view raw,
                                 const nlohmann::json& body, std::optional<nlohmann::json>& rewritten,
                                 std::optional<std::string>& spliced);
-
-/// The byte range [first, second) of the value at `path` (object keys and array indices) inside the JSON text
-/// `raw`, which must be valid JSON. A duplicated key resolves to its last occurrence (as the parser does).
-/// Nullopt when the path does not exist.
-struct JsonPathStep {
-    std::string key;  ///< used when !isIndex
-    std::size_t index = 0;
-    bool isIndex = false;
-};
-std::optional<std::pair<std::size_t, std::size_t>> locateJsonValue(std::string_view raw,
-                                                                   const std::vector<JsonPathStep>& path);
 
 }  // namespace archestra::proxy

@@ -1,4 +1,5 @@
 // OpenAI chat.completions adapter: request/response views, blocked shapes, stream assembly and error bodies.
+#include "core/proxy/JsonLocate.h"
 #include "core/proxy/JsonParse.h"
 #include "core/proxy/adapters/AdapterSupport.h"
 #include "core/proxy/adapters/ProviderAdapter.h"
@@ -480,92 +481,6 @@ json errorObject(ProxyErrorKind kind, std::string_view message) {
     return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
 }
 
-// ---- positions in JSON text, for splicing stream_options into a request without re-serialising it. The text
-// is valid JSON (parsed before); whatever these readers do not expect makes the caller leave the text alone.
-
-constexpr std::size_t kNone = std::string_view::npos;
-
-std::size_t skipSpace(std::string_view text, std::size_t at) {
-    while (at < text.size() && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
-        ++at;
-    return at;
-}
-
-/// Just past the string whose opening quote is at `at`; kNone when it does not end.
-std::size_t stringEnd(std::string_view text, std::size_t at) {
-    for (++at; at < text.size(); ++at) {
-        if (text[at] == '\\')
-            ++at;
-        else if (text[at] == '"')
-            return at + 1;
-    }
-    return kNone;
-}
-
-/// Just past the value that starts at `at`; kNone when there is none.
-std::size_t valueEnd(std::string_view text, std::size_t at) {
-    if (at >= text.size()) return kNone;
-    if (text[at] == '"') return stringEnd(text, at);
-    if (text[at] == '{' || text[at] == '[') {
-        int depth = 0;
-        while (at < text.size()) {
-            const char c = text[at];
-            if (c == '"') {
-                at = stringEnd(text, at);
-                if (at == kNone) return kNone;
-                continue;
-            }
-            if (c == '{' || c == '[') ++depth;
-            if ((c == '}' || c == ']') && --depth == 0) return at + 1;
-            ++at;
-        }
-        return kNone;
-    }
-    const std::size_t start = at;
-    while (at < text.size() && std::string_view(" \t\r\n,:]}").find(text[at]) == kNone) ++at;
-    return at == start ? kNone : at;
-}
-
-struct MemberSpan {
-    std::string_view key;  ///< as written, without the quotes
-    std::size_t valueBegin = 0;
-    std::size_t valueEnd = 0;
-};
-
-/// The members of the object whose '{' is at `open`, in order, and the last one named `name` (nullptr when
-/// none). False when there is no object at `open`, or a key is written with escapes (it might spell `name`).
-bool readMembers(std::string_view text, std::size_t open, std::string_view name,
-                 std::vector<MemberSpan>& members, const MemberSpan*& named) {
-    named = nullptr;
-    if (open >= text.size() || text[open] != '{') return false;
-    std::size_t at = skipSpace(text, open + 1);
-    if (at < text.size() && text[at] == '}') return true;
-    for (;;) {
-        if (at >= text.size() || text[at] != '"') return false;
-        const std::size_t keyEnd = stringEnd(text, at);
-        if (keyEnd == kNone) return false;
-        const std::string_view key = text.substr(at + 1, keyEnd - at - 2);
-        if (key.find('\\') != kNone) return false;
-        at = skipSpace(text, keyEnd);
-        if (at >= text.size() || text[at] != ':') return false;
-        const std::size_t begin = skipSpace(text, at + 1);
-        const std::size_t end = valueEnd(text, begin);
-        if (end == kNone) return false;
-        members.push_back({key, begin, end});
-        at = skipSpace(text, end);
-        if (at < text.size() && text[at] == ',') {
-            at = skipSpace(text, at + 1);
-            continue;
-        }
-        if (at >= text.size() || text[at] != '}') return false;
-        break;
-    }
-    // The last of a repeated key counts, as in the DOM (and in OpenAI's own parser).
-    for (const auto& member : members)
-        if (member.key == name) named = &member;
-    return true;
-}
-
 /// `text` with `replaced` bytes at `at` replaced by `insert`.
 std::string spliced(std::string_view text, std::size_t at, std::size_t replaced, std::string_view insert) {
     std::string out;
@@ -574,11 +489,13 @@ std::string spliced(std::string_view text, std::size_t at, std::size_t replaced,
     return out;
 }
 
-/// Where a member goes in the object opened at `open`: after its last member's value, or after the '{'.
-std::string memberInsert(const std::vector<MemberSpan>& members, std::size_t open, std::string_view member,
-                         std::size_t& at) {
-    at = members.empty() ? open + 1 : members.back().valueEnd;
-    return (members.empty() ? "" : ",") + std::string(member);
+/// `text` with `member` added to the object at [open, close) (valid JSON, '{' at open): after its last
+/// member, before the whitespace that precedes the '}', with a comma unless the object is empty.
+std::string withMember(std::string_view text, std::size_t open, std::size_t close, std::string_view member) {
+    std::size_t at = close - 1;  // the '}'
+    while (at > open + 1 && isJsonSpace(text[at - 1])) --at;
+    const bool empty = at == open + 1;
+    return spliced(text, at, 0, (empty ? "" : ",") + std::string(member));
 }
 
 class OpenAiAdapter final : public ProviderAdapter {
@@ -824,32 +741,31 @@ class OpenAiAdapter final : public ProviderAdapter {
         static constexpr std::string_view kInclude = R"("include_usage":true)";
         static const std::string kOptionsValue = "{" + std::string(kInclude) + "}";
         static const std::string kOptions = R"("stream_options":)" + kOptionsValue;
-        std::size_t open =
-            text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;  // a byte order mark, as parseJson skips
-        open = skipSpace(text, open);
-        std::vector<MemberSpan> top;
-        const MemberSpan* options = nullptr;
-        if (!readMembers(text, open, "stream_options", top, options)) return std::nullopt;
-        std::size_t at = 0;
+        // A byte order mark, as parseJson skips; positions below are in `body`, then shifted back.
+        const std::size_t bom = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+        const std::string_view body = text.substr(bom);
+        auto isObject = [&](std::pair<std::size_t, std::size_t> range) {
+            return range.second > range.first && body[range.first] == '{';
+        };
+        auto root = locateJsonValue(body, {});
+        if (!root || !isObject(*root)) return std::nullopt;
+        auto options = locateJsonValue(body, {{"stream_options"}});
+        std::string out;
         if (!options) {
-            std::string insert = memberInsert(top, open, kOptions, at);
-            return spliced(text, at, 0, insert);
+            out = withMember(body, root->first, root->second, kOptions);
+        } else if (body.substr(options->first, options->second - options->first) == "null") {
+            out = spliced(body, options->first, 4, kOptionsValue);
+        } else if (!isObject(*options)) {
+            return std::nullopt;  // not an object: left for the upstream to refuse
+        } else if (auto include = locateJsonValue(body, {{"stream_options"}, {"include_usage"}}); !include) {
+            out = withMember(body, options->first, options->second, kInclude);
+        } else {
+            const std::string_view current = body.substr(include->first, include->second - include->first);
+            if (current != "false" && current != "null")
+                return std::nullopt;  // true already, or not a boolean
+            out = spliced(body, include->first, current.size(), "true");
         }
-        const std::string_view value =
-            text.substr(options->valueBegin, options->valueEnd - options->valueBegin);
-        if (value == "null") return spliced(text, options->valueBegin, value.size(), kOptionsValue);
-        std::vector<MemberSpan> inner;
-        const MemberSpan* include = nullptr;
-        // Not an object (the upstream refuses it): left for the upstream to say so.
-        if (!readMembers(text, options->valueBegin, "include_usage", inner, include)) return std::nullopt;
-        if (!include) {
-            std::string insert = memberInsert(inner, options->valueBegin, kInclude, at);
-            return spliced(text, at, 0, insert);
-        }
-        const std::string_view current =
-            text.substr(include->valueBegin, include->valueEnd - include->valueBegin);
-        if (current != "false" && current != "null") return std::nullopt;  // true already, or not a boolean
-        return spliced(text, include->valueBegin, current.size(), "true");
+        return bom ? std::string(text.substr(0, bom)) + out : out;
     }
 
     std::string errorBody(ProxyErrorKind kind, std::string_view message) const override {

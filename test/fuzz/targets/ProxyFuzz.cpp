@@ -108,6 +108,26 @@ void fuzzBodies(const ProviderAdapter& adapter, std::string_view input) {
     // compactJson writes nlohmann's own dump, byte for byte.
     if (compactJson(body) != body.dump(-1, ' ', false, json::error_handler_t::replace))
         violated("compactJson differs from nlohmann's dump", input);
+    // The include_usage splice (OpenAI streams): when it changes the body, the result parses to the same
+    // document with stream_options.include_usage true and nothing else changed; it refuses only a body that
+    // is not an object, a stream_options that is neither null nor an object, or an include_usage already true
+    // or not a boolean.
+    if (auto spliced = adapter.withStreamUsage(input)) {
+        json after = json::parse(*spliced, nullptr, false);
+        if (after.is_discarded() || !body.is_object()) violated("withStreamUsage broke the body", input);
+        json expected = body;
+        if (!expected["stream_options"].is_object()) expected["stream_options"] = json::object();
+        expected["stream_options"]["include_usage"] = true;
+        if (after != expected)
+            violated("withStreamUsage changed more than stream_options.include_usage", input);
+    } else if (&adapter == &openAiAdapter() && body.is_object()) {
+        auto options = body.find("stream_options");
+        bool refusable = options != body.end() && !options->is_null() &&
+                         (!options->is_object() ||
+                          (options->contains("include_usage") && (*options)["include_usage"] != false &&
+                           !(*options)["include_usage"].is_null()));
+        if (!refusable) violated("withStreamUsage left a body it can splice", input);
+    }
     // The fast paths (views read on simdjson's document) must read what the DOM reads, or not be taken.
     if (auto quick = adapter.parseRequestText(input, RouteInfo{"gemini-pro", false})) {
         try {
