@@ -1197,7 +1197,13 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
 
     Exchange exchange;
     try {
-        sendUpstream(_pool, endpoint, request, body, exchange);
+        // The client is watched while the upstream works, as for model calls: a client that hangs up cancels
+        // the upstream request (a file upload's processing, a long listing) instead of leaving it running.
+        sendUpstream(_pool, endpoint, request, body, exchange, &context);
+    } catch (const ClientGone&) {
+        ++_counters.clientDisconnects;
+        abortClient(context);
+        return;
     } catch (const UpstreamTimeoutException& error) {
         ++_counters.upstreamErrors;
         sendProviderError(context, adapter, ProxyErrorKind::UpstreamTimeout, error.message());
@@ -1227,7 +1233,12 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
     bool upstreamBroke = false;
     std::uint64_t bytesRead = 0;
     try {
-        while (std::size_t n = readSome(*exchange.body, buffer, sizeof buffer)) {
+        for (;;) {
+            // Between bytes of a slow body the client is watched too: gone, the upstream is cut at once.
+            if (upstreamWouldBlock(exchange, bytesRead))
+                awaitUpstream(exchange.session, &context, _pool.options().idleTimeout_ms);
+            const std::size_t n = readSome(*exchange.body, buffer, sizeof buffer);
+            if (n == 0) break;
             bytesRead += n;
             client.write(buffer, static_cast<std::streamsize>(n));
             client.flush();
@@ -1240,6 +1251,10 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
             clean = false;
             upstreamBroke = true;
         }
+    } catch (const ClientGone&) {
+        ++_counters.clientDisconnects;
+        clean = false;  // awaitUpstream aborted the upstream session; the client's side is closed below
+        abortClient(context);
     } catch (const Poco::Exception&) {
         clean = false;
         upstreamBroke = true;

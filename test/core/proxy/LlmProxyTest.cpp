@@ -189,6 +189,7 @@ class LlmProxyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUpstreamDroppedMidBodyIs502);
     CPPUNIT_TEST(testAnthropicAndGeminiRoutes);
     CPPUNIT_TEST(testPassThroughStripsProfile);
+    CPPUNIT_TEST(testPassThroughClientDisconnectCancelsUpstream);
     CPPUNIT_TEST(testUnknownProfileIs404);
     CPPUNIT_TEST(testNonUuidProfileIs400);
     CPPUNIT_TEST(testSeveralChoicesWithToolsRefused);
@@ -487,6 +488,64 @@ class LlmProxyTest : public CppUnit::TestFixture {
         result = archestra::test::httpRequest(e.main->port(), "GET", "/v1/gemini/models", "",
                                               {{"x-goog-api-key", "g-1"}});
         CPPUNIT_ASSERT_EQUAL(std::string("/v1beta/models"), e.standIn.last().uri);
+    }
+
+    /// A pass-through call is cancelled when its client hangs up, as a model call is: while the upstream has
+    /// not answered yet, and while its body pauses. Measured by the proxy's disconnect counter, which must
+    /// rise long before the stand-in would have gone on (3 s): without the watch it rose only then, on the
+    /// failed write.
+    void testPassThroughClientDisconnectCancelsUpstream() {
+        auto& e = env();
+        // Its own stack with a long idle timeout: the main one gives up on a silent upstream after 800 ms.
+        ProxyStack patient(*e.db, *e.cache, *e.discovery, *e.log, e.standIn.baseUrl(), 10000);
+        auto hangUpAfter = [&](const StandInReply& reply, bool readHead) {
+            e.standIn.reply(reply);
+            const auto before = patient.proxy->counters().clientDisconnects.load();
+            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(patient.port()));
+            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/v1/openai/models",
+                                           Poco::Net::HTTPMessage::HTTP_1_1);
+            request.set("Authorization", "Bearer sk-test-123");
+            session.sendRequest(request).flush();
+            if (readHead) {
+                Poco::Net::HTTPResponse response;
+                std::istream& in = session.receiveResponse(response);
+                char buffer[16];
+                in.read(buffer, sizeof buffer);
+                CPPUNIT_ASSERT_EQUAL(std::streamsize(16), in.gcount());
+            } else {
+                std::this_thread::sleep_for(
+                    std::chrono::milliseconds(200));  // the request reached the stand-in
+            }
+            const auto hungUp = Clock::now();
+            session.abort();
+            while (patient.proxy->counters().clientDisconnects.load() == before &&
+                   Clock::now() - hungUp < std::chrono::seconds(10))
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            CPPUNIT_ASSERT_EQUAL(before + 1, patient.proxy->counters().clientDisconnects.load());
+            return Clock::now() - hungUp;
+        };
+        StandInReply slowHead;
+        slowHead.body = R"({"object":"list","data":[]})";
+        slowHead.firstByteDelay_ms = 3000;
+        auto waited = hangUpAfter(slowHead, false);
+        CPPUNIT_ASSERT_MESSAGE("noticed after " + std::to_string(waited.count()) + " ns",
+                               waited < std::chrono::milliseconds(1500));
+        StandInReply pausedBody;
+        pausedBody.body = std::string(4096, 'x');
+        pausedBody.chunked = true;
+        pausedBody.chunkBytes = 64;
+        pausedBody.pauseAfterBytes = 64;
+        pausedBody.pause_ms = 3000;
+        waited = hangUpAfter(pausedBody, true);
+        CPPUNIT_ASSERT_MESSAGE("noticed after " + std::to_string(waited.count()) + " ns",
+                               waited < std::chrono::milliseconds(1500));
+        // The proxy still serves pass-through calls afterwards.
+        StandInReply plain;
+        plain.body = R"({"object":"list","data":[]})";
+        e.standIn.reply(plain);
+        auto result = archestra::test::httpRequest(patient.port(), "GET", "/v1/openai/models", "",
+                                                   {{"Authorization", "Bearer sk-test-123"}});
+        CPPUNIT_ASSERT_EQUAL(200, result.status);
     }
 
     void testUnknownProfileIs404() {
