@@ -7,7 +7,7 @@
 // requests that reached the upstream; writes the table to docs/benchmark.md. Everything listens on 127.0.0.1.
 //
 // Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (seconds, default 2),
-// BENCH_CONCURRENCY (default "10,100"), BENCH_STREAM_CONCURRENCY (default "10"), BENCH_THREADS (wrk threads,
+// BENCH_CONCURRENCY (default "1,10,100"; c=1 is the serial added latency, no queueing), BENCH_STREAM_CONCURRENCY (default "10"), BENCH_THREADS (wrk threads,
 // default 2), BENCH_RATE (total req/s of the fixed-rate json run with hey, 10 workers; default 1000; 0 = none),
 // BENCH_TARGETS (default "direct,archestra,portkey,passthrough-threads,passthrough-epoll"), ARCHESTRA_PLATFORM_BINARY,
 // BENCH_PASSTHROUGH_BINARY (default: test/bench/passthrough/passthrough_bench beside the platform's build), BENCH_OUTPUT (markdown file, default docs/benchmark.md; "-" for none),
@@ -26,7 +26,7 @@ import { startNginx, stopChildren } from "./lib/nginx.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const duration_s = Number(process.env.BENCH_DURATION ?? 10);
 const warmup_s = Number(process.env.BENCH_WARMUP ?? 2);
-const concurrencies = (process.env.BENCH_CONCURRENCY ?? "10,100").split(",").filter(Boolean).map(Number);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? "1,10,100").split(",").filter(Boolean).map(Number);
 const streamConcurrencies = (process.env.BENCH_STREAM_CONCURRENCY ?? "10").split(",").filter(Boolean).map(Number);
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const fixedRate = Number(process.env.BENCH_RATE ?? 1000);
@@ -481,7 +481,9 @@ function render({ startedAt, loadBefore, results, platformStats }) {
     checks.push([`added latency p50 <= 0.3 ms at a fixed ${fixedRate} req/s (hey, not saturated)`, aRate.p50_ms - dRate.p50_ms <= 0.3, `${f(aRate.p50_ms - dRate.p50_ms, 3)} ms`]);
     checks.push([`added latency p99 <= 2 ms at a fixed ${fixedRate} req/s (hey, not saturated)`, aRate.p99_ms - dRate.p99_ms <= 2, `${f(aRate.p99_ms - dRate.p99_ms, 3)} ms`]);
   }
-  for (const c of concurrencies) {
+  // The issue's throughput targets are for concurrency 10 and 100; c=1 (one request at a time) is reported
+  // below as the serial added latency, not checked.
+  for (const c of concurrencies.filter((n) => n >= 10)) {
     const a = at("json", "archestra", c);
     const d = at("json", "direct", c);
     const p = at("json", "portkey", c);
@@ -503,6 +505,18 @@ function render({ startedAt, loadBefore, results, platformStats }) {
     };
     const parts = ["archestra", "passthrough-threads", "passthrough-epoll"].map(share).filter(Boolean);
     if (parts.length > 1) ceilings.push(`c=${c}: ${parts.join(", ")}`);
+  }
+  const serial = ["archestra", "portkey", "passthrough-threads", "passthrough-epoll"]
+    .map((name) => [name, at("json", name, 1)])
+    .filter(([, r]) => r && at("json", "direct", 1));
+  if (serial.length) {
+    const d1 = at("json", "direct", 1);
+    lines.push(
+      "Serial added latency (c=1, one request at a time: no queueing, what one call pays): " +
+        serial.map(([name, r]) => `${name} p50 ${f(r.p50_ms - d1.p50_ms, 3)} ms, p99 ${f(r.p99_ms - d1.p99_ms, 3)} ms`).join("; ") +
+        ` (direct p50 ${f(d1.p50_ms, 3)} ms).`,
+    );
+    lines.push("");
   }
   if (ceilings.length) {
     lines.push(`Share of direct's throughput (the passthrough rows bound what a proxy of that I/O model reaches here): ${ceilings.join("; ")}.`);
