@@ -583,8 +583,9 @@ void LlmProxy::handleModelCall(http::Context& context, Provider provider, const 
     }
 
     InteractionRecord record;
-    // A random UUID v4 without opening /dev/urandom per call (Poco's UUIDGenerator does).
-    record.id = http::newTimeOrderedId();  // v7: appended at the right edge of the primary key
+    // UUID v7 (time first): appended at the right edge of the primary key; no /dev/urandom read per call
+    // (Poco's UUIDGenerator opens it).
+    record.id = http::newTimeOrderedId();
     record.profileId = profile->id;
     record.provider = std::string(providerName(provider));
     record.type = interactionType(provider);
@@ -1231,6 +1232,7 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
     char buffer[16384];
     bool clean = true;
     bool upstreamBroke = false;
+    bool clientGone = false;
     std::uint64_t bytesRead = 0;
     try {
         for (;;) {
@@ -1253,15 +1255,15 @@ void LlmProxy::handlePassThrough(http::Context& context, Provider provider) {
         }
     } catch (const ClientGone&) {
         ++_counters.clientDisconnects;
-        clean = false;  // awaitUpstream aborted the upstream session; the client's side is closed below
-        abortClient(context);
+        clean = false;
+        clientGone = true;
     } catch (const Poco::Exception&) {
         clean = false;
         upstreamBroke = true;
     }
     // After the head nothing better can be said than the truncation itself: the client's body ends
-    // abnormally.
-    if (upstreamBroke) abortClient(context);
+    // abnormally. A client that left gets its side closed too.
+    if (upstreamBroke || clientGone) abortClient(context);
     if (!clean)
         abortSession(exchange.session);
     else if (exchange.response.getKeepAlive())

@@ -741,31 +741,27 @@ class OpenAiAdapter final : public ProviderAdapter {
         static constexpr std::string_view kInclude = R"("include_usage":true)";
         static const std::string kOptionsValue = "{" + std::string(kInclude) + "}";
         static const std::string kOptions = R"("stream_options":)" + kOptionsValue;
-        // A byte order mark, as parseJson skips; positions below are in `body`, then shifted back.
+        // The text is valid JSON (parsed before): its root spans from the first to the last non-space byte,
+        // after a byte order mark (which parseJson skips). Only the top level is scanned, once, and then the
+        // stream_options object alone.
         const std::size_t bom = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
-        const std::string_view body = text.substr(bom);
-        auto isObject = [&](std::pair<std::size_t, std::size_t> range) {
-            return range.second > range.first && body[range.first] == '{';
-        };
-        auto root = locateJsonValue(body, {});
-        if (!root || !isObject(*root)) return std::nullopt;
-        auto options = locateJsonValue(body, {{"stream_options"}});
-        std::string out;
-        if (!options) {
-            out = withMember(body, root->first, root->second, kOptions);
-        } else if (body.substr(options->first, options->second - options->first) == "null") {
-            out = spliced(body, options->first, 4, kOptionsValue);
-        } else if (!isObject(*options)) {
+        std::size_t open = bom;
+        while (open < text.size() && isJsonSpace(text[open])) ++open;
+        std::size_t close = text.size();
+        while (close > open && isJsonSpace(text[close - 1])) --close;
+        if (open >= close || text[open] != '{') return std::nullopt;
+        auto options = locateJsonValue(text.substr(bom), {{"stream_options"}});
+        if (!options) return withMember(text, open, close, kOptions);
+        const std::size_t begin = bom + options->first;
+        const std::string_view value = text.substr(begin, options->second - options->first);
+        if (value == "null") return spliced(text, begin, value.size(), kOptionsValue);
+        if (value.empty() || value.front() != '{')
             return std::nullopt;  // not an object: left for the upstream to refuse
-        } else if (auto include = locateJsonValue(body, {{"stream_options"}, {"include_usage"}}); !include) {
-            out = withMember(body, options->first, options->second, kInclude);
-        } else {
-            const std::string_view current = body.substr(include->first, include->second - include->first);
-            if (current != "false" && current != "null")
-                return std::nullopt;  // true already, or not a boolean
-            out = spliced(body, include->first, current.size(), "true");
-        }
-        return bom ? std::string(text.substr(0, bom)) + out : out;
+        auto include = locateJsonValue(value, {{"include_usage"}});
+        if (!include) return withMember(text, begin, begin + value.size(), kInclude);
+        const std::string_view current = value.substr(include->first, include->second - include->first);
+        if (current != "false" && current != "null") return std::nullopt;  // true already, or not a boolean
+        return spliced(text, begin + include->first, current.size(), "true");
     }
 
     std::string errorBody(ProxyErrorKind kind, std::string_view message) const override {
